@@ -1,0 +1,48 @@
+"""Which database we talk to, and whether it is one we can use."""
+
+from __future__ import annotations
+
+import psycopg
+
+from whstudio.errors import ConfigurationError
+from whstudio.settings import Settings, mask_url
+
+MIN_SERVER_VERSION = 150000
+
+
+def normalize_url(url: str) -> str:
+    """Accept SQLAlchemy-style URLs too and return a plain libpq URL."""
+    for prefix in ("postgresql+psycopg://", "postgresql+psycopg2://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql://" + url[len(prefix) :]
+    return url
+
+
+def database_url(settings: Settings) -> str:
+    """Return the URL in force: DATABASE_URL, or the embedded server's (started on demand)."""
+    if settings.database_url is not None and settings.database_url.get_secret_value():
+        return normalize_url(settings.database_url.get_secret_value())
+    from whstudio.db.embedded import embedded_url
+
+    try:
+        return embedded_url(settings.home)
+    except Exception as exc:  # pgserver raises many kinds; the operator needs one line
+        raise ConfigurationError(
+            f"could not start the embedded PostgreSQL in {settings.home / 'pgdata'}: {exc}"
+        ) from exc
+
+
+def check_server(url: str, *, timeout: int = 5) -> int:
+    """Connect once; return the server version number or raise one clear ConfigurationError."""
+    try:
+        with psycopg.connect(url, connect_timeout=timeout, autocommit=True) as conn:
+            version = conn.info.server_version
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigurationError(f"cannot connect to {mask_url(url)}: {reason}") from exc
+    if version < MIN_SERVER_VERSION:
+        raise ConfigurationError(
+            f"{mask_url(url)} runs PostgreSQL {version // 10000}; "
+            "whstudio needs PostgreSQL 15 or newer"
+        )
+    return version

@@ -1,0 +1,63 @@
+"""Named SQL blocks from `sql/*.sql`, loaded once and run by name.
+
+A block starts with `-- name: <name>` and runs to the next such line. Its full name is
+`<file stem>.<name>`. Parameters are psycopg named placeholders (`%(param)s`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from importlib import resources
+from typing import Any
+
+from psycopg import AsyncConnection
+
+_NAME = re.compile(r"^--\s*name:\s*([a-z0-9_]+)\s*$", re.MULTILINE)
+
+
+def _load() -> dict[str, str]:
+    blocks: dict[str, str] = {}
+    for entry in sorted(resources.files("whstudio.db.sql").iterdir(), key=lambda e: e.name):
+        if not entry.name.endswith(".sql"):
+            continue
+        stem = entry.name[:-4]
+        text = entry.read_text(encoding="utf-8")
+        parts = _NAME.split(text)
+        for i in range(1, len(parts), 2):
+            name, body = parts[i], parts[i + 1].strip()
+            key = f"{stem}.{name}"
+            if key in blocks:
+                raise RuntimeError(f"duplicate query name {key}")
+            blocks[key] = body
+    return blocks
+
+
+QUERIES: dict[str, str] = _load()
+
+
+def query(name: str) -> str:
+    """Return the SQL text of a named query."""
+    return QUERIES[name]
+
+
+async def fetch_one(
+    conn: AsyncConnection, name: str, params: Mapping[str, Any] | None = None
+) -> dict[str, Any] | None:
+    """Run a named query; return its first row as a dict, or None."""
+    cur = await conn.execute(QUERIES[name], params or {})
+    return await cur.fetchone()
+
+
+async def fetch_all(
+    conn: AsyncConnection, name: str, params: Mapping[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Run a named query; return all its rows as dicts."""
+    cur = await conn.execute(QUERIES[name], params or {})
+    return await cur.fetchall()
+
+
+async def execute(conn: AsyncConnection, name: str, params: Mapping[str, Any] | None = None) -> int:
+    """Run a named statement; return the number of rows it touched."""
+    cur = await conn.execute(QUERIES[name], params or {})
+    return cur.rowcount

@@ -1,0 +1,63 @@
+-- name: insert
+INSERT INTO users (username, display_name, role, password_hash)
+VALUES (%(username)s, %(display_name)s, %(role)s, %(password_hash)s)
+ON CONFLICT (username) DO NOTHING
+RETURNING id, username, display_name, role, is_active, reputation_score, created_at;
+
+-- name: by_username
+SELECT id, username, display_name, role, is_active, reputation_score, created_at, password_hash
+  FROM users WHERE username = %(username)s;
+
+-- name: list
+SELECT id, username, display_name, role, is_active, reputation_score, created_at
+  FROM users ORDER BY username;
+
+-- name: set_password
+UPDATE users SET password_hash = %(password_hash)s, is_active = true
+ WHERE username = %(username)s
+RETURNING id;
+
+-- name: rehash_password
+UPDATE users SET password_hash = %(password_hash)s WHERE id = %(id)s;
+
+-- name: deactivate
+UPDATE users SET is_active = false WHERE username = %(username)s
+RETURNING id;
+
+-- name: revoke_all_tokens
+UPDATE api_tokens SET revoked_at = CURRENT_TIMESTAMP
+ WHERE user_id = %(user_id)s AND revoked_at IS NULL;
+
+-- name: revoke_all_sessions
+UPDATE web_sessions SET revoked_at = CURRENT_TIMESTAMP
+ WHERE user_id = %(user_id)s AND revoked_at IS NULL;
+
+-- name: failures
+SELECT failures, last_failure_at, CURRENT_TIMESTAMP AS now
+  FROM login_failures WHERE key = %(key)s;
+
+-- name: record_failure
+INSERT INTO login_failures AS f (key, failures) VALUES (%(key)s, 1)
+ON CONFLICT (key) DO UPDATE
+   SET failures = CASE WHEN f.last_failure_at < CURRENT_TIMESTAMP - interval '1 hour' THEN 1
+                       ELSE f.failures + 1 END,
+       last_failure_at = CURRENT_TIMESTAMP
+RETURNING failures;
+
+-- name: clear_failures
+DELETE FROM login_failures WHERE key = %(key)s;
+
+-- name: start_session
+INSERT INTO web_sessions (user_id, expires_at, user_agent)
+VALUES (%(user_id)s, CURRENT_TIMESTAMP + make_interval(secs => %(max_age)s), left(%(user_agent)s, 500))
+RETURNING id;
+
+-- name: session_user
+SELECT u.id, u.username, u.display_name, u.role
+  FROM web_sessions s JOIN users u ON u.id = s.user_id
+ WHERE s.id = %(session_id)s AND s.revoked_at IS NULL AND s.expires_at > CURRENT_TIMESTAMP
+   AND u.is_active;
+
+-- name: end_session
+UPDATE web_sessions SET revoked_at = CURRENT_TIMESTAMP
+ WHERE id = %(session_id)s AND revoked_at IS NULL;

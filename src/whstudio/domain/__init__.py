@@ -1,0 +1,1 @@
+"""Domain logic. Functions take a connection; whoever calls them owns the transaction."""

@@ -1,0 +1,1 @@
+"""Alembic revisions, written as SQL files beside thin Python wrappers."""

@@ -1,0 +1,977 @@
+--
+-- PostgreSQL database dump
+--
+
+
+SET statement_timeout = 0;
+SET lock_timeout = 0;
+SET idle_in_transaction_session_timeout = 0;
+SET client_encoding = 'UTF8';
+SET standard_conforming_strings = on;
+SELECT pg_catalog.set_config('search_path', '', false);
+SET check_function_bodies = false;
+SET xmloption = content;
+SET client_min_messages = warning;
+SET row_security = off;
+
+--
+-- Name: gold_standard_valid(text, jsonb, jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.gold_standard_valid(qtype text, content jsonb, gold jsonb) RETURNS boolean
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    AS $$
+BEGIN
+    IF gold IS NULL THEN
+        RETURN true;
+    END IF;
+    CASE qtype
+    WHEN 'pairwise_ab' THEN
+        RETURN gold IN ('"A"'::jsonb, '"B"'::jsonb, '"tie"'::jsonb);
+    WHEN 'ranking' THEN
+        RETURN public.is_permutation(gold, jsonb_array_length(content -> 'options'));
+    ELSE
+        RETURN coalesce(jsonb_typeof(gold) = 'string' AND btrim(gold #>> '{}') <> '', false);
+    END CASE;
+END
+$$;
+
+
+--
+-- Name: is_permutation(jsonb, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.is_permutation(ranking jsonb, n integer) RETURNS boolean
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    AS $_$
+BEGIN
+    IF n IS NULL OR jsonb_typeof(ranking) IS DISTINCT FROM 'array'
+       OR jsonb_array_length(ranking) <> n
+       OR jsonb_path_exists(ranking, '$[*] ? (@.type() != "number" || @ != @.floor())') THEN
+        RETURN false;
+    END IF;
+    RETURN coalesce(
+        (SELECT count(DISTINCT e::numeric) = n AND min(e::numeric) = 0 AND max(e::numeric) = n - 1
+           FROM jsonb_array_elements_text(ranking) AS e),
+        false);
+END
+$_$;
+
+
+--
+-- Name: question_content_hash(text, jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.question_content_hash(qtype text, content jsonb) RETURNS bytea
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN sha256(convert_to(((qtype || ':'::text) || (content)::text), 'UTF8'::name));
+
+
+--
+-- Name: question_content_valid(text, jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.question_content_valid(qtype text, content jsonb) RETURNS boolean
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    AS $_$
+DECLARE
+    ok boolean;
+BEGIN
+    IF jsonb_typeof(content) IS DISTINCT FROM 'object'
+       OR content ? 'gold' OR content ? 'gold_standard'
+       OR jsonb_typeof(content -> 'prompt') IS DISTINCT FROM 'string'
+       OR btrim(content ->> 'prompt') = '' THEN
+        RETURN false;
+    END IF;
+    CASE qtype
+    WHEN 'pairwise_ab' THEN
+        ok := jsonb_typeof(content -> 'optionA') = 'string'
+          AND jsonb_typeof(content -> 'optionB') = 'string';
+    WHEN 'ranking' THEN
+        ok := jsonb_typeof(content -> 'options') = 'array'
+          AND jsonb_array_length(content -> 'options') BETWEEN 2 AND 20
+          AND NOT jsonb_path_exists(content, '$.options[*] ? (@.type() != "string")');
+    WHEN 'voice_transcription' THEN
+        ok := jsonb_typeof(content -> 'audio_url') = 'string'
+          AND btrim(content ->> 'audio_url') <> '';
+    ELSE
+        -- text_generation needs only the prompt; unknown types are refused by their own check.
+        ok := true;
+    END CASE;
+    -- A CHECK passes on NULL, so an unknown answer must count as invalid.
+    RETURN coalesce(ok, false);
+END
+$_$;
+
+
+--
+-- Name: questions_default_lineage(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.questions_default_lineage() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NEW.lineage_id IS NULL THEN
+        NEW.lineage_id := NEW.id;
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+
+--
+-- Name: set_updated_at(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.set_updated_at() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    NEW.updated_at := CURRENT_TIMESTAMP;
+    RETURN NEW;
+END
+$$;
+
+
+--
+-- Name: submissions_check_answer(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.submissions_check_answer() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    t_question uuid;
+    t_allow_tie boolean;
+    q_type text;
+    q_content jsonb;
+    q_lineage uuid;
+    t_lineage uuid;
+BEGIN
+    SELECT t.question_id, t.allow_tie INTO t_question, t_allow_tie FROM tasks t WHERE t.id = NEW.task_id;
+    IF NEW.question_id IS NULL THEN
+        NEW.question_id := t_question;
+    END IF;
+    SELECT q.question_type, q.content, q.lineage_id INTO q_type, q_content, q_lineage
+      FROM questions q WHERE q.id = NEW.question_id;
+    SELECT q.lineage_id INTO t_lineage FROM questions q WHERE q.id = t_question;
+    IF q_lineage IS DISTINCT FROM t_lineage THEN
+        RAISE EXCEPTION 'submission answers question % which is not a version of the task''s question', NEW.question_id
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'submissions_question_check';
+    END IF;
+    IF q_type = 'pairwise_ab' THEN
+        IF NEW.chosen_response IS NULL THEN
+            RAISE EXCEPTION 'a pairwise_ab answer needs chosen_response'
+                USING ERRCODE = 'check_violation', CONSTRAINT = 'submissions_answer_type_check';
+        END IF;
+        IF NEW.chosen_response = 'tie' AND NOT t_allow_tie THEN
+            RAISE EXCEPTION 'this task does not allow a tie'
+                USING ERRCODE = 'check_violation', CONSTRAINT = 'submissions_tie_check';
+        END IF;
+    ELSIF NEW.chosen_response IS NOT NULL OR NOT (
+        (q_type = 'ranking' AND is_permutation(NEW.payload -> 'ranking', jsonb_array_length(q_content -> 'options')))
+        OR (q_type = 'text_generation' AND jsonb_typeof(NEW.payload -> 'text') = 'string'
+            AND btrim(NEW.payload ->> 'text') <> '')
+        OR (q_type = 'voice_transcription' AND jsonb_typeof(NEW.payload -> 'transcript') = 'string')
+    ) THEN
+        RAISE EXCEPTION 'the answer does not fit a % question', q_type
+            USING ERRCODE = 'check_violation', CONSTRAINT = 'submissions_answer_type_check';
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+
+--
+-- Name: tasks_create_consensus(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.tasks_create_consensus() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO response_consensus (task_id) VALUES (NEW.id);
+    RETURN NULL;
+END
+$$;
+
+
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: api_tokens; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.api_tokens (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid NOT NULL,
+    name text NOT NULL,
+    token_prefix text NOT NULL,
+    token_hash bytea NOT NULL,
+    created_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    last_used_at timestamp with time zone,
+    expires_at timestamp with time zone,
+    revoked_at timestamp with time zone,
+    CONSTRAINT api_tokens_name_check CHECK (((length(name) >= 1) AND (length(name) <= 100))),
+    CONSTRAINT api_tokens_token_hash_check CHECK ((length(token_hash) = 32)),
+    CONSTRAINT api_tokens_token_prefix_check CHECK (((length(token_prefix) >= 4) AND (length(token_prefix) <= 16)))
+);
+
+
+--
+-- Name: login_failures; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.login_failures (
+    key text NOT NULL,
+    failures integer DEFAULT 0 NOT NULL,
+    last_failure_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    CONSTRAINT login_failures_failures_check CHECK ((failures >= 0))
+);
+
+
+--
+-- Name: questions; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.questions (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    lineage_id uuid NOT NULL,
+    version integer DEFAULT 1 NOT NULL,
+    question_type text NOT NULL,
+    content jsonb NOT NULL,
+    content_hash bytea GENERATED ALWAYS AS (public.question_content_hash(question_type, content)) STORED NOT NULL,
+    gold_standard jsonb,
+    source_dataset text,
+    source_ref text,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    created_by uuid,
+    created_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    CONSTRAINT questions_content_check CHECK (public.question_content_valid(question_type, content)),
+    CONSTRAINT questions_gold_standard_check CHECK (public.gold_standard_valid(question_type, content, gold_standard)),
+    CONSTRAINT questions_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text)),
+    CONSTRAINT questions_question_type_check CHECK ((question_type = ANY (ARRAY['pairwise_ab'::text, 'ranking'::text, 'text_generation'::text, 'voice_transcription'::text]))),
+    CONSTRAINT questions_source_dataset_check CHECK (((length(source_dataset) >= 1) AND (length(source_dataset) <= 200))),
+    CONSTRAINT questions_version_check CHECK ((version >= 1))
+);
+
+
+--
+-- Name: response_consensus; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.response_consensus (
+    task_id uuid NOT NULL,
+    count_a integer DEFAULT 0 NOT NULL,
+    count_b integer DEFAULT 0 NOT NULL,
+    count_tie integer DEFAULT 0 NOT NULL,
+    total_responses integer DEFAULT 0 NOT NULL,
+    weight_a double precision DEFAULT 0 NOT NULL,
+    weight_b double precision DEFAULT 0 NOT NULL,
+    weight_tie double precision DEFAULT 0 NOT NULL,
+    confidence_sum integer DEFAULT 0 NOT NULL,
+    time_spent_sum bigint DEFAULT 0 NOT NULL,
+    agreement_percentage numeric(5,2) DEFAULT 0 NOT NULL,
+    weighted_agreement_percentage numeric(5,2) DEFAULT 0 NOT NULL,
+    final_answer jsonb,
+    consensus_reached boolean DEFAULT false NOT NULL,
+    reached_at timestamp with time zone,
+    details jsonb DEFAULT '{}'::jsonb NOT NULL,
+    version bigint DEFAULT 0 NOT NULL,
+    updated_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    CONSTRAINT response_consensus_agreement_check CHECK (((agreement_percentage >= (0)::numeric) AND (agreement_percentage <= (100)::numeric))),
+    CONSTRAINT response_consensus_counts_check CHECK (((count_a >= 0) AND (count_b >= 0) AND (count_tie >= 0) AND (total_responses >= ((count_a + count_b) + count_tie)))),
+    CONSTRAINT response_consensus_details_check CHECK ((jsonb_typeof(details) = 'object'::text)),
+    CONSTRAINT response_consensus_reached_check CHECK (((NOT consensus_reached) OR (final_answer IS NOT NULL))),
+    CONSTRAINT response_consensus_sums_check CHECK (((confidence_sum >= 0) AND (time_spent_sum >= 0))),
+    CONSTRAINT response_consensus_weighted_agreement_check CHECK (((weighted_agreement_percentage >= (0)::numeric) AND (weighted_agreement_percentage <= (100)::numeric))),
+    CONSTRAINT response_consensus_weights_check CHECK (((weight_a >= (0)::double precision) AND (weight_b >= (0)::double precision) AND (weight_tie >= (0)::double precision)))
+);
+
+
+--
+-- Name: response_quality_metrics; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.response_quality_metrics (
+    submission_id uuid NOT NULL,
+    task_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    gold_correct boolean,
+    agreement_with_consensus numeric(5,2),
+    time_spent_seconds integer,
+    is_outlier boolean DEFAULT false NOT NULL,
+    outlier_reasons text[] DEFAULT '{}'::text[] NOT NULL,
+    flagged_for_review boolean DEFAULT false NOT NULL,
+    computed_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    CONSTRAINT response_quality_metrics_agreement_check CHECK (((agreement_with_consensus >= (0)::numeric) AND (agreement_with_consensus <= (100)::numeric))),
+    CONSTRAINT response_quality_metrics_time_check CHECK ((time_spent_seconds >= 0))
+);
+
+
+--
+-- Name: submissions; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.submissions (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    task_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    question_id uuid NOT NULL,
+    response_version integer DEFAULT 1 NOT NULL,
+    is_latest boolean DEFAULT true NOT NULL,
+    chosen_response text,
+    confidence smallint,
+    explanation text,
+    time_spent_seconds integer,
+    shown_order text,
+    payload jsonb,
+    idempotency_key text,
+    submitter_nullifier text,
+    status text DEFAULT 'pending'::text NOT NULL,
+    reviewer_id uuid,
+    review_notes text,
+    reviewed_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    updated_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    CONSTRAINT submissions_answer_check CHECK (((chosen_response IS NULL) <> (payload IS NULL))),
+    CONSTRAINT submissions_chosen_response_check CHECK ((chosen_response = ANY (ARRAY['A'::text, 'B'::text, 'tie'::text]))),
+    CONSTRAINT submissions_confidence_check CHECK (((confidence >= 1) AND (confidence <= 5))),
+    CONSTRAINT submissions_explanation_check CHECK ((length(explanation) <= 5000)),
+    CONSTRAINT submissions_idempotency_key_check CHECK (((length(idempotency_key) >= 1) AND (length(idempotency_key) <= 200))),
+    CONSTRAINT submissions_payload_check CHECK ((jsonb_typeof(payload) = 'object'::text)),
+    CONSTRAINT submissions_response_version_check CHECK ((response_version >= 1)),
+    CONSTRAINT submissions_shown_order_check CHECK ((shown_order = ANY (ARRAY['AB'::text, 'BA'::text]))),
+    CONSTRAINT submissions_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'approved'::text, 'rejected'::text, 'under_review'::text]))),
+    CONSTRAINT submissions_time_spent_seconds_check CHECK (((time_spent_seconds >= 0) AND (time_spent_seconds <= 86400)))
+);
+
+
+--
+-- Name: task_categories; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.task_categories (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    name text NOT NULL,
+    description text,
+    icon text,
+    is_active boolean DEFAULT true NOT NULL,
+    created_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL
+);
+
+
+--
+-- Name: tasks; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.tasks (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    question_id uuid NOT NULL,
+    creator_id uuid,
+    category_id uuid,
+    title text NOT NULL,
+    description text DEFAULT ''::text NOT NULL,
+    consensus_threshold integer DEFAULT 3 NOT NULL,
+    min_agreement_percentage numeric(5,2) DEFAULT 70.00 NOT NULL,
+    allow_tie boolean DEFAULT false NOT NULL,
+    status text DEFAULT 'active'::text NOT NULL,
+    priority integer DEFAULT 3 NOT NULL,
+    expires_at timestamp with time zone,
+    difficulty_level integer DEFAULT 1 NOT NULL,
+    estimated_time_minutes integer,
+    reward_amount numeric(18,8) DEFAULT 0 NOT NULL,
+    reward_currency text DEFAULT 'WLD'::text NOT NULL,
+    created_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    updated_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    CONSTRAINT tasks_consensus_threshold_check CHECK (((consensus_threshold >= 1) AND (consensus_threshold <= 10000))),
+    CONSTRAINT tasks_difficulty_level_check CHECK (((difficulty_level >= 1) AND (difficulty_level <= 5))),
+    CONSTRAINT tasks_estimated_time_minutes_check CHECK ((estimated_time_minutes > 0)),
+    CONSTRAINT tasks_min_agreement_percentage_check CHECK (((min_agreement_percentage > (0)::numeric) AND (min_agreement_percentage <= (100)::numeric))),
+    CONSTRAINT tasks_priority_check CHECK (((priority >= 1) AND (priority <= 5))),
+    CONSTRAINT tasks_reward_amount_check CHECK ((reward_amount >= (0)::numeric)),
+    CONSTRAINT tasks_reward_currency_check CHECK ((reward_currency = ANY (ARRAY['WLD'::text, 'ETH'::text, 'USDC'::text]))),
+    CONSTRAINT tasks_status_check CHECK ((status = ANY (ARRAY['draft'::text, 'active'::text, 'paused'::text, 'completed'::text, 'cancelled'::text]))),
+    CONSTRAINT tasks_title_check CHECK (((length(title) >= 1) AND (length(title) <= 500)))
+);
+
+
+--
+-- Name: task_dashboard; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.task_dashboard AS
+ SELECT t.id AS task_id,
+    t.title,
+    t.status,
+    t.priority,
+    t.expires_at,
+    t.category_id,
+    t.reward_amount,
+    t.reward_currency,
+    t.consensus_threshold,
+    t.min_agreement_percentage,
+    t.allow_tie,
+    t.created_at,
+    t.updated_at,
+    q.id AS question_id,
+    q.lineage_id AS question_lineage_id,
+    q.version AS question_version,
+    q.question_type,
+    q.source_dataset,
+    q.source_ref,
+    "left"((q.content ->> 'prompt'::text), 280) AS prompt_preview,
+    (q.gold_standard IS NOT NULL) AS has_gold,
+    c.total_responses,
+    c.count_a,
+    c.count_b,
+    c.count_tie,
+    c.agreement_percentage,
+    c.weighted_agreement_percentage,
+    c.final_answer,
+    c.consensus_reached,
+    c.reached_at,
+    GREATEST((t.consensus_threshold - c.total_responses), 0) AS responses_needed
+   FROM ((public.tasks t
+     JOIN public.questions q ON ((q.id = t.question_id)))
+     JOIN public.response_consensus c ON ((c.task_id = t.id)));
+
+
+--
+-- Name: users; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.users (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    username text NOT NULL,
+    display_name text,
+    role text DEFAULT 'annotator'::text NOT NULL,
+    password_hash text,
+    is_active boolean DEFAULT true NOT NULL,
+    world_id text,
+    nullifier_hash text,
+    verification_level text,
+    wallet_address text,
+    profile_image_url text,
+    bio text,
+    reputation_score integer DEFAULT 0 NOT NULL,
+    reputation_weight double precision DEFAULT 1.0 NOT NULL,
+    total_earned numeric(18,8) DEFAULT 0 NOT NULL,
+    created_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    updated_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    CONSTRAINT users_password_hash_check CHECK (((password_hash IS NULL) OR (password_hash ~~ '$argon2%'::text))),
+    CONSTRAINT users_reputation_score_check CHECK ((reputation_score >= 0)),
+    CONSTRAINT users_reputation_weight_check CHECK (((reputation_weight >= (0)::double precision) AND (reputation_weight <= (100)::double precision))),
+    CONSTRAINT users_role_check CHECK ((role = ANY (ARRAY['annotator'::text, 'reviewer'::text, 'admin'::text]))),
+    CONSTRAINT users_total_earned_check CHECK ((total_earned >= (0)::numeric)),
+    CONSTRAINT users_username_check CHECK ((username ~ '^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$'::text)),
+    CONSTRAINT users_verification_level_check CHECK ((verification_level = ANY (ARRAY['orb'::text, 'device'::text])))
+);
+
+
+--
+-- Name: user_submissions_detailed; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.user_submissions_detailed AS
+ SELECT s.id AS submission_id,
+    s.task_id,
+    s.user_id,
+    u.username,
+    s.question_id,
+    q.question_type,
+    q.source_dataset,
+    t.title AS task_title,
+    s.response_version,
+    s.is_latest,
+    s.chosen_response,
+    s.confidence,
+    s.explanation,
+    s.time_spent_seconds,
+    s.shown_order,
+    s.payload,
+    s.status,
+    s.created_at,
+    m.gold_correct,
+    m.agreement_with_consensus,
+    m.is_outlier,
+    m.outlier_reasons,
+    m.flagged_for_review,
+    c.final_answer AS consensus_answer,
+    c.consensus_reached
+   FROM (((((public.submissions s
+     JOIN public.users u ON ((u.id = s.user_id)))
+     JOIN public.tasks t ON ((t.id = s.task_id)))
+     JOIN public.questions q ON ((q.id = s.question_id)))
+     JOIN public.response_consensus c ON ((c.task_id = s.task_id)))
+     LEFT JOIN public.response_quality_metrics m ON ((m.submission_id = s.id)));
+
+
+--
+-- Name: web_sessions; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.web_sessions (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    user_id uuid NOT NULL,
+    created_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    revoked_at timestamp with time zone,
+    user_agent text,
+    CONSTRAINT web_sessions_expiry_check CHECK ((expires_at > created_at)),
+    CONSTRAINT web_sessions_user_agent_check CHECK ((length(user_agent) <= 500))
+);
+
+
+--
+-- Name: api_tokens api_tokens_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.api_tokens
+    ADD CONSTRAINT api_tokens_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: api_tokens api_tokens_token_hash_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.api_tokens
+    ADD CONSTRAINT api_tokens_token_hash_key UNIQUE (token_hash);
+
+
+--
+-- Name: login_failures login_failures_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.login_failures
+    ADD CONSTRAINT login_failures_pkey PRIMARY KEY (key);
+
+
+--
+-- Name: questions questions_content_hash_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.questions
+    ADD CONSTRAINT questions_content_hash_key UNIQUE (content_hash);
+
+
+--
+-- Name: questions questions_lineage_version_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.questions
+    ADD CONSTRAINT questions_lineage_version_key UNIQUE (lineage_id, version);
+
+
+--
+-- Name: questions questions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.questions
+    ADD CONSTRAINT questions_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: response_consensus response_consensus_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.response_consensus
+    ADD CONSTRAINT response_consensus_pkey PRIMARY KEY (task_id);
+
+
+--
+-- Name: response_quality_metrics response_quality_metrics_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.response_quality_metrics
+    ADD CONSTRAINT response_quality_metrics_pkey PRIMARY KEY (submission_id);
+
+
+--
+-- Name: submissions submissions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.submissions
+    ADD CONSTRAINT submissions_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: submissions submissions_task_user_version_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.submissions
+    ADD CONSTRAINT submissions_task_user_version_key UNIQUE (task_id, user_id, response_version);
+
+
+--
+-- Name: task_categories task_categories_name_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.task_categories
+    ADD CONSTRAINT task_categories_name_key UNIQUE (name);
+
+
+--
+-- Name: task_categories task_categories_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.task_categories
+    ADD CONSTRAINT task_categories_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: tasks tasks_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.tasks
+    ADD CONSTRAINT tasks_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: users users_nullifier_hash_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.users
+    ADD CONSTRAINT users_nullifier_hash_key UNIQUE (nullifier_hash);
+
+
+--
+-- Name: users users_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.users
+    ADD CONSTRAINT users_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: users users_username_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.users
+    ADD CONSTRAINT users_username_key UNIQUE (username);
+
+
+--
+-- Name: users users_wallet_address_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.users
+    ADD CONSTRAINT users_wallet_address_key UNIQUE (wallet_address);
+
+
+--
+-- Name: users users_world_id_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.users
+    ADD CONSTRAINT users_world_id_key UNIQUE (world_id);
+
+
+--
+-- Name: web_sessions web_sessions_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.web_sessions
+    ADD CONSTRAINT web_sessions_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: api_tokens_user_name_live_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX api_tokens_user_name_live_idx ON public.api_tokens USING btree (user_id, name) WHERE (revoked_at IS NULL);
+
+
+--
+-- Name: questions_created_by_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX questions_created_by_idx ON public.questions USING btree (created_by);
+
+
+--
+-- Name: questions_source_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX questions_source_idx ON public.questions USING btree (source_dataset, source_ref);
+
+
+--
+-- Name: response_consensus_open_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX response_consensus_open_idx ON public.response_consensus USING btree (total_responses DESC, task_id) WHERE (NOT consensus_reached);
+
+
+--
+-- Name: response_quality_metrics_flagged_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX response_quality_metrics_flagged_idx ON public.response_quality_metrics USING btree (task_id) WHERE flagged_for_review;
+
+
+--
+-- Name: response_quality_metrics_task_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX response_quality_metrics_task_idx ON public.response_quality_metrics USING btree (task_id);
+
+
+--
+-- Name: response_quality_metrics_user_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX response_quality_metrics_user_idx ON public.response_quality_metrics USING btree (user_id);
+
+
+--
+-- Name: submissions_idempotency_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX submissions_idempotency_idx ON public.submissions USING btree (user_id, idempotency_key) WHERE (idempotency_key IS NOT NULL);
+
+
+--
+-- Name: submissions_latest_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX submissions_latest_idx ON public.submissions USING btree (task_id, user_id) WHERE is_latest;
+
+
+--
+-- Name: submissions_nullifier_latest_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX submissions_nullifier_latest_idx ON public.submissions USING btree (task_id, submitter_nullifier) WHERE (is_latest AND (submitter_nullifier IS NOT NULL));
+
+
+--
+-- Name: submissions_question_id_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX submissions_question_id_idx ON public.submissions USING btree (question_id);
+
+
+--
+-- Name: submissions_reviewer_id_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX submissions_reviewer_id_idx ON public.submissions USING btree (reviewer_id);
+
+
+--
+-- Name: submissions_status_created_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX submissions_status_created_idx ON public.submissions USING btree (status, created_at);
+
+
+--
+-- Name: submissions_user_created_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX submissions_user_created_idx ON public.submissions USING btree (user_id, created_at);
+
+
+--
+-- Name: tasks_active_priority_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX tasks_active_priority_idx ON public.tasks USING btree (priority DESC, created_at, id) WHERE (status = 'active'::text);
+
+
+--
+-- Name: tasks_category_id_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX tasks_category_id_idx ON public.tasks USING btree (category_id);
+
+
+--
+-- Name: tasks_creator_id_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX tasks_creator_id_idx ON public.tasks USING btree (creator_id);
+
+
+--
+-- Name: tasks_question_id_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX tasks_question_id_idx ON public.tasks USING btree (question_id);
+
+
+--
+-- Name: tasks_status_created_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX tasks_status_created_idx ON public.tasks USING btree (status, created_at, id);
+
+
+--
+-- Name: web_sessions_user_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX web_sessions_user_idx ON public.web_sessions USING btree (user_id) WHERE (revoked_at IS NULL);
+
+
+--
+-- Name: questions questions_default_lineage; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER questions_default_lineage BEFORE INSERT ON public.questions FOR EACH ROW EXECUTE FUNCTION public.questions_default_lineage();
+
+
+--
+-- Name: submissions submissions_check_answer; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER submissions_check_answer BEFORE INSERT OR UPDATE OF task_id, question_id, chosen_response, payload ON public.submissions FOR EACH ROW EXECUTE FUNCTION public.submissions_check_answer();
+
+
+--
+-- Name: submissions submissions_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER submissions_set_updated_at BEFORE UPDATE ON public.submissions FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: tasks tasks_create_consensus; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER tasks_create_consensus AFTER INSERT ON public.tasks FOR EACH ROW EXECUTE FUNCTION public.tasks_create_consensus();
+
+
+--
+-- Name: tasks tasks_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER tasks_set_updated_at BEFORE UPDATE ON public.tasks FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: users users_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER users_set_updated_at BEFORE UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: api_tokens api_tokens_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.api_tokens
+    ADD CONSTRAINT api_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: questions questions_created_by_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.questions
+    ADD CONSTRAINT questions_created_by_fkey FOREIGN KEY (created_by) REFERENCES public.users(id) ON DELETE SET NULL;
+
+
+--
+-- Name: response_consensus response_consensus_task_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.response_consensus
+    ADD CONSTRAINT response_consensus_task_id_fkey FOREIGN KEY (task_id) REFERENCES public.tasks(id) ON DELETE CASCADE;
+
+
+--
+-- Name: response_quality_metrics response_quality_metrics_submission_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.response_quality_metrics
+    ADD CONSTRAINT response_quality_metrics_submission_id_fkey FOREIGN KEY (submission_id) REFERENCES public.submissions(id) ON DELETE CASCADE;
+
+
+--
+-- Name: response_quality_metrics response_quality_metrics_task_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.response_quality_metrics
+    ADD CONSTRAINT response_quality_metrics_task_id_fkey FOREIGN KEY (task_id) REFERENCES public.tasks(id) ON DELETE CASCADE;
+
+
+--
+-- Name: response_quality_metrics response_quality_metrics_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.response_quality_metrics
+    ADD CONSTRAINT response_quality_metrics_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: submissions submissions_question_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.submissions
+    ADD CONSTRAINT submissions_question_id_fkey FOREIGN KEY (question_id) REFERENCES public.questions(id);
+
+
+--
+-- Name: submissions submissions_reviewer_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.submissions
+    ADD CONSTRAINT submissions_reviewer_id_fkey FOREIGN KEY (reviewer_id) REFERENCES public.users(id) ON DELETE SET NULL;
+
+
+--
+-- Name: submissions submissions_task_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.submissions
+    ADD CONSTRAINT submissions_task_id_fkey FOREIGN KEY (task_id) REFERENCES public.tasks(id) ON DELETE CASCADE;
+
+
+--
+-- Name: submissions submissions_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.submissions
+    ADD CONSTRAINT submissions_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: tasks tasks_category_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.tasks
+    ADD CONSTRAINT tasks_category_id_fkey FOREIGN KEY (category_id) REFERENCES public.task_categories(id) ON DELETE SET NULL;
+
+
+--
+-- Name: tasks tasks_creator_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.tasks
+    ADD CONSTRAINT tasks_creator_id_fkey FOREIGN KEY (creator_id) REFERENCES public.users(id) ON DELETE SET NULL;
+
+
+--
+-- Name: tasks tasks_question_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.tasks
+    ADD CONSTRAINT tasks_question_id_fkey FOREIGN KEY (question_id) REFERENCES public.questions(id);
+
+
+--
+-- Name: web_sessions web_sessions_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.web_sessions
+    ADD CONSTRAINT web_sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- PostgreSQL database dump complete
+--

@@ -1,0 +1,162 @@
+"""Pydantic models shared by the API and the CLI: the seed plan's contract and our additions.
+
+`Question`, `TaskResponse` and `ConsensusResult` are the plan's TypeScript interfaces; fields the
+plan does not have are optional, so a client written against the plan still validates.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+QuestionType = Literal["pairwise_ab", "ranking", "text_generation", "voice_transcription"]
+Role = Literal["annotator", "reviewer", "admin"]
+TaskStatus = Literal["draft", "active", "paused", "completed", "cancelled"]
+Choice = Literal["A", "B", "tie"]
+
+MAX_PROMPT_CHARS = 100_000
+MAX_OPTION_CHARS = 100_000
+MAX_EXPLANATION_CHARS = 5_000
+MAX_TIME_SPENT_SECONDS = 86_400
+
+Username = Annotated[
+    str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$", strip_whitespace=True)
+]
+NonEmpty = Annotated[str, StringConstraints(min_length=1, max_length=MAX_PROMPT_CHARS)]
+
+
+class QuestionContent(BaseModel):
+    """What a question asks. `gold_standard` is present only for reviewers and admins."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    prompt: Annotated[str, StringConstraints(min_length=1, max_length=MAX_PROMPT_CHARS)]
+    optionA: Annotated[str, StringConstraints(max_length=MAX_OPTION_CHARS)] | None = None
+    optionB: Annotated[str, StringConstraints(max_length=MAX_OPTION_CHARS)] | None = None
+    options: list[Annotated[str, StringConstraints(max_length=MAX_OPTION_CHARS)]] | None = Field(
+        default=None, min_length=2, max_length=20, description="ranking: the items to order"
+    )
+    audio_url: Annotated[str, StringConstraints(min_length=1, max_length=2000)] | None = Field(
+        default=None, description="voice_transcription: the recording to transcribe"
+    )
+    gold_standard: Any | None = None
+
+
+class Question(BaseModel):
+    """The plan's `Question`, plus version and gold fields."""
+
+    id: UUID
+    question_type: QuestionType
+    content: QuestionContent
+    source_dataset: str | None
+    version: int = 1
+    lineage_id: UUID | None = None
+    source_ref: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class TaskResponse(BaseModel):
+    """The plan's `TaskResponse`: one annotator's answer to one task, in canonical A/B order."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    chosen_response: Choice | None = Field(
+        default=None, description="pairwise_ab: 'A', 'B', or 'tie' where the task allows it"
+    )
+    confidence: int = Field(ge=1, le=5, description="1 (guessing) to 5 (certain)")
+    explanation: str | None = Field(default=None, max_length=MAX_EXPLANATION_CHARS)
+    time_spent_seconds: int = Field(ge=0, le=MAX_TIME_SPENT_SECONDS)
+    ranking: list[int] | None = Field(
+        default=None, max_length=20, description="ranking: option indexes, best first"
+    )
+    text: str | None = Field(
+        default=None, max_length=MAX_PROMPT_CHARS, description="text_generation"
+    )
+    transcript: str | None = Field(
+        default=None, max_length=MAX_PROMPT_CHARS, description="voice_transcription"
+    )
+
+
+class FinalAnswer(BaseModel):
+    chosen_response: Choice | None = None
+    ranking: list[int] | None = None
+    transcript: str | None = None
+
+
+class ConsensusResult(BaseModel):
+    """The plan's `ConsensusResult`."""
+
+    consensus_reached: bool
+    agreement_percentage: float
+    final_answer: FinalAnswer | None
+    total_responses: int
+
+
+class UserPublic(BaseModel):
+    id: UUID
+    username: str
+    display_name: str | None
+    role: Role
+    is_active: bool
+    reputation_score: int
+    created_at: datetime
+
+
+class UserCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: Username
+    password: Annotated[str, StringConstraints(min_length=8, max_length=1000)]
+    role: Role = "annotator"
+    display_name: Annotated[str, StringConstraints(max_length=200)] | None = None
+
+
+class TokenCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100, strip_whitespace=True)]
+
+
+class TokenPublic(BaseModel):
+    id: UUID
+    name: str
+    token_prefix: str
+    created_at: datetime
+    last_used_at: datetime | None
+    revoked_at: datetime | None
+
+
+class TokenCreated(TokenPublic):
+    token: str = Field(description="shown once; keep it secret")
+
+
+class ImportIssue(BaseModel):
+    line: int
+    reason: str
+
+
+class ImportReport(BaseModel):
+    source: str
+    rows: int = 0
+    questions_created: int = 0
+    questions_existing: int = 0
+    tasks_created: int = 0
+    tasks_existing: int = 0
+    failed: list[ImportIssue] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+
+class ErrorBody(BaseModel):
+    """Every error the API returns has this shape."""
+
+    error: str
+    message: str
+    field: str | None = None
+    details: list[dict[str, Any]] | None = None

@@ -1,0 +1,120 @@
+"""Configuration from the environment, an optional `.env` file and command-line flags."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import platformdirs
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+def _default_home() -> Path:
+    return Path(platformdirs.user_data_dir("whstudio", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Every setting of the service; each field documents itself in `whstudio config`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="WHSTUDIO_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    database_url: SecretStr | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "WHSTUDIO_DATABASE_URL"),
+        description="PostgreSQL 15+ URL. Unset: an embedded PostgreSQL in WHSTUDIO_HOME.",
+    )
+    home: Path = Field(
+        default_factory=_default_home,
+        description="Data folder: embedded database, generated secret key.",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None,
+        description="Signs session cookies and CSRF tokens. Generated and kept in WHSTUDIO_HOME "
+        "when not given.",
+    )
+    host: str = Field(default="127.0.0.1", description="Address the web server binds.")
+    port: int = Field(default=8000, ge=0, le=65535, description="Port the web server binds.")
+    log_level: LogLevel = Field(default="INFO", description="Lowest level of log lines written.")
+    pool_min_size: int = Field(default=2, ge=1, description="Connections the pool keeps open.")
+    pool_max_size: int = Field(default=10, ge=1, description="Most connections the pool opens.")
+    pool_timeout: float = Field(
+        default=5.0,
+        gt=0,
+        le=120,
+        description="Seconds a request waits for a database connection before answering 503.",
+    )
+    session_max_age: int = Field(
+        default=14 * 24 * 3600, ge=60, description="Seconds a web sign-in stays valid."
+    )
+    cookie_secure: bool = Field(
+        default=False, description="Send the session cookie over HTTPS only (set behind TLS)."
+    )
+    login_free_failures: int = Field(
+        default=5, ge=1, description="Failed sign-ins for one name before each next try waits."
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, v: object) -> object:
+        return v.upper() if isinstance(v, str) else v
+
+    def resolved_secret_key(self) -> str:
+        """Return the secret key, creating and keeping one in the data folder if none is set."""
+        if self.secret_key is not None and self.secret_key.get_secret_value():
+            return self.secret_key.get_secret_value()
+        path = self.home / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        self.home.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(key)
+        return key
+
+    def masked(self) -> dict[str, str]:
+        """Return every setting as text, secrets masked, for display."""
+        out: dict[str, str] = {}
+        for name, field in type(self).model_fields.items():
+            value = getattr(self, name)
+            env = "DATABASE_URL" if name == "database_url" else f"WHSTUDIO_{name.upper()}"
+            if name == "database_url":
+                shown = mask_url(value.get_secret_value()) if value else "(embedded PostgreSQL)"
+            elif isinstance(value, SecretStr):
+                shown = "********" if value.get_secret_value() else "(empty)"
+            elif value is None and name == "secret_key":
+                shown = f"(generated, kept in {self.home / 'secret_key'})"
+            else:
+                shown = str(value)
+            out[env] = shown
+            del field
+        return out
+
+
+def mask_url(url: str) -> str:
+    """Return a database URL with its password replaced by stars."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password:
+        netloc = parts.netloc.replace(f":{parts.password}@", ":****@", 1)
+        parts = parts._replace(netloc=netloc)
+    return urlunsplit(parts)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Return the process-wide settings, read once."""
+    return Settings()

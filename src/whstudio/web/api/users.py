@@ -1,0 +1,82 @@
+"""Accounts and API tokens."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, status
+
+from whstudio.domain import users as users_domain
+from whstudio.domain.users import Principal
+from whstudio.schemas import TokenCreate, TokenCreated, TokenPublic, UserCreate, UserPublic
+from whstudio.web.deps import Conn, require
+from whstudio.web.policies import ADMIN, ANYONE_SIGNED_IN
+
+router = APIRouter(prefix="/api", tags=["accounts"])
+
+SignedIn = Annotated[Principal, Depends(require(ANYONE_SIGNED_IN))]
+Admin = Annotated[Principal, Depends(require(ADMIN))]
+
+
+@router.get("/me", response_model=UserPublic, summary="The caller's own account (anyone signed in)")
+async def me(user: SignedIn, conn: Conn):
+    return await users_domain.get_user(conn, user.username)
+
+
+@router.get("/users", response_model=list[UserPublic], summary="Every account (admin)")
+async def list_users(user: Admin, conn: Conn):
+    return await users_domain.list_users(conn)
+
+
+@router.post(
+    "/users",
+    response_model=UserPublic,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an account (admin)",
+)
+async def create_user(body: UserCreate, user: Admin, conn: Conn):
+    async with conn.transaction():
+        return await users_domain.create_user(
+            conn, body.username, body.password, body.role, body.display_name
+        )
+
+
+@router.post(
+    "/users/{username}/deactivate",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Stop an account from signing in; revoke its tokens (admin)",
+)
+async def deactivate_user(username: str, user: Admin, conn: Conn) -> None:
+    async with conn.transaction():
+        await users_domain.deactivate(conn, username)
+
+
+@router.get(
+    "/tokens",
+    response_model=list[TokenPublic],
+    summary="The caller's API tokens (anyone signed in)",
+)
+async def list_tokens(user: SignedIn, conn: Conn):
+    return await users_domain.list_tokens(conn, user.id)
+
+
+@router.post(
+    "/tokens",
+    response_model=TokenCreated,
+    status_code=status.HTTP_201_CREATED,
+    summary="Create an API token for the caller; shown once (anyone signed in)",
+)
+async def create_token(body: TokenCreate, user: SignedIn, conn: Conn):
+    async with conn.transaction():
+        return await users_domain.create_token(conn, user.id, body.name)
+
+
+@router.delete(
+    "/tokens/{token_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Revoke one of the caller's API tokens (anyone signed in)",
+)
+async def revoke_token(token_id: UUID, user: SignedIn, conn: Conn) -> None:
+    async with conn.transaction():
+        await users_domain.revoke_token(conn, user.id, token_id)

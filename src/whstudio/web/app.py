@@ -1,0 +1,130 @@
+"""The FastAPI application: wiring only; behaviour lives in the routers and the domain."""
+
+from __future__ import annotations
+
+from contextlib import asynccontextmanager
+from importlib import resources
+
+from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from whstudio import __version__
+from whstudio.db import migrate
+from whstudio.db.pool import make_pool
+from whstudio.settings import Settings
+from whstudio.web import errors
+from whstudio.web.api import health, users
+from whstudio.web.metrics import Metrics
+from whstudio.web.middleware import RequestContextMiddleware
+from whstudio.web.pages import auth, home
+from whstudio.web.sessions import SessionCodec
+from whstudio.web.templating import make_templates
+
+MAX_BODY_BYTES = 2 * 1024 * 1024
+ROUTERS = (health.router, users.router, auth.router, home.router)
+
+
+def create_app(settings: Settings, database_url: str) -> FastAPI:
+    """Return the app for one database; the pool opens when the app starts."""
+    pool = make_pool(
+        database_url,
+        min_size=settings.pool_min_size,
+        max_size=settings.pool_max_size,
+        timeout=settings.pool_timeout,
+    )
+    metrics = Metrics()
+    metrics.watch_pool(pool)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        await pool.open(wait=False)
+        try:
+            yield
+        finally:
+            await pool.close()
+
+    app = FastAPI(
+        title="WorldHuman Studio",
+        version=__version__,
+        description="Human feedback for RLHF: tasks, responses, live consensus and reputation. "
+        "Every operation states in its summary who may call it.",
+        lifespan=lifespan,
+    )
+    secret = settings.resolved_secret_key()
+    app.state.settings = settings
+    app.state.pool = pool
+    app.state.metrics = metrics
+    app.state.secret = secret
+    app.state.sessions = SessionCodec(secret, settings.session_max_age)
+    app.state.templates = make_templates()
+    app.state.head_revision = migrate.head_revision()
+
+    errors.install(app)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount(
+        "/static",
+        StaticFiles(directory=str(resources.files("whstudio.web") / "static")),
+        name="static",
+    )
+    app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES)
+    app.add_middleware(RequestContextMiddleware, metrics=metrics)
+    return app
+
+
+class BodyLimitMiddleware:
+    """Refuse request bodies over the limit with 413 before any handler reads them."""
+
+    def __init__(self, app, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await _too_large(send, self.limit)
+            return
+        received = 0
+        too_large = False
+
+        async def limited_receive():
+            nonlocal received, too_large
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.limit:
+                    too_large = True
+                    raise _BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, limited_receive, send)
+        except _BodyTooLarge:
+            await _too_large(send, self.limit)
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+async def _too_large(send, limit: int) -> None:
+    import json
+
+    body = json.dumps(
+        {"error": "too_large", "message": f"request body is larger than {limit} bytes"}
+    ).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
