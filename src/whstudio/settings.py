@@ -65,6 +65,19 @@ class Settings(BaseSettings):
         default=5, ge=1, description="Failed sign-ins for one name before each next try waits."
     )
 
+    lease_seconds: int = Field(
+        default=120,
+        ge=5,
+        le=3600,
+        description="Seconds a task handed out by `next` stays reserved for that annotator.",
+    )
+    gold_rate: float = Field(
+        default=0.1,
+        ge=0,
+        le=1,
+        description="Share of `next` answers that are gold-check tasks, when any are left.",
+    )
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper(cls, v: object) -> object:

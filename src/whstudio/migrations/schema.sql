@@ -14,6 +14,377 @@ SET xmloption = content;
 SET client_min_messages = warning;
 SET row_security = off;
 
+SET default_tablespace = '';
+
+SET default_table_access_method = heap;
+
+--
+-- Name: submissions; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.submissions (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    task_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    question_id uuid NOT NULL,
+    response_version integer DEFAULT 1 NOT NULL,
+    is_latest boolean DEFAULT true NOT NULL,
+    chosen_response text,
+    confidence smallint,
+    explanation text,
+    time_spent_seconds integer,
+    shown_order text,
+    payload jsonb,
+    idempotency_key text,
+    submitter_nullifier text,
+    status text DEFAULT 'pending'::text NOT NULL,
+    reviewer_id uuid,
+    review_notes text,
+    reviewed_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    updated_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    vote_weight numeric(9,6) DEFAULT 1 NOT NULL,
+    CONSTRAINT submissions_answer_check CHECK (((chosen_response IS NULL) <> (payload IS NULL))),
+    CONSTRAINT submissions_chosen_response_check CHECK ((chosen_response = ANY (ARRAY['A'::text, 'B'::text, 'tie'::text]))),
+    CONSTRAINT submissions_confidence_check CHECK (((confidence >= 1) AND (confidence <= 5))),
+    CONSTRAINT submissions_explanation_check CHECK ((length(explanation) <= 5000)),
+    CONSTRAINT submissions_idempotency_key_check CHECK (((length(idempotency_key) >= 1) AND (length(idempotency_key) <= 200))),
+    CONSTRAINT submissions_payload_check CHECK ((jsonb_typeof(payload) = 'object'::text)),
+    CONSTRAINT submissions_response_version_check CHECK ((response_version >= 1)),
+    CONSTRAINT submissions_shown_order_check CHECK ((shown_order = ANY (ARRAY['AB'::text, 'BA'::text]))),
+    CONSTRAINT submissions_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'approved'::text, 'rejected'::text, 'under_review'::text]))),
+    CONSTRAINT submissions_time_spent_seconds_check CHECK (((time_spent_seconds >= 0) AND (time_spent_seconds <= 86400))),
+    CONSTRAINT submissions_vote_weight_check CHECK (((vote_weight >= (0)::numeric) AND (vote_weight <= (100)::numeric)))
+);
+
+
+--
+-- Name: consensus_apply_vote(public.submissions, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.consensus_apply_vote(s public.submissions, sign integer) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    r response_consensus;
+    t record;
+    was boolean;
+    w numeric := s.vote_weight * sign;
+    ranking jsonb;
+    n integer;
+    hi integer;
+    lo integer;
+BEGIN
+    SELECT * INTO r FROM response_consensus WHERE task_id = s.task_id FOR UPDATE;
+    SELECT tk.consensus_threshold, tk.min_agreement_percentage, q.question_type,
+           jsonb_array_length(q.content -> 'options') AS n
+      INTO t
+      FROM tasks tk JOIN questions q ON q.id = tk.question_id
+     WHERE tk.id = s.task_id;
+    was := r.consensus_reached;
+    r.total_responses := r.total_responses + sign;
+    IF s.chosen_response = 'A' THEN
+        r.count_a := r.count_a + sign;
+        r.weight_a := r.weight_a + w;
+        r.confidence_sum_a := r.confidence_sum_a + sign * coalesce(s.confidence, 0);
+    ELSIF s.chosen_response = 'B' THEN
+        r.count_b := r.count_b + sign;
+        r.weight_b := r.weight_b + w;
+        r.confidence_sum_b := r.confidence_sum_b + sign * coalesce(s.confidence, 0);
+    ELSIF s.chosen_response = 'tie' THEN
+        r.count_tie := r.count_tie + sign;
+        r.weight_tie := r.weight_tie + w;
+        r.confidence_sum_tie := r.confidence_sum_tie + sign * coalesce(s.confidence, 0);
+    END IF;
+    IF s.confidence IS NOT NULL THEN
+        r.confidence_sum := r.confidence_sum + sign * s.confidence;
+        r.confidence_count := r.confidence_count + sign;
+    END IF;
+    IF s.time_spent_seconds IS NOT NULL THEN
+        r.time_spent_sum := r.time_spent_sum + sign * s.time_spent_seconds;
+        r.time_spent_count := r.time_spent_count + sign;
+    END IF;
+    ranking := s.payload -> 'ranking';
+    n := t.n;
+    IF t.question_type = 'ranking' AND jsonb_typeof(ranking) = 'array' THEN
+        FOR a IN 0 .. n - 2 LOOP
+            hi := (ranking ->> a)::integer;
+            FOR b IN a + 1 .. n - 1 LOOP
+                lo := (ranking ->> b)::integer;
+                r.ranking_counts[hi * n + lo + 1] := r.ranking_counts[hi * n + lo + 1] + sign;
+                r.ranking_weights[hi * n + lo + 1] := r.ranking_weights[hi * n + lo + 1] + w;
+            END LOOP;
+        END LOOP;
+    END IF;
+    r := consensus_derive(r, t.consensus_threshold, t.min_agreement_percentage, t.question_type, n);
+    PERFORM consensus_store(r, was);
+END
+$$;
+
+
+--
+-- Name: response_consensus; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.response_consensus (
+    task_id uuid NOT NULL,
+    count_a integer DEFAULT 0 NOT NULL,
+    count_b integer DEFAULT 0 NOT NULL,
+    count_tie integer DEFAULT 0 NOT NULL,
+    total_responses integer DEFAULT 0 NOT NULL,
+    weight_a numeric(18,6) DEFAULT 0 NOT NULL,
+    weight_b numeric(18,6) DEFAULT 0 NOT NULL,
+    weight_tie numeric(18,6) DEFAULT 0 NOT NULL,
+    confidence_sum integer DEFAULT 0 NOT NULL,
+    time_spent_sum bigint DEFAULT 0 NOT NULL,
+    agreement_percentage numeric(5,2) DEFAULT 0 NOT NULL,
+    weighted_agreement_percentage numeric(5,2) DEFAULT 0 NOT NULL,
+    final_answer jsonb,
+    consensus_reached boolean DEFAULT false NOT NULL,
+    reached_at timestamp with time zone,
+    details jsonb DEFAULT '{}'::jsonb NOT NULL,
+    version bigint DEFAULT 0 NOT NULL,
+    updated_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    confidence_count integer DEFAULT 0 NOT NULL,
+    confidence_sum_a integer DEFAULT 0 NOT NULL,
+    confidence_sum_b integer DEFAULT 0 NOT NULL,
+    confidence_sum_tie integer DEFAULT 0 NOT NULL,
+    time_spent_count integer DEFAULT 0 NOT NULL,
+    ranking_counts integer[],
+    ranking_weights numeric(18,6)[],
+    remaining integer DEFAULT 0 NOT NULL,
+    task_active boolean DEFAULT false NOT NULL,
+    task_priority integer DEFAULT 3 NOT NULL,
+    has_gold boolean DEFAULT false NOT NULL,
+    CONSTRAINT response_consensus_agreement_check CHECK (((agreement_percentage >= (0)::numeric) AND (agreement_percentage <= (100)::numeric))),
+    CONSTRAINT response_consensus_counts_check CHECK (((count_a >= 0) AND (count_b >= 0) AND (count_tie >= 0) AND (total_responses >= ((count_a + count_b) + count_tie)))),
+    CONSTRAINT response_consensus_details_check CHECK ((jsonb_typeof(details) = 'object'::text)),
+    CONSTRAINT response_consensus_reached_check CHECK (((NOT consensus_reached) OR (final_answer IS NOT NULL))),
+    CONSTRAINT response_consensus_stat_counts_check CHECK (((confidence_count >= 0) AND (time_spent_count >= 0) AND (remaining >= 0) AND (confidence_sum_a >= 0) AND (confidence_sum_b >= 0) AND (confidence_sum_tie >= 0))),
+    CONSTRAINT response_consensus_sums_check CHECK (((confidence_sum >= 0) AND (time_spent_sum >= 0))),
+    CONSTRAINT response_consensus_weighted_agreement_check CHECK (((weighted_agreement_percentage >= (0)::numeric) AND (weighted_agreement_percentage <= (100)::numeric))),
+    CONSTRAINT response_consensus_weights_check CHECK (((weight_a >= (0)::numeric) AND (weight_b >= (0)::numeric) AND (weight_tie >= (0)::numeric)))
+);
+
+
+--
+-- Name: consensus_derive(public.response_consensus, integer, numeric, text, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.consensus_derive(r public.response_consensus, threshold integer, min_agreement numeric, qtype text, n integer) RETURNS public.response_consensus
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    AS $$
+DECLARE
+    top integer;
+    leaders integer;
+    wtop numeric;
+    wtotal numeric;
+    winner text;
+    scores integer[];
+    borda integer[];
+    wagree numeric := 0;
+    agree numeric := 0;
+    pairs integer := 0;
+    wpairs integer := 0;
+    cij integer;
+    cji integer;
+    wij numeric;
+    wji numeric;
+    ordered integer[];
+BEGIN
+    r.agreement_percentage := 0;
+    r.weighted_agreement_percentage := 0;
+    r.final_answer := NULL;
+    IF qtype = 'pairwise_ab' THEN
+        top := greatest(r.count_a, r.count_b, r.count_tie);
+        leaders := (r.count_a = top)::int + (r.count_b = top)::int + (r.count_tie = top)::int;
+        IF r.total_responses > 0 THEN
+            r.agreement_percentage := round(top * 100.0 / r.total_responses, 2);
+        END IF;
+        wtotal := r.weight_a + r.weight_b + r.weight_tie;
+        wtop := greatest(r.weight_a, r.weight_b, r.weight_tie);
+        IF wtotal > 0 THEN
+            r.weighted_agreement_percentage := round(wtop * 100 / wtotal, 2);
+        END IF;
+        -- The leader counts only when it leads alone, and 'tie' is never a winner.
+        IF top > 0 AND leaders = 1 THEN
+            winner := CASE WHEN r.count_a = top THEN 'A' WHEN r.count_b = top THEN 'B' END;
+        END IF;
+        IF winner IS NOT NULL THEN
+            r.final_answer := jsonb_build_object('chosen_response', winner);
+        END IF;
+    ELSIF qtype = 'ranking' AND r.total_responses > 0 AND n IS NOT NULL THEN
+        -- Copeland's method (Condorcet-consistent): an option scores +1 for each option a
+        -- majority ranks below it and -1 for each ranked above; ties are broken by Borda count.
+        scores := array_fill(0, ARRAY[n]);
+        borda := array_fill(0, ARRAY[n]);
+        FOR i IN 0 .. n - 1 LOOP
+            FOR j IN 0 .. n - 1 LOOP
+                CONTINUE WHEN i = j;
+                cij := r.ranking_counts[i * n + j + 1];
+                cji := r.ranking_counts[j * n + i + 1];
+                scores[i + 1] := scores[i + 1] + CASE WHEN cij > cji THEN 1 WHEN cij < cji THEN -1 ELSE 0 END;
+                borda[i + 1] := borda[i + 1] + cij;
+                IF i < j THEN
+                    IF cij + cji > 0 THEN
+                        pairs := pairs + 1;
+                        agree := agree + greatest(cij, cji)::numeric / (cij + cji);
+                    END IF;
+                    wij := r.ranking_weights[i * n + j + 1];
+                    wji := r.ranking_weights[j * n + i + 1];
+                    IF wij + wji > 0 THEN
+                        wpairs := wpairs + 1;
+                        wagree := wagree + greatest(wij, wji) / (wij + wji);
+                    END IF;
+                END IF;
+            END LOOP;
+        END LOOP;
+        SELECT array_agg(k - 1 ORDER BY scores[k] DESC, borda[k] DESC, k)
+          INTO ordered FROM generate_series(1, n) AS k;
+        IF pairs > 0 THEN
+            r.agreement_percentage := round(agree * 100 / pairs, 2);
+        END IF;
+        IF wpairs > 0 THEN
+            r.weighted_agreement_percentage := round(wagree * 100 / wpairs, 2);
+        END IF;
+        IF scores[ordered[1] + 1] <> scores[ordered[2] + 1]
+           OR borda[ordered[1] + 1] <> borda[ordered[2] + 1] THEN
+            r.final_answer := jsonb_build_object('ranking', to_jsonb(ordered));
+        END IF;
+    ELSIF qtype = 'voice_transcription' AND r.total_responses > 0 AND r.details ? 'transcription' THEN
+        -- Word error rates are computed by the application (jiwer) into details.transcription.
+        r.agreement_percentage := coalesce((r.details #>> '{transcription,agreement}')::numeric, 0);
+        r.weighted_agreement_percentage := r.agreement_percentage;
+        r.final_answer := jsonb_build_object('transcript', r.details #> '{transcription,medoid}');
+    END IF;
+    -- text_generation has no automatic winner: it goes to review.
+    r.consensus_reached := r.final_answer IS NOT NULL
+        AND r.total_responses >= threshold
+        AND r.agreement_percentage >= min_agreement;
+    r.remaining := greatest(threshold - r.total_responses, 0);
+    RETURN r;
+END
+$$;
+
+
+--
+-- Name: consensus_rebuild_v1(uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.consensus_rebuild_v1(p_task uuid) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    was boolean;
+BEGIN
+    SELECT consensus_reached INTO was FROM response_consensus WHERE task_id = p_task FOR UPDATE;
+    IF FOUND THEN
+        PERFORM consensus_store(consensus_recompute_v1(p_task), was);
+    END IF;
+END
+$$;
+
+
+--
+-- Name: consensus_recompute_v1(uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.consensus_recompute_v1(p_task uuid) RETURNS public.response_consensus
+    LANGUAGE plpgsql STABLE
+    AS $$
+DECLARE
+    r response_consensus;
+    t record;
+BEGIN
+    SELECT * INTO r FROM response_consensus WHERE task_id = p_task;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    SELECT tk.consensus_threshold, tk.min_agreement_percentage, q.question_type,
+           jsonb_array_length(q.content -> 'options') AS n
+      INTO t
+      FROM tasks tk JOIN questions q ON q.id = tk.question_id
+     WHERE tk.id = p_task;
+    SELECT count(*),
+           count(*) FILTER (WHERE chosen_response = 'A'),
+           count(*) FILTER (WHERE chosen_response = 'B'),
+           count(*) FILTER (WHERE chosen_response = 'tie'),
+           coalesce(sum(vote_weight) FILTER (WHERE chosen_response = 'A'), 0),
+           coalesce(sum(vote_weight) FILTER (WHERE chosen_response = 'B'), 0),
+           coalesce(sum(vote_weight) FILTER (WHERE chosen_response = 'tie'), 0),
+           coalesce(sum(confidence), 0),
+           count(confidence),
+           coalesce(sum(confidence) FILTER (WHERE chosen_response = 'A'), 0),
+           coalesce(sum(confidence) FILTER (WHERE chosen_response = 'B'), 0),
+           coalesce(sum(confidence) FILTER (WHERE chosen_response = 'tie'), 0),
+           coalesce(sum(time_spent_seconds), 0),
+           count(time_spent_seconds)
+      INTO r.total_responses, r.count_a, r.count_b, r.count_tie,
+           r.weight_a, r.weight_b, r.weight_tie,
+           r.confidence_sum, r.confidence_count,
+           r.confidence_sum_a, r.confidence_sum_b, r.confidence_sum_tie,
+           r.time_spent_sum, r.time_spent_count
+      FROM submissions
+     WHERE task_id = p_task AND is_latest;
+    IF t.question_type = 'ranking' THEN
+        SELECT array_agg(coalesce(p.c, 0)::integer ORDER BY g.k),
+               array_agg(coalesce(p.w, 0) ORDER BY g.k)
+          INTO r.ranking_counts, r.ranking_weights
+          FROM generate_series(0, t.n * t.n - 1) AS g(k)
+          LEFT JOIN (
+              SELECT hi.v::integer * t.n + lo.v::integer AS k, count(*) AS c, sum(s.vote_weight) AS w
+                FROM submissions s,
+                     jsonb_array_elements_text(s.payload -> 'ranking') WITH ORDINALITY AS hi(v, pos),
+                     jsonb_array_elements_text(s.payload -> 'ranking') WITH ORDINALITY AS lo(v, pos)
+               WHERE s.task_id = p_task AND s.is_latest AND hi.pos < lo.pos
+               GROUP BY 1
+          ) p ON p.k = g.k;
+    END IF;
+    RETURN consensus_derive(r, t.consensus_threshold, t.min_agreement_percentage,
+                            t.question_type, t.n);
+END
+$$;
+
+
+--
+-- Name: consensus_store(public.response_consensus, boolean); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.consensus_store(r public.response_consensus, was_reached boolean) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NOT r.consensus_reached THEN
+        r.reached_at := NULL;
+    ELSIF NOT was_reached OR r.reached_at IS NULL THEN
+        r.reached_at := CURRENT_TIMESTAMP;
+    END IF;
+    r.version := nextval('consensus_event_seq');
+    UPDATE response_consensus c SET
+        count_a = r.count_a, count_b = r.count_b, count_tie = r.count_tie,
+        total_responses = r.total_responses,
+        weight_a = r.weight_a, weight_b = r.weight_b, weight_tie = r.weight_tie,
+        confidence_sum = r.confidence_sum, confidence_count = r.confidence_count,
+        confidence_sum_a = r.confidence_sum_a, confidence_sum_b = r.confidence_sum_b,
+        confidence_sum_tie = r.confidence_sum_tie,
+        time_spent_sum = r.time_spent_sum, time_spent_count = r.time_spent_count,
+        ranking_counts = r.ranking_counts, ranking_weights = r.ranking_weights,
+        agreement_percentage = r.agreement_percentage,
+        weighted_agreement_percentage = r.weighted_agreement_percentage,
+        final_answer = r.final_answer, consensus_reached = r.consensus_reached,
+        reached_at = r.reached_at, remaining = r.remaining, details = r.details,
+        version = r.version, updated_at = CURRENT_TIMESTAMP
+     WHERE c.task_id = r.task_id;
+    PERFORM pg_notify('whstudio_consensus', json_build_object(
+        'task_id', r.task_id, 'version', r.version, 'total_responses', r.total_responses,
+        'remaining', r.remaining, 'consensus_reached', r.consensus_reached,
+        'agreement_percentage', r.agreement_percentage, 'final_answer', r.final_answer,
+        'count_a', r.count_a, 'count_b', r.count_b, 'count_tie', r.count_tie,
+        'reached_changed', r.consensus_reached IS DISTINCT FROM was_reached)::text);
+END
+$$;
+
+
 --
 -- Name: gold_standard_valid(text, jsonb, jsonb); Type: FUNCTION; Schema: public; Owner: -
 --
@@ -121,6 +492,24 @@ $$;
 
 
 --
+-- Name: questions_sync_gold(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.questions_sync_gold() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF (OLD.gold_standard IS NULL) <> (NEW.gold_standard IS NULL) THEN
+        UPDATE response_consensus c SET has_gold = NEW.gold_standard IS NOT NULL
+          FROM tasks t
+         WHERE t.question_id = NEW.id AND c.task_id = t.id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+
+--
 -- Name: set_updated_at(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -184,22 +573,87 @@ $$;
 
 
 --
+-- Name: submissions_count_vote(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.submissions_count_vote() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.is_latest THEN
+            PERFORM consensus_apply_vote(NEW, 1);
+        END IF;
+    ELSIF TG_OP = 'DELETE' THEN
+        IF OLD.is_latest THEN
+            PERFORM consensus_apply_vote(OLD, -1);
+        END IF;
+    ELSIF (OLD.is_latest, OLD.task_id, OLD.chosen_response, OLD.confidence, OLD.time_spent_seconds,
+           OLD.vote_weight, OLD.payload)
+          IS DISTINCT FROM
+          (NEW.is_latest, NEW.task_id, NEW.chosen_response, NEW.confidence, NEW.time_spent_seconds,
+           NEW.vote_weight, NEW.payload) THEN
+        IF OLD.is_latest THEN
+            PERFORM consensus_apply_vote(OLD, -1);
+        END IF;
+        IF NEW.is_latest THEN
+            PERFORM consensus_apply_vote(NEW, 1);
+        END IF;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+
+--
 -- Name: tasks_create_consensus(); Type: FUNCTION; Schema: public; Owner: -
 --
 
 CREATE FUNCTION public.tasks_create_consensus() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
+DECLARE
+    q record;
 BEGIN
-    INSERT INTO response_consensus (task_id) VALUES (NEW.id);
+    SELECT question_type, gold_standard IS NOT NULL AS has_gold,
+           jsonb_array_length(content -> 'options') AS n
+      INTO q FROM questions WHERE id = NEW.question_id;
+    INSERT INTO response_consensus (task_id, remaining, task_active, task_priority, has_gold,
+                                    ranking_counts, ranking_weights)
+    VALUES (NEW.id, NEW.consensus_threshold, NEW.status = 'active', NEW.priority, q.has_gold,
+            CASE WHEN q.question_type = 'ranking' THEN array_fill(0, ARRAY[q.n * q.n]) END,
+            CASE WHEN q.question_type = 'ranking' THEN array_fill(0::numeric, ARRAY[q.n * q.n]) END);
     RETURN NULL;
 END
 $$;
 
 
-SET default_tablespace = '';
+--
+-- Name: tasks_sync_consensus(); Type: FUNCTION; Schema: public; Owner: -
+--
 
-SET default_table_access_method = heap;
+CREATE FUNCTION public.tasks_sync_consensus() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF (OLD.status, OLD.priority, OLD.question_id) IS DISTINCT FROM
+       (NEW.status, NEW.priority, NEW.question_id) THEN
+        UPDATE response_consensus
+           SET task_active = NEW.status = 'active',
+               task_priority = NEW.priority,
+               has_gold = (SELECT gold_standard IS NOT NULL FROM questions WHERE id = NEW.question_id)
+         WHERE task_id = NEW.id;
+    END IF;
+    -- Changing the rule (or the question version) recomputes the task.
+    IF (OLD.consensus_threshold, OLD.min_agreement_percentage, OLD.allow_tie, OLD.question_id)
+       IS DISTINCT FROM
+       (NEW.consensus_threshold, NEW.min_agreement_percentage, NEW.allow_tie, NEW.question_id) THEN
+        PERFORM consensus_rebuild_v1(NEW.id);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
 
 --
 -- Name: api_tokens; Type: TABLE; Schema: public; Owner: -
@@ -219,6 +673,34 @@ CREATE TABLE public.api_tokens (
     CONSTRAINT api_tokens_token_hash_check CHECK ((length(token_hash) = 32)),
     CONSTRAINT api_tokens_token_prefix_check CHECK (((length(token_prefix) >= 4) AND (length(token_prefix) <= 16)))
 );
+
+
+--
+-- Name: consensus_batch_results; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.consensus_batch_results (
+    task_id uuid NOT NULL,
+    method text NOT NULL,
+    final_answer jsonb,
+    confidence double precision,
+    run_id uuid NOT NULL,
+    computed_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    CONSTRAINT consensus_batch_results_confidence_check CHECK (((confidence >= (0)::double precision) AND (confidence <= (1)::double precision))),
+    CONSTRAINT consensus_batch_results_method_check CHECK ((method = ANY (ARRAY['majority'::text, 'weighted'::text, 'dawid_skene'::text])))
+);
+
+
+--
+-- Name: consensus_event_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+CREATE SEQUENCE public.consensus_event_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1;
 
 
 --
@@ -260,39 +742,6 @@ CREATE TABLE public.questions (
 
 
 --
--- Name: response_consensus; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.response_consensus (
-    task_id uuid NOT NULL,
-    count_a integer DEFAULT 0 NOT NULL,
-    count_b integer DEFAULT 0 NOT NULL,
-    count_tie integer DEFAULT 0 NOT NULL,
-    total_responses integer DEFAULT 0 NOT NULL,
-    weight_a double precision DEFAULT 0 NOT NULL,
-    weight_b double precision DEFAULT 0 NOT NULL,
-    weight_tie double precision DEFAULT 0 NOT NULL,
-    confidence_sum integer DEFAULT 0 NOT NULL,
-    time_spent_sum bigint DEFAULT 0 NOT NULL,
-    agreement_percentage numeric(5,2) DEFAULT 0 NOT NULL,
-    weighted_agreement_percentage numeric(5,2) DEFAULT 0 NOT NULL,
-    final_answer jsonb,
-    consensus_reached boolean DEFAULT false NOT NULL,
-    reached_at timestamp with time zone,
-    details jsonb DEFAULT '{}'::jsonb NOT NULL,
-    version bigint DEFAULT 0 NOT NULL,
-    updated_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
-    CONSTRAINT response_consensus_agreement_check CHECK (((agreement_percentage >= (0)::numeric) AND (agreement_percentage <= (100)::numeric))),
-    CONSTRAINT response_consensus_counts_check CHECK (((count_a >= 0) AND (count_b >= 0) AND (count_tie >= 0) AND (total_responses >= ((count_a + count_b) + count_tie)))),
-    CONSTRAINT response_consensus_details_check CHECK ((jsonb_typeof(details) = 'object'::text)),
-    CONSTRAINT response_consensus_reached_check CHECK (((NOT consensus_reached) OR (final_answer IS NOT NULL))),
-    CONSTRAINT response_consensus_sums_check CHECK (((confidence_sum >= 0) AND (time_spent_sum >= 0))),
-    CONSTRAINT response_consensus_weighted_agreement_check CHECK (((weighted_agreement_percentage >= (0)::numeric) AND (weighted_agreement_percentage <= (100)::numeric))),
-    CONSTRAINT response_consensus_weights_check CHECK (((weight_a >= (0)::double precision) AND (weight_b >= (0)::double precision) AND (weight_tie >= (0)::double precision)))
-);
-
-
---
 -- Name: response_quality_metrics; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -309,44 +758,6 @@ CREATE TABLE public.response_quality_metrics (
     computed_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
     CONSTRAINT response_quality_metrics_agreement_check CHECK (((agreement_with_consensus >= (0)::numeric) AND (agreement_with_consensus <= (100)::numeric))),
     CONSTRAINT response_quality_metrics_time_check CHECK ((time_spent_seconds >= 0))
-);
-
-
---
--- Name: submissions; Type: TABLE; Schema: public; Owner: -
---
-
-CREATE TABLE public.submissions (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
-    task_id uuid NOT NULL,
-    user_id uuid NOT NULL,
-    question_id uuid NOT NULL,
-    response_version integer DEFAULT 1 NOT NULL,
-    is_latest boolean DEFAULT true NOT NULL,
-    chosen_response text,
-    confidence smallint,
-    explanation text,
-    time_spent_seconds integer,
-    shown_order text,
-    payload jsonb,
-    idempotency_key text,
-    submitter_nullifier text,
-    status text DEFAULT 'pending'::text NOT NULL,
-    reviewer_id uuid,
-    review_notes text,
-    reviewed_at timestamp with time zone,
-    created_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
-    updated_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
-    CONSTRAINT submissions_answer_check CHECK (((chosen_response IS NULL) <> (payload IS NULL))),
-    CONSTRAINT submissions_chosen_response_check CHECK ((chosen_response = ANY (ARRAY['A'::text, 'B'::text, 'tie'::text]))),
-    CONSTRAINT submissions_confidence_check CHECK (((confidence >= 1) AND (confidence <= 5))),
-    CONSTRAINT submissions_explanation_check CHECK ((length(explanation) <= 5000)),
-    CONSTRAINT submissions_idempotency_key_check CHECK (((length(idempotency_key) >= 1) AND (length(idempotency_key) <= 200))),
-    CONSTRAINT submissions_payload_check CHECK ((jsonb_typeof(payload) = 'object'::text)),
-    CONSTRAINT submissions_response_version_check CHECK ((response_version >= 1)),
-    CONSTRAINT submissions_shown_order_check CHECK ((shown_order = ANY (ARRAY['AB'::text, 'BA'::text]))),
-    CONSTRAINT submissions_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'approved'::text, 'rejected'::text, 'under_review'::text]))),
-    CONSTRAINT submissions_time_spent_seconds_check CHECK (((time_spent_seconds >= 0) AND (time_spent_seconds <= 86400)))
 );
 
 
@@ -438,6 +849,31 @@ CREATE VIEW public.task_dashboard AS
    FROM ((public.tasks t
      JOIN public.questions q ON ((q.id = t.question_id)))
      JOIN public.response_consensus c ON ((c.task_id = t.id)));
+
+
+--
+-- Name: task_leases; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.task_leases (
+    task_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    expires_at timestamp with time zone NOT NULL,
+    created_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL
+);
+
+
+--
+-- Name: task_skips; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.task_skips (
+    task_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    reason text NOT NULL,
+    created_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    CONSTRAINT task_skips_reason_check CHECK (((length(reason) >= 1) AND (length(reason) <= 500)))
+);
 
 
 --
@@ -543,6 +979,14 @@ ALTER TABLE ONLY public.api_tokens
 
 
 --
+-- Name: consensus_batch_results consensus_batch_results_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.consensus_batch_results
+    ADD CONSTRAINT consensus_batch_results_pkey PRIMARY KEY (task_id, method);
+
+
+--
 -- Name: login_failures login_failures_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -623,6 +1067,22 @@ ALTER TABLE ONLY public.task_categories
 
 
 --
+-- Name: task_leases task_leases_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.task_leases
+    ADD CONSTRAINT task_leases_pkey PRIMARY KEY (task_id, user_id);
+
+
+--
+-- Name: task_skips task_skips_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.task_skips
+    ADD CONSTRAINT task_skips_pkey PRIMARY KEY (task_id, user_id);
+
+
+--
 -- Name: tasks tasks_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -700,10 +1160,24 @@ CREATE INDEX questions_source_idx ON public.questions USING btree (source_datase
 
 
 --
--- Name: response_consensus_open_idx; Type: INDEX; Schema: public; Owner: -
+-- Name: response_consensus_gold_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX response_consensus_open_idx ON public.response_consensus USING btree (total_responses DESC, task_id) WHERE (NOT consensus_reached);
+CREATE INDEX response_consensus_gold_idx ON public.response_consensus USING btree (task_priority DESC, task_id) WHERE (task_active AND has_gold);
+
+
+--
+-- Name: response_consensus_queue_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX response_consensus_queue_idx ON public.response_consensus USING btree (has_gold, remaining, task_priority DESC, task_id) WHERE (task_active AND (remaining > 0));
+
+
+--
+-- Name: response_consensus_version_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX response_consensus_version_idx ON public.response_consensus USING btree (version);
 
 
 --
@@ -777,6 +1251,20 @@ CREATE INDEX submissions_user_created_idx ON public.submissions USING btree (use
 
 
 --
+-- Name: task_leases_user_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX task_leases_user_idx ON public.task_leases USING btree (user_id);
+
+
+--
+-- Name: task_skips_user_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX task_skips_user_idx ON public.task_skips USING btree (user_id);
+
+
+--
 -- Name: tasks_active_priority_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -826,10 +1314,24 @@ CREATE TRIGGER questions_default_lineage BEFORE INSERT ON public.questions FOR E
 
 
 --
+-- Name: questions questions_sync_gold; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER questions_sync_gold AFTER UPDATE OF gold_standard ON public.questions FOR EACH ROW EXECUTE FUNCTION public.questions_sync_gold();
+
+
+--
 -- Name: submissions submissions_check_answer; Type: TRIGGER; Schema: public; Owner: -
 --
 
 CREATE TRIGGER submissions_check_answer BEFORE INSERT OR UPDATE OF task_id, question_id, chosen_response, payload ON public.submissions FOR EACH ROW EXECUTE FUNCTION public.submissions_check_answer();
+
+
+--
+-- Name: submissions submissions_count_vote; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER submissions_count_vote AFTER INSERT OR DELETE OR UPDATE OF is_latest, task_id, chosen_response, confidence, time_spent_seconds, vote_weight, payload ON public.submissions FOR EACH ROW EXECUTE FUNCTION public.submissions_count_vote();
 
 
 --
@@ -854,6 +1356,13 @@ CREATE TRIGGER tasks_set_updated_at BEFORE UPDATE ON public.tasks FOR EACH ROW E
 
 
 --
+-- Name: tasks tasks_sync_consensus; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER tasks_sync_consensus AFTER UPDATE OF status, priority, question_id, consensus_threshold, min_agreement_percentage, allow_tie ON public.tasks FOR EACH ROW EXECUTE FUNCTION public.tasks_sync_consensus();
+
+
+--
 -- Name: users users_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -866,6 +1375,14 @@ CREATE TRIGGER users_set_updated_at BEFORE UPDATE ON public.users FOR EACH ROW E
 
 ALTER TABLE ONLY public.api_tokens
     ADD CONSTRAINT api_tokens_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: consensus_batch_results consensus_batch_results_task_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.consensus_batch_results
+    ADD CONSTRAINT consensus_batch_results_task_id_fkey FOREIGN KEY (task_id) REFERENCES public.tasks(id) ON DELETE CASCADE;
 
 
 --
@@ -938,6 +1455,38 @@ ALTER TABLE ONLY public.submissions
 
 ALTER TABLE ONLY public.submissions
     ADD CONSTRAINT submissions_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: task_leases task_leases_task_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.task_leases
+    ADD CONSTRAINT task_leases_task_id_fkey FOREIGN KEY (task_id) REFERENCES public.tasks(id) ON DELETE CASCADE;
+
+
+--
+-- Name: task_leases task_leases_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.task_leases
+    ADD CONSTRAINT task_leases_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: task_skips task_skips_task_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.task_skips
+    ADD CONSTRAINT task_skips_task_id_fkey FOREIGN KEY (task_id) REFERENCES public.tasks(id) ON DELETE CASCADE;
+
+
+--
+-- Name: task_skips task_skips_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.task_skips
+    ADD CONSTRAINT task_skips_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
 
 --

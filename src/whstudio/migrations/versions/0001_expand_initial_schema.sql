@@ -349,9 +349,9 @@ CREATE TABLE response_consensus (
     count_b                       integer NOT NULL DEFAULT 0,
     count_tie                     integer NOT NULL DEFAULT 0,
     total_responses               integer NOT NULL DEFAULT 0,
-    weight_a                      double precision NOT NULL DEFAULT 0,
-    weight_b                      double precision NOT NULL DEFAULT 0,
-    weight_tie                    double precision NOT NULL DEFAULT 0,
+    weight_a                      numeric(18, 6) NOT NULL DEFAULT 0,
+    weight_b                      numeric(18, 6) NOT NULL DEFAULT 0,
+    weight_tie                    numeric(18, 6) NOT NULL DEFAULT 0,
     confidence_sum                integer NOT NULL DEFAULT 0,
     time_spent_sum                bigint NOT NULL DEFAULT 0,
     agreement_percentage          numeric(5, 2) NOT NULL DEFAULT 0,
@@ -374,8 +374,6 @@ CREATE TABLE response_consensus (
     CONSTRAINT response_consensus_sums_check CHECK (confidence_sum >= 0 AND time_spent_sum >= 0),
     CONSTRAINT response_consensus_details_check CHECK (jsonb_typeof(details) = 'object')
 );
-CREATE INDEX response_consensus_open_idx ON response_consensus (total_responses DESC, task_id)
-    WHERE NOT consensus_reached;
 
 CREATE FUNCTION tasks_create_consensus() RETURNS trigger
 LANGUAGE plpgsql AS $$

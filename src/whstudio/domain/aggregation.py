@@ -1,0 +1,173 @@
+"""Aggregation maths, pure and vectorised: majority, weighted majority, Dawid–Skene, the ranking
+winner (Copeland) and the transcription medoid. No database here; callers load and store."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import sparse
+
+PAIRWISE_LABELS = ("A", "B", "tie")
+TIE = 2
+
+
+@dataclass(frozen=True)
+class Labels:
+    """Answers as parallel arrays: task index, worker index, label index (into `classes`)."""
+
+    task: np.ndarray
+    worker: np.ndarray
+    label: np.ndarray
+    n_tasks: int
+    n_workers: int
+    n_classes: int = 3
+
+    def indicator(self, label: int) -> sparse.csr_matrix:
+        """Return the (tasks x workers) 0/1 matrix of who gave `label` where."""
+        mask = self.label == label
+        ones = np.ones(int(mask.sum()), dtype=np.float64)
+        return sparse.csr_matrix(
+            (ones, (self.task[mask], self.worker[mask])), shape=(self.n_tasks, self.n_workers)
+        )
+
+
+@dataclass(frozen=True)
+class Result:
+    """Per task: the winning label index (-1 when none) and the winner's share or posterior."""
+
+    winner: np.ndarray
+    confidence: np.ndarray
+    iterations: int = 0
+
+
+def _vote_matrix(labels: Labels, weights: np.ndarray | None = None) -> np.ndarray:
+    """Return (tasks x classes) vote totals, each answer counting its worker's weight."""
+    w = np.ones(len(labels.task)) if weights is None else weights[labels.worker]
+    votes = np.zeros((labels.n_tasks, labels.n_classes))
+    np.add.at(votes, (labels.task, labels.label), w)
+    return votes
+
+
+def _winners(scores: np.ndarray) -> Result:
+    """Winner = the unique top class that is not a tie; its share of the row is the confidence."""
+    totals = scores.sum(axis=1)
+    top = scores.max(axis=1)
+    leaders = (scores == top[:, None]).sum(axis=1)
+    best = scores.argmax(axis=1)
+    winner = np.where((leaders == 1) & (top > 0) & (best != TIE), best, -1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        confidence = np.where(totals > 0, top / totals, 0.0)
+    return Result(winner=winner, confidence=confidence)
+
+
+def majority(labels: Labels) -> Result:
+    """Plain majority vote per task; a tied top or a 'tie' plurality has no winner."""
+    return _winners(_vote_matrix(labels))
+
+
+def weighted_majority(labels: Labels, worker_weights: np.ndarray) -> Result:
+    """Majority vote with each answer weighted by its worker's weight."""
+    return _winners(_vote_matrix(labels, worker_weights))
+
+
+@dataclass(frozen=True)
+class DawidSkeneFit:
+    result: Result
+    posteriors: np.ndarray  # tasks x classes
+    priors: np.ndarray  # classes
+    confusion: np.ndarray  # workers x true class x given label
+
+
+def dawid_skene(
+    labels: Labels, *, max_iter: int = 100, tol: float = 1e-7, smoothing: float = 0.01
+) -> DawidSkeneFit:
+    """Fit Dawid–Skene by EM, vectorised with sparse matrices (one product per class and step).
+
+    Starts from the majority-vote posteriors, as crowd-kit does. `smoothing` is added to every
+    confusion count so that a worker never seen on a class gets no zero probability.
+    """
+    k = labels.n_classes
+    indicators = [labels.indicator(c) for c in range(k)]
+    votes = _vote_matrix(labels)
+    totals = votes.sum(axis=1, keepdims=True)
+    posteriors = np.divide(votes, totals, out=np.full_like(votes, 1.0 / k), where=totals > 0)
+    previous = -np.inf
+    iterations = 0
+    priors = np.full(k, 1.0 / k)
+    confusion = np.full((labels.n_workers, k, k), 1.0 / k)
+    answered = totals[:, 0] > 0
+    for iterations in range(1, max_iter + 1):
+        # M-step: priors and each worker's confusion matrix from the current posteriors.
+        priors = posteriors[answered].mean(axis=0) if answered.any() else np.full(k, 1.0 / k)
+        priors = np.clip(priors, 1e-12, None)
+        for given in range(k):
+            confusion[:, :, given] = indicators[given].T @ posteriors
+        confusion += smoothing
+        confusion /= confusion.sum(axis=2, keepdims=True)
+        # E-step: log posterior of each true class from every answer.
+        log_conf = np.log(confusion)
+        log_post = np.tile(np.log(priors), (labels.n_tasks, 1))
+        for given in range(k):
+            log_post += indicators[given] @ log_conf[:, :, given]
+        peak = log_post.max(axis=1, keepdims=True)
+        unnorm = np.exp(log_post - peak)
+        norm = unnorm.sum(axis=1, keepdims=True)
+        posteriors = unnorm / norm
+        likelihood = float((np.log(norm) + peak)[answered].sum())
+        if abs(likelihood - previous) <= tol * max(1.0, abs(likelihood)):
+            break
+        previous = likelihood
+    posteriors[~answered] = 0.0
+    return DawidSkeneFit(
+        result=_winners(posteriors), posteriors=posteriors, priors=priors, confusion=confusion
+    )
+
+
+def copeland(rankings: list[list[int]], n: int) -> list[int] | None:
+    """Return the Copeland order (Borda breaks ties), or None when the top two cannot be told
+    apart. The database computes the same from its pairwise counts; this is the reference."""
+    wins = np.zeros((n, n), dtype=int)
+    for ranking in rankings:
+        for a, hi in enumerate(ranking):
+            for lo in ranking[a + 1 :]:
+                wins[hi, lo] += 1
+    if not rankings:
+        return None
+    scores = np.sign(wins - wins.T).sum(axis=1)
+    borda = wins.sum(axis=1)
+    order = sorted(range(n), key=lambda i: (-scores[i], -borda[i], i))
+    first, second = order[0], order[1]
+    if scores[first] == scores[second] and borda[first] == borda[second]:
+        return None
+    return order
+
+
+def transcription_consensus(transcripts: list[str]) -> tuple[int, float] | None:
+    """Return (index of the medoid transcript, agreement %) for a task's transcripts.
+
+    The medoid has the least summed word error rate to the others; agreement is 100 x (1 - its
+    mean WER to the others), floored at 0. One transcript alone agrees with itself.
+    """
+    import jiwer
+
+    texts = [" ".join(t.lower().split()) for t in transcripts]
+    if not texts:
+        return None
+    if len(texts) == 1:
+        return 0, 100.0
+    n = len(texts)
+    wer = np.zeros((n, n))
+    for i in range(n):
+        for j in range(n):
+            if i == j:
+                continue
+            if not texts[i]:
+                wer[i, j] = 0.0 if not texts[j] else 1.0
+            else:
+                wer[i, j] = jiwer.wer(texts[i], texts[j]) if texts[j] else 1.0
+    symmetric = (wer + wer.T) / 2
+    sums = symmetric.sum(axis=1)
+    medoid = int(np.argmin(sums))
+    mean = sums[medoid] / (n - 1)
+    return medoid, round(max(0.0, 1.0 - mean) * 100, 2)

@@ -1,0 +1,75 @@
+"""Reading consensus: the stored real-time row shaped for callers, and checks against recompute."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from psycopg import AsyncConnection
+
+from whstudio.db import queries as q
+from whstudio.errors import NotFound
+
+
+def _mean(total: int | Decimal, count: int) -> float | None:
+    return round(float(total) / count, 3) if count else None
+
+
+def shape(row: dict[str, Any]) -> dict[str, Any]:
+    """Return the public consensus of one task from its stored row (ConsensusResult + detail)."""
+    final = row["final_answer"]
+    per_choice = {
+        choice: {
+            "count": row[f"count_{key}"],
+            "weight": float(row[f"weight_{key}"]),
+            "mean_confidence": _mean(row[f"confidence_sum_{key}"], row[f"count_{key}"]),
+        }
+        for choice, key in (("A", "a"), ("B", "b"), ("tie", "tie"))
+    }
+    return {
+        "task_id": row["task_id"],
+        "consensus_reached": row["consensus_reached"],
+        "agreement_percentage": float(row["agreement_percentage"]),
+        "final_answer": final,
+        "total_responses": row["total_responses"],
+        "weighted_agreement_percentage": float(row["weighted_agreement_percentage"]),
+        "consensus_threshold": row["consensus_threshold"],
+        "min_agreement_percentage": float(row["min_agreement_percentage"]),
+        "remaining": row["remaining"],
+        "reached_at": row["reached_at"],
+        "counts": per_choice,
+        "mean_confidence": _mean(row["confidence_sum"], row["confidence_count"]),
+        "mean_time_spent_seconds": _mean(row["time_spent_sum"], row["time_spent_count"]),
+        "ranking_pairwise_counts": row["ranking_counts"],
+        "transcription": row["details"].get("transcription"),
+        "version": row["version"],
+        "updated_at": row["updated_at"],
+    }
+
+
+async def read(conn: AsyncConnection, task_id: UUID) -> dict[str, Any]:
+    """Return a task's consensus: one primary-key read."""
+    row = await q.fetch_one(conn, "consensus.read", {"task_id": task_id})
+    if row is None:
+        raise NotFound("no such task", field="task_id")
+    return shape(row)
+
+
+async def drifted(conn: AsyncConnection) -> list[UUID]:
+    """Return the tasks whose stored consensus differs from a recomputation (should be none)."""
+    return [r["task_id"] for r in await q.fetch_all(conn, "consensus.compare_with_recompute")]
+
+
+async def rebuild(conn: AsyncConnection, task_id: UUID) -> None:
+    """Recompute one task from scratch and store it."""
+    await q.fetch_one(conn, "consensus.rebuild", {"task_id": task_id})
+
+
+async def changed_since(
+    conn: AsyncConnection, version: int, *, task_id: UUID | None = None, limit: int = 1000
+) -> list[dict[str, Any]]:
+    """Return the current state of every task changed after event `version`, oldest first."""
+    return await q.fetch_all(
+        conn, "consensus.changed_since", {"version": version, "task_id": task_id, "limit": limit}
+    )
