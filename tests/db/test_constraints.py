@@ -355,7 +355,7 @@ async def test_the_views_show_tasks_and_submissions(conn):
     cur = await conn.execute(
         "SELECT responses_needed, prompt_preview FROM task_dashboard WHERE task_id = %s", [tid]
     )
-    assert await cur.fetchone() == {"responses_needed": 3, "prompt_preview": "Which is better?"}
+    assert await cur.fetchone() == {"responses_needed": 2, "prompt_preview": "Which is better?"}
     cur = await conn.execute(
         "SELECT username, chosen_response FROM user_submissions_detailed WHERE task_id = %s", [tid]
     )

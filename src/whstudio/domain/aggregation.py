@@ -97,7 +97,8 @@ def dawid_skene(
     priors = np.full(k, 1.0 / k)
     confusion = np.full((labels.n_workers, k, k), 1.0 / k)
     answered = totals[:, 0] > 0
-    for iterations in range(1, max_iter + 1):
+    for step in range(1, max_iter + 1):
+        iterations = step
         # M-step: priors and each worker's confusion matrix from the current posteriors.
         priors = posteriors[answered].mean(axis=0) if answered.any() else np.full(k, 1.0 / k)
         priors = np.clip(priors, 1e-12, None)
@@ -119,8 +120,12 @@ def dawid_skene(
             break
         previous = likelihood
     posteriors[~answered] = 0.0
+    found = _winners(posteriors)
     return DawidSkeneFit(
-        result=_winners(posteriors), posteriors=posteriors, priors=priors, confusion=confusion
+        result=Result(found.winner, found.confidence, iterations),
+        posteriors=posteriors,
+        priors=priors,
+        confusion=confusion,
     )
 
 

@@ -1,4 +1,4 @@
-"""Real-time consensus: vote triggers, recompute functions, work queue, leases, skips, batch results.
+"""Real-time consensus: vote triggers, recompute functions, work queue, leases, skips, batches.
 
 Revision ID: 0002
 Revises: 0001
