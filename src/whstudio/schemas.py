@@ -160,3 +160,62 @@ class ErrorBody(BaseModel):
     message: str
     field: str | None = None
     details: list[dict[str, Any]] | None = None
+
+
+class TaskItemCreate(BaseModel):
+    """One question and its task, for bulk creation by admins."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question_type: QuestionType
+    content: dict[str, Any]
+    gold_standard: Any | None = None
+    source_dataset: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    source_ref: Annotated[str, StringConstraints(max_length=200)] | None = None
+    metadata: dict[str, Any] | None = None
+    title: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = None
+    description: Annotated[str, StringConstraints(max_length=10_000)] | None = None
+    consensus_threshold: int = Field(default=3, ge=1, le=10_000)
+    min_agreement_percentage: float = Field(default=70.0, gt=0, le=100)
+    allow_tie: bool = False
+    priority: int = Field(default=3, ge=1, le=5)
+    expires_at: datetime | None = None
+    new_task: bool = Field(default=False, description="add a task even if the question has one")
+
+
+class TasksCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    items: list[TaskItemCreate] = Field(min_length=1, max_length=5_000)
+
+
+class RuleChange(BaseModel):
+    """A change to a task's consensus rule or scheduling; fields left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    consensus_threshold: int | None = Field(default=None, ge=1, le=10_000)
+    min_agreement_percentage: float | None = Field(default=None, gt=0, le=100)
+    allow_tie: bool | None = None
+    priority: int | None = Field(default=None, ge=1, le=5)
+    expires_at: datetime | None = None
+
+
+class SkipRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, StringConstraints(min_length=1, max_length=500, strip_whitespace=True)]
+
+
+class SubmitResult(BaseModel):
+    submission_id: UUID
+    task_id: UUID
+    response_version: int
+    replayed: bool
+    consensus: dict[str, Any]
+
+
+class TaskPage(BaseModel):
+    items: list[dict[str, Any]]
+    next_cursor: str | None
+    total: int | None

@@ -29,6 +29,7 @@ def shape(row: dict[str, Any]) -> dict[str, Any]:
     }
     return {
         "task_id": row["task_id"],
+        "question_type": row["question_type"],
         "consensus_reached": row["consensus_reached"],
         "agreement_percentage": float(row["agreement_percentage"]),
         "final_answer": final,
@@ -73,3 +74,17 @@ async def changed_since(
     return await q.fetch_all(
         conn, "consensus.changed_since", {"version": version, "task_id": task_id, "limit": limit}
     )
+
+
+def as_shown(state: dict[str, Any], order: str | None) -> dict[str, Any]:
+    """Return a pairwise consensus in the A/B labels one annotator was shown."""
+    from whstudio.domain.responses import to_shown
+
+    if order is None or order == "AB" or state.get("question_type") != "pairwise_ab":
+        return state
+    shown = dict(state)
+    final = shown.get("final_answer")
+    if final and final.get("chosen_response"):
+        shown["final_answer"] = {"chosen_response": to_shown(final["chosen_response"], order)}
+    shown["counts"] = {to_shown(k, order): v for k, v in (shown.get("counts") or {}).items()}
+    return shown

@@ -7,9 +7,10 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, sql
 
 from whstudio.db import queries as q
+from whstudio.errors import Conflict, InvalidInput, NotFound
 
 
 async def create_task(
@@ -59,3 +60,271 @@ async def overview(conn: AsyncConnection) -> dict[str, list[dict[str, Any]]]:
         "datasets": await q.fetch_all(conn, "questions.count_by_dataset"),
         "statuses": await q.fetch_all(conn, "tasks.count_by_status"),
     }
+
+
+# --- the task dashboard -------------------------------------------------------------------
+
+# Sort keys: column, direction, and the SQL type the cursor value is read back as.
+SORTS: dict[str, tuple[str, str, str]] = {
+    "created": ("t.created_at", "DESC", "timestamptz"),
+    "priority": ("t.priority", "DESC", "integer"),
+    "progress": ("c.total_responses", "DESC", "integer"),
+    "remaining": ("c.remaining", "ASC", "integer"),
+    "agreement": ("c.agreement_percentage", "DESC", "numeric"),
+}
+
+# Filters: each a fixed SQL fragment over named parameters.
+FILTERS: dict[str, str] = {
+    "status": "t.status = %(status)s",
+    "question_type": "q.question_type = %(question_type)s",
+    "source_dataset": "q.source_dataset = %(source_dataset)s",
+    "consensus_reached": "c.consensus_reached = %(consensus_reached)s",
+    "needs_more_responses": "(c.remaining > 0) = %(needs_more_responses)s",
+    "has_gold": "c.has_gold = %(has_gold)s",
+}
+
+_LIST_COLUMNS = """
+SELECT t.id, t.title, t.status, t.priority, t.expires_at, t.created_at, t.consensus_threshold,
+       t.min_agreement_percentage, t.allow_tie, t.reward_amount, t.reward_currency,
+       q.question_type, q.source_dataset, left(q.content ->> 'prompt', 280) AS prompt_preview,
+       c.has_gold, c.total_responses, c.remaining, c.consensus_reached, c.agreement_percentage,
+       c.final_answer, {sort} AS sort_value
+  FROM tasks t
+  JOIN questions q ON q.id = t.question_id
+  JOIN response_consensus c ON c.task_id = t.id
+"""
+
+
+def encode_cursor(value: Any, task_id: UUID) -> str:
+    """Return an opaque keyset cursor for the row after which the next page starts."""
+    import base64
+    import json
+
+    raw = json.dumps(
+        [value.isoformat() if isinstance(value, datetime) else str(value), str(task_id)]
+    )
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[str, UUID]:
+    """Return (sort value as text, task id) from a cursor, or raise InvalidInput."""
+    import base64
+    import binascii
+    import json
+
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value, task = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        return str(value), UUID(task)
+    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidInput("cursor is not one this API returned", field="cursor") from exc
+
+
+async def list_tasks(
+    conn: AsyncConnection,
+    *,
+    filters: dict[str, Any],
+    sort: str = "created",
+    limit: int = 50,
+    cursor: str | None = None,
+    with_total: bool = True,
+) -> dict[str, Any]:
+    """Return one keyset page of the task dashboard, the cursor of the next, and the total."""
+    column, direction, cast = SORTS[sort]
+    params: dict[str, Any] = {k: v for k, v in filters.items() if v is not None}
+    where = [sql.SQL(FILTERS[name]) for name in FILTERS if name in params]
+    filters_only = list(where)
+    if cursor is not None:
+        value, after = decode_cursor(cursor)
+        params.update(after_value=value, after_id=after)
+        op = "<" if direction == "DESC" else ">"
+        where.append(sql.SQL(f"({column}, t.id) {op} (%(after_value)s::{cast}, %(after_id)s)"))
+    params["limit"] = limit + 1
+    query = sql.SQL(_LIST_COLUMNS.format(sort=column))
+    if where:
+        query += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where)
+    query += sql.SQL(f" ORDER BY {column} {direction}, t.id {direction} LIMIT %(limit)s")
+    cur = await conn.execute(query, params)
+    rows = await cur.fetchall()
+    next_cursor = None
+    if len(rows) > limit:
+        rows = rows[:limit]
+        next_cursor = encode_cursor(rows[-1]["sort_value"], rows[-1]["id"])
+    total = None
+    if with_total:
+        count = sql.SQL(
+            "SELECT count(*) AS n FROM tasks t JOIN questions q ON q.id = t.question_id"
+            " JOIN response_consensus c ON c.task_id = t.id"
+        )
+        if filters_only:
+            count += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(filters_only)
+        total = (await (await conn.execute(count, params)).fetchone())["n"]
+    for row in rows:
+        row.pop("sort_value", None)
+    return {"items": rows, "next_cursor": next_cursor, "total": total}
+
+
+async def detail(conn: AsyncConnection, task_id: UUID) -> dict[str, Any]:
+    """Return a task with its question, or raise NotFound."""
+    row = await q.fetch_one(conn, "tasks.detail", {"task_id": task_id})
+    if row is None:
+        raise NotFound("no such task", field="task_id")
+    return row
+
+
+async def latest_answer(
+    conn: AsyncConnection, task_id: UUID, user_id: UUID
+) -> dict[str, Any] | None:
+    """Return the user's current answer to a task, if any."""
+    return await q.fetch_one(conn, "tasks.latest_answer", {"task_id": task_id, "user_id": user_id})
+
+
+TRANSITIONS = {
+    "pause": ({"active"}, "paused"),
+    "resume": ({"paused", "draft"}, "active"),
+    "close": ({"active", "paused", "draft"}, "completed"),
+}
+
+
+async def change_status(conn: AsyncConnection, task_id: UUID, action: str) -> str:
+    """Pause, resume or close a task; return its new status. Raise Conflict when not allowed."""
+    row = await q.fetch_one(conn, "tasks.status", {"task_id": task_id})
+    if row is None:
+        raise NotFound("no such task", field="task_id")
+    allowed, target = TRANSITIONS[action]
+    if row["status"] not in allowed:
+        raise Conflict(f"cannot {action} a task that is {row['status']}", field="status")
+    await q.fetch_one(conn, "tasks.set_status", {"task_id": task_id, "status": target})
+    return target
+
+
+async def change_rule(conn: AsyncConnection, task_id: UUID, changes: dict[str, Any]) -> None:
+    """Change a task's consensus rule or scheduling; its consensus is recomputed in the same
+    transaction (trigger)."""
+    params = {
+        "task_id": task_id,
+        "consensus_threshold": changes.get("consensus_threshold"),
+        "min_agreement_percentage": changes.get("min_agreement_percentage"),
+        "allow_tie": changes.get("allow_tie"),
+        "priority": changes.get("priority"),
+        "expires_at": changes.get("expires_at"),
+        "clear_expiry": "expires_at" in changes and changes["expires_at"] is None,
+    }
+    if await q.fetch_one(conn, "tasks.set_rule", params) is None:
+        raise NotFound("no such task", field="task_id")
+
+
+def task_view(
+    row: dict[str, Any],
+    *,
+    user_id: UUID,
+    staff: bool,
+    answer: dict[str, Any] | None,
+    consensus: dict[str, Any] | None,
+) -> dict[str, Any]:
+    """Return what one caller may see of a task.
+
+    Everyone sees the question as they are to answer it: pairwise options in their own shown
+    order, labelled A and B as shown. Annotators see no gold answer, and no consensus or other
+    answers until they have answered; reviewers and admins see all, canonical order included.
+    """
+    from whstudio.domain.responses import shown_content, shown_order, to_shown
+
+    order = shown_order(row["id"], user_id) if row["question_type"] == "pairwise_ab" else None
+    content = shown_content(row["content"], order) if order else dict(row["content"])
+    view: dict[str, Any] = {
+        "id": row["id"],
+        "title": row["title"],
+        "description": row["description"],
+        "status": row["status"],
+        "priority": row["priority"],
+        "expires_at": row["expires_at"],
+        "question_type": row["question_type"],
+        "question_id": row["question_id"],
+        "question_version": row["question_version"],
+        "source_dataset": row["source_dataset"],
+        "content": content,
+        "shown_order": order,
+        "allow_tie": row["allow_tie"],
+        "consensus_threshold": row["consensus_threshold"],
+        "min_agreement_percentage": float(row["min_agreement_percentage"]),
+        "reward_amount": row["reward_amount"],
+        "reward_currency": row["reward_currency"],
+        "total_responses": row["total_responses"],
+        "remaining": row["remaining"],
+        "my_answer": None,
+        "consensus": None,
+    }
+    if answer is not None:
+        mine = dict(answer)
+        if order and mine.get("chosen_response"):
+            mine["chosen_response"] = to_shown(mine["chosen_response"], order)
+        mine.pop("shown_order", None)
+        view["my_answer"] = mine
+    if staff or answer is not None:
+        view["consensus"] = consensus
+    if staff:
+        view["canonical"] = {
+            "content": dict(row["content"]),
+            "gold_standard": row["gold_standard"],
+            "source_ref": row["source_ref"],
+            "metadata": row["metadata"],
+        }
+    elif consensus is not None:
+        # Shown to an annotator who answered: the winner and counts in their own labels.
+        from whstudio.domain.consensus import as_shown
+
+        view["consensus"] = as_shown(consensus, order)
+    return view
+
+
+async def create_many(
+    conn: AsyncConnection, items: list[dict[str, Any]], *, creator_id: UUID | None
+) -> list[dict[str, Any]]:
+    """Create questions (stored once per content) and a task for each item; all or nothing.
+
+    An item whose question already has a task gets a second task only if it asks for one
+    (`new_task`), so a repeated request creates nothing.
+    """
+    from whstudio.domain import questions as questions_domain
+
+    out = []
+    for index, item in enumerate(items):
+        try:
+            question, created = await questions_domain.get_or_create(
+                conn,
+                question_type=item["question_type"],
+                content=item["content"],
+                gold_standard=item.get("gold_standard"),
+                source_dataset=item.get("source_dataset"),
+                source_ref=item.get("source_ref"),
+                metadata=item.get("metadata"),
+                created_by=creator_id,
+            )
+        except InvalidInput as exc:
+            raise InvalidInput(exc.message, field=f"items.{index}.content.{exc.field}") from exc
+        task_id = None if item.get("new_task") else await task_for_question(conn, question["id"])
+        task_created = task_id is None
+        if task_id is None:
+            task = await create_task(
+                conn,
+                question_id=question["id"],
+                title=item.get("title") or " ".join(item["content"]["prompt"].split())[:200],
+                creator_id=creator_id,
+                description=item.get("description") or "",
+                consensus_threshold=item.get("consensus_threshold", 3),
+                min_agreement_percentage=item.get("min_agreement_percentage", Decimal("70")),
+                allow_tie=item.get("allow_tie", False),
+                priority=item.get("priority", 3),
+                expires_at=item.get("expires_at"),
+            )
+            task_id = task["id"]
+        out.append(
+            {
+                "question_id": question["id"],
+                "question_created": created,
+                "task_id": task_id,
+                "task_created": task_created,
+            }
+        )
+    return out

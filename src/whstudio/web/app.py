@@ -13,7 +13,7 @@ from whstudio.db import migrate
 from whstudio.db.pool import make_pool
 from whstudio.settings import Settings
 from whstudio.web import errors
-from whstudio.web.api import health, users
+from whstudio.web.api import consensus, health, tasks, users
 from whstudio.web.metrics import Metrics
 from whstudio.web.middleware import RequestContextMiddleware
 from whstudio.web.pages import auth, home
@@ -21,7 +21,7 @@ from whstudio.web.sessions import SessionCodec
 from whstudio.web.templating import make_templates
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
-ROUTERS = (health.router, users.router, auth.router, home.router)
+ROUTERS = (health.router, users.router, tasks.router, consensus.router, auth.router, home.router)
 
 
 def create_app(settings: Settings, database_url: str) -> FastAPI:

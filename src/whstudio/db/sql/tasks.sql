@@ -11,3 +11,39 @@ SELECT id FROM tasks WHERE question_id = %(question_id)s ORDER BY created_at LIM
 
 -- name: count_by_status
 SELECT status, count(*) AS tasks FROM tasks GROUP BY status ORDER BY 1;
+
+-- name: detail
+SELECT t.id, t.title, t.description, t.status, t.priority, t.expires_at, t.created_at,
+       t.updated_at, t.consensus_threshold, t.min_agreement_percentage, t.allow_tie,
+       t.reward_amount, t.reward_currency, t.question_id,
+       q.lineage_id AS question_lineage_id, q.version AS question_version, q.question_type,
+       q.content, q.gold_standard, q.source_dataset, q.source_ref, q.metadata,
+       c.total_responses, c.remaining, c.consensus_reached
+  FROM tasks t
+  JOIN questions q ON q.id = t.question_id
+  JOIN response_consensus c ON c.task_id = t.id
+ WHERE t.id = %(task_id)s;
+
+-- name: latest_answer
+SELECT id, response_version, chosen_response, confidence, explanation, time_spent_seconds,
+       shown_order, payload, created_at
+  FROM submissions
+ WHERE task_id = %(task_id)s AND user_id = %(user_id)s AND is_latest;
+
+-- name: set_status
+UPDATE tasks SET status = %(status)s WHERE id = %(task_id)s
+RETURNING id, status;
+
+-- name: status
+SELECT status FROM tasks WHERE id = %(task_id)s;
+
+-- name: set_rule
+UPDATE tasks
+   SET consensus_threshold = coalesce(%(consensus_threshold)s, consensus_threshold),
+       min_agreement_percentage = coalesce(%(min_agreement_percentage)s, min_agreement_percentage),
+       allow_tie = coalesce(%(allow_tie)s, allow_tie),
+       priority = coalesce(%(priority)s, priority),
+       expires_at = CASE WHEN %(clear_expiry)s THEN NULL
+                         ELSE coalesce(%(expires_at)s, expires_at) END
+ WHERE id = %(task_id)s
+RETURNING id;

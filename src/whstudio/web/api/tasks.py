@@ -1,0 +1,231 @@
+"""Tasks: the dashboard, one task, answering, the next task, skipping, and admin changes."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+
+from whstudio.db.retry import in_transaction
+from whstudio.domain import consensus as consensus_domain
+from whstudio.domain import distribution, responses
+from whstudio.domain import tasks as tasks_domain
+from whstudio.domain.users import Principal
+from whstudio.schemas import (
+    RuleChange,
+    SkipRequest,
+    SubmitResult,
+    TaskPage,
+    TaskResponse,
+    TasksCreate,
+    TaskStatus,
+)
+from whstudio.web.deps import Conn, require
+from whstudio.web.policies import ADMIN, ANYONE_SIGNED_IN, STAFF
+
+router = APIRouter(prefix="/api", tags=["tasks"])
+
+SignedIn = Annotated[Principal, Depends(require(ANYONE_SIGNED_IN))]
+Admin = Annotated[Principal, Depends(require(ADMIN))]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=200,
+        description="Retries with the same key return the first result and count once.",
+    ),
+]
+_ANNOTATOR_HIDDEN = ("agreement_percentage", "final_answer", "has_gold")
+
+
+@router.get(
+    "/tasks",
+    response_model=TaskPage,
+    summary="The task dashboard, filtered, sorted, keyset-paginated (anyone signed in)",
+)
+async def list_tasks(
+    user: SignedIn,
+    conn: Conn,
+    status_: Annotated[TaskStatus | None, Query(alias="status")] = None,
+    question_type: Literal["pairwise_ab", "ranking", "text_generation", "voice_transcription"]
+    | None = None,
+    source_dataset: Annotated[str | None, Query(max_length=200)] = None,
+    consensus_reached: bool | None = None,
+    needs_more_responses: bool | None = None,
+    has_gold: Annotated[bool | None, Query(description="reviewers and admins only")] = None,
+    sort: Literal["created", "priority", "progress", "remaining", "agreement"] = "created",
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    total: bool = True,
+):
+    staff = user.role in STAFF
+    filters: dict[str, Any] = {
+        "status": status_,
+        "question_type": question_type,
+        "source_dataset": source_dataset,
+        "consensus_reached": consensus_reached,
+        "needs_more_responses": needs_more_responses,
+        "has_gold": has_gold if staff else None,
+    }
+    page = await tasks_domain.list_tasks(
+        conn, filters=filters, sort=sort, limit=limit, cursor=cursor, with_total=total
+    )
+    if not staff:
+        for item in page["items"]:
+            for key in _ANNOTATOR_HIDDEN:
+                item.pop(key, None)
+    return page
+
+
+async def _view(conn, task_id: UUID, user: Principal) -> dict[str, Any]:
+    row = await tasks_domain.detail(conn, task_id)
+    answer = await tasks_domain.latest_answer(conn, task_id, user.id)
+    staff = user.role in STAFF
+    state = None
+    if staff or answer is not None:
+        state = await consensus_domain.read(conn, task_id)
+    return tasks_domain.task_view(row, user_id=user.id, staff=staff, answer=answer, consensus=state)
+
+
+@router.get(
+    "/tasks/next",
+    summary="Reserve and return the next task for the caller; 204 when none (anyone signed in)",
+    responses={204: {"description": "no task is waiting for this annotator"}},
+)
+async def next_task(request: Request, user: SignedIn, conn: Conn):
+    settings = request.app.state.settings
+    lease = await in_transaction(
+        conn,
+        lambda c: distribution.next_task(
+            c, user.id, lease_seconds=settings.lease_seconds, gold_rate=settings.gold_rate
+        ),
+    )
+    if lease is None:
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    view = await _view(conn, lease.task_id, user)
+    view["lease_expires_at"] = lease.expires_at
+    return view
+
+
+@router.get(
+    "/tasks/{task_id}",
+    summary="One task as the caller may see it: annotators get no gold and no others' "
+    "answers until they answered (anyone signed in)",
+)
+async def get_task(task_id: UUID, user: SignedIn, conn: Conn):
+    return await _view(conn, task_id, user)
+
+
+@router.post(
+    "/tasks/{task_id}/submit",
+    response_model=SubmitResult,
+    status_code=status.HTTP_201_CREATED,
+    summary="Answer a task; a later answer revises the earlier one (anyone signed in)",
+    responses={
+        200: {"description": "a replay of an earlier request with the same Idempotency-Key"},
+        409: {"description": "the task is paused, closed or expired"},
+    },
+)
+async def submit(
+    task_id: UUID,
+    body: TaskResponse,
+    request: Request,
+    response: Response,
+    user: SignedIn,
+    conn: Conn,
+    idempotency_key: IdempotencyKey = None,
+):
+    before = await consensus_domain.read(conn, task_id)
+    done = await in_transaction(
+        conn,
+        lambda c: responses.submit(
+            c, task_id=task_id, user_id=user.id, answer=body, idempotency_key=idempotency_key
+        ),
+    )
+    after = await consensus_domain.read(conn, task_id)
+    metrics = request.app.state.metrics
+    if done.replayed:
+        response.status_code = status.HTTP_200_OK
+        response.headers["Idempotent-Replayed"] = "true"
+    else:
+        row = await tasks_domain.detail(conn, task_id)
+        metrics.submissions.labels(row["question_type"]).inc()
+        metrics.consensus_events.labels("updated").inc()
+        if after["consensus_reached"] != before["consensus_reached"]:
+            metrics.consensus_events.labels(
+                "reached" if after["consensus_reached"] else "lost"
+            ).inc()
+    view = await _view(conn, task_id, user)
+    return SubmitResult(
+        submission_id=done.submission_id,
+        task_id=task_id,
+        response_version=done.response_version,
+        replayed=done.replayed,
+        consensus=view["consensus"],
+    )
+
+
+@router.get(
+    "/tasks/{task_id}/history",
+    summary="Every version of the caller's own answer to a task (anyone signed in)",
+)
+async def answer_history(
+    task_id: UUID,
+    user: SignedIn,
+    conn: Conn,
+    user_id: Annotated[
+        UUID | None, Query(description="another annotator's (reviewers and admins)")
+    ] = None,
+):
+    whose = user.id
+    if user_id is not None and user_id != user.id:
+        if user.role not in STAFF:
+            from whstudio.errors import Forbidden
+
+            raise Forbidden("only reviewers and admins may read another annotator's answers")
+        whose = user_id
+    await tasks_domain.detail(conn, task_id)
+    return await responses.history(conn, task_id, whose)
+
+
+@router.post(
+    "/tasks/{task_id}/skip",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Skip a task with a reason; it is not offered again (anyone signed in)",
+)
+async def skip(task_id: UUID, body: SkipRequest, user: SignedIn, conn: Conn) -> None:
+    async with conn.transaction():
+        await distribution.skip(conn, task_id, user.id, body.reason)
+
+
+@router.post(
+    "/admin/tasks",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create questions and tasks in bulk, all or nothing (admin)",
+)
+async def create_tasks(body: TasksCreate, user: Admin, conn: Conn):
+    items = [item.model_dump(exclude_unset=False) for item in body.items]
+    async with conn.transaction():
+        created = await tasks_domain.create_many(conn, items, creator_id=user.id)
+    return {"items": created, "tasks_created": sum(1 for c in created if c["task_created"])}
+
+
+@router.patch(
+    "/admin/tasks/{task_id}/rule",
+    summary="Change a task's consensus rule or schedule; consensus is recomputed (admin)",
+)
+async def change_rule(task_id: UUID, body: RuleChange, user: Admin, conn: Conn):
+    async with conn.transaction():
+        await tasks_domain.change_rule(conn, task_id, body.model_dump(exclude_unset=True))
+    return await consensus_domain.read(conn, task_id)
+
+
+@router.post("/admin/tasks/{task_id}/{action}", summary="Pause, resume or close a task (admin)")
+async def change_status(
+    task_id: UUID, action: Literal["pause", "resume", "close"], user: Admin, conn: Conn
+):
+    async with conn.transaction():
+        new_status = await tasks_domain.change_status(conn, task_id, action)
+    return {"id": task_id, "status": new_status}
