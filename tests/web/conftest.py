@@ -59,3 +59,32 @@ async def env(db_url: str, settings: Settings) -> AsyncIterator[Env]:
             transport=httpx.ASGITransport(app=app), base_url="http://test"
         ) as client:
             yield Env(app=app, url=db_url, client=client)
+
+
+@dataclass
+class Live:
+    base_url: str
+    env: Env
+
+
+@pytest.fixture
+async def live(env: Env):
+    """The same app served by a real uvicorn on a free port (for streams and real sockets)."""
+    import asyncio
+    import socket
+
+    import uvicorn
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(env.app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    await asyncio.wait_for(env.app.state.broker.listening.wait(), 10)
+    yield Live(base_url=f"http://127.0.0.1:{port}", env=env)
+    server.should_exit = True
+    await task

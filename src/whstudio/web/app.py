@@ -13,7 +13,8 @@ from whstudio.db import migrate
 from whstudio.db.pool import make_pool
 from whstudio.settings import Settings
 from whstudio.web import errors
-from whstudio.web.api import consensus, health, tasks, users
+from whstudio.web.api import consensus, events, health, tasks, users
+from whstudio.web.events import ConsensusBroker
 from whstudio.web.metrics import Metrics
 from whstudio.web.middleware import RequestContextMiddleware
 from whstudio.web.pages import auth, home
@@ -21,7 +22,15 @@ from whstudio.web.sessions import SessionCodec
 from whstudio.web.templating import make_templates
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
-ROUTERS = (health.router, users.router, tasks.router, consensus.router, auth.router, home.router)
+ROUTERS = (
+    health.router,
+    users.router,
+    tasks.router,
+    consensus.router,
+    events.router,
+    auth.router,
+    home.router,
+)
 
 
 def create_app(settings: Settings, database_url: str) -> FastAPI:
@@ -34,13 +43,16 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     )
     metrics = Metrics()
     metrics.watch_pool(pool)
+    broker = ConsensusBroker(database_url)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await pool.open(wait=False)
+        await broker.start()
         try:
             yield
         finally:
+            await broker.stop()
             await pool.close()
 
     app = FastAPI(
@@ -54,6 +66,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.state.settings = settings
     app.state.pool = pool
     app.state.metrics = metrics
+    app.state.broker = broker
     app.state.secret = secret
     app.state.sessions = SessionCodec(secret, settings.session_max_age)
     app.state.templates = make_templates()

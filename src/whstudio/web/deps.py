@@ -83,3 +83,21 @@ def require(roles: Iterable[str]):
 
     dependency.roles = allowed  # type: ignore[attr-defined]  # read by the route-policy test
     return dependency
+
+
+def require_briefly(roles: Iterable[str]):
+    """Like `require`, but borrows a pooled connection only while checking the caller, for
+    long-lived responses (event streams) that must not hold one."""
+    allowed = frozenset(roles)
+
+    async def dependency(request: Request) -> Principal:
+        async with request.app.state.pool.connection() as conn:
+            principal = await get_principal(request, conn)
+        if principal is None:
+            raise Unauthenticated("sign in or send an API token")
+        if principal.role not in allowed:
+            raise Forbidden(f"this needs the role {' or '.join(sorted(allowed))}")
+        return principal
+
+    dependency.roles = allowed  # type: ignore[attr-defined]
+    return dependency
