@@ -26,8 +26,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Schema revisions.", no_args_is_help=True)
 users_app = typer.Typer(help="Accounts and API tokens.", no_args_is_help=True)
+consensus_app = typer.Typer(help="Batch aggregation and consistency checks.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
+app.add_typer(consensus_app, name="consensus")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -350,6 +352,81 @@ def import_(
     )
     _print_report(report)
     if report.failed:
+        raise typer.Exit(1)
+
+
+@consensus_app.command("recompute")
+def consensus_recompute(
+    method: Annotated[
+        list[str] | None,
+        typer.Option(help="majority, weighted or dawid-skene; repeat for several (default: all)."),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option(help="Compute and report without storing.")] = False,
+) -> None:
+    """Aggregate every pairwise task in batch and store the results beside the real-time ones."""
+    from whstudio.domain import batch
+
+    chosen = tuple(m.replace("-", "_") for m in (method or ["majority", "weighted", "dawid-skene"]))
+    unknown = [m for m in chosen if m not in batch.METHODS]
+    if unknown:
+        fail(f"method: unknown {', '.join(unknown)}; use majority, weighted or dawid-skene")
+    url = _database_url(_settings())
+    _ensure_schema(url)
+
+    async def work(conn):
+        with Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            disable=not err.is_terminal,
+        ) as progress:
+            bar = progress.add_task("aggregating", total=len(chosen) + 1)
+            return await batch.recompute(
+                conn, chosen, store=not dry_run, on_step=lambda _: progress.advance(bar)
+            )
+
+    run = _run(url, work)
+    out.print(
+        f"{run.labels} answers from {run.workers} annotators on {run.tasks} pairwise tasks"
+        f" (run {run.run_id}{', not stored' if dry_run else ''})",
+        highlight=False,
+    )
+    for step, seconds in run.seconds.items():
+        out.print(f"  {step}: {seconds:.3f} s", highlight=False)
+    if run.iterations:
+        out.print(f"  Dawid-Skene converged in {run.iterations} iterations", highlight=False)
+    out.print("winners that differ:", highlight=False)
+    for pair, share in run.disagreement.items():
+        out.print(f"  {pair}: {share * 100:.2f}% of tasks", highlight=False)
+
+
+@consensus_app.command("verify")
+def consensus_verify(
+    repair: Annotated[bool, typer.Option(help="Rebuild every task that differs.")] = False,
+) -> None:
+    """Compare every stored consensus with a recomputation from scratch; exit 1 on a difference."""
+    from whstudio.domain import consensus
+
+    url = _database_url(_settings())
+    _ensure_schema(url)
+
+    async def work(conn):
+        drifted = await consensus.drifted(conn)
+        if repair:
+            for task_id in drifted:
+                await consensus.rebuild(conn, task_id)
+        return drifted
+
+    drifted = _run(url, work)
+    if not drifted:
+        out.print("every task's consensus equals its recomputation")
+        return
+    for task_id in drifted[:50]:
+        err.print(f"  differs: {task_id}", highlight=False)
+    err.print(f"{len(drifted)} task(s) differ{'; rebuilt' if repair else ''}", highlight=False)
+    if not repair:
         raise typer.Exit(1)
 
 

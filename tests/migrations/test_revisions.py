@@ -58,3 +58,40 @@ def test_every_revision_file_has_up_and_down_sql():
         up, down = sections(path.with_suffix(".sql"))
         assert up and down, path.name
         assert path.stem.split("_")[1] in ("expand", "contract", "data"), path.name
+
+
+def test_upgrading_to_live_consensus_counts_answers_already_stored(make_db):
+    url = make_db(migrated=False)
+    migrate.upgrade(url, "0001")
+    with psycopg.connect(url) as conn:
+        conn.execute(
+            "INSERT INTO users (id, username) VALUES"
+            " ('00000000-0000-0000-0000-000000000001', 'a'),"
+            " ('00000000-0000-0000-0000-000000000002', 'b')"
+        )
+        conn.execute(
+            "INSERT INTO questions (id, question_type, content) VALUES"
+            " ('00000000-0000-0000-0000-0000000000aa', 'pairwise_ab',"
+            ' \'{"prompt": "p", "optionA": "a", "optionB": "b"}\')'
+        )
+        conn.execute(
+            "INSERT INTO tasks (id, question_id, title, consensus_threshold) VALUES"
+            " ('00000000-0000-0000-0000-0000000000bb', '00000000-0000-0000-0000-0000000000aa',"
+            " 't', 2)"
+        )
+        for user in (
+            "00000000-0000-0000-0000-000000000001",
+            "00000000-0000-0000-0000-000000000002",
+        ):
+            conn.execute(
+                "INSERT INTO submissions (task_id, user_id, chosen_response)"
+                " VALUES ('00000000-0000-0000-0000-0000000000bb', %s, 'A')",
+                [user],
+            )
+    migrate.upgrade(url, "head")
+    with psycopg.connect(url) as conn:
+        row = conn.execute(
+            "SELECT total_responses, consensus_reached, task_active, remaining"
+            " FROM response_consensus"
+        ).fetchone()
+    assert row == (2, True, True, 0)

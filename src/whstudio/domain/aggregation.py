@@ -80,45 +80,68 @@ class DawidSkeneFit:
 
 
 def dawid_skene(
-    labels: Labels, *, max_iter: int = 100, tol: float = 1e-7, smoothing: float = 0.01
+    labels: Labels,
+    *,
+    max_iter: int = 100,
+    tol: float = 1e-5,
+    prior_count: float = 1.0,
 ) -> DawidSkeneFit:
     """Fit Dawid–Skene by EM, vectorised with sparse matrices (one product per class and step).
 
-    Starts from the majority-vote posteriors, as crowd-kit does. `smoothing` is added to every
-    confusion count so that a worker never seen on a class gets no zero probability.
+    Starts from the majority-vote posteriors and stops, as crowd-kit does, once the evidence lower
+    bound per answer gains less than `tol`. `prior_count` adds that many pseudo-answers to every
+    cell of each annotator's confusion matrix (a Dirichlet prior): with 1.0 an annotator seen on few
+    tasks stays near uniform instead of being trusted on three answers. `prior_count=0` floors the
+    counts at a tiny epsilon instead, which is crowd-kit's model; the tests compare the two.
     """
     k = labels.n_classes
+    eps = 1e-10
     indicators = [labels.indicator(c) for c in range(k)]
     votes = _vote_matrix(labels)
     totals = votes.sum(axis=1, keepdims=True)
     posteriors = np.divide(votes, totals, out=np.full_like(votes, 1.0 / k), where=totals > 0)
-    previous = -np.inf
-    iterations = 0
-    priors = np.full(k, 1.0 / k)
-    confusion = np.full((labels.n_workers, k, k), 1.0 / k)
     answered = totals[:, 0] > 0
-    for step in range(1, max_iter + 1):
-        iterations = step
-        # M-step: priors and each worker's confusion matrix from the current posteriors.
-        priors = posteriors[answered].mean(axis=0) if answered.any() else np.full(k, 1.0 / k)
-        priors = np.clip(priors, 1e-12, None)
+
+    def m_step(post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        prior = post[answered].mean(axis=0) if answered.any() else np.full(k, 1.0 / k)
+        conf = np.empty((labels.n_workers, k, k))
         for given in range(k):
-            confusion[:, :, given] = indicators[given].T @ posteriors
-        confusion += smoothing
-        confusion /= confusion.sum(axis=2, keepdims=True)
-        # E-step: log posterior of each true class from every answer.
-        log_conf = np.log(confusion)
-        log_post = np.tile(np.log(priors), (labels.n_tasks, 1))
+            conf[:, :, given] = indicators[given].T @ post
+        if prior_count > 0:
+            conf += prior_count
+        else:
+            np.clip(conf, eps, None, out=conf)
+        conf /= conf.sum(axis=2, keepdims=True)
+        return np.clip(prior, eps, None), conf
+
+    def e_step(prior: np.ndarray, conf: np.ndarray) -> np.ndarray:
+        log_conf = np.log(conf)
+        log_post = np.tile(np.log(prior), (labels.n_tasks, 1))
         for given in range(k):
             log_post += indicators[given] @ log_conf[:, :, given]
-        peak = log_post.max(axis=1, keepdims=True)
-        unnorm = np.exp(log_post - peak)
-        norm = unnorm.sum(axis=1, keepdims=True)
-        posteriors = unnorm / norm
-        likelihood = float((np.log(norm) + peak)[answered].sum())
-        if abs(likelihood - previous) <= tol * max(1.0, abs(likelihood)):
+        log_post -= log_post.max(axis=1, keepdims=True)
+        post = np.exp(log_post)
+        return post / post.sum(axis=1, keepdims=True)
+
+    def elbo(post: np.ndarray, prior: np.ndarray, conf: np.ndarray) -> float:
+        # Expected complete-data log-likelihood plus the posteriors' entropy, per answer.
+        per_answer = np.log(conf[labels.worker, :, labels.label]) + np.log(prior)
+        expected = float((post[labels.task] * per_answer).sum())
+        clipped = np.clip(post[answered], eps, None)
+        entropy = float(-(clipped * np.log(clipped)).sum())
+        return (expected + entropy) / max(1, len(labels.task))
+
+    priors, confusion = m_step(posteriors)
+    previous = -np.inf
+    iterations = 0
+    for step in range(1, max_iter + 1):
+        iterations = step
+        posteriors = e_step(priors, confusion)
+        priors, confusion = m_step(posteriors)
+        bound = elbo(posteriors, priors, confusion)
+        if bound - previous < tol:
             break
-        previous = likelihood
+        previous = bound
     posteriors[~answered] = 0.0
     found = _winners(posteriors)
     return DawidSkeneFit(

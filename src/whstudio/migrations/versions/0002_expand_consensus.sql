@@ -406,6 +406,20 @@ CREATE TABLE task_skips (
 );
 CREATE INDEX task_skips_user_idx ON task_skips (user_id);
 
+-- Tasks that existed before this revision: their place in the work queue, then their consensus
+-- counted from the answers they already have.
+UPDATE response_consensus c
+   SET task_active = t.status = 'active',
+       task_priority = t.priority,
+       has_gold = q.gold_standard IS NOT NULL,
+       ranking_counts = CASE WHEN q.question_type = 'ranking'
+           THEN array_fill(0, ARRAY[jsonb_array_length(q.content -> 'options') ^ 2]::integer[]) END,
+       ranking_weights = CASE WHEN q.question_type = 'ranking'
+           THEN array_fill(0::numeric, ARRAY[jsonb_array_length(q.content -> 'options') ^ 2]::integer[]) END
+  FROM tasks t JOIN questions q ON q.id = t.question_id
+ WHERE t.id = c.task_id;
+SELECT consensus_rebuild_v1(task_id) FROM response_consensus;
+
 -- Batch aggregation results (majority, weighted, Dawid-Skene), beside the real-time ones.
 CREATE TABLE consensus_batch_results (
     task_id      uuid NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
