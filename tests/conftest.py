@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -28,7 +30,7 @@ def _with_db(url: str, dbname: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def server_url() -> Iterator[str]:
     """URL of a maintenance database on the server the tests use."""
     given = os.environ.get("DATABASE_URL")
     if given:
@@ -38,9 +40,14 @@ def server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         return
     from whstudio.db.embedded import embedded_server
 
-    home = Path(os.environ.get("WHSTUDIO_TEST_PGHOME") or tmp_path_factory.mktemp("pg"))
+    # Outside pytest's own temporary folders: a concurrent pytest run rotates those away, and
+    # with them the data folder of a running server.
+    home = Path(os.environ.get("WHSTUDIO_TEST_PGHOME") or tempfile.mkdtemp(prefix="whs-test-pg-"))
     server = embedded_server(home)
     yield server.get_uri("postgres")
+    if not os.environ.get("WHSTUDIO_TEST_PGHOME"):
+        server.cleanup()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 def _create_db(server_url: str, name: str, template: str | None = None) -> str:

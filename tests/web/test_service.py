@@ -95,3 +95,18 @@ async def test_the_openapi_document_and_docs_are_served(env):
     spec = (await env.client.get("/openapi.json")).json()
     assert "/api/me" in spec["paths"] and "/api/users" in spec["paths"]
     assert (await env.client.get("/docs")).status_code == 200
+
+
+async def test_text_postgres_cannot_store_is_a_422_not_a_500(env):
+    token = await env.token_for("root", "admin")
+    async with env.client_with(token) as client:
+        nul = await client.post(
+            "/api/users", json={"username": "nul", "password": "x" * 10, "display_name": "a\u0000b"}
+        )
+        assert nul.status_code == 422
+        surrogate = await client.post(
+            "/api/tokens",
+            content=b'{"name": "\\ud800x"}',
+            headers={"content-type": "application/json"},
+        )
+        assert surrogate.status_code == 422

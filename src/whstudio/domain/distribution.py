@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import random
 from dataclasses import dataclass
 from datetime import datetime
@@ -13,6 +14,7 @@ from whstudio.db import queries as q
 from whstudio.errors import NotFound
 
 CANDIDATES = 8
+ATTEMPTS = 6
 
 
 @dataclass(frozen=True)
@@ -21,11 +23,16 @@ class Lease:
     expires_at: datetime
 
 
+BUSY = object()  # the candidate was locked by someone else: worth another look shortly
+
+
 async def _try_lease(
     conn: AsyncConnection, task_id: UUID, user_id: UUID, seconds: int, *, gold: bool
-) -> Lease | None:
+) -> Lease | object | None:
     row = await q.fetch_one(conn, "distribution.lock_candidate", {"task_id": task_id})
-    if row is None or not row["task_active"]:
+    if row is None:
+        return BUSY
+    if not row["task_active"]:
         return None
     if not gold:
         # A fresh statement, after the lock: sees every lease committed before we got the row.
@@ -65,16 +72,24 @@ async def next_task(
         return Lease(held["task_id"], lease["expires_at"])
     want_gold = (rng or random).random() < gold_rate
     order = ["gold_candidates", "candidates"] if want_gold else ["candidates", "gold_candidates"]
-    for kind in order:
-        rows = await q.fetch_all(
-            conn, f"distribution.{kind}", {"user_id": user_id, "limit": CANDIDATES}
-        )
-        for row in rows:
-            lease = await _try_lease(
-                conn, row["task_id"], user_id, lease_seconds, gold=kind == "gold_candidates"
+    for attempt in range(1, ATTEMPTS + 1):
+        busy = False
+        for kind in order:
+            rows = await q.fetch_all(
+                conn, f"distribution.{kind}", {"user_id": user_id, "limit": CANDIDATES}
             )
-            if lease is not None:
-                return lease
+            for row in rows:
+                found = await _try_lease(
+                    conn, row["task_id"], user_id, lease_seconds, gold=kind == "gold_candidates"
+                )
+                if isinstance(found, Lease):
+                    return found
+                busy = busy or found is BUSY
+        if not busy:
+            return None
+        # Every open place we saw was being taken at that moment; one may come free as those
+        # transactions settle, and each next statement sees what they committed.
+        await asyncio.sleep(0.005 * attempt)
     return None
 
 

@@ -6,7 +6,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse, Response
-from psycopg import OperationalError
+from psycopg import DataError, OperationalError
 from psycopg.errors import CheckViolation, ForeignKeyViolation, NotNullViolation, UniqueViolation
 from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -28,6 +28,16 @@ _TITLES = {
     500: "Server error",
     503: "Temporarily unavailable",
 }
+
+
+def error_responses() -> dict[int | str, dict]:
+    """The error answers every API route may give, documented with their one body shape."""
+    from whstudio.schemas import ErrorBody
+
+    return {
+        code: {"model": ErrorBody, "description": _TITLES[code]}
+        for code in (401, 403, 404, 409, 413, 422, 429, 503)
+    }
 
 
 def wants_html(request: Request) -> bool:
@@ -118,6 +128,23 @@ def install(app: FastAPI) -> None:
     async def _integrity(request: Request, exc: Exception):
         return error_response(
             request, 422, "invalid", _constraint_message(exc), field=_constraint(exc)
+        )
+
+    @app.exception_handler(DataError)
+    async def _data(request: Request, exc: DataError):
+        # Values PostgreSQL cannot store (a NUL character, a number out of range) are bad input.
+        return error_response(
+            request,
+            422,
+            "invalid",
+            f"value cannot be stored: {_constraint_message(exc)}",
+            field=_constraint(exc),
+        )
+
+    @app.exception_handler(UnicodeEncodeError)
+    async def _encoding(request: Request, exc: UnicodeEncodeError):
+        return error_response(
+            request, 422, "invalid", "text must be valid Unicode (no lone surrogates)"
         )
 
     @app.exception_handler(OperationalError)

@@ -12,9 +12,10 @@ from whstudio.domain import responses
 from whstudio.domain.users import Principal
 from whstudio.errors import Forbidden
 from whstudio.web.deps import Conn, require
+from whstudio.web.errors import error_responses
 from whstudio.web.policies import ANYONE_SIGNED_IN, STAFF
 
-router = APIRouter(prefix="/api", tags=["consensus"])
+router = APIRouter(prefix="/api", tags=["consensus"], responses=error_responses())
 
 SignedIn = Annotated[Principal, Depends(require(ANYONE_SIGNED_IN))]
 

@@ -15,10 +15,11 @@ from whstudio.domain import responses
 from whstudio.domain.users import Principal
 from whstudio.errors import Forbidden, InvalidInput
 from whstudio.web.deps import require_briefly
+from whstudio.web.errors import error_responses
 from whstudio.web.events import RESYNC, format_event
 from whstudio.web.policies import ANYONE_SIGNED_IN, STAFF
 
-router = APIRouter(prefix="/api", tags=["events"])
+router = APIRouter(prefix="/api", tags=["events"], responses=error_responses())
 
 SignedIn = Annotated[Principal, Depends(require_briefly(ANYONE_SIGNED_IN))]
 KEEPALIVE_SECONDS = 15

@@ -22,9 +22,10 @@ from whstudio.schemas import (
     TaskStatus,
 )
 from whstudio.web.deps import Conn, require
+from whstudio.web.errors import error_responses
 from whstudio.web.policies import ADMIN, ANYONE_SIGNED_IN, STAFF
 
-router = APIRouter(prefix="/api", tags=["tasks"])
+router = APIRouter(prefix="/api", tags=["tasks"], responses=error_responses())
 
 SignedIn = Annotated[Principal, Depends(require(ANYONE_SIGNED_IN))]
 Admin = Annotated[Principal, Depends(require(ADMIN))]

@@ -11,9 +11,10 @@ from whstudio.domain import users as users_domain
 from whstudio.domain.users import Principal
 from whstudio.schemas import TokenCreate, TokenCreated, TokenPublic, UserCreate, UserPublic
 from whstudio.web.deps import Conn, require
+from whstudio.web.errors import error_responses
 from whstudio.web.policies import ADMIN, ANYONE_SIGNED_IN
 
-router = APIRouter(prefix="/api", tags=["accounts"])
+router = APIRouter(prefix="/api", tags=["accounts"], responses=error_responses())
 
 SignedIn = Annotated[Principal, Depends(require(ANYONE_SIGNED_IN))]
 Admin = Annotated[Principal, Depends(require(ADMIN))]

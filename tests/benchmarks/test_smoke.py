@@ -1,0 +1,44 @@
+"""Every benchmark at a tiny scale, so that the suite keeps working (not a measurement)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from benchmarks.generate import read_meta
+
+from benchmarks import run
+
+pytestmark = pytest.mark.slow
+
+
+def test_every_benchmark_runs_at_tiny_scale(db_url: str, tmp_path) -> None:
+    report = tmp_path / "BENCHMARKS.md"
+    results = tmp_path / "results.json"
+    plans = tmp_path / "plans"
+
+    code = run.main(
+        [
+            "--scale", "tiny",
+            "--bench-url", db_url,
+            "--report", str(report),
+            "--plans", str(plans),
+            "--results", str(results),
+        ]
+    )  # fmt: skip
+
+    assert code == 0
+    meta = read_meta(db_url)
+    assert meta is not None and meta["sample_mismatches"] == 0 and meta["sample_checked"] > 0
+    stored = json.loads(results.read_text())
+    assert set(stored["benchmarks"]) == set(run.BENCHMARKS)
+    for name, outcome in stored["benchmarks"].items():
+        assert outcome["rows"], name
+    submit = stored["benchmarks"]["submit"]["extra"]
+    assert submit["ours_tps"] > 0 and submit["pgbench_tps"] > 0
+    assert stored["benchmarks"]["next_task"]["extra"]["overshoot"] == 0
+    text = report.read_text()
+    for section in ("## Machine", "GET /api/tasks", "Dawid–Skene", "JSONB"):
+        assert section in text
+    assert (plans / "tasks_list__sort_created.txt").exists()
+    assert (plans / "recompute_one.txt").exists()

@@ -1,0 +1,197 @@
+"""Faults: the server killed mid-load loses nothing it acknowledged; a database restart gives
+503 with Retry-After, never 500, and the service recovers by itself."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from whstudio.db import migrate
+from whstudio.domain import consensus, users
+
+pytestmark = pytest.mark.slow
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(url: str, home: Path) -> tuple[subprocess.Popen, str]:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "WHSTUDIO_HOME": str(home),
+        "WHSTUDIO_POOL_TIMEOUT": "2",
+        "WHSTUDIO_LOG_LEVEL": "WARNING",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "whstudio", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            pytest.fail(f"server exited: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
+                return proc, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    pytest.fail("server did not become ready")
+
+
+async def _prepare(url: str, n_tasks: int, n_users: int) -> tuple[list[str], list[str]]:
+    async with await psycopg.AsyncConnection.connect(url, row_factory=dict_row) as conn:
+        tokens = []
+        for i in range(n_users):
+            user = await users.create_user(conn, f"load{i}", None)
+            tokens.append((await users.create_token(conn, user["id"], "load"))["token"])
+        tasks = []
+        for i in range(n_tasks):
+            cur = await conn.execute(
+                "WITH q AS (INSERT INTO questions (question_type, content) VALUES"
+                " ('pairwise_ab', jsonb_build_object('prompt', %s::text, 'optionA', 'a',"
+                " 'optionB', 'b')) RETURNING id)"
+                " INSERT INTO tasks (question_id, title, consensus_threshold)"
+                " SELECT id, 't', 1000 FROM q RETURNING id",
+                [f"p{i}"],
+            )
+            tasks.append(str((await cur.fetchone())["id"]))
+        await conn.commit()
+    return tasks, tokens
+
+
+def test_a_killed_server_keeps_every_acknowledged_answer(db_url, tmp_path):
+    tasks, tokens = asyncio.run(_prepare(db_url, 200, 8))
+    proc, base = _serve(db_url, tmp_path)
+    acknowledged: list[str] = []
+
+    async def client(token: str, offset: int) -> None:
+        async with httpx.AsyncClient(
+            base_url=base, timeout=5, headers={"Authorization": f"Bearer {token}"}
+        ) as c:
+            for i in range(10_000):
+                task = tasks[(offset + i) % len(tasks)]
+                try:
+                    r = await c.post(
+                        f"/api/tasks/{task}/submit",
+                        json={
+                            "chosen_response": "AB"[i % 2],
+                            "confidence": 3,
+                            "time_spent_seconds": 1,
+                        },
+                    )
+                except httpx.HTTPError:
+                    return  # the server is gone
+                if r.status_code == 201:
+                    acknowledged.append(r.json()["submission_id"])
+
+    async def run() -> None:
+        load = [asyncio.create_task(client(t, 25 * i)) for i, t in enumerate(tokens)]
+        await asyncio.sleep(3)
+        os.kill(proc.pid, signal.SIGKILL)
+        await asyncio.gather(*load)
+
+    try:
+        asyncio.run(run())
+    finally:
+        proc.kill()
+        proc.wait()
+    assert len(acknowledged) > 50
+    with psycopg.connect(db_url) as conn:
+        stored = {str(r[0]) for r in conn.execute("SELECT id FROM submissions")}
+    missing = set(acknowledged) - stored
+    assert not missing, f"{len(missing)} acknowledged answers were lost"
+
+    async def drift():
+        async with await psycopg.AsyncConnection.connect(db_url, row_factory=dict_row) as conn:
+            return await consensus.drifted(conn)
+
+    assert asyncio.run(drift()) == []
+
+
+def test_a_database_restart_gives_503_then_recovers(tmp_path):
+    from pgserver._commands import pg_ctl
+
+    from whstudio.db.embedded import embedded_server
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        server = embedded_server(tmp_path / "private")
+    url = server.get_uri("postgres")
+    migrate.upgrade(url, "head")
+    tasks, tokens = asyncio.run(_prepare(url, 50, 4))
+    proc, base = _serve(url, tmp_path / "home")
+    statuses: list[int] = []
+    missing_retry_after: list[int] = []
+    stop = asyncio.Event()
+
+    async def client(token: str) -> None:
+        async with httpx.AsyncClient(
+            base_url=base, timeout=10, headers={"Authorization": f"Bearer {token}"}
+        ) as c:
+            i = 0
+            while not stop.is_set():
+                i += 1
+                if i % 2:
+                    r = await c.get("/api/tasks", params={"limit": 5})
+                else:
+                    r = await c.post(
+                        f"/api/tasks/{tasks[i % len(tasks)]}/submit",
+                        json={"chosen_response": "A", "confidence": 3, "time_spent_seconds": 1},
+                    )
+                statuses.append(r.status_code)
+                if r.status_code == 503 and "retry-after" not in r.headers:
+                    missing_retry_after.append(i)
+                await asyncio.sleep(0.01)
+
+    async def run() -> list[int]:
+        load = [asyncio.create_task(client(t)) for t in tokens]
+        await asyncio.sleep(1)
+        await asyncio.to_thread(
+            pg_ctl,
+            ["-w", "restart", "-m", "fast"],
+            pgdata=server.pgdata,
+            user=server.system_user,
+            timeout=60,
+        )
+        before = len(statuses)
+        await asyncio.sleep(4)
+        stop.set()
+        await asyncio.gather(*load)
+        return statuses[before:]
+
+    try:
+        after_restart = asyncio.run(run())
+        readyz = httpx.get(f"{base}/readyz", timeout=5).status_code
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    assert 500 not in statuses and set(statuses) <= {200, 201, 503}, sorted(set(statuses))
+    assert not missing_retry_after
+    # The service recovered without a restart of its own: the last answers all succeeded.
+    assert after_restart[-20:] and set(after_restart[-20:]) <= {200, 201}
+    assert readyz == 200
