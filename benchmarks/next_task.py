@@ -1,0 +1,138 @@
+"""`GET /api/tasks/next` under 32 concurrent annotators, each answering what it got, in a loop;
+afterwards, how many tasks received more answers than their threshold."""
+
+from __future__ import annotations
+
+import random
+import time
+from typing import Any
+
+from benchmarks import http_load
+from benchmarks.common import (
+    Context,
+    connect,
+    explain,
+    fmt_ms,
+    make_users_with_tokens,
+    percentiles,
+    result,
+    write_plan,
+)
+
+TARGET_MS = 20.0
+
+_OVER = """
+SELECT c.task_id FROM response_consensus c JOIN tasks t ON t.id = c.task_id
+ WHERE c.total_responses > t.consensus_threshold AND NOT c.has_gold
+"""
+
+
+async def _over_threshold(conn) -> set[str]:
+    return {str(r["task_id"]) for r in await (await conn.execute(_OVER)).fetchall()}
+
+
+async def run(ctx: Context) -> dict[str, Any]:
+    from whstudio.db import queries
+
+    scale = ctx.scale
+    clients = scale.clients
+    conn = await connect(ctx.url)
+    try:
+        users = await make_users_with_tokens(conn, f"bench-next-{time.time_ns():x}"[-20:], clients)
+        before = await _over_threshold(conn)
+    finally:
+        await conn.close()
+
+    rng = random.Random(11)
+    answered: dict[str, int] = {}
+    exhausted = 0
+
+    async with http_load.client(ctx.base_url, connections=clients) as http:
+
+        async def step(worker: int, stats: http_load.LoadStats) -> bool:
+            nonlocal exhausted
+            headers = http_load.bearer(users[worker][1])
+            began = time.perf_counter()
+            got = await http.get("/api/tasks/next", headers=headers)
+            stats.add("next", time.perf_counter() - began, got.status_code)
+            if got.status_code == 204:
+                exhausted += 1
+                return False
+            if got.status_code != 200:
+                return True
+            view = got.json()
+            body = {
+                "chosen_response": rng.choice("AB"),
+                "confidence": rng.randint(1, 5),
+                "time_spent_seconds": rng.randint(5, 300),
+            }
+            began = time.perf_counter()
+            sent = await http.post(f"/api/tasks/{view['id']}/submit", json=body, headers=headers)
+            stats.add("submit", time.perf_counter() - began, sent.status_code)
+            if sent.status_code == 201:
+                answered[view["id"]] = answered.get(view["id"], 0) + 1
+            return True
+
+        stats = await http_load.closed_loop(clients, scale.next_seconds, step)
+
+    conn = await connect(ctx.url)
+    try:
+        after = await _over_threshold(conn)
+        cur = await conn.execute(
+            "SELECT count(*) AS n FROM response_consensus"
+            " WHERE has_gold AND task_id = ANY(%s::uuid[])",
+            [list(answered)],
+        )
+        gold_seen = (await cur.fetchone())["n"]
+        plan_user = users[0][0]
+        sections = []
+        for name in ("held_lease", "candidates", "gold_candidates"):
+            text = queries.query(f"distribution.{name}")
+            sections.append((text, await explain(conn, text, {"user_id": plan_user, "limit": 8})))
+        write_plan(ctx, "next_task", sections)
+    finally:
+        await conn.close()
+
+    overshoot = len(after - before)
+    p = percentiles(stats.latencies.get("next", []))
+    ps = percentiles(stats.latencies.get("submit", []))
+    bad = sum(n for k, n in stats.statuses.items() if not k.endswith((" 200", " 201", " 204")))
+    bad += sum(stats.errors.values())
+    rate = len(stats.latencies.get("next", [])) / stats.seconds if stats.seconds else 0.0
+    statuses = ", ".join(f"{k}: {n}" for k, n in sorted(stats.statuses.items()))
+    return result(
+        "next_task",
+        "GET /api/tasks/next under 32 concurrent annotators",
+        target=f"p95 < {TARGET_MS:.0f} ms; no task over its threshold",
+        columns=["request", "count", "per second", "p50 ms", "p95 ms", "p99 ms"],
+        rows=[
+            [
+                "GET /api/tasks/next",
+                p["n"],
+                f"{rate:.0f}",
+                fmt_ms(p["p50"]),
+                fmt_ms(p["p95"]),
+                fmt_ms(p["p99"]),
+            ],
+            [
+                "POST submit (what next gave)",
+                ps["n"],
+                "",
+                fmt_ms(ps["p50"]),
+                fmt_ms(ps["p95"]),
+                fmt_ms(ps["p99"]),
+            ],
+            ["tasks answered / over threshold", len(answered), "", "", "", overshoot],
+        ],
+        passed=p["p95"] < TARGET_MS and overshoot == 0 and bad == 0,
+        notes=[
+            f"{clients} fresh annotators, each looping next → submit for "
+            f"{scale.next_seconds:.0f} s; statuses: {statuses}; errors: {bad}.",
+            "Over threshold counts non-gold tasks whose total answers exceed their "
+            f"consensus_threshold afterwards and did not before: {overshoot}. Gold tasks are put "
+            f"to every annotator by design ({gold_seen} gold tasks answered) and are not counted.",
+            f"Annotators that found nothing left: {exhausted}. "
+            "Plans of the candidate queries: benchmarks/plans/next_task.txt.",
+        ],
+        extra={"p95_ms": p["p95"], "overshoot": overshoot},
+    )
