@@ -10,8 +10,8 @@ from typing import Any
 from benchmarks import http_load
 from benchmarks.common import (
     Context,
+    auto_explain,
     connect,
-    explain,
     fmt_ms,
     make_users_with_tokens,
     percentiles,
@@ -32,8 +32,6 @@ async def _over_threshold(conn) -> set[str]:
 
 
 async def run(ctx: Context) -> dict[str, Any]:
-    from whstudio.db import queries
-
     scale = ctx.scale
     clients = scale.clients
     conn = await connect(ctx.url)
@@ -86,9 +84,16 @@ async def run(ctx: Context) -> dict[str, Any]:
         gold_seen = (await cur.fetchone())["n"]
         plan_user = users[0][0]
         sections = []
-        for name in ("held_lease", "candidates", "gold_candidates"):
-            text = queries.query(f"distribution.{name}")
-            sections.append((text, await explain(conn, text, {"user_id": plan_user, "limit": 8})))
+        # next_task_v1 runs its queries inside PL/pgSQL: auto_explain shows them, nested.
+        async with auto_explain(conn) as notices:
+            if notices is None:
+                sections.append(("-- next_task_v1", "(auto_explain cannot be loaded here)"))
+            else:
+                async with conn.transaction(force_rollback=True):
+                    await conn.execute("SELECT * FROM next_task_v1(%s, 120, false)", [plan_user])
+                sections.append(
+                    ("-- every statement of one next (auto_explain)", "\n\n".join(notices))
+                )
         write_plan(ctx, "next_task", sections)
     finally:
         await conn.close()
@@ -132,7 +137,7 @@ async def run(ctx: Context) -> dict[str, Any]:
             f"consensus_threshold afterwards and did not before: {overshoot}. Gold tasks are put "
             f"to every annotator by design ({gold_seen} gold tasks answered) and are not counted.",
             f"Annotators that found nothing left: {exhausted}. "
-            "Plans of the candidate queries: benchmarks/plans/next_task.txt.",
+            "Plans of the statements inside next_task_v1: benchmarks/plans/next_task.txt.",
         ],
         extra={"p95_ms": p["p95"], "overshoot": overshoot},
     )

@@ -467,9 +467,12 @@ def _serve(settings: Settings, url: str) -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Address to bind (WHSTUDIO_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port to bind (WHSTUDIO_PORT).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=64, help="Processes (WHSTUDIO_WORKERS).")
+    ] = None,
 ) -> None:
     """Migrate the schema to head if needed, then serve the web app and the API."""
-    settings = _settings(host=host, port=port)
+    settings = _settings(host=host, port=port, workers=workers)
     url = _database_url(settings)
     _prestart(url)
     out.print(f"serving on http://{settings.host}:{settings.port}/")

@@ -46,6 +46,12 @@ class Settings(BaseSettings):
     )
     host: str = Field(default="127.0.0.1", description="Address the web server binds.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port the web server binds.")
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="Web server processes; each has its own pool. Try one per core.",
+    )
     log_level: LogLevel = Field(default="INFO", description="Lowest level of log lines written.")
     pool_min_size: int = Field(default=2, ge=1, description="Connections the pool keeps open.")
     pool_max_size: int = Field(default=10, ge=1, description="Most connections the pool opens.")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
+import psycopg
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
@@ -45,49 +46,16 @@ def shown_content(content: dict[str, Any], order: str) -> dict[str, Any]:
     return {**content, "optionA": content["optionB"], "optionB": content["optionA"]}
 
 
-@dataclass(frozen=True)
-class Answer:
-    chosen_response: str | None
-    payload: dict[str, Any] | None
+_ERRORS = {"WH404": NotFound, "WH409": Conflict, "WH422": InvalidInput}
 
 
-def validate_answer(
-    question_type: str, content: dict[str, Any], allow_tie: bool, answer: TaskResponse
-) -> Answer:
-    """Return the answer in stored form, or raise InvalidInput naming the offending field."""
-    given = {
-        name
-        for name in ("chosen_response", "ranking", "text", "transcript")
-        if getattr(answer, name) is not None
-    }
-    expected = {
-        "pairwise_ab": "chosen_response",
-        "ranking": "ranking",
-        "text_generation": "text",
-        "voice_transcription": "transcript",
-    }[question_type]
-    for extra in sorted(given - {expected}):
-        raise InvalidInput(f"a {question_type} answer has no {extra}", field=extra)
-    if expected not in given:
-        raise InvalidInput(f"a {question_type} answer needs {expected}", field=expected)
-    if question_type == "pairwise_ab":
-        if answer.chosen_response == "tie" and not allow_tie:
-            raise InvalidInput("this task does not allow a tie", field="chosen_response")
-        return Answer(chosen_response=answer.chosen_response, payload=None)
-    if question_type == "ranking":
-        n = len(content["options"])
-        if sorted(answer.ranking or []) != list(range(n)):
-            raise InvalidInput(
-                f"ranking must order every option index 0..{n - 1} exactly once", field="ranking"
-            )
-        return Answer(chosen_response=None, payload={"ranking": answer.ranking})
-    if question_type == "text_generation":
-        if not (answer.text or "").strip():
-            raise InvalidInput("text must not be empty", field="text")
-        return Answer(chosen_response=None, payload={"text": answer.text})
-    if not (answer.transcript or "").strip():
-        raise InvalidInput("transcript must not be empty", field="transcript")
-    return Answer(chosen_response=None, payload={"transcript": answer.transcript})
+def domain_error(exc: psycopg.Error) -> Exception:
+    """Return the domain error a database function raised on purpose (SQLSTATE WHnnn), or the
+    original error."""
+    kind = _ERRORS.get(exc.sqlstate or "")
+    if kind is None:
+        return exc
+    return kind(exc.diag.message_primary or str(exc), field=exc.diag.message_hint)
 
 
 @dataclass(frozen=True)
@@ -96,6 +64,9 @@ class Submitted:
     task_id: UUID
     response_version: int
     replayed: bool
+    question_type: str
+    reached_now: bool
+    consensus: dict[str, Any]
 
 
 async def submit(
@@ -108,56 +79,46 @@ async def submit(
 ) -> Submitted:
     """Store one answer (a revision if the user answered before) and update consensus.
 
-    Runs inside the caller's transaction; on a unique violation from a concurrent duplicate the
-    caller retries, and the retry finds the first request's answer by its idempotency key.
+    One database call (`submit_answer_v1`) checks the task, validates the answer for its type,
+    writes it and returns the new consensus; run it inside the caller's transaction. On a unique
+    violation from a concurrent duplicate the caller retries, and the retry finds the first
+    request's answer by its idempotency key. A pairwise choice arrives in the labels this
+    annotator was shown and is stored canonically.
     """
-    if idempotency_key is not None:
-        earlier = await q.fetch_one(
-            conn, "responses.by_idempotency_key", {"user_id": user_id, "key": idempotency_key}
-        )
-        if earlier is not None:
-            if earlier["task_id"] != task_id:
-                raise Conflict(
-                    "this Idempotency-Key was already used for another task",
-                    field="Idempotency-Key",
-                )
-            return Submitted(earlier["id"], task_id, earlier["response_version"], replayed=True)
-    task = await q.fetch_one(conn, "responses.task_for_answer", {"task_id": task_id})
-    if task is None:
-        raise NotFound("no such task", field="task_id")
-    if task["status"] != "active":
-        raise Conflict(f"the task is {task['status']} and takes no answers")
-    if task["expired"]:
-        raise Conflict("the task has expired and takes no answers")
-    stored = validate_answer(task["question_type"], task["content"], task["allow_tie"], answer)
-    order = None
-    chosen = stored.chosen_response
-    if task["question_type"] == "pairwise_ab":
-        order = shown_order(task_id, user_id)
-        chosen = to_canonical(chosen, order) if chosen else None
-    await q.execute(conn, "responses.retire_latest", {"task_id": task_id, "user_id": user_id})
-    row = await q.fetch_one(
-        conn,
-        "responses.insert",
-        {
-            "task_id": task_id,
-            "user_id": user_id,
-            "question_id": task["question_id"],
-            "chosen_response": chosen,
-            "confidence": answer.confidence,
-            "explanation": answer.explanation,
-            "time_spent_seconds": answer.time_spent_seconds,
-            "shown_order": order,
-            "payload": Jsonb(stored.payload) if stored.payload is not None else None,
-            "idempotency_key": idempotency_key,
-        },
-    )
-    if row is None:
-        raise NotFound("no such user", field="user_id")
-    await q.execute(conn, "responses.drop_lease", {"task_id": task_id, "user_id": user_id})
-    if task["question_type"] == "voice_transcription":
+    order = shown_order(task_id, user_id)
+    chosen = answer.chosen_response
+    params = {
+        "task_id": task_id,
+        "user_id": user_id,
+        "chosen_response": to_canonical(chosen, order) if chosen else None,
+        "ranking": Jsonb(answer.ranking) if answer.ranking is not None else None,
+        "text": answer.text,
+        "transcript": answer.transcript,
+        "confidence": answer.confidence,
+        "explanation": answer.explanation,
+        "time_spent_seconds": answer.time_spent_seconds,
+        "shown_order": order,
+        "idempotency_key": idempotency_key,
+    }
+    try:
+        row = await q.fetch_one(conn, "responses.submit", params)
+    except psycopg.DatabaseError as exc:
+        raise domain_error(exc) from exc
+    result = row["result"]
+    if result["question_type"] == "voice_transcription" and not result["replayed"]:
         await refresh_transcription(conn, task_id)
-    return Submitted(row["id"], task_id, row["response_version"], replayed=False)
+        result["consensus"] = (
+            await q.fetch_one(conn, "responses.consensus_row", {"task_id": task_id})
+        )["row"]
+    return Submitted(
+        submission_id=UUID(result["submission_id"]),
+        task_id=task_id,
+        response_version=result["response_version"],
+        replayed=result["replayed"],
+        question_type=result["question_type"],
+        reached_now=bool(result["reached_now"]),
+        consensus=result["consensus"],
+    )
 
 
 async def refresh_transcription(conn: AsyncConnection, task_id: UUID) -> None:

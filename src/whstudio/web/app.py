@@ -85,6 +85,18 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     return app
 
 
+def app_from_environment() -> FastAPI:
+    """Factory for `uvicorn --factory` worker processes: settings and DATABASE_URL from the
+    environment (the parent `whstudio serve` resolved the database before starting them)."""
+    from whstudio.db.connect import database_url
+    from whstudio.settings import get_settings
+    from whstudio.web.logs import configure_logging
+
+    settings = get_settings()
+    configure_logging(settings.log_level)
+    return create_app(settings, database_url(settings))
+
+
 class BodyLimitMiddleware:
     """Refuse request bodies over the limit with 413 before any handler reads them."""
 

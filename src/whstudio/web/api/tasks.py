@@ -97,11 +97,8 @@ async def _view(conn, task_id: UUID, user: Principal) -> dict[str, Any]:
 )
 async def next_task(request: Request, user: SignedIn, conn: Conn):
     settings = request.app.state.settings
-    lease = await in_transaction(
-        conn,
-        lambda c: distribution.next_task(
-            c, user.id, lease_seconds=settings.lease_seconds, gold_rate=settings.gold_rate
-        ),
+    lease = await distribution.next_task(
+        conn, user.id, lease_seconds=settings.lease_seconds, gold_rate=settings.gold_rate
     )
     if lease is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
@@ -138,33 +135,30 @@ async def submit(
     conn: Conn,
     idempotency_key: IdempotencyKey = None,
 ):
-    before = await consensus_domain.read(conn, task_id)
     done = await in_transaction(
         conn,
         lambda c: responses.submit(
             c, task_id=task_id, user_id=user.id, answer=body, idempotency_key=idempotency_key
         ),
     )
-    after = await consensus_domain.read(conn, task_id)
     metrics = request.app.state.metrics
     if done.replayed:
         response.status_code = status.HTTP_200_OK
         response.headers["Idempotent-Replayed"] = "true"
     else:
-        row = await tasks_domain.detail(conn, task_id)
-        metrics.submissions.labels(row["question_type"]).inc()
+        metrics.submissions.labels(done.question_type).inc()
         metrics.consensus_events.labels("updated").inc()
-        if after["consensus_reached"] != before["consensus_reached"]:
-            metrics.consensus_events.labels(
-                "reached" if after["consensus_reached"] else "lost"
-            ).inc()
-    view = await _view(conn, task_id, user)
+        if done.reached_now:
+            metrics.consensus_events.labels("reached").inc()
+    state = consensus_domain.shape(done.consensus)
+    if user.role not in STAFF:
+        state = consensus_domain.as_shown(state, responses.shown_order(task_id, user.id))
     return SubmitResult(
         submission_id=done.submission_id,
         task_id=task_id,
         response_version=done.response_version,
         replayed=done.replayed,
-        consensus=view["consensus"],
+        consensus=state,
     )
 
 
