@@ -203,6 +203,7 @@ def machine(url: str) -> dict[str, str]:
         "python": platform.python_version(),
         "postgresql": version.split(" on ")[0],
         "postgresql_settings": ", ".join(f"{k}={v}" for k, v in settings.items()),
+        "app_workers": os.environ.get("WHSTUDIO_WORKERS", "1"),
     }
 
 

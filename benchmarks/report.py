@@ -49,7 +49,9 @@ def render(stored: dict[str, Any], order: list[str]) -> str:
         ),
         "",
         f"PostgreSQL: {m.get('postgresql', '?')} — {stored.get('server', '?')}.  ",
-        f"Settings: {m.get('postgresql_settings', '?')}.",
+        f"Settings: {m.get('postgresql_settings', '?')}.  ",
+        f"App: `whstudio serve` with {m.get('app_workers', '1')} uvicorn worker process(es) "
+        "(`WHSTUDIO_WORKERS`).",
         "",
         "Everything (PostgreSQL, the app under uvicorn, the load generator) runs on this one "
         "machine and shares its cores.",
