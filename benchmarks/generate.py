@@ -441,6 +441,9 @@ def consensus_statement(conn: psycopg.Connection) -> str:
         "task_active": "t.status = 'active'",
         "task_priority": "t.priority",
         "has_gold": "q.gold_standard IS NOT NULL",
+        "task_status": "t.status",
+        "question_type": "q.question_type",
+        "source_dataset": "q.source_dataset",
         "version": "nextval('consensus_event_seq')",
         "remaining": "t.consensus_threshold",
         **{name: f"coalesce(a.{name}, 0)" for name in _CONSENSUS_AGGREGATES},
@@ -571,6 +574,18 @@ def generate(
         began = time.perf_counter()
         conn.execute(consensus_statement(conn))
         step("response_consensus (one statement)", began)
+
+        began = time.perf_counter()
+        # Triggers are off during the load, so the dashboard totals are counted once here.
+        conn.execute("DELETE FROM task_counts")
+        conn.execute(
+            "INSERT INTO task_counts (shard, task_status, question_type, source_dataset,"
+            " consensus_reached, needs_more, has_gold, n)"
+            " SELECT abs(hashtext(task_id::text)) % 16, task_status, question_type,"
+            " coalesce(source_dataset, ''), consensus_reached, remaining > 0, has_gold, count(*)"
+            " FROM response_consensus GROUP BY 1, 2, 3, 4, 5, 6, 7"
+        )
+        step("task_counts (one statement)", began)
 
         began = time.perf_counter()
         loader.rebuild(log)

@@ -74,6 +74,18 @@ def _run(url: str, work: Callable[[Any], Awaitable[T]]) -> T:
     raise AssertionError("unreachable")
 
 
+def _progress() -> Progress:
+    """A Rich progress bar on stderr, shown only on a terminal."""
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not err.is_terminal,
+    )
+
+
 def _ensure_schema(url: str) -> None:
     from whstudio.db import migrate
 
@@ -281,14 +293,7 @@ def _import_file(
 
     async def work(conn):
         creator = (await users.get_user(conn, as_user))["id"] if as_user else None
-        with Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            disable=not err.is_terminal,
-        ) as progress:
+        with _progress() as progress:
             bar = progress.add_task(f"importing {path.name}", total=len(parsed.items))
             return await importing.import_pairs(
                 conn,
@@ -374,14 +379,7 @@ def consensus_recompute(
     _ensure_schema(url)
 
     async def work(conn):
-        with Progress(
-            TextColumn("[progress.description]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err,
-            disable=not err.is_terminal,
-        ) as progress:
+        with _progress() as progress:
             bar = progress.add_task("aggregating", total=len(chosen) + 1)
             return await batch.recompute(
                 conn, chosen, store=not dry_run, on_step=lambda _: progress.advance(bar)
@@ -417,11 +415,17 @@ def consensus_verify(
         if repair:
             for task_id in drifted:
                 await consensus.rebuild(conn, task_id)
-        return drifted
+        return drifted, await consensus.counts_drifted(conn)
 
-    drifted = _run(url, work)
+    drifted, wrong_counts = _run(url, work)
+    if wrong_counts:
+        err.print(
+            f"{wrong_counts} dashboard total(s) differ from a count of the tasks", highlight=False
+        )
     if not drifted:
         out.print("every task's consensus equals its recomputation")
+        if wrong_counts:
+            raise typer.Exit(1)
         return
     for task_id in drifted[:50]:
         err.print(f"  differs: {task_id}", highlight=False)

@@ -5,20 +5,14 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 
 import httpx
 import psycopg
 import pytest
 
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.servers import free_port, wait_ready
 
 
 def test_config_masks_secrets_and_shows_overrides(whstudio):
@@ -130,7 +124,7 @@ def test_import_of_the_mtbench_sample(whstudio, db_url):
 
 
 def test_serve_answers_and_flags_override_settings(whstudio, db_url, tmp_path):
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATABASE_URL": db_url,
@@ -145,26 +139,12 @@ def test_serve_answers_and_flags_override_settings(whstudio, db_url, tmp_path):
         text=True,
     )
     try:
-        assert _wait_ready(f"http://127.0.0.1:{port}/readyz", proc)
+        assert wait_ready(f"http://127.0.0.1:{port}/readyz", proc)
     finally:
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
     lines = [json.loads(line) for line in err.splitlines() if line.startswith("{")]
     assert any(entry.get("route") == "/readyz" and "request_id" in entry for entry in lines)
-
-
-def _wait_ready(url: str, proc: subprocess.Popen, timeout: float = 60) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited early: {proc.stderr.read() if proc.stderr else ''}")
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return True
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.3)
-    return False
 
 
 def _sign_in(base: str, username: str, password: str) -> int:
@@ -180,7 +160,7 @@ def _sign_in(base: str, username: str, password: str) -> int:
 @pytest.mark.slow
 def test_demo_on_a_fresh_data_folder_reaches_readyz(tmp_path):
     """The README's first command: embedded PostgreSQL, migrations, users, MT-Bench, serve."""
-    port = _free_port()
+    port = free_port()
     base = f"http://127.0.0.1:{port}"
     env = {
         k: v for k, v in os.environ.items() if k != "DATABASE_URL" and not k.startswith("WHSTUDIO_")
@@ -194,7 +174,7 @@ def test_demo_on_a_fresh_data_folder_reaches_readyz(tmp_path):
         text=True,
     )
     try:
-        assert _wait_ready(f"{base}/readyz", proc, timeout=120)
+        assert wait_ready(f"{base}/readyz", proc, timeout=120)
         printed: list[str] = []
         while len([line for line in printed if line.startswith("login: ")]) < 3:
             printed.append(proc.stdout.readline())

@@ -5,13 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import socket
-import subprocess
-import sys
-import time
 
-import httpx
 import psycopg
 import pytest
 import schemathesis
@@ -19,15 +13,10 @@ from hypothesis import HealthCheck, settings
 from psycopg.rows import dict_row
 from schemathesis.checks import positive_data_acceptance
 
+from tests.servers import serving
 from whstudio.domain import users
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def _seed(url: str) -> str:
@@ -50,33 +39,8 @@ def running_api(server_url, template_db, tmp_path_factory):
     name = f"whs_contract_{os.getpid()}"
     url = _create_db(server_url, name, template_db)
     token = asyncio.run(_seed(url))
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "WHSTUDIO_LOG_LEVEL": "WARNING",
-        "WHSTUDIO_HOME": str(tmp_path_factory.mktemp("contract")),
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "whstudio", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.2)
-    yield base, token
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with serving(url, tmp_path_factory.mktemp("contract")) as (_, base):
+        yield base, token
     _drop_db(server_url, name)
 
 

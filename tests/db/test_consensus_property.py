@@ -41,6 +41,9 @@ ops = st.one_of(
         st.booleans(),
     ),
     st.tuples(st.just("weight"), st.integers(0, USERS - 1), st.sampled_from(WEIGHTS)),
+    st.tuples(
+        st.just("status"), st.integers(0, 2), st.sampled_from(["active", "paused", "completed"])
+    ),
     st.tuples(st.just("delete"), st.integers(0, USERS - 1), st.integers(0, 2)),
     st.tuples(st.just("legacy_edit"), st.integers(0, USERS - 1), st.integers(0, 1)),
     st.tuples(
@@ -93,8 +96,8 @@ async def _submit(url, user, task, answer):
                 conn,
                 lambda c: responses.submit(c, task_id=task, user_id=user, answer=answer),
             )
-        except Exception as exc:  # a refused answer (a tie where none is allowed) is fine
-            if "tie" not in str(exc):
+        except Exception as exc:  # a refused answer (a tie not allowed, a paused task) is fine
+            if "tie" not in str(exc) and "takes no answers" not in str(exc):
                 raise
 
 
@@ -112,6 +115,10 @@ async def _run(url: str, steps) -> None:
                     "UPDATE tasks SET consensus_threshold = %s, min_agreement_percentage = %s,"
                     " allow_tie = %s WHERE id = %s",
                     [step[2], step[3], step[4], tasks[step[1]]],
+                )
+            elif kind == "status":
+                await conn.execute(
+                    "UPDATE tasks SET status = %s WHERE id = %s", [step[2], tasks[step[1]]]
                 )
             elif kind == "weight":
                 await conn.execute(
@@ -136,6 +143,7 @@ async def _run(url: str, steps) -> None:
                     *(_submit(url, users[u], tasks[0], a) for u, a in step[1]),
                 )
             assert await consensus.drifted(conn) == [], step
+            assert await consensus.counts_drifted(conn) == 0, step
 
 
 @settings(

@@ -180,7 +180,8 @@ async def test_every_task_gets_exactly_one_consensus_row(conn):
     assert await cur.fetchone() == {"n": 1, "empty": True}
     await _refused(
         conn,
-        "INSERT INTO response_consensus (task_id) VALUES (%s)",
+        "INSERT INTO response_consensus (task_id, task_status, question_type)"
+        " VALUES (%s, 'active', 'pairwise_ab')",
         [tid],
         "response_consensus_pkey",
     )

@@ -6,58 +6,18 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
-import subprocess
-import sys
-import time
 import warnings
-from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from tests.servers import serving
 from whstudio.db import migrate
 from whstudio.domain import consensus, users
 
 pytestmark = pytest.mark.slow
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _serve(url: str, home: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": url,
-        "WHSTUDIO_HOME": str(home),
-        "WHSTUDIO_POOL_TIMEOUT": "2",
-        "WHSTUDIO_LOG_LEVEL": "WARNING",
-    }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "whstudio", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"server exited: {proc.stderr.read().decode()[-2000:]}")
-        try:
-            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                return proc, base
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    proc.kill()
-    pytest.fail("server did not become ready")
 
 
 async def _prepare(url: str, n_tasks: int, n_users: int) -> tuple[list[str], list[str]]:
@@ -83,8 +43,8 @@ async def _prepare(url: str, n_tasks: int, n_users: int) -> tuple[list[str], lis
 
 def test_a_killed_server_keeps_every_acknowledged_answer(db_url, tmp_path):
     tasks, tokens = asyncio.run(_prepare(db_url, 200, 8))
-    proc, base = _serve(db_url, tmp_path)
     acknowledged: list[str] = []
+    base = ""
 
     async def client(token: str, offset: int) -> None:
         async with httpx.AsyncClient(
@@ -106,17 +66,15 @@ def test_a_killed_server_keeps_every_acknowledged_answer(db_url, tmp_path):
                 if r.status_code == 201:
                     acknowledged.append(r.json()["submission_id"])
 
-    async def run() -> None:
+    async def run(proc) -> None:
         load = [asyncio.create_task(client(t, 25 * i)) for i, t in enumerate(tokens)]
         await asyncio.sleep(3)
         os.kill(proc.pid, signal.SIGKILL)
         await asyncio.gather(*load)
 
-    try:
-        asyncio.run(run())
-    finally:
-        proc.kill()
-        proc.wait()
+    with serving(db_url, tmp_path, WHSTUDIO_POOL_TIMEOUT="2") as (proc, address):
+        base = address
+        asyncio.run(run(proc))
     assert len(acknowledged) > 50
     with psycopg.connect(db_url) as conn:
         stored = {str(r[0]) for r in conn.execute("SELECT id FROM submissions")}
@@ -141,8 +99,8 @@ def test_a_database_restart_gives_503_then_recovers(tmp_path):
     url = server.get_uri("postgres")
     migrate.upgrade(url, "head")
     tasks, tokens = asyncio.run(_prepare(url, 50, 4))
-    proc, base = _serve(url, tmp_path / "home")
     statuses: list[int] = []
+    base = ""
     missing_retry_after: list[int] = []
     stop = asyncio.Event()
 
@@ -181,15 +139,10 @@ def test_a_database_restart_gives_503_then_recovers(tmp_path):
         await asyncio.gather(*load)
         return statuses[before:]
 
-    try:
+    with serving(url, tmp_path / "home", WHSTUDIO_POOL_TIMEOUT="2") as (_, address):
+        base = address
         after_restart = asyncio.run(run())
         readyz = httpx.get(f"{base}/readyz", timeout=5).status_code
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
     assert 500 not in statuses and set(statuses) <= {200, 201, 503}, sorted(set(statuses))
     assert not missing_retry_after
     # The service recovered without a restart of its own: the last answers all succeeded.

@@ -9,6 +9,7 @@ from uuid import UUID
 from psycopg import AsyncConnection
 
 from whstudio.db import queries as q
+from whstudio.domain.responses import to_shown
 from whstudio.errors import NotFound
 
 
@@ -62,6 +63,11 @@ async def drifted(conn: AsyncConnection) -> list[UUID]:
     return [r["task_id"] for r in await q.fetch_all(conn, "consensus.compare_with_recompute")]
 
 
+async def counts_drifted(conn: AsyncConnection) -> int:
+    """Return how many dashboard filter combinations have a kept count that is wrong."""
+    return (await q.fetch_one(conn, "consensus.counts_drift"))["differences"]
+
+
 async def rebuild(conn: AsyncConnection, task_id: UUID) -> None:
     """Recompute one task from scratch and store it."""
     await q.fetch_one(conn, "consensus.rebuild", {"task_id": task_id})
@@ -78,8 +84,6 @@ async def changed_since(
 
 def as_shown(state: dict[str, Any], order: str | None) -> dict[str, Any]:
     """Return a pairwise consensus in the A/B labels one annotator was shown."""
-    from whstudio.domain.responses import to_shown
-
     if order is None or order == "AB" or state.get("question_type") != "pairwise_ab":
         return state
     shown = dict(state)

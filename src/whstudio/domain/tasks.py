@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -10,6 +13,9 @@ from uuid import UUID
 from psycopg import AsyncConnection, sql
 
 from whstudio.db import queries as q
+from whstudio.domain import questions as questions_domain
+from whstudio.domain.consensus import as_shown
+from whstudio.domain.responses import shown_content, shown_order, to_shown
 from whstudio.errors import Conflict, InvalidInput, NotFound
 
 
@@ -83,6 +89,16 @@ FILTERS: dict[str, str] = {
     "has_gold": "c.has_gold = %(has_gold)s",
 }
 
+# The same filters over task_counts, the kept totals (revision 0004): a sum over a few rows.
+COUNT_FILTERS: dict[str, str] = {
+    "status": "task_status = %(status)s",
+    "question_type": "question_type = %(question_type)s",
+    "source_dataset": "source_dataset = %(source_dataset)s",
+    "consensus_reached": "consensus_reached = %(consensus_reached)s",
+    "needs_more_responses": "needs_more = %(needs_more_responses)s",
+    "has_gold": "has_gold = %(has_gold)s",
+}
+
 _LIST_COLUMNS = """
 SELECT t.id, t.title, t.status, t.priority, t.expires_at, t.created_at, t.consensus_threshold,
        t.min_agreement_percentage, t.allow_tie, t.reward_amount, t.reward_currency,
@@ -97,9 +113,6 @@ SELECT t.id, t.title, t.status, t.priority, t.expires_at, t.created_at, t.consen
 
 def encode_cursor(value: Any, task_id: UUID) -> str:
     """Return an opaque keyset cursor for the row after which the next page starts."""
-    import base64
-    import json
-
     raw = json.dumps(
         [value.isoformat() if isinstance(value, datetime) else str(value), str(task_id)]
     )
@@ -108,10 +121,6 @@ def encode_cursor(value: Any, task_id: UUID) -> str:
 
 def decode_cursor(cursor: str) -> tuple[str, UUID]:
     """Return (sort value as text, task id) from a cursor, or raise InvalidInput."""
-    import base64
-    import binascii
-    import json
-
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
         value, task = json.loads(base64.urlsafe_b64decode(padded.encode()))
@@ -133,7 +142,6 @@ async def list_tasks(
     column, direction, cast = SORTS[sort]
     params: dict[str, Any] = {k: v for k, v in filters.items() if v is not None}
     where = [sql.SQL(FILTERS[name]) for name in FILTERS if name in params]
-    filters_only = list(where)
     if cursor is not None:
         value, after = decode_cursor(cursor)
         params.update(after_value=value, after_id=after)
@@ -152,12 +160,10 @@ async def list_tasks(
         next_cursor = encode_cursor(rows[-1]["sort_value"], rows[-1]["id"])
     total = None
     if with_total:
-        count = sql.SQL(
-            "SELECT count(*) AS n FROM tasks t JOIN questions q ON q.id = t.question_id"
-            " JOIN response_consensus c ON c.task_id = t.id"
-        )
-        if filters_only:
-            count += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(filters_only)
+        count = sql.SQL("SELECT coalesce(sum(n), 0)::bigint AS n FROM task_counts")
+        kept = [sql.SQL(COUNT_FILTERS[name]) for name in COUNT_FILTERS if name in params]
+        if kept:
+            count += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(kept)
         total = (await (await conn.execute(count, params)).fetchone())["n"]
     for row in rows:
         row.pop("sort_value", None)
@@ -228,8 +234,6 @@ def task_view(
     order, labelled A and B as shown. Annotators see no gold answer, and no consensus or other
     answers until they have answered; reviewers and admins see all, canonical order included.
     """
-    from whstudio.domain.responses import shown_content, shown_order, to_shown
-
     order = shown_order(row["id"], user_id) if row["question_type"] == "pairwise_ab" else None
     content = shown_content(row["content"], order) if order else dict(row["content"])
     view: dict[str, Any] = {
@@ -272,8 +276,6 @@ def task_view(
         }
     elif consensus is not None:
         # Shown to an annotator who answered: the winner and counts in their own labels.
-        from whstudio.domain.consensus import as_shown
-
         view["consensus"] = as_shown(consensus, order)
     return view
 
@@ -286,8 +288,6 @@ async def create_many(
     An item whose question already has a task gets a second task only if it asks for one
     (`new_task`), so a repeated request creates nothing.
     """
-    from whstudio.domain import questions as questions_domain
-
     out = []
     for index, item in enumerate(items):
         try:

@@ -156,6 +156,9 @@ CREATE TABLE public.response_consensus (
     task_active boolean DEFAULT false NOT NULL,
     task_priority integer DEFAULT 3 NOT NULL,
     has_gold boolean DEFAULT false NOT NULL,
+    task_status text NOT NULL,
+    question_type text NOT NULL,
+    source_dataset text,
     CONSTRAINT response_consensus_agreement_check CHECK (((agreement_percentage >= (0)::numeric) AND (agreement_percentage <= (100)::numeric))),
     CONSTRAINT response_consensus_counts_check CHECK (((count_a >= 0) AND (count_b >= 0) AND (count_tie >= 0) AND (total_responses >= ((count_a + count_b) + count_tie)))),
     CONSTRAINT response_consensus_details_check CHECK ((jsonb_typeof(details) = 'object'::text)),
@@ -596,6 +599,49 @@ $$;
 
 
 --
+-- Name: response_consensus_count(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.response_consensus_count() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM task_counts_move(NEW, 1);
+    ELSIF TG_OP = 'DELETE' THEN
+        PERFORM task_counts_move(OLD, -1);
+    -- Two counter rows change: take them in one fixed order, so that two tasks moving in
+    -- opposite directions cannot deadlock on each other.
+    ELSIF concat_ws('|', OLD.task_status, OLD.question_type, OLD.source_dataset,
+                    OLD.consensus_reached, OLD.remaining > 0, OLD.has_gold)
+        < concat_ws('|', NEW.task_status, NEW.question_type, NEW.source_dataset,
+                    NEW.consensus_reached, NEW.remaining > 0, NEW.has_gold) THEN
+        PERFORM task_counts_move(OLD, -1);
+        PERFORM task_counts_move(NEW, 1);
+    ELSE
+        PERFORM task_counts_move(NEW, 1);
+        PERFORM task_counts_move(OLD, -1);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+
+--
+-- Name: response_consensus_truncate_counts(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.response_consensus_truncate_counts() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    DELETE FROM task_counts;
+    RETURN NULL;
+END
+$$;
+
+
+--
 -- Name: set_updated_at(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -815,6 +861,21 @@ $$;
 
 
 --
+-- Name: task_counts_move(public.response_consensus, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.task_counts_move(r public.response_consensus, delta integer) RETURNS void
+    LANGUAGE sql
+    AS $$
+    INSERT INTO task_counts AS k (shard, task_status, question_type, source_dataset,
+                                  consensus_reached, needs_more, has_gold, n)
+    VALUES (abs(hashtext(r.task_id::text)) % 16, r.task_status, r.question_type,
+            coalesce(r.source_dataset, ''), r.consensus_reached, r.remaining > 0, r.has_gold, delta)
+    ON CONFLICT ON CONSTRAINT task_counts_key DO UPDATE SET n = k.n + excluded.n;
+$$;
+
+
+--
 -- Name: tasks_create_consensus(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -824,14 +885,16 @@ CREATE FUNCTION public.tasks_create_consensus() RETURNS trigger
 DECLARE
     q record;
 BEGIN
-    SELECT question_type, gold_standard IS NOT NULL AS has_gold,
+    SELECT question_type, source_dataset, gold_standard IS NOT NULL AS has_gold,
            jsonb_array_length(content -> 'options') AS n
       INTO q FROM questions WHERE id = NEW.question_id;
     INSERT INTO response_consensus (task_id, remaining, task_active, task_priority, has_gold,
-                                    ranking_counts, ranking_weights)
+                                    ranking_counts, ranking_weights, task_status, question_type,
+                                    source_dataset)
     VALUES (NEW.id, NEW.consensus_threshold, NEW.status = 'active', NEW.priority, q.has_gold,
             CASE WHEN q.question_type = 'ranking' THEN array_fill(0, ARRAY[q.n * q.n]) END,
-            CASE WHEN q.question_type = 'ranking' THEN array_fill(0::numeric, ARRAY[q.n * q.n]) END);
+            CASE WHEN q.question_type = 'ranking' THEN array_fill(0::numeric, ARRAY[q.n * q.n]) END,
+            NEW.status, q.question_type, q.source_dataset);
     RETURN NULL;
 END
 $$;
@@ -847,11 +910,15 @@ CREATE FUNCTION public.tasks_sync_consensus() RETURNS trigger
 BEGIN
     IF (OLD.status, OLD.priority, OLD.question_id) IS DISTINCT FROM
        (NEW.status, NEW.priority, NEW.question_id) THEN
-        UPDATE response_consensus
+        UPDATE response_consensus c
            SET task_active = NEW.status = 'active',
+               task_status = NEW.status,
                task_priority = NEW.priority,
-               has_gold = (SELECT gold_standard IS NOT NULL FROM questions WHERE id = NEW.question_id)
-         WHERE task_id = NEW.id;
+               has_gold = q.gold_standard IS NOT NULL,
+               question_type = q.question_type,
+               source_dataset = q.source_dataset
+          FROM questions q
+         WHERE c.task_id = NEW.id AND q.id = NEW.question_id;
     END IF;
     -- Changing the rule (or the question version) recomputes the task.
     IF (OLD.consensus_threshold, OLD.min_agreement_percentage, OLD.allow_tie, OLD.question_id)
@@ -981,6 +1048,23 @@ CREATE TABLE public.task_categories (
     icon text,
     is_active boolean DEFAULT true NOT NULL,
     created_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL
+);
+
+
+--
+-- Name: task_counts; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.task_counts (
+    shard smallint NOT NULL,
+    task_status text NOT NULL,
+    question_type text NOT NULL,
+    source_dataset text NOT NULL,
+    consensus_reached boolean NOT NULL,
+    needs_more boolean NOT NULL,
+    has_gold boolean NOT NULL,
+    n bigint NOT NULL,
+    CONSTRAINT task_counts_shard_check CHECK (((shard >= 0) AND (shard <= 15)))
 );
 
 
@@ -1276,6 +1360,14 @@ ALTER TABLE ONLY public.task_categories
 
 
 --
+-- Name: task_counts task_counts_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.task_counts
+    ADD CONSTRAINT task_counts_key UNIQUE (shard, task_status, question_type, source_dataset, consensus_reached, needs_more, has_gold);
+
+
+--
 -- Name: task_leases task_leases_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1369,6 +1461,13 @@ CREATE INDEX questions_source_idx ON public.questions USING btree (source_datase
 
 
 --
+-- Name: response_consensus_agreement_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX response_consensus_agreement_idx ON public.response_consensus USING btree (agreement_percentage, task_id);
+
+
+--
 -- Name: response_consensus_gold_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1380,6 +1479,20 @@ CREATE INDEX response_consensus_gold_idx ON public.response_consensus USING btre
 --
 
 CREATE INDEX response_consensus_queue_idx ON public.response_consensus USING btree (has_gold, remaining, task_priority DESC, task_id) WHERE (task_active AND (remaining > 0));
+
+
+--
+-- Name: response_consensus_remaining_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX response_consensus_remaining_idx ON public.response_consensus USING btree (remaining, task_id);
+
+
+--
+-- Name: response_consensus_total_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX response_consensus_total_idx ON public.response_consensus USING btree (total_responses, task_id);
 
 
 --
@@ -1502,6 +1615,13 @@ CREATE INDEX tasks_creator_id_idx ON public.tasks USING btree (creator_id);
 
 
 --
+-- Name: tasks_priority_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX tasks_priority_idx ON public.tasks USING btree (priority, id);
+
+
+--
 -- Name: tasks_question_id_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1534,6 +1654,27 @@ CREATE TRIGGER questions_default_lineage BEFORE INSERT ON public.questions FOR E
 --
 
 CREATE TRIGGER questions_sync_gold AFTER UPDATE OF gold_standard ON public.questions FOR EACH ROW EXECUTE FUNCTION public.questions_sync_gold();
+
+
+--
+-- Name: response_consensus response_consensus_count_insert_delete; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER response_consensus_count_insert_delete AFTER INSERT OR DELETE ON public.response_consensus FOR EACH ROW EXECUTE FUNCTION public.response_consensus_count();
+
+
+--
+-- Name: response_consensus response_consensus_count_update; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER response_consensus_count_update AFTER UPDATE ON public.response_consensus FOR EACH ROW WHEN (((old.task_status IS DISTINCT FROM new.task_status) OR (old.question_type IS DISTINCT FROM new.question_type) OR (old.source_dataset IS DISTINCT FROM new.source_dataset) OR (old.consensus_reached IS DISTINCT FROM new.consensus_reached) OR ((old.remaining > 0) IS DISTINCT FROM (new.remaining > 0)) OR (old.has_gold IS DISTINCT FROM new.has_gold))) EXECUTE FUNCTION public.response_consensus_count();
+
+
+--
+-- Name: response_consensus response_consensus_truncate_counts; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER response_consensus_truncate_counts AFTER TRUNCATE ON public.response_consensus FOR EACH STATEMENT EXECUTE FUNCTION public.response_consensus_truncate_counts();
 
 
 --

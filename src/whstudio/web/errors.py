@@ -12,6 +12,7 @@ from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from whstudio.errors import TooManyRequests, Unauthenticated, WhError
+from whstudio.schemas import ErrorBody
 
 log = structlog.get_logger("whstudio.errors")
 
@@ -32,8 +33,6 @@ _TITLES = {
 
 def error_responses() -> dict[int | str, dict]:
     """The error answers every API route may give, documented with their one body shape."""
-    from whstudio.schemas import ErrorBody
-
     return {
         code: {"model": ErrorBody, "description": _TITLES[code]}
         for code in (401, 403, 404, 409, 413, 422, 429, 503)

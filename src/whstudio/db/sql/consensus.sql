@@ -38,3 +38,24 @@ SELECT c.task_id, c.version, c.total_responses, c.remaining, c.consensus_reached
    AND (%(task_id)s::uuid IS NULL OR c.task_id = %(task_id)s::uuid)
  ORDER BY c.version
  LIMIT %(limit)s;
+
+-- name: counts_drift
+-- Combinations whose kept dashboard count differs from a count of the tasks themselves.
+WITH truth AS (
+    SELECT t.status, q.question_type, coalesce(q.source_dataset, ''), c.consensus_reached,
+           c.remaining > 0 AS needs_more, q.gold_standard IS NOT NULL AS has_gold, count(*) AS n
+      FROM tasks t
+      JOIN questions q ON q.id = t.question_id
+      JOIN response_consensus c ON c.task_id = t.id
+     GROUP BY 1, 2, 3, 4, 5, 6
+), kept AS (
+    SELECT task_status, question_type, source_dataset, consensus_reached, needs_more, has_gold,
+           sum(n)::bigint AS n
+      FROM task_counts
+     GROUP BY 1, 2, 3, 4, 5, 6
+    HAVING sum(n) <> 0
+)
+SELECT count(*) AS differences
+  FROM ((SELECT * FROM truth EXCEPT SELECT * FROM kept)
+        UNION ALL
+        (SELECT * FROM kept EXCEPT SELECT * FROM truth)) AS d;

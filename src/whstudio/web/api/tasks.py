@@ -12,6 +12,7 @@ from whstudio.domain import consensus as consensus_domain
 from whstudio.domain import distribution, responses
 from whstudio.domain import tasks as tasks_domain
 from whstudio.domain.users import Principal
+from whstudio.errors import Forbidden
 from whstudio.schemas import (
     RuleChange,
     SkipRequest,
@@ -177,8 +178,6 @@ async def answer_history(
     whose = user.id
     if user_id is not None and user_id != user.id:
         if user.role not in STAFF:
-            from whstudio.errors import Forbidden
-
             raise Forbidden("only reviewers and admins may read another annotator's answers")
         whose = user_id
     await tasks_domain.detail(conn, task_id)
