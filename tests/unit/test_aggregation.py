@@ -114,3 +114,17 @@ def test_binary_copy_rows_parse():
     assert len(rows) == 2 and rows["label"].tolist() == [1, 1]
     with pytest.raises(ValueError):
         parse_copy(header + row[:-1] + b"\xff\xff")
+
+
+def test_dense_ids_map_uuids_to_indexes_even_when_their_first_halves_collide():
+    import uuid
+
+    from whstudio.domain.batch import dense_ids
+
+    ids = [uuid.uuid4().bytes for _ in range(50)]
+    twin = ids[0][:8] + bytes(8)  # same first 8 bytes as ids[0], different second half
+    values = np.array([*ids, *ids[:10], twin], dtype="V16")
+    for distinct, index in (dense_ids(values[:60]), dense_ids(values)):
+        assert [bytes(distinct[i]) for i in index] == [bytes(v) for v in values[: len(index)]]
+    distinct, _ = dense_ids(values)
+    assert len(distinct) == 51

@@ -68,6 +68,21 @@ def parse_copy(raw: bytes) -> np.ndarray:
     return np.frombuffer(body, dtype=_ROW)
 
 
+def dense_ids(uuids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Return (distinct uuids, index of each input in them) for an array of 16-byte uuids.
+
+    Sorting 16-byte values is slow at 10 million rows; their first 8 bytes, as integers, sort
+    several times faster and are all but certainly distinct among random uuids. Should two
+    distinct uuids share them, the full 16 bytes are used instead.
+    """
+    packed = np.ascontiguousarray(uuids).view(np.uint64).reshape(-1, 2)
+    high, low = packed[:, 0], packed[:, 1]
+    _, first, inverse = np.unique(high, return_index=True, return_inverse=True)
+    if np.array_equal(low, low[first][inverse]):
+        return uuids[first], inverse
+    return np.unique(uuids, return_inverse=True)
+
+
 async def load_labels(conn: AsyncConnection) -> Loaded:
     """Return every latest pairwise answer as index arrays."""
     buffer = io.BytesIO()
@@ -75,8 +90,8 @@ async def load_labels(conn: AsyncConnection) -> Loaded:
         async for chunk in copy:
             buffer.write(chunk)
     rows = parse_copy(buffer.getvalue())
-    task_ids, task_idx = np.unique(rows["task"], return_inverse=True)
-    user_ids, user_idx = np.unique(rows["user"], return_inverse=True)
+    task_ids, task_idx = dense_ids(rows["task"])
+    user_ids, user_idx = dense_ids(rows["user"])
     labels = aggregation.Labels(
         task=task_idx.astype(np.int64),
         worker=user_idx.astype(np.int64),

@@ -447,6 +447,7 @@ DECLARE
     busy boolean;
     kinds boolean[] := CASE WHEN p_gold_first THEN ARRAY[true, false] ELSE ARRAY[false, true] END;
     gold boolean;
+    candidates refcursor;
 BEGIN
     SELECT l.task_id INTO cand
       FROM task_leases l
@@ -467,49 +468,79 @@ BEGIN
     FOR attempt IN 1 .. 6 LOOP
         busy := false;
         FOREACH gold IN ARRAY kinds LOOP
-            FOR cand IN
-                SELECT c.task_id
-                  FROM response_consensus c
-                  JOIN tasks t ON t.id = c.task_id
-                 WHERE c.task_active AND c.has_gold = gold AND (gold OR c.remaining > 0)
-                   AND (t.expires_at IS NULL OR t.expires_at > CURRENT_TIMESTAMP)
-                   AND NOT EXISTS (SELECT 1 FROM submissions s
-                                    WHERE s.task_id = c.task_id AND s.user_id = p_user)
-                   AND NOT EXISTS (SELECT 1 FROM task_skips k
-                                    WHERE k.task_id = c.task_id AND k.user_id = p_user)
-                   AND (gold OR (SELECT count(*) FROM task_leases l
-                                  WHERE l.task_id = c.task_id
-                                    AND l.expires_at > CURRENT_TIMESTAMP) < c.remaining)
-                 ORDER BY c.has_gold, CASE WHEN gold THEN 0 ELSE c.remaining END,
-                          c.task_priority DESC, c.task_id
-                 LIMIT 8
+            -- Two statements with fixed orders, each matching its index whatever plan
+            -- PL/pgSQL caches (a generic plan cannot fold a CASE on `gold` into an index order).
+            IF gold THEN
+                OPEN candidates FOR
+                    SELECT c.task_id
+                      FROM response_consensus c
+                      JOIN tasks t ON t.id = c.task_id
+                     WHERE c.task_active AND c.has_gold
+                       AND (t.expires_at IS NULL OR t.expires_at > CURRENT_TIMESTAMP)
+                       AND NOT EXISTS (SELECT 1 FROM submissions s
+                                        WHERE s.task_id = c.task_id AND s.user_id = p_user)
+                       AND NOT EXISTS (SELECT 1 FROM task_skips k
+                                        WHERE k.task_id = c.task_id AND k.user_id = p_user)
+                     ORDER BY c.task_priority DESC, c.task_id
+                     LIMIT 8;
+            ELSE
+                OPEN candidates FOR
+                    SELECT c.task_id
+                      FROM response_consensus c
+                      JOIN tasks t ON t.id = c.task_id
+                     WHERE c.task_active AND NOT c.has_gold AND c.remaining > 0
+                       AND (t.expires_at IS NULL OR t.expires_at > CURRENT_TIMESTAMP)
+                       AND NOT EXISTS (SELECT 1 FROM submissions s
+                                        WHERE s.task_id = c.task_id AND s.user_id = p_user)
+                       AND NOT EXISTS (SELECT 1 FROM task_skips k
+                                        WHERE k.task_id = c.task_id AND k.user_id = p_user)
+                       AND (SELECT count(*) FROM task_leases l
+                             WHERE l.task_id = c.task_id
+                               AND l.expires_at > CURRENT_TIMESTAMP) < c.remaining
+                     ORDER BY c.has_gold, c.remaining, c.task_priority DESC, c.task_id
+                     LIMIT 8;
+            END IF;
             LOOP
-                SELECT c.remaining, c.task_active INTO locked
-                  FROM response_consensus c
-                 WHERE c.task_id = cand.task_id
-                   FOR NO KEY UPDATE SKIP LOCKED;
-                IF NOT FOUND THEN
-                    busy := true;
-                    CONTINUE;
-                END IF;
-                CONTINUE WHEN NOT locked.task_active;
-                IF NOT gold THEN
-                    -- Counted after the lock: sees every lease committed before we got the row.
-                    SELECT count(*) INTO taken FROM task_leases l
-                     WHERE l.task_id = cand.task_id AND l.expires_at > CURRENT_TIMESTAMP;
-                    CONTINUE WHEN taken >= locked.remaining;
-                END IF;
-                DELETE FROM task_leases l
-                 WHERE l.task_id = cand.task_id AND l.expires_at <= CURRENT_TIMESTAMP;
-                INSERT INTO task_leases AS l (task_id, user_id, expires_at)
-                VALUES (cand.task_id, p_user,
-                        CURRENT_TIMESTAMP + make_interval(secs => p_lease_seconds))
-                ON CONFLICT ON CONSTRAINT task_leases_pkey
-                    DO UPDATE SET expires_at = excluded.expires_at
-                RETURNING l.task_id, l.expires_at INTO task_id, lease_expires_at;
-                RETURN NEXT;
-                RETURN;
+                FETCH candidates INTO cand;
+                EXIT WHEN NOT FOUND;
+                -- A candidate turned down is turned down inside a subtransaction whose rollback
+                -- releases its row lock at once; holding it to the end of the call would make
+                -- every concurrent caller see it busy.
+                BEGIN
+                    SELECT c.remaining, c.task_active INTO locked
+                      FROM response_consensus c
+                     WHERE c.task_id = cand.task_id
+                       FOR NO KEY UPDATE SKIP LOCKED;
+                    IF NOT FOUND THEN
+                        busy := true;
+                        CONTINUE;
+                    END IF;
+                    IF NOT locked.task_active THEN
+                        RAISE EXCEPTION USING ERRCODE = 'WH001';
+                    END IF;
+                    IF NOT gold THEN
+                        -- Counted after the lock: sees every lease committed before we got it.
+                        SELECT count(*) INTO taken FROM task_leases l
+                         WHERE l.task_id = cand.task_id AND l.expires_at > CURRENT_TIMESTAMP;
+                        IF taken >= locked.remaining THEN
+                            RAISE EXCEPTION USING ERRCODE = 'WH001';
+                        END IF;
+                    END IF;
+                    DELETE FROM task_leases l
+                     WHERE l.task_id = cand.task_id AND l.expires_at <= CURRENT_TIMESTAMP;
+                    INSERT INTO task_leases AS l (task_id, user_id, expires_at)
+                    VALUES (cand.task_id, p_user,
+                            CURRENT_TIMESTAMP + make_interval(secs => p_lease_seconds))
+                    ON CONFLICT ON CONSTRAINT task_leases_pkey
+                        DO UPDATE SET expires_at = excluded.expires_at
+                    RETURNING l.task_id, l.expires_at INTO task_id, lease_expires_at;
+                    RETURN NEXT;
+                    RETURN;
+                EXCEPTION WHEN SQLSTATE 'WH001' THEN
+                    NULL;  -- not this one; its lock is gone with the subtransaction
+                END;
             END LOOP;
+            CLOSE candidates;
         END LOOP;
         EXIT WHEN NOT busy;
         PERFORM pg_sleep(0.005 * attempt);
