@@ -24,10 +24,24 @@ async def in_transaction(
     other transaction committed (an idempotency key, a newer latest answer) and acts on it. The
     last attempt's error is raised unchanged.
     """
+    return await _retry(conn, work, attempts=attempts, transaction=True)
+
+
+async def retrying(
+    conn: AsyncConnection, work: Callable[[AsyncConnection], Awaitable[T]], *, attempts: int = 8
+) -> T:
+    """Like `in_transaction` for work that is a single statement on an autocommit connection:
+    the statement is its own transaction, which saves the BEGIN and COMMIT round trips."""
+    return await _retry(conn, work, attempts=attempts, transaction=False)
+
+
+async def _retry(conn, work, *, attempts: int, transaction: bool):
     for attempt in range(1, attempts + 1):
         try:
-            async with conn.transaction():
-                return await work(conn)
+            if transaction:
+                async with conn.transaction():
+                    return await work(conn)
+            return await work(conn)
         except RETRYABLE:
             if attempt == attempts:
                 raise

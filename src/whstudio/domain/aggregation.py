@@ -102,17 +102,14 @@ def dawid_skene(
     posteriors = np.divide(votes, totals, out=np.full_like(votes, 1.0 / k), where=totals > 0)
     answered = totals[:, 0] > 0
 
-    def m_step(post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def m_step(post: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         prior = post[answered].mean(axis=0) if answered.any() else np.full(k, 1.0 / k)
-        conf = np.empty((labels.n_workers, k, k))
+        counts = np.empty((labels.n_workers, k, k))
         for given in range(k):
-            conf[:, :, given] = indicators[given].T @ post
-        if prior_count > 0:
-            conf += prior_count
-        else:
-            np.clip(conf, eps, None, out=conf)
+            counts[:, :, given] = indicators[given].T @ post
+        conf = counts + prior_count if prior_count > 0 else np.clip(counts, eps, None)
         conf /= conf.sum(axis=2, keepdims=True)
-        return np.clip(prior, eps, None), conf
+        return np.clip(prior, eps, None), conf, counts
 
     def e_step(prior: np.ndarray, conf: np.ndarray) -> np.ndarray:
         log_conf = np.log(conf)
@@ -123,22 +120,26 @@ def dawid_skene(
         post = np.exp(log_post)
         return post / post.sum(axis=1, keepdims=True)
 
-    def elbo(post: np.ndarray, prior: np.ndarray, conf: np.ndarray) -> float:
-        # Expected complete-data log-likelihood plus the posteriors' entropy, per answer.
-        per_answer = np.log(conf[labels.worker, :, labels.label]) + np.log(prior)
-        expected = float((post[labels.task] * per_answer).sum())
+    answers_per_task = np.asarray(votes.sum(axis=1))
+
+    def elbo(post: np.ndarray, prior: np.ndarray, conf: np.ndarray, counts: np.ndarray) -> float:
+        # Expected complete-data log-likelihood plus the posteriors' entropy, per answer. The
+        # sum over answers of post[task, k] * log conf[worker, k, label] is the M-step's counts
+        # against log conf: no pass over the answers themselves.
+        expected = float((counts * np.log(conf)).sum())
+        expected += float((post * answers_per_task[:, None]).sum(axis=0) @ np.log(prior))
         clipped = np.clip(post[answered], eps, None)
         entropy = float(-(clipped * np.log(clipped)).sum())
         return (expected + entropy) / max(1, len(labels.task))
 
-    priors, confusion = m_step(posteriors)
+    priors, confusion, _ = m_step(posteriors)
     previous = -np.inf
     iterations = 0
     for step in range(1, max_iter + 1):
         iterations = step
         posteriors = e_step(priors, confusion)
-        priors, confusion = m_step(posteriors)
-        bound = elbo(posteriors, priors, confusion)
+        priors, confusion, counts = m_step(posteriors)
+        bound = elbo(posteriors, priors, confusion, counts)
         if bound - previous < tol:
             break
         previous = bound

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
-from whstudio.db.retry import in_transaction
+from whstudio.db.retry import in_transaction, retrying
 from whstudio.domain import consensus as consensus_domain
 from whstudio.domain import distribution, responses
 from whstudio.domain import tasks as tasks_domain
@@ -136,7 +136,8 @@ async def submit(
     conn: Conn,
     idempotency_key: IdempotencyKey = None,
 ):
-    done = await in_transaction(
+    run = retrying if responses.single_statement(task_id) else in_transaction
+    done = await run(
         conn,
         lambda c: responses.submit(
             c, task_id=task_id, user_id=user.id, answer=body, idempotency_key=idempotency_key
