@@ -48,23 +48,12 @@ def shown_content(content: dict[str, Any], order: str) -> dict[str, Any]:
 
 _ERRORS = {"WH404": NotFound, "WH409": Conflict, "WH422": InvalidInput}
 
-# Question type per task, learned from answers (a task's question type never changes: a new
-# question version keeps its type). Bounded; a task it does not know is treated as the kind
-# that needs a transaction.
-_KNOWN_TYPES: dict[UUID, str] = {}
-_KNOWN_TYPES_MAX = 200_000
 
-
-def single_statement(task_id: UUID) -> bool:
-    """Return whether an answer to this task is one statement (every type but transcription,
-    whose word-error-rate step follows in the same transaction)."""
-    return _KNOWN_TYPES.get(task_id, "voice_transcription") != "voice_transcription"
-
-
-def _learn(task_id: UUID, question_type: str) -> None:
-    if len(_KNOWN_TYPES) >= _KNOWN_TYPES_MAX:
-        _KNOWN_TYPES.clear()
-    _KNOWN_TYPES[task_id] = question_type
+def single_statement(answer: TaskResponse) -> bool:
+    """Return whether storing this answer is one statement. Only a transcript is followed by a
+    second step (word error rates) that must share its transaction; an answer without one is
+    either for another type or refused by the database function."""
+    return answer.transcript is None
 
 
 def domain_error(exc: psycopg.Error) -> Exception:
@@ -99,7 +88,7 @@ async def submit(
 
     One database call (`submit_answer_v1`) checks the task, validates the answer for its type,
     writes it and returns the new consensus. Transcription answers take a second step (word
-    error rates) that must share the transaction: `single_statement(task_id)` tells the caller
+    error rates) that must share the transaction: `single_statement(answer)` tells the caller
     when none is needed. On a unique
     violation from a concurrent duplicate the caller retries, and the retry finds the first
     request's answer by its idempotency key. A pairwise choice arrives in the labels this
@@ -125,7 +114,6 @@ async def submit(
     except psycopg.DatabaseError as exc:
         raise domain_error(exc) from exc
     result = row["result"]
-    _learn(task_id, result["question_type"])
     if result["question_type"] == "voice_transcription" and not result["replayed"]:
         await refresh_transcription(conn, task_id)
         result["consensus"] = (

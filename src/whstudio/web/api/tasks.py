@@ -136,7 +136,7 @@ async def submit(
     conn: Conn,
     idempotency_key: IdempotencyKey = None,
 ):
-    run = retrying if responses.single_statement(task_id) else in_transaction
+    run = retrying if responses.single_statement(body) else in_transaction
     done = await run(
         conn,
         lambda c: responses.submit(
