@@ -54,7 +54,8 @@ def render(stored: dict[str, Any], order: list[str]) -> str:
         "(`WHSTUDIO_WORKERS`).",
         "",
         "Everything (PostgreSQL, the app under uvicorn, the load generator) runs on this one "
-        "machine and shares its cores.",
+        "machine and shares its cores. Each benchmark's figures are from its latest run (runs "
+        "are merged in benchmarks/out/results-<scale>.json); the date above is the newest run's.",
         "",
         "## Data set",
         "",
