@@ -36,11 +36,6 @@ def _load() -> dict[str, str]:
 QUERIES: dict[str, str] = _load()
 
 
-def query(name: str) -> str:
-    """Return the SQL text of a named query."""
-    return QUERIES[name]
-
-
 async def fetch_one(
     conn: AsyncConnection, name: str, params: Mapping[str, Any] | None = None
 ) -> dict[str, Any] | None:

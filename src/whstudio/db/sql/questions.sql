@@ -14,10 +14,5 @@ SELECT id, lineage_id, version, question_type, content, gold_standard, source_da
   FROM questions
  WHERE content_hash = question_content_hash(%(question_type)s, %(content)s);
 
--- name: by_id
-SELECT id, lineage_id, version, question_type, content, gold_standard, source_dataset, source_ref,
-       metadata, created_at
-  FROM questions WHERE id = %(id)s;
-
 -- name: count_by_dataset
 SELECT source_dataset, count(*) AS questions FROM questions GROUP BY source_dataset ORDER BY 1;
