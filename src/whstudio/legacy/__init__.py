@@ -1,0 +1,1 @@
+"""Online migration of a legacy WorldHuman Studio database to the fresh-install schema."""
