@@ -19,6 +19,63 @@ SET default_tablespace = '';
 SET default_table_access_method = heap;
 
 --
+-- Name: annotator_stats; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.annotator_stats (
+    user_id uuid NOT NULL,
+    answers integer DEFAULT 0 NOT NULL,
+    gold_answered integer DEFAULT 0 NOT NULL,
+    gold_correct integer DEFAULT 0 NOT NULL,
+    gold_fail_streak integer DEFAULT 0 NOT NULL,
+    evaluated integer DEFAULT 0 NOT NULL,
+    agreed integer DEFAULT 0 NOT NULL,
+    sided integer DEFAULT 0 NOT NULL,
+    picked_left integer DEFAULT 0 NOT NULL,
+    picked_a integer DEFAULT 0 NOT NULL,
+    picked_b integer DEFAULT 0 NOT NULL,
+    timed integer DEFAULT 0 NOT NULL,
+    time_sum bigint DEFAULT 0 NOT NULL,
+    fast integer DEFAULT 0 NOT NULL,
+    ds_accuracy double precision,
+    ds_labels integer,
+    accuracy double precision DEFAULT 0.7 NOT NULL,
+    accuracy_low double precision DEFAULT 0 NOT NULL,
+    accuracy_high double precision DEFAULT 1 NOT NULL,
+    flags text[] DEFAULT '{}'::text[] NOT NULL,
+    updated_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    CONSTRAINT annotator_stats_counts_check CHECK (((answers >= 0) AND (gold_answered >= gold_correct) AND (gold_correct >= 0) AND (evaluated >= agreed) AND (agreed >= 0) AND (sided >= picked_left) AND (picked_left >= 0) AND (picked_a >= 0) AND (picked_b >= 0) AND (timed >= 0) AND (time_sum >= 0) AND (fast >= 0) AND (gold_fail_streak >= 0))),
+    CONSTRAINT annotator_stats_ds_accuracy_check CHECK (((ds_accuracy >= (0)::double precision) AND (ds_accuracy <= (1)::double precision))),
+    CONSTRAINT annotator_stats_ds_labels_check CHECK ((ds_labels >= 0))
+);
+
+
+--
+-- Name: annotator_flags(public.annotator_stats, double precision, double precision); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.annotator_flags(s public.annotator_stats, low double precision, high double precision) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+SELECT array_remove(ARRAY[
+    CASE WHEN s.sided >= 20 AND abs(2 * s.picked_left - s.sided) >= 4 * sqrt(s.sided)
+              AND greatest(s.picked_left, s.sided - s.picked_left) >= 0.8 * s.sided
+         THEN 'position_bias' END,
+    CASE WHEN s.picked_a + s.picked_b >= 20
+              AND abs(s.picked_a - s.picked_b) >= 4 * sqrt(s.picked_a + s.picked_b)
+              AND greatest(s.picked_a, s.picked_b) >= 0.8 * (s.picked_a + s.picked_b)
+         THEN 'same_answer' END,
+    CASE WHEN s.gold_fail_streak >= 3 THEN 'gold_failures' END,
+    CASE WHEN s.gold_answered + s.evaluated + coalesce(s.ds_labels, 0) >= 20 AND high < 0.5
+         THEN 'below_chance' END,
+    CASE WHEN s.gold_answered + s.evaluated + coalesce(s.ds_labels, 0) >= 30
+              AND high >= 0.5 AND high < 0.62
+         THEN 'near_chance' END,
+    CASE WHEN s.fast >= 5 AND s.fast >= 0.3 * s.timed THEN 'fast' END], NULL)
+$$;
+
+
+--
 -- Name: submissions; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -56,6 +113,24 @@ CREATE TABLE public.submissions (
     CONSTRAINT submissions_time_spent_seconds_check CHECK (((time_spent_seconds >= 0) AND (time_spent_seconds <= 86400))),
     CONSTRAINT submissions_vote_weight_check CHECK (((vote_weight >= (0)::numeric) AND (vote_weight <= (100)::numeric)))
 );
+
+
+--
+-- Name: answer_matches(public.submissions, jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.answer_matches(s public.submissions, gold jsonb) RETURNS boolean
+    LANGUAGE sql IMMUTABLE
+    AS $$
+SELECT CASE
+    WHEN gold IS NULL THEN NULL
+    WHEN gold ? 'chosen_response' THEN s.chosen_response = gold ->> 'chosen_response'
+    WHEN gold ? 'ranking' THEN s.payload -> 'ranking' = gold -> 'ranking'
+    WHEN gold ? 'transcript' THEN
+        lower(regexp_replace(btrim(s.payload ->> 'transcript'), '\s+', ' ', 'g'))
+        = lower(regexp_replace(btrim(gold ->> 'transcript'), '\s+', ' ', 'g'))
+END
+$$;
 
 
 --
@@ -433,6 +508,31 @@ $_$;
 
 
 --
+-- Name: loo_verdict(text, integer, integer, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.loo_verdict(choice text, count_a integer, count_b integer, count_tie integer, OUT agreed boolean, OUT others_agreeing integer, OUT others_total integer) RETURNS record
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    AS $$
+DECLARE
+    a integer := count_a - (choice = 'A')::int;
+    b integer := count_b - (choice = 'B')::int;
+    t integer := count_tie - (choice = 'tie')::int;
+    top integer;
+    winner text;
+BEGIN
+    others_total := a + b + t;
+    others_agreeing := CASE choice WHEN 'A' THEN a WHEN 'B' THEN b ELSE t END;
+    top := greatest(a, b, t);
+    IF top > 0 AND (a = top)::int + (b = top)::int + (t = top)::int = 1 AND t <> top THEN
+        winner := CASE WHEN a = top THEN 'A' ELSE 'B' END;
+        agreed := choice = winner;
+    END IF;
+END
+$$;
+
+
+--
 -- Name: next_task_v1(uuid, integer, boolean); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -550,6 +650,242 @@ $$;
 
 
 --
+-- Name: next_task_v2(uuid, integer, double precision, double precision, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.next_task_v2(p_user uuid, p_lease_seconds integer, p_coin double precision, p_default_gold_rate double precision, p_dataset text) RETURNS TABLE(task_id uuid, lease_expires_at timestamp with time zone, gold_rate double precision)
+    LANGUAGE plpgsql
+    AS $$
+#variable_conflict use_column
+DECLARE
+    cand record;
+    locked record;
+    taken integer;
+    busy boolean;
+    kinds boolean[];
+    gold boolean;
+    rate double precision;
+    candidates refcursor;
+BEGIN
+    SELECT d.gold_rate INTO rate FROM dataset_settings d WHERE d.source_dataset = p_dataset;
+    rate := coalesce(rate, p_default_gold_rate);
+    kinds := CASE WHEN p_coin < rate THEN ARRAY[true, false] ELSE ARRAY[false, true] END;
+    SELECT l.task_id INTO cand
+      FROM task_leases l
+      JOIN response_consensus c ON c.task_id = l.task_id
+     WHERE l.user_id = p_user AND l.expires_at > CURRENT_TIMESTAMP AND c.task_active
+       AND (p_dataset IS NULL OR c.source_dataset = p_dataset)
+       AND NOT EXISTS (SELECT 1 FROM submissions s
+                        WHERE s.task_id = l.task_id AND s.user_id = p_user)
+     ORDER BY l.created_at
+     LIMIT 1;
+    IF FOUND THEN
+        UPDATE task_leases l
+           SET expires_at = CURRENT_TIMESTAMP + make_interval(secs => p_lease_seconds)
+         WHERE l.task_id = cand.task_id AND l.user_id = p_user
+        RETURNING l.task_id, l.expires_at INTO task_id, lease_expires_at;
+        gold_rate := rate;
+        RETURN NEXT;
+        RETURN;
+    END IF;
+    FOR attempt IN 1 .. 6 LOOP
+        busy := false;
+        FOREACH gold IN ARRAY kinds LOOP
+            IF gold THEN
+                OPEN candidates FOR
+                    SELECT c.task_id
+                      FROM response_consensus c
+                      JOIN tasks t ON t.id = c.task_id
+                     WHERE c.task_active AND c.has_gold
+                       AND (p_dataset IS NULL OR c.source_dataset = p_dataset)
+                       AND (t.expires_at IS NULL OR t.expires_at > CURRENT_TIMESTAMP)
+                       AND NOT EXISTS (SELECT 1 FROM submissions s
+                                        WHERE s.task_id = c.task_id AND s.user_id = p_user)
+                       AND NOT EXISTS (SELECT 1 FROM task_skips k
+                                        WHERE k.task_id = c.task_id AND k.user_id = p_user)
+                     ORDER BY c.task_priority DESC, c.task_id
+                     LIMIT 8;
+            ELSE
+                OPEN candidates FOR
+                    SELECT c.task_id
+                      FROM response_consensus c
+                      JOIN tasks t ON t.id = c.task_id
+                     WHERE c.task_active AND NOT c.has_gold AND c.remaining > 0
+                       AND (p_dataset IS NULL OR c.source_dataset = p_dataset)
+                       AND (t.expires_at IS NULL OR t.expires_at > CURRENT_TIMESTAMP)
+                       AND NOT EXISTS (SELECT 1 FROM submissions s
+                                        WHERE s.task_id = c.task_id AND s.user_id = p_user)
+                       AND NOT EXISTS (SELECT 1 FROM task_skips k
+                                        WHERE k.task_id = c.task_id AND k.user_id = p_user)
+                       AND (SELECT count(*) FROM task_leases l
+                             WHERE l.task_id = c.task_id
+                               AND l.expires_at > CURRENT_TIMESTAMP) < c.remaining
+                     ORDER BY c.has_gold, c.remaining, c.task_priority DESC, c.task_id
+                     LIMIT 8;
+            END IF;
+            LOOP
+                FETCH candidates INTO cand;
+                EXIT WHEN NOT FOUND;
+                BEGIN
+                    SELECT c.remaining, c.task_active INTO locked
+                      FROM response_consensus c
+                     WHERE c.task_id = cand.task_id
+                       FOR NO KEY UPDATE SKIP LOCKED;
+                    IF NOT FOUND THEN
+                        busy := true;
+                        CONTINUE;
+                    END IF;
+                    IF NOT locked.task_active THEN
+                        RAISE EXCEPTION USING ERRCODE = 'WH001';
+                    END IF;
+                    IF NOT gold THEN
+                        SELECT count(*) INTO taken FROM task_leases l
+                         WHERE l.task_id = cand.task_id AND l.expires_at > CURRENT_TIMESTAMP;
+                        IF taken >= locked.remaining THEN
+                            RAISE EXCEPTION USING ERRCODE = 'WH001';
+                        END IF;
+                    END IF;
+                    DELETE FROM task_leases l
+                     WHERE l.task_id = cand.task_id AND l.expires_at <= CURRENT_TIMESTAMP;
+                    INSERT INTO task_leases AS l (task_id, user_id, expires_at)
+                    VALUES (cand.task_id, p_user,
+                            CURRENT_TIMESTAMP + make_interval(secs => p_lease_seconds))
+                    ON CONFLICT ON CONSTRAINT task_leases_pkey
+                        DO UPDATE SET expires_at = excluded.expires_at
+                    RETURNING l.task_id, l.expires_at INTO task_id, lease_expires_at;
+                    gold_rate := rate;
+                    RETURN NEXT;
+                    RETURN;
+                EXCEPTION WHEN SQLSTATE 'WH001' THEN
+                    NULL;
+                END;
+            END LOOP;
+            CLOSE candidates;
+        END LOOP;
+        EXIT WHEN NOT busy;
+        PERFORM pg_sleep(0.005 * attempt);
+    END LOOP;
+END
+$$;
+
+
+--
+-- Name: response_quality_metrics; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.response_quality_metrics (
+    submission_id uuid NOT NULL,
+    task_id uuid NOT NULL,
+    user_id uuid NOT NULL,
+    gold_correct boolean,
+    agreement_with_consensus numeric(5,2),
+    time_spent_seconds integer,
+    is_outlier boolean DEFAULT false NOT NULL,
+    outlier_reasons text[] DEFAULT '{}'::text[] NOT NULL,
+    flagged_for_review boolean DEFAULT false NOT NULL,
+    computed_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    counted boolean DEFAULT true NOT NULL,
+    question_type text,
+    choice text,
+    picked_left boolean,
+    agreed boolean,
+    others_agreeing integer,
+    others_total integer,
+    gold_source text,
+    CONSTRAINT response_quality_metrics_agreement_check CHECK (((agreement_with_consensus >= (0)::numeric) AND (agreement_with_consensus <= (100)::numeric))),
+    CONSTRAINT response_quality_metrics_choice_check CHECK ((choice = ANY (ARRAY['A'::text, 'B'::text, 'tie'::text]))),
+    CONSTRAINT response_quality_metrics_gold_source_check CHECK ((gold_source = ANY (ARRAY['gold'::text, 'adjudication'::text]))),
+    CONSTRAINT response_quality_metrics_others_check CHECK (((others_agreeing >= 0) AND (others_total >= others_agreeing))),
+    CONSTRAINT response_quality_metrics_time_check CHECK ((time_spent_seconds >= 0))
+);
+
+
+--
+-- Name: quality_apply_row(public.response_quality_metrics, integer); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.quality_apply_row(m public.response_quality_metrics, sign integer) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO annotator_stats AS a (user_id) VALUES (m.user_id) ON CONFLICT DO NOTHING;
+    UPDATE annotator_stats SET
+        answers = answers + sign,
+        gold_answered = gold_answered + sign * (m.gold_correct IS NOT NULL)::int,
+        gold_correct = gold_correct + sign * coalesce(m.gold_correct, false)::int,
+        evaluated = evaluated + sign * (m.agreed IS NOT NULL)::int,
+        agreed = agreed + sign * coalesce(m.agreed, false)::int,
+        sided = sided + sign * (m.picked_left IS NOT NULL)::int,
+        picked_left = picked_left + sign * coalesce(m.picked_left, false)::int,
+        picked_a = picked_a + sign * coalesce(m.choice = 'A', false)::int,
+        picked_b = picked_b + sign * coalesce(m.choice = 'B', false)::int,
+        timed = timed + sign * (m.time_spent_seconds IS NOT NULL)::int,
+        time_sum = time_sum + sign * coalesce(m.time_spent_seconds, 0),
+        fast = fast + sign * ('fast' = ANY (m.outlier_reasons))::int
+     WHERE user_id = m.user_id;
+END
+$$;
+
+
+--
+-- Name: quality_reason(public.response_quality_metrics); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.quality_reason(m public.response_quality_metrics) RETURNS text
+    LANGUAGE sql IMMUTABLE
+    AS $$
+SELECT CASE
+    WHEN m.gold_correct IS NOT NULL AND m.gold_source = 'adjudication'
+        THEN CASE WHEN m.gold_correct THEN 'matched the reviewer''s adjudication'
+                  ELSE 'differed from the reviewer''s adjudication' END
+    WHEN m.gold_correct IS NOT NULL
+        THEN CASE WHEN m.gold_correct THEN 'passed a gold check' ELSE 'failed a gold check' END
+    WHEN m.agreed IS NOT NULL
+        THEN format('%s a %s–%s consensus', CASE WHEN m.agreed THEN 'agreed with' ELSE 'disagreed with' END,
+                    CASE WHEN m.agreed THEN m.others_agreeing ELSE m.others_total - m.others_agreeing END,
+                    CASE WHEN m.agreed THEN m.others_total - m.others_agreeing ELSE m.others_agreeing END)
+END
+$$;
+
+
+--
+-- Name: quality_settle_v1(uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.quality_settle_v1(p_task uuid) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM response_consensus WHERE task_id = p_task AND remaining = 0) THEN
+        RETURN;
+    END IF;
+    -- Lock the voters' counters in one order, so that two tasks settling at once cannot
+    -- deadlock on each other's annotators.
+    INSERT INTO annotator_stats (user_id)
+    SELECT DISTINCT s.user_id FROM submissions s WHERE s.task_id = p_task AND s.is_latest
+    ON CONFLICT DO NOTHING;
+    PERFORM 1 FROM annotator_stats a
+     WHERE a.user_id IN (SELECT s.user_id FROM submissions s
+                          WHERE s.task_id = p_task AND s.is_latest)
+     ORDER BY a.user_id FOR NO KEY UPDATE;
+    UPDATE response_quality_metrics m
+       SET agreed = x.agreed, others_agreeing = x.others_agreeing,
+           others_total = x.others_total,
+           agreement_with_consensus = CASE WHEN x.others_total > 0
+               THEN round(100.0 * x.others_agreeing / x.others_total, 2) END,
+           computed_at = CURRENT_TIMESTAMP
+      FROM (SELECT r.submission_id, v.agreed, v.others_agreeing, v.others_total
+              FROM response_quality_metrics r
+              JOIN response_consensus c ON c.task_id = r.task_id,
+                   LATERAL loo_verdict(r.choice, c.count_a, c.count_b, c.count_tie) v
+             WHERE r.task_id = p_task AND r.counted AND r.choice IS NOT NULL
+               AND r.gold_correct IS NULL AND r.others_total IS NULL) AS x
+     WHERE m.submission_id = x.submission_id;
+END
+$$;
+
+
+--
 -- Name: question_content_hash(text, jsonb); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -630,6 +966,73 @@ $$;
 
 
 --
+-- Name: reputation_of(public.annotator_stats); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.reputation_of(s public.annotator_stats, OUT accuracy double precision, OUT low double precision, OUT high double precision, OUT score integer, OUT weight double precision) RETURNS record
+    LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE
+    AS $$
+DECLARE
+    succ double precision := 2 * s.gold_correct;
+    trials double precision := 2 * s.gold_answered;
+    a double precision;
+    b double precision;
+    sd double precision;
+BEGIN
+    IF s.ds_accuracy IS NOT NULL AND s.ds_labels > 0 THEN
+        succ := succ + s.ds_accuracy * s.ds_labels;
+        trials := trials + s.ds_labels;
+    ELSE
+        succ := succ + s.agreed;
+        trials := trials + s.evaluated;
+    END IF;
+    a := succ + 7;
+    b := trials - succ + 3;
+    accuracy := a / (a + b);
+    sd := sqrt(a * b / ((a + b) ^ 2 * (a + b + 1)));
+    low := greatest(0, accuracy - 1.96 * sd);
+    high := least(1, accuracy + 1.96 * sd);
+    score := round(1000 * low)::integer;
+    weight := least(10, greatest(0.01, ln(accuracy / (1 - accuracy)) / ln(7.0 / 3.0)));
+END
+$$;
+
+
+--
+-- Name: reputation_update_v1(uuid, text, text, uuid, uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.reputation_update_v1(p_user uuid, p_kind text, p_reason text, p_task uuid, p_submission uuid) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    s annotator_stats;
+    r record;
+    before integer;
+BEGIN
+    SELECT * INTO s FROM annotator_stats WHERE user_id = p_user FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    SELECT * INTO r FROM reputation_of(s);
+    UPDATE annotator_stats
+       SET accuracy = r.accuracy, accuracy_low = r.low, accuracy_high = r.high,
+           flags = annotator_flags(s, r.low, r.high), updated_at = CURRENT_TIMESTAMP
+     WHERE user_id = p_user;
+    SELECT reputation_score INTO before FROM users WHERE id = p_user;
+    UPDATE users SET reputation_score = r.score, reputation_weight = round(r.weight::numeric, 6)
+     WHERE id = p_user
+       AND (reputation_score, reputation_weight) IS DISTINCT FROM
+           (r.score, round(r.weight::numeric, 6));
+    IF p_reason IS NOT NULL THEN
+        INSERT INTO reputation_events (user_id, task_id, submission_id, kind, delta, score, reason)
+        VALUES (p_user, p_task, p_submission, p_kind, r.score - before, r.score, p_reason);
+    END IF;
+END
+$$;
+
+
+--
 -- Name: response_consensus_count(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -659,6 +1062,20 @@ $$;
 
 
 --
+-- Name: response_consensus_settle(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.response_consensus_settle() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM quality_settle_v1(NEW.task_id);
+    RETURN NULL;
+END
+$$;
+
+
+--
 -- Name: response_consensus_truncate_counts(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -667,6 +1084,55 @@ CREATE FUNCTION public.response_consensus_truncate_counts() RETURNS trigger
     AS $$
 BEGIN
     DELETE FROM task_counts;
+    RETURN NULL;
+END
+$$;
+
+
+--
+-- Name: response_quality_metrics_count(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.response_quality_metrics_count() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    kind text;
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') AND OLD.counted THEN
+        PERFORM quality_apply_row(OLD, -1);
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') AND NEW.counted THEN
+        PERFORM quality_apply_row(NEW, 1);
+    END IF;
+    IF TG_OP = 'DELETE' THEN
+        PERFORM reputation_update_v1(OLD.user_id, NULL, NULL, NULL, NULL);
+        RETURN NULL;
+    END IF;
+    -- A gold verdict moves the run of gold failures in the order answers arrive.
+    IF NEW.counted AND NEW.gold_correct IS NOT NULL
+       AND (TG_OP = 'INSERT' OR OLD.gold_correct IS DISTINCT FROM NEW.gold_correct
+            OR NOT OLD.counted) THEN
+        UPDATE annotator_stats
+           SET gold_fail_streak = CASE WHEN NEW.gold_correct THEN 0 ELSE gold_fail_streak + 1 END
+         WHERE user_id = NEW.user_id;
+    END IF;
+    kind := CASE
+        WHEN NOT NEW.counted THEN 'revision'
+        WHEN NEW.gold_source = 'adjudication' THEN 'adjudication'
+        WHEN NEW.gold_correct IS NOT NULL THEN 'gold'
+        ELSE 'agreement' END;
+    IF TG_OP = 'INSERT' OR OLD.counted <> NEW.counted
+       OR OLD.gold_correct IS DISTINCT FROM NEW.gold_correct
+       OR OLD.agreed IS DISTINCT FROM NEW.agreed THEN
+        PERFORM reputation_update_v1(
+            NEW.user_id, kind,
+            CASE WHEN NOT NEW.counted THEN
+                     CASE WHEN OLD.gold_correct IS NOT NULL OR OLD.agreed IS NOT NULL
+                          THEN 'revised an answer: its earlier verdict no longer counts' END
+                 ELSE quality_reason(NEW) END,
+            NEW.task_id, NEW.submission_id);
+    END IF;
     RETURN NULL;
 END
 $$;
@@ -763,6 +1229,77 @@ BEGIN
             PERFORM consensus_apply_vote(NEW, 1);
         END IF;
     END IF;
+    RETURN NULL;
+END
+$$;
+
+
+--
+-- Name: submissions_quality(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.submissions_quality() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    g record;
+    c response_consensus;
+    v_agreed boolean;
+    v_agreeing integer;
+    v_total integer;
+    median double precision;
+    reasons text[] := '{}';
+    user_flags text[];
+    qtype text;
+BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        IF OLD.is_latest AND NOT NEW.is_latest THEN
+            UPDATE response_quality_metrics SET counted = false WHERE submission_id = NEW.id;
+        ELSIF NOT OLD.is_latest AND NEW.is_latest THEN
+            UPDATE response_quality_metrics SET counted = true WHERE submission_id = NEW.id;
+        END IF;
+        RETURN NULL;
+    END IF;
+    IF NOT NEW.is_latest THEN
+        RETURN NULL;
+    END IF;
+    SELECT * INTO g FROM task_gold(NEW.task_id);
+    SELECT * INTO c FROM response_consensus WHERE task_id = NEW.task_id;
+    qtype := c.question_type;
+    IF NEW.time_spent_seconds IS NOT NULL THEN
+        SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY x.t) INTO median
+          FROM (SELECT s.time_spent_seconds AS t
+                  FROM submissions s
+                 WHERE s.task_id = NEW.task_id AND s.is_latest AND s.id <> NEW.id
+                   AND s.time_spent_seconds IS NOT NULL
+                 ORDER BY s.created_at DESC
+                 LIMIT 101) AS x
+        HAVING count(*) >= 2;
+        IF median IS NOT NULL AND NEW.time_spent_seconds < 0.25 * median THEN
+            reasons := reasons || 'fast'::text;
+        END IF;
+    END IF;
+    SELECT flags INTO user_flags FROM annotator_stats WHERE user_id = NEW.user_id;
+    reasons := reasons || ARRAY(SELECT f FROM unnest(user_flags) AS f
+                                 WHERE f IN ('position_bias', 'same_answer', 'gold_failures',
+                                             'below_chance'));
+    IF g.source IS NULL AND NEW.chosen_response IS NOT NULL AND c.remaining = 0 THEN
+        SELECT v.agreed, v.others_agreeing, v.others_total INTO v_agreed, v_agreeing, v_total
+          FROM loo_verdict(NEW.chosen_response, c.count_a, c.count_b, c.count_tie) AS v;
+    END IF;
+    INSERT INTO response_quality_metrics (
+        submission_id, task_id, user_id, question_type, choice, picked_left, gold_correct,
+        gold_source, agreed, others_agreeing, others_total, agreement_with_consensus,
+        time_spent_seconds, is_outlier, outlier_reasons, flagged_for_review)
+    VALUES (
+        NEW.id, NEW.task_id, NEW.user_id, qtype, NEW.chosen_response,
+        CASE WHEN NEW.chosen_response IN ('A', 'B') AND NEW.shown_order IS NOT NULL
+             THEN (NEW.chosen_response = 'A') = (NEW.shown_order = 'AB') END,
+        answer_matches(NEW, g.gold), CASE WHEN answer_matches(NEW, g.gold) IS NOT NULL
+                                          THEN g.source END,
+        v_agreed, v_agreeing, v_total,
+        CASE WHEN v_total > 0 THEN round(100.0 * v_agreeing / v_total, 2) END,
+        NEW.time_spent_seconds, cardinality(reasons) > 0, reasons, cardinality(reasons) > 0);
     RETURN NULL;
 END
 $$;
@@ -907,6 +1444,27 @@ $$;
 
 
 --
+-- Name: task_gold(uuid); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.task_gold(p_task uuid, OUT gold jsonb, OUT source text) RETURNS record
+    LANGUAGE sql STABLE
+    AS $$
+SELECT coalesce(a.final_answer, CASE q.question_type
+           WHEN 'pairwise_ab' THEN jsonb_build_object('chosen_response', q.gold_standard)
+           WHEN 'ranking' THEN jsonb_build_object('ranking', q.gold_standard)
+           WHEN 'text_generation' THEN jsonb_build_object('text', q.gold_standard)
+           ELSE jsonb_build_object('transcript', q.gold_standard) END),
+       CASE WHEN a.task_id IS NOT NULL THEN 'adjudication'
+            WHEN q.gold_standard IS NOT NULL THEN 'gold' END
+  FROM tasks t
+  JOIN questions q ON q.id = t.question_id
+  LEFT JOIN task_adjudications a ON a.task_id = t.id
+ WHERE t.id = p_task
+$$;
+
+
+--
 -- Name: tasks_create_consensus(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -963,6 +1521,26 @@ $$;
 
 
 --
+-- Name: annotator_skill; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.annotator_skill (
+    user_id uuid NOT NULL,
+    method text NOT NULL,
+    classes text[] NOT NULL,
+    confusion jsonb NOT NULL,
+    accuracy double precision NOT NULL,
+    labels integer NOT NULL,
+    run_id uuid NOT NULL,
+    computed_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    CONSTRAINT annotator_skill_accuracy_check CHECK (((accuracy >= (0)::double precision) AND (accuracy <= (1)::double precision))),
+    CONSTRAINT annotator_skill_confusion_check CHECK ((jsonb_typeof(confusion) = 'array'::text)),
+    CONSTRAINT annotator_skill_labels_check CHECK ((labels >= 0)),
+    CONSTRAINT annotator_skill_method_check CHECK ((method = 'dawid_skene'::text))
+);
+
+
+--
 -- Name: api_tokens; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1011,6 +1589,19 @@ CREATE SEQUENCE public.consensus_event_seq
 
 
 --
+-- Name: dataset_settings; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.dataset_settings (
+    source_dataset text NOT NULL,
+    gold_rate double precision NOT NULL,
+    updated_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    CONSTRAINT dataset_settings_gold_rate_check CHECK (((gold_rate >= (0)::double precision) AND (gold_rate <= (1)::double precision))),
+    CONSTRAINT dataset_settings_source_dataset_check CHECK (((length(source_dataset) >= 1) AND (length(source_dataset) <= 200)))
+);
+
+
+--
 -- Name: login_failures; Type: TABLE; Schema: public; Owner: -
 --
 
@@ -1049,22 +1640,82 @@ CREATE TABLE public.questions (
 
 
 --
--- Name: response_quality_metrics; Type: TABLE; Schema: public; Owner: -
+-- Name: reputation_events; Type: TABLE; Schema: public; Owner: -
 --
 
-CREATE TABLE public.response_quality_metrics (
-    submission_id uuid NOT NULL,
-    task_id uuid NOT NULL,
+CREATE TABLE public.reputation_events (
+    id bigint NOT NULL,
     user_id uuid NOT NULL,
-    gold_correct boolean,
-    agreement_with_consensus numeric(5,2),
-    time_spent_seconds integer,
-    is_outlier boolean DEFAULT false NOT NULL,
-    outlier_reasons text[] DEFAULT '{}'::text[] NOT NULL,
-    flagged_for_review boolean DEFAULT false NOT NULL,
-    computed_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
-    CONSTRAINT response_quality_metrics_agreement_check CHECK (((agreement_with_consensus >= (0)::numeric) AND (agreement_with_consensus <= (100)::numeric))),
-    CONSTRAINT response_quality_metrics_time_check CHECK ((time_spent_seconds >= 0))
+    task_id uuid,
+    submission_id uuid,
+    kind text NOT NULL,
+    delta integer NOT NULL,
+    score integer NOT NULL,
+    reason text NOT NULL,
+    created_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    CONSTRAINT reputation_events_kind_check CHECK ((kind = ANY (ARRAY['gold'::text, 'agreement'::text, 'adjudication'::text, 'revision'::text, 'dawid_skene'::text, 'refresh'::text])))
+);
+
+
+--
+-- Name: reputation_events_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.reputation_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.reputation_events_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: response_quality_current; Type: VIEW; Schema: public; Owner: -
+--
+
+CREATE VIEW public.response_quality_current AS
+ SELECT m.submission_id,
+    m.task_id,
+    m.user_id,
+    m.counted,
+    m.question_type,
+    m.choice,
+    m.picked_left,
+    m.gold_correct,
+    m.gold_source,
+    m.agreed,
+    m.time_spent_seconds,
+    m.is_outlier,
+    m.outlier_reasons,
+    m.flagged_for_review,
+    m.computed_at,
+    v.others_total AS others_now,
+    v.others_agreeing AS others_agreeing_now,
+        CASE
+            WHEN (v.others_total > 0) THEN round(((100.0 * (v.others_agreeing)::numeric) / (v.others_total)::numeric), 2)
+            ELSE NULL::numeric
+        END AS agreement_now
+   FROM ((public.response_quality_metrics m
+     JOIN public.response_consensus c ON ((c.task_id = m.task_id)))
+     LEFT JOIN LATERAL public.loo_verdict(m.choice, c.count_a, c.count_b, c.count_tie) v(agreed, others_agreeing, others_total) ON ((m.choice IS NOT NULL)));
+
+
+--
+-- Name: task_adjudications; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.task_adjudications (
+    task_id uuid NOT NULL,
+    final_answer jsonb NOT NULL,
+    note text NOT NULL,
+    reviewer_id uuid,
+    previous_status text NOT NULL,
+    disputed_since timestamp with time zone,
+    created_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    CONSTRAINT task_adjudications_final_answer_check CHECK ((jsonb_typeof(final_answer) = 'object'::text)),
+    CONSTRAINT task_adjudications_note_check CHECK (((length(note) >= 1) AND (length(note) <= 5000)))
 );
 
 
@@ -1287,6 +1938,22 @@ CREATE TABLE public.web_sessions (
 
 
 --
+-- Name: annotator_skill annotator_skill_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.annotator_skill
+    ADD CONSTRAINT annotator_skill_pkey PRIMARY KEY (user_id, method);
+
+
+--
+-- Name: annotator_stats annotator_stats_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.annotator_stats
+    ADD CONSTRAINT annotator_stats_pkey PRIMARY KEY (user_id);
+
+
+--
 -- Name: api_tokens api_tokens_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1308,6 +1975,14 @@ ALTER TABLE ONLY public.api_tokens
 
 ALTER TABLE ONLY public.consensus_batch_results
     ADD CONSTRAINT consensus_batch_results_pkey PRIMARY KEY (task_id, method);
+
+
+--
+-- Name: dataset_settings dataset_settings_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.dataset_settings
+    ADD CONSTRAINT dataset_settings_pkey PRIMARY KEY (source_dataset);
 
 
 --
@@ -1343,6 +2018,14 @@ ALTER TABLE ONLY public.questions
 
 
 --
+-- Name: reputation_events reputation_events_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.reputation_events
+    ADD CONSTRAINT reputation_events_pkey PRIMARY KEY (id);
+
+
+--
 -- Name: response_consensus response_consensus_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1372,6 +2055,14 @@ ALTER TABLE ONLY public.submissions
 
 ALTER TABLE ONLY public.submissions
     ADD CONSTRAINT submissions_task_user_version_key UNIQUE (task_id, user_id, response_version);
+
+
+--
+-- Name: task_adjudications task_adjudications_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.task_adjudications
+    ADD CONSTRAINT task_adjudications_pkey PRIMARY KEY (task_id);
 
 
 --
@@ -1492,10 +2183,24 @@ CREATE INDEX questions_source_idx ON public.questions USING btree (source_datase
 
 
 --
+-- Name: reputation_events_user_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX reputation_events_user_idx ON public.reputation_events USING btree (user_id, id DESC);
+
+
+--
 -- Name: response_consensus_agreement_idx; Type: INDEX; Schema: public; Owner: -
 --
 
 CREATE INDEX response_consensus_agreement_idx ON public.response_consensus USING btree (agreement_percentage, task_id);
+
+
+--
+-- Name: response_consensus_disputed_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX response_consensus_disputed_idx ON public.response_consensus USING btree (updated_at, task_id) WHERE ((remaining = 0) AND (NOT consensus_reached) AND (task_status = ANY (ARRAY['active'::text, 'paused'::text])));
 
 
 --
@@ -1555,6 +2260,13 @@ CREATE INDEX response_quality_metrics_user_idx ON public.response_quality_metric
 
 
 --
+-- Name: response_quality_metrics_user_time_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX response_quality_metrics_user_time_idx ON public.response_quality_metrics USING btree (user_id, computed_at DESC);
+
+
+--
 -- Name: submissions_idempotency_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -1601,6 +2313,13 @@ CREATE INDEX submissions_status_created_idx ON public.submissions USING btree (s
 --
 
 CREATE INDEX submissions_user_created_idx ON public.submissions USING btree (user_id, created_at);
+
+
+--
+-- Name: task_adjudications_created_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX task_adjudications_created_idx ON public.task_adjudications USING btree (created_at);
 
 
 --
@@ -1702,10 +2421,24 @@ CREATE TRIGGER response_consensus_count_update AFTER UPDATE ON public.response_c
 
 
 --
+-- Name: response_consensus response_consensus_settle; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER response_consensus_settle AFTER UPDATE OF remaining ON public.response_consensus FOR EACH ROW WHEN (((old.remaining > 0) AND (new.remaining = 0))) EXECUTE FUNCTION public.response_consensus_settle();
+
+
+--
 -- Name: response_consensus response_consensus_truncate_counts; Type: TRIGGER; Schema: public; Owner: -
 --
 
 CREATE TRIGGER response_consensus_truncate_counts AFTER TRUNCATE ON public.response_consensus FOR EACH STATEMENT EXECUTE FUNCTION public.response_consensus_truncate_counts();
+
+
+--
+-- Name: response_quality_metrics response_quality_metrics_count; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER response_quality_metrics_count AFTER INSERT OR DELETE OR UPDATE OF counted, gold_correct, agreed, picked_left, choice, time_spent_seconds, outlier_reasons ON public.response_quality_metrics FOR EACH ROW EXECUTE FUNCTION public.response_quality_metrics_count();
 
 
 --
@@ -1720,6 +2453,13 @@ CREATE TRIGGER submissions_check_answer BEFORE INSERT OR UPDATE OF task_id, ques
 --
 
 CREATE TRIGGER submissions_count_vote AFTER INSERT OR DELETE OR UPDATE OF is_latest, task_id, chosen_response, confidence, time_spent_seconds, vote_weight, payload ON public.submissions FOR EACH ROW EXECUTE FUNCTION public.submissions_count_vote();
+
+
+--
+-- Name: submissions submissions_quality; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER submissions_quality AFTER INSERT OR UPDATE OF is_latest ON public.submissions FOR EACH ROW EXECUTE FUNCTION public.submissions_quality();
 
 
 --
@@ -1758,6 +2498,22 @@ CREATE TRIGGER users_set_updated_at BEFORE UPDATE ON public.users FOR EACH ROW E
 
 
 --
+-- Name: annotator_skill annotator_skill_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.annotator_skill
+    ADD CONSTRAINT annotator_skill_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: annotator_stats annotator_stats_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.annotator_stats
+    ADD CONSTRAINT annotator_stats_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
 -- Name: api_tokens api_tokens_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -1779,6 +2535,30 @@ ALTER TABLE ONLY public.consensus_batch_results
 
 ALTER TABLE ONLY public.questions
     ADD CONSTRAINT questions_created_by_fkey FOREIGN KEY (created_by) REFERENCES public.users(id) ON DELETE SET NULL;
+
+
+--
+-- Name: reputation_events reputation_events_submission_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.reputation_events
+    ADD CONSTRAINT reputation_events_submission_id_fkey FOREIGN KEY (submission_id) REFERENCES public.submissions(id) ON DELETE SET NULL;
+
+
+--
+-- Name: reputation_events reputation_events_task_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.reputation_events
+    ADD CONSTRAINT reputation_events_task_id_fkey FOREIGN KEY (task_id) REFERENCES public.tasks(id) ON DELETE SET NULL;
+
+
+--
+-- Name: reputation_events reputation_events_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.reputation_events
+    ADD CONSTRAINT reputation_events_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
 
 --
@@ -1843,6 +2623,22 @@ ALTER TABLE ONLY public.submissions
 
 ALTER TABLE ONLY public.submissions
     ADD CONSTRAINT submissions_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: task_adjudications task_adjudications_reviewer_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.task_adjudications
+    ADD CONSTRAINT task_adjudications_reviewer_id_fkey FOREIGN KEY (reviewer_id) REFERENCES public.users(id) ON DELETE SET NULL;
+
+
+--
+-- Name: task_adjudications task_adjudications_task_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.task_adjudications
+    ADD CONSTRAINT task_adjudications_task_id_fkey FOREIGN KEY (task_id) REFERENCES public.tasks(id) ON DELETE CASCADE;
 
 
 --
