@@ -533,6 +533,10 @@ def demo(
         _serve(settings, url)
 
 
+# export, rankings and webhooks commands live in their own module and register on `app`.
+from whstudio import cli_data  # noqa: E402, F401
+
+
 def main() -> None:
     app()
 

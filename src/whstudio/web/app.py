@@ -14,6 +14,8 @@ from whstudio.db.pool import make_pool
 from whstudio.settings import Settings
 from whstudio.web import errors
 from whstudio.web.api import consensus, events, health, tasks, users
+from whstudio.web.api import export as export_api
+from whstudio.web.api import rankings as rankings_api
 from whstudio.web.events import ConsensusBroker
 from whstudio.web.metrics import Metrics
 from whstudio.web.middleware import RequestContextMiddleware
@@ -28,6 +30,8 @@ ROUTERS = (
     tasks.router,
     consensus.router,
     events.router,
+    export_api.router,
+    rankings_api.router,
     auth.router,
     home.router,
 )

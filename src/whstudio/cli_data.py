@@ -1,0 +1,166 @@
+"""`whstudio export`, `whstudio rankings` and `whstudio webhooks`: data leaving the platform.
+
+Kept apart from cli.py (which was nearing the size where modules get split); the commands are
+registered on the same Typer app when cli.py imports this module.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from whstudio.cli import _database_url, _ensure_schema, _run, _settings, app, err, fail, out
+from whstudio.errors import InvalidInput
+
+_DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+@app.command("export")
+def export(
+    output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")],
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help="jsonl or parquet (default: from the file name)."),
+    ] = None,
+    what: Annotated[
+        str,
+        typer.Option(help="preferences (chosen/rejected pairs), responses (raw) or quality."),
+    ] = "preferences",
+    dataset: Annotated[str | None, typer.Option(help="Only this source dataset.")] = None,
+    min_agreement: Annotated[
+        float, typer.Option(min=0, max=100, help="Preferences: least agreement %%.")
+    ] = 0.0,
+    min_answers: Annotated[
+        int, typer.Option(min=0, help="Preferences: least number of answers.")
+    ] = 0,
+    since: Annotated[
+        datetime | None,
+        typer.Option(formats=_DATE_FORMATS, help="From this time (UTC), inclusive."),
+    ] = None,
+    until: Annotated[
+        datetime | None,
+        typer.Option(formats=_DATE_FORMATS, help="Up to this time (UTC), exclusive."),
+    ] = None,
+    include_ties: Annotated[
+        bool, typer.Option(help="Preferences: add tasks settled on 'tie' (tie=true rows).")
+    ] = False,
+    method: Annotated[
+        str,
+        typer.Option(help="Preferences: majority (real-time), weighted or dawid-skene (batch)."),
+    ] = "majority",
+    latest_only: Annotated[
+        bool, typer.Option(help="Responses: only each annotator's latest answer.")
+    ] = False,
+    reveal_annotators: Annotated[
+        bool, typer.Option(help="Responses/quality: real user ids and names, not hashes.")
+    ] = False,
+    salt: Annotated[
+        str | None,
+        typer.Option(help="Salt of the annotator hashes (default: derived from the secret key)."),
+    ] = None,
+) -> None:
+    """Export consensus-labelled preference pairs, raw responses or annotator quality."""
+    from whstudio.domain import export as export_domain
+
+    chosen_format = fmt or output.suffix.lstrip(".").lower()
+    if chosen_format not in export_domain.FORMATS:
+        fail("format: use --format jsonl or parquet (or a .jsonl / .parquet file name)")
+    if what not in export_domain.KINDS:
+        fail(f"what: use one of {', '.join(export_domain.KINDS)}")
+    settings = _settings()
+    if what == "preferences":
+        params_source = export_domain.PreferenceFilters(
+            dataset=dataset,
+            min_agreement=min_agreement,
+            min_answers=min_answers,
+            since=_utc(since),
+            until=_utc(until),
+            include_ties=include_ties,
+            method=method.replace("-", "_"),
+        )
+    else:
+        params_source = export_domain.RawFilters(
+            salt=salt or export_domain.default_salt(settings.resolved_secret_key()),
+            dataset=dataset,
+            since=_utc(since),
+            until=_utc(until),
+            latest_only=latest_only,
+            reveal=reveal_annotators,
+        )
+    try:
+        params = params_source.params()
+    except InvalidInput as exc:
+        fail(f"{exc.field}: {exc.message}" if exc.field else exc.message)
+    url = _database_url(settings)
+    _ensure_schema(url)
+    partial = output.with_name(output.name + ".partial")
+
+    async def work(conn):
+        with partial.open("wb") as handle:
+            return await export_domain.write(conn, what, params, chosen_format, handle)
+
+    try:
+        rows = _run(url, work)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(output)
+    out.print(f"wrote {rows} {what} rows to {output} ({chosen_format})", highlight=False)
+
+
+@app.command("rankings")
+def rankings(
+    dataset: Annotated[str | None, typer.Option(help="Only this source dataset.")] = None,
+    basis: Annotated[
+        str, typer.Option(help="answers (every latest answer) or consensus (one per task).")
+    ] = "answers",
+    rounds: Annotated[
+        int, typer.Option(min=10, max=2000, help="Bootstrap resamples for the 95% intervals.")
+    ] = 200,
+    seed: Annotated[int, typer.Option(help="Random seed of the bootstrap.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the JSON document.")] = False,
+) -> None:
+    """Rank the models named in pairwise questions (Bradley–Terry, ties as half, 95% CIs)."""
+    from rich.table import Table
+
+    from whstudio.domain import rankings as rankings_domain
+
+    url = _database_url(_settings())
+    _ensure_schema(url)
+    doc = _run(
+        url,
+        lambda c: rankings_domain.model_rankings(
+            c, dataset=dataset, basis=basis, rounds=rounds, seed=seed
+        ),
+    )
+    if as_json:
+        sys.stdout.write(json.dumps(doc, indent=2) + "\n")
+        return
+    if not doc["models"]:
+        err.print("no pairwise outcomes between named models", highlight=False)
+        raise typer.Exit(1)
+    table = Table("rank", "model", "rating", "95% CI", "rank CI", "W-L-T", box=None)
+    for m in doc["models"]:
+        table.add_row(
+            str(m["rank"]),
+            m["model"],
+            f"{m['rating']:.0f}",
+            f"{m['ci_lower']:.0f}–{m['ci_upper']:.0f}",
+            f"{m['rank_ci'][0]}–{m['rank_ci'][1]}",
+            f"{m['wins']}-{m['losses']}-{m['ties']}",
+        )
+    out.print(table)
+    out.print(
+        f"{doc['comparisons']} comparisons ({doc['basis']}), Bradley–Terry with ties as half, "
+        f"{doc['bootstrap_rounds']} bootstrap rounds",
+        highlight=False,
+    )

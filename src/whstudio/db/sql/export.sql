@@ -1,0 +1,113 @@
+-- name: preferences
+-- One row per pairwise task whose consensus names a winner (or, with include_ties, whose answers
+-- settled on "tie"), in canonical A/B order turned into chosen / rejected. `method` picks the
+-- verdict: the real-time majority, or a stored batch run (weighted, dawid_skene).
+WITH verdicts AS (
+    SELECT c.task_id,
+           CASE
+               WHEN %(method)s = 'majority' AND c.consensus_reached
+                   THEN c.final_answer ->> 'chosen_response'
+               WHEN %(method)s <> 'majority'
+                   THEN b.final_answer ->> 'chosen_response'
+           END AS winner,
+           (c.count_tie > greatest(c.count_a, c.count_b)
+            AND c.total_responses >= t.consensus_threshold
+            AND c.agreement_percentage >= t.min_agreement_percentage) AS tie_settled
+      FROM response_consensus c
+      JOIN tasks t ON t.id = c.task_id
+      LEFT JOIN consensus_batch_results b ON b.task_id = c.task_id AND b.method = %(method)s
+     WHERE c.question_type = 'pairwise_ab'
+)
+SELECT t.id AS task_id,
+       q.id AS question_id,
+       q.source_dataset,
+       q.source_ref,
+       q.content ->> 'prompt' AS prompt,
+       CASE WHEN v.winner = 'B' THEN q.content ->> 'optionB' ELSE q.content ->> 'optionA' END
+           AS chosen,
+       CASE WHEN v.winner = 'B' THEN q.content ->> 'optionA' ELSE q.content ->> 'optionB' END
+           AS rejected,
+       v.winner IS NULL AS tie,
+       CASE WHEN v.winner = 'B' THEN q.metadata ->> 'model_b' ELSE q.metadata ->> 'model_a' END
+           AS chosen_model,
+       CASE WHEN v.winner = 'B' THEN q.metadata ->> 'model_a' ELSE q.metadata ->> 'model_b' END
+           AS rejected_model,
+       coalesce(v.winner, 'tie') AS winner,
+       c.agreement_percentage::float8 AS agreement_percentage,
+       c.weighted_agreement_percentage::float8 AS weighted_agreement_percentage,
+       c.total_responses AS num_answers,
+       c.count_a, c.count_b, c.count_tie,
+       CASE WHEN c.confidence_count > 0
+            THEN round(c.confidence_sum::numeric / c.confidence_count, 3)::float8 END
+           AS mean_confidence,
+       %(method)s::text AS method,
+       coalesce(c.reached_at, c.updated_at) AS decided_at
+  FROM verdicts v
+  JOIN response_consensus c ON c.task_id = v.task_id
+  JOIN tasks t ON t.id = v.task_id
+  JOIN questions q ON q.id = t.question_id
+ WHERE (v.winner IN ('A', 'B') OR (%(include_ties)s AND v.tie_settled AND v.winner IS NULL))
+   AND (%(dataset)s::text IS NULL OR q.source_dataset = %(dataset)s)
+   AND c.agreement_percentage >= %(min_agreement)s
+   AND c.total_responses >= %(min_answers)s
+   AND (%(since)s::timestamptz IS NULL OR coalesce(c.reached_at, c.updated_at) >= %(since)s)
+   AND (%(until)s::timestamptz IS NULL OR coalesce(c.reached_at, c.updated_at) < %(until)s)
+ ORDER BY t.created_at, t.id;
+
+-- name: responses
+-- Every stored answer, revisions included. The annotator is a salted SHA-256 of their id unless
+-- reveal is asked for, so the same person keeps the same label across exports with one salt.
+SELECT s.id AS submission_id,
+       s.task_id,
+       s.question_id,
+       q.question_type,
+       q.source_dataset,
+       q.source_ref,
+       CASE WHEN %(reveal)s THEN s.user_id::text
+            ELSE left(encode(sha256(convert_to(%(salt)s || ':' || s.user_id::text, 'UTF8')),
+                             'hex'), 20) END AS annotator,
+       CASE WHEN %(reveal)s THEN u.username END AS username,
+       s.response_version,
+       s.is_latest,
+       s.chosen_response,
+       s.payload::text AS payload,
+       s.confidence::integer AS confidence,
+       s.explanation,
+       s.time_spent_seconds,
+       s.shown_order,
+       s.vote_weight::float8 AS vote_weight,
+       s.created_at
+  FROM submissions s
+  JOIN questions q ON q.id = s.question_id
+  JOIN users u ON u.id = s.user_id
+ WHERE (%(dataset)s::text IS NULL OR q.source_dataset = %(dataset)s)
+   AND (%(since)s::timestamptz IS NULL OR s.created_at >= %(since)s)
+   AND (%(until)s::timestamptz IS NULL OR s.created_at < %(until)s)
+   AND (%(latest_only)s = false OR s.is_latest)
+ ORDER BY s.created_at, s.id;
+
+-- name: annotator_quality
+-- Per annotator, from response_quality_metrics (one row per scored answer) and the user row.
+SELECT CASE WHEN %(reveal)s THEN u.id::text
+            ELSE left(encode(sha256(convert_to(%(salt)s || ':' || u.id::text, 'UTF8')),
+                             'hex'), 20) END AS annotator,
+       CASE WHEN %(reveal)s THEN u.username END AS username,
+       u.role,
+       u.reputation_score,
+       u.reputation_weight::float8 AS reputation_weight,
+       count(s.id)::integer AS answers,
+       count(m.submission_id)::integer AS scored_answers,
+       count(m.gold_correct)::integer AS gold_checks,
+       count(*) FILTER (WHERE m.gold_correct)::integer AS gold_correct,
+       CASE WHEN count(m.gold_correct) > 0
+            THEN (count(*) FILTER (WHERE m.gold_correct))::float8 / count(m.gold_correct) END
+           AS gold_accuracy,
+       avg(m.agreement_with_consensus)::float8 AS mean_agreement_with_consensus,
+       count(*) FILTER (WHERE m.is_outlier)::integer AS outliers,
+       count(*) FILTER (WHERE m.flagged_for_review)::integer AS flagged_for_review,
+       avg(s.time_spent_seconds)::float8 AS mean_time_spent_seconds
+  FROM users u
+  JOIN submissions s ON s.user_id = u.id AND s.is_latest
+  LEFT JOIN response_quality_metrics m ON m.submission_id = s.id
+ GROUP BY u.id
+ ORDER BY count(s.id) DESC, u.id;

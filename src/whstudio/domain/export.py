@@ -1,0 +1,214 @@
+"""Exports for training and analysis: consensus-labelled preference pairs ({prompt, chosen,
+rejected} as TRL's reward and DPO trainers read them), every raw response with anonymised
+annotators, and the per-annotator quality table; as JSONL or Parquet, written in batches."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import IO, Any
+from uuid import UUID
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from psycopg import AsyncConnection
+
+from whstudio.db.queries import QUERIES
+from whstudio.errors import InvalidInput
+
+FORMATS = ("jsonl", "parquet")
+METHODS = ("majority", "weighted", "dawid_skene")
+KINDS = ("preferences", "responses", "quality")
+BATCH_ROWS = 5_000
+
+_TS = pa.timestamp("us", tz="UTC")
+SCHEMAS: dict[str, pa.Schema] = {
+    "preferences": pa.schema(
+        [
+            ("prompt", pa.string()),
+            ("chosen", pa.string()),
+            ("rejected", pa.string()),
+            ("task_id", pa.string()),
+            ("question_id", pa.string()),
+            ("source_dataset", pa.string()),
+            ("source_ref", pa.string()),
+            ("tie", pa.bool_()),
+            ("winner", pa.string()),
+            ("chosen_model", pa.string()),
+            ("rejected_model", pa.string()),
+            ("agreement_percentage", pa.float64()),
+            ("weighted_agreement_percentage", pa.float64()),
+            ("num_answers", pa.int32()),
+            ("count_a", pa.int32()),
+            ("count_b", pa.int32()),
+            ("count_tie", pa.int32()),
+            ("mean_confidence", pa.float64()),
+            ("method", pa.string()),
+            ("decided_at", _TS),
+        ]
+    ),
+    "responses": pa.schema(
+        [
+            ("submission_id", pa.string()),
+            ("task_id", pa.string()),
+            ("question_id", pa.string()),
+            ("question_type", pa.string()),
+            ("source_dataset", pa.string()),
+            ("source_ref", pa.string()),
+            ("annotator", pa.string()),
+            ("username", pa.string()),
+            ("response_version", pa.int32()),
+            ("is_latest", pa.bool_()),
+            ("chosen_response", pa.string()),
+            ("payload", pa.string()),
+            ("confidence", pa.int32()),
+            ("explanation", pa.string()),
+            ("time_spent_seconds", pa.int32()),
+            ("shown_order", pa.string()),
+            ("vote_weight", pa.float64()),
+            ("created_at", _TS),
+        ]
+    ),
+    "quality": pa.schema(
+        [
+            ("annotator", pa.string()),
+            ("username", pa.string()),
+            ("role", pa.string()),
+            ("reputation_score", pa.int64()),
+            ("reputation_weight", pa.float64()),
+            ("answers", pa.int32()),
+            ("scored_answers", pa.int32()),
+            ("gold_checks", pa.int32()),
+            ("gold_correct", pa.int32()),
+            ("gold_accuracy", pa.float64()),
+            ("mean_agreement_with_consensus", pa.float64()),
+            ("outliers", pa.int32()),
+            ("flagged_for_review", pa.int32()),
+            ("mean_time_spent_seconds", pa.float64()),
+        ]
+    ),
+}
+_QUERY = {
+    "preferences": "export.preferences",
+    "responses": "export.responses",
+    "quality": "export.annotator_quality",
+}
+
+
+@dataclass(frozen=True)
+class PreferenceFilters:
+    """Which tasks a preference export holds."""
+
+    dataset: str | None = None
+    min_agreement: float = 0.0
+    min_answers: int = 0
+    since: datetime | None = None
+    until: datetime | None = None
+    include_ties: bool = False
+    method: str = "majority"
+
+    def params(self) -> dict[str, Any]:
+        if self.method not in METHODS:
+            raise InvalidInput(f"method must be one of {', '.join(METHODS)}", field="method")
+        if not 0 <= self.min_agreement <= 100:
+            raise InvalidInput("min_agreement must be between 0 and 100", field="min_agreement")
+        if self.min_answers < 0:
+            raise InvalidInput("min_answers must not be negative", field="min_answers")
+        if self.since and self.until and self.since >= self.until:
+            raise InvalidInput("since must be before until", field="since")
+        return {
+            "dataset": self.dataset,
+            "min_agreement": self.min_agreement,
+            "min_answers": self.min_answers,
+            "since": self.since,
+            "until": self.until,
+            "include_ties": self.include_ties,
+            "method": self.method,
+        }
+
+
+@dataclass(frozen=True)
+class RawFilters:
+    """Which answers a raw export holds, and whether annotators are shown as themselves."""
+
+    salt: str
+    dataset: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    latest_only: bool = False
+    reveal: bool = False
+
+    def params(self) -> dict[str, Any]:
+        if not self.reveal and len(self.salt) < 8:
+            raise InvalidInput("the anonymising salt must have at least 8 characters", field="salt")
+        return {
+            "salt": self.salt,
+            "dataset": self.dataset,
+            "since": self.since,
+            "until": self.until,
+            "latest_only": self.latest_only,
+            "reveal": self.reveal,
+        }
+
+
+def default_salt(secret_key: str) -> str:
+    """Return the annotator-hash salt derived from the service's secret key (stable per site)."""
+    return hashlib.sha256(f"whstudio-export-salt:{secret_key}".encode()).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, Decimal):
+        return float(value)
+    return value
+
+
+async def batches(
+    conn: AsyncConnection, kind: str, params: dict[str, Any], *, size: int = BATCH_ROWS
+) -> AsyncIterator[list[dict[str, Any]]]:
+    """Yield the export's rows in batches through a server-side cursor (needs a transaction)."""
+    if kind not in KINDS:
+        raise InvalidInput(f"kind must be one of {', '.join(KINDS)}", field="kind")
+    async with conn.cursor(name=f"whstudio_export_{kind}") as cur:
+        await cur.execute(QUERIES[_QUERY[kind]], params)
+        while rows := await cur.fetchmany(size):
+            yield [{k: _plain(v) for k, v in row.items()} for row in rows]
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot write {type(value).__name__} as JSON")
+
+
+async def write(
+    conn: AsyncConnection, kind: str, params: dict[str, Any], fmt: str, out: IO[bytes]
+) -> int:
+    """Write the export to a binary stream in `fmt`; return the number of rows."""
+    if fmt not in FORMATS:
+        raise InvalidInput(f"format must be one of {', '.join(FORMATS)}", field="format")
+    schema = SCHEMAS[kind]
+    count = 0
+    writer = pq.ParquetWriter(out, schema, compression="zstd") if fmt == "parquet" else None
+    try:
+        async for rows in batches(conn, kind, params):
+            count += len(rows)
+            if writer is not None:
+                writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+            else:
+                for row in rows:
+                    line = json.dumps(
+                        {name: row.get(name) for name in schema.names},
+                        ensure_ascii=False,
+                        default=_json_default,
+                    )
+                    out.write(line.encode() + b"\n")
+    finally:
+        if writer is not None:
+            writer.close()
+    return count

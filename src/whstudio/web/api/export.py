@@ -1,0 +1,126 @@
+"""Downloads of the exports: preference pairs, raw responses, annotator quality (admins)."""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import UTC, datetime
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+from starlette.background import BackgroundTask
+
+from whstudio.domain import export as export_domain
+from whstudio.domain.users import Principal
+from whstudio.web.deps import Conn, require
+from whstudio.web.errors import error_responses
+from whstudio.web.policies import ADMIN
+
+router = APIRouter(prefix="/api/export", tags=["export"], responses=error_responses())
+
+Admin = Annotated[Principal, Depends(require(ADMIN))]
+Format = Literal["jsonl", "parquet"]
+_MEDIA = {"jsonl": "application/x-ndjson", "parquet": "application/vnd.apache.parquet"}
+_SPOOL_BYTES = 32 * 1024 * 1024
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+
+async def _download(conn, kind: str, params: dict, fmt: str) -> StreamingResponse:
+    spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 (closed after the response)
+    try:
+        async with conn.transaction():
+            rows = await export_domain.write(conn, kind, params, fmt, spool)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return StreamingResponse(
+        iter(lambda: spool.read(1 << 16), b""),
+        media_type=_MEDIA[fmt],
+        headers={
+            "Content-Disposition": f'attachment; filename="whstudio-{kind}-{stamp}.{fmt}"',
+            "X-Export-Rows": str(rows),
+        },
+        background=BackgroundTask(spool.close),
+    )
+
+
+@router.get(
+    "/preferences",
+    summary="Consensus-labelled {prompt, chosen, rejected} pairs with agreement metadata, as "
+    "JSONL or Parquet (admins)",
+    response_class=StreamingResponse,
+)
+async def export_preferences(
+    user: Admin,
+    conn: Conn,
+    format: Format = "jsonl",
+    dataset: Annotated[str | None, Query(max_length=200)] = None,
+    min_agreement: Annotated[float, Query(ge=0, le=100)] = 0.0,
+    min_answers: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    include_ties: bool = False,
+    method: Literal["majority", "weighted", "dawid_skene"] = "majority",
+):
+    filters = export_domain.PreferenceFilters(
+        dataset=dataset,
+        min_agreement=min_agreement,
+        min_answers=min_answers,
+        since=_utc(since),
+        until=_utc(until),
+        include_ties=include_ties,
+        method=method,
+    )
+    return await _download(conn, "preferences", filters.params(), format)
+
+
+@router.get(
+    "/responses",
+    summary="Every stored response, annotators anonymised by a salted hash unless revealed, as "
+    "JSONL or Parquet (admins)",
+    response_class=StreamingResponse,
+)
+async def export_responses(
+    request: Request,
+    user: Admin,
+    conn: Conn,
+    format: Format = "jsonl",
+    dataset: Annotated[str | None, Query(max_length=200)] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    latest_only: bool = False,
+    reveal_annotators: bool = False,
+):
+    filters = export_domain.RawFilters(
+        salt=export_domain.default_salt(request.app.state.secret),
+        dataset=dataset,
+        since=_utc(since),
+        until=_utc(until),
+        latest_only=latest_only,
+        reveal=reveal_annotators,
+    )
+    return await _download(conn, "responses", filters.params(), format)
+
+
+@router.get(
+    "/quality",
+    summary="The per-annotator quality table, anonymised unless revealed, as JSONL or Parquet "
+    "(admins)",
+    response_class=StreamingResponse,
+)
+async def export_quality(
+    request: Request,
+    user: Admin,
+    conn: Conn,
+    format: Format = "jsonl",
+    reveal_annotators: bool = False,
+):
+    filters = export_domain.RawFilters(
+        salt=export_domain.default_salt(request.app.state.secret), reveal=reveal_annotators
+    )
+    return await _download(conn, "quality", filters.params(), format)

@@ -1,0 +1,37 @@
+"""Model rankings (Bradley–Terry with bootstrap intervals) as JSON for charts and scripts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, Query
+
+from whstudio.domain import rankings as rankings_domain
+from whstudio.domain.users import Principal
+from whstudio.web.deps import Conn, require
+from whstudio.web.errors import error_responses
+from whstudio.web.policies import STAFF
+
+router = APIRouter(prefix="/api", tags=["rankings"], responses=error_responses())
+
+# Reviewers and admins: a ranking summarises everyone's answers, which annotators must not see
+# for tasks they have not answered, and knowing which model usually wins would bias them.
+Staff = Annotated[Principal, Depends(require(STAFF))]
+
+
+@router.get(
+    "/rankings/models",
+    summary="Bradley–Terry ratings of the models named in pairwise questions, ties as half, "
+    "with bootstrap 95% intervals and the head-to-head table (reviewers and admins)",
+)
+async def model_rankings(
+    user: Staff,
+    conn: Conn,
+    dataset: Annotated[str | None, Query(max_length=200)] = None,
+    basis: Literal["answers", "consensus"] = "answers",
+    rounds: Annotated[int, Query(ge=10, le=2000)] = 200,
+    seed: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+):
+    return await rankings_domain.model_rankings(
+        conn, dataset=dataset, basis=basis, rounds=rounds, seed=seed
+    )
