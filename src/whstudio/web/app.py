@@ -13,15 +13,19 @@ from whstudio.db import migrate
 from whstudio.db.pool import make_pool
 from whstudio.settings import Settings
 from whstudio.web import errors
-from whstudio.web.api import consensus, events, health, tasks, users
+from whstudio.web.api import consensus, events, health, quality, review, tasks, users
 from whstudio.web.api import export as export_api
 from whstudio.web.api import rankings as rankings_api
+from whstudio.web.api import webhooks as webhooks_api
 from whstudio.web.events import ConsensusBroker
 from whstudio.web.metrics import Metrics
 from whstudio.web.middleware import RequestContextMiddleware
 from whstudio.web.pages import auth, home
+from whstudio.web.pages import accounts, admin_import, admin_tasks
+from whstudio.web.pages import tasks as task_pages
 from whstudio.web.sessions import SessionCodec
 from whstudio.web.templating import make_templates
+from whstudio.webhook_worker import Policy, Worker
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 ROUTERS = (
@@ -30,10 +34,17 @@ ROUTERS = (
     tasks.router,
     consensus.router,
     events.router,
+    quality.router,
+    review.router,
     export_api.router,
     rankings_api.router,
+    webhooks_api.router,
     auth.router,
     home.router,
+    task_pages.router,
+    admin_import.router,
+    admin_tasks.router,
+    accounts.router,
 )
 
 
@@ -48,14 +59,20 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     metrics = Metrics()
     metrics.watch_pool(pool)
     broker = ConsensusBroker(database_url)
+    policy = Policy.from_settings(settings)
+    webhooks = Worker(pool.connection, policy) if settings.webhook_worker else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await pool.open(wait=False)
         await broker.start()
+        if webhooks is not None:
+            webhooks.start()
         try:
             yield
         finally:
+            if webhooks is not None:
+                await webhooks.stop()
             await broker.stop()
             await pool.close()
 

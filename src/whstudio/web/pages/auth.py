@@ -8,10 +8,13 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import RedirectResponse, Response
 
-from whstudio.domain import security
 from whstudio.domain import users as users_domain
+from whstudio.errors import TooManyRequests
 from whstudio.web.deps import Conn, MaybeUser, check_csrf
 from whstudio.web.sessions import LOGIN_CSRF_COOKIE, SESSION_COOKIE
+from whstudio.web.templating import csrf_for, page
+
+__all__ = ["csrf_for", "router", "safe_next"]
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -30,19 +33,17 @@ def _login_page(
     status: int = 200,
     username: str = "",
     next_url: str = "/",
+    headers: dict[str, str] | None = None,
 ) -> Response:
     token = secrets.token_urlsafe(24)
-    response = request.app.state.templates.TemplateResponse(
+    response = page(
         request,
         "login.html",
-        {
-            "error": error,
-            "csrf_token": token,
-            "username": username,
-            "next": safe_next(next_url),
-            "user": None,
-        },
+        {"error": error, "username": username, "next": safe_next(next_url)},
+        user=None,
         status_code=status,
+        headers=headers,
+        csrf=token,  # no session yet to derive it from: a cookie holds it instead
     )
     response.set_cookie(
         LOGIN_CSRF_COOKIE,
@@ -89,18 +90,28 @@ async def login(
             next_url=next,
         )
     settings = request.app.state.settings
-    async with conn.transaction():
-        principal = await users_domain.authenticate(
-            conn, username.strip(), password, free_failures=settings.login_free_failures
-        )
-        session_id = None
-        if principal is not None:
-            session_id = await users_domain.start_session(
-                conn,
-                principal,
-                max_age=settings.session_max_age,
-                user_agent=request.headers.get("user-agent"),
+    try:
+        async with conn.transaction():
+            principal = await users_domain.authenticate(
+                conn, username.strip(), password, free_failures=settings.login_free_failures
             )
+            session_id = None
+            if principal is not None:
+                session_id = await users_domain.start_session(
+                    conn,
+                    principal,
+                    max_age=settings.session_max_age,
+                    user_agent=request.headers.get("user-agent"),
+                )
+    except TooManyRequests as exc:
+        return _login_page(
+            request,
+            error=f"Too many failed sign-ins for this name: {exc.message}",
+            status=429,
+            username=username,
+            next_url=next,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
     if principal is None or session_id is None:
         request.app.state.metrics.login_failures.inc()
         return _login_page(
@@ -134,10 +145,3 @@ async def logout(request: Request, conn: Conn, user: MaybeUser):
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
 
-
-def csrf_for(request: Request, user) -> str:
-    """Return the CSRF token pages embed in their forms for this session ('' without one: a
-    caller with an API token posts no forms)."""
-    if user is None or user.session_id is None:
-        return ""
-    return security.csrf_token(request.app.state.secret, str(user.session_id))

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Request
 from whstudio.domain import tasks as tasks_domain
 from whstudio.domain.users import Principal
 from whstudio.web.deps import Conn, require
-from whstudio.web.pages.auth import csrf_for
 from whstudio.web.policies import ANYONE_SIGNED_IN
+from whstudio.web.templating import page
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
@@ -20,6 +20,4 @@ async def home(
     request: Request, conn: Conn, user: Annotated[Principal, Depends(require(ANYONE_SIGNED_IN))]
 ):
     overview = await tasks_domain.overview(conn)
-    return request.app.state.templates.TemplateResponse(
-        request, "home.html", {"user": user, "csrf_token": csrf_for(request, user), **overview}
-    )
+    return page(request, "home.html", overview, user=user)

@@ -1,0 +1,457 @@
+// The answering page: reserves the next task (or loads one), renders it safely, measures the
+// time spent, submits through the API with the session's CSRF token, then shows the consensus.
+"use strict";
+
+(function () {
+  const root = document.getElementById("annotate");
+  const area = document.getElementById("task");
+  const loading = document.getElementById("loading");
+  const errorBox = document.getElementById("error");
+  const csrf = document.querySelector('meta[name="csrf-token"]').content;
+  const fixedTask = root.dataset.taskId || null;
+  const TYPES = {
+    pairwise_ab: "A/B comparison",
+    ranking: "Ranking",
+    text_generation: "Writing",
+    voice_transcription: "Transcription",
+  };
+  const CHOICES = { "1": "A", "2": "B", "0": "tie" };
+  let state = null;
+
+  // Time on the task counts only while the page is visible.
+  const clock = {
+    spent: 0,
+    since: null,
+    start() { this.spent = 0; this.since = document.hidden ? null : performance.now(); },
+    pause() { if (this.since !== null) { this.spent += performance.now() - this.since; this.since = null; } },
+    resume() { if (this.since === null && state && !state.done) this.since = performance.now(); },
+    seconds() {
+      const now = this.since === null ? 0 : performance.now() - this.since;
+      return Math.min(86400, Math.max(0, Math.round((this.spent + now) / 1000)));
+    },
+  };
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden) clock.pause(); else clock.resume();
+  });
+
+  function h(tag, attrs) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs || {})) {
+      if (value === null || value === undefined || value === false) continue;
+      if (key === "text") node.textContent = value;
+      else if (key === "class") node.className = value;
+      else if (key.startsWith("on")) node.addEventListener(key.slice(2), value);
+      else node.setAttribute(key, value === true ? "" : String(value));
+    }
+    for (let i = 2; i < arguments.length; i += 1) {
+      const child = arguments[i];
+      if (child) node.appendChild(typeof child === "string" ? document.createTextNode(child) : child);
+    }
+    return node;
+  }
+
+  function markdown(source) {
+    return window.WHMarkdown.render(source);
+  }
+
+  function randomKey() {
+    const bytes = new Uint8Array(16);
+    crypto.getRandomValues(bytes);
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  async function api(method, url, body, extra) {
+    const headers = Object.assign({ Accept: "application/json" }, extra || {});
+    if (method !== "GET") headers["X-CSRF-Token"] = csrf;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    let response;
+    try {
+      response = await fetch(url, {
+        method: method,
+        headers: headers,
+        credentials: "same-origin",
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (err) {
+      return { status: 0, data: { message: "The server cannot be reached; check the connection and try again." } };
+    }
+    let data = null;
+    if (response.status !== 204) {
+      try { data = await response.json(); } catch (err) { data = null; }
+    }
+    return { status: response.status, data: data };
+  }
+
+  function problem(res) {
+    if (res.status === 401) {
+      window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
+      return "Your session ended; sign in again.";
+    }
+    const message = res.data && res.data.message ? res.data.message : "The server answered " + res.status + ".";
+    return res.data && res.data.field ? message + " (field: " + res.data.field + ")" : message;
+  }
+
+  function showError(message) {
+    errorBox.textContent = message || "";
+    errorBox.hidden = !message;
+  }
+
+  async function load() {
+    state = null;
+    showError("");
+    area.replaceChildren();
+    loading.hidden = false;
+    const url = fixedTask ? "/api/tasks/" + encodeURIComponent(fixedTask) : "/api/tasks/next";
+    const res = await api("GET", url);
+    loading.hidden = true;
+    if (res.status === 204) return renderNothing();
+    if (res.status !== 200) return showError(problem(res));
+    renderTask(res.data);
+  }
+
+  function renderNothing() {
+    const box = h("section", { class: "card", id: "nothing" },
+      h("h2", { text: "No task is waiting for you" }),
+      h("p", { text: "You have answered or skipped every open task that needs you. New tasks appear on the task list." }),
+      h("p", {}, h("a", { href: "/tasks", class: "button" , text: "Back to the tasks" })));
+    area.appendChild(box);
+    box.querySelector("a").focus();
+  }
+
+  function confidenceField() {
+    const output = h("output", { id: "confidence-value", for: "confidence", text: "3" });
+    const input = h("input", {
+      type: "range", id: "confidence", name: "confidence", min: 1, max: 5, step: 1, value: 3,
+      "aria-describedby": "confidence-help",
+    });
+    input.addEventListener("input", function () { output.textContent = input.value; });
+    return h("div", { class: "field confidence" },
+      h("label", { for: "confidence", text: "Confidence" }),
+      h("div", { class: "slider" }, input, output),
+      h("p", { id: "confidence-help", class: "muted", text: "1 = guessing, 5 = certain. Keys: Shift+1…5." }));
+  }
+
+  function setConfidence(value) {
+    const input = document.getElementById("confidence");
+    if (!input || input.disabled) return;
+    input.value = String(value);
+    document.getElementById("confidence-value").textContent = String(value);
+  }
+
+  function pairwise(task, form) {
+    const options = h("div", { class: "options" });
+    for (const [label, key] of [["A", "optionA"], ["B", "optionB"]]) {
+      options.appendChild(h("section", { class: "option", "aria-label": "Answer " + label },
+        h("h3", { text: "Answer " + label }),
+        h("div", { class: "option-body", "data-option": label }, markdown(task.content[key]))));
+    }
+    form.appendChild(options);
+    const group = h("fieldset", { class: "choices" }, h("legend", { text: "Which answer is better?" }));
+    const choices = [["A", "A is better", "1"], ["B", "B is better", "2"]];
+    if (task.allow_tie) choices.push(["tie", "They tie", "0"]);
+    for (const [value, label, key] of choices) {
+      const id = "choice-" + value;
+      group.appendChild(h("div", { class: "choice" },
+        h("input", { type: "radio", name: "chosen_response", id: id, value: value }),
+        h("label", { for: id }, label + " ", h("kbd", { text: key }))));
+    }
+    form.appendChild(group);
+  }
+
+  function moveItem(item, delta) {
+    const list = item.parentElement;
+    const items = Array.from(list.children);
+    const from = items.indexOf(item);
+    const to = Math.max(0, Math.min(items.length - 1, from + delta));
+    if (to === from) return;
+    list.insertBefore(item, delta > 0 ? items[to].nextSibling : items[to]);
+    item.focus();
+    announce("Moved to position " + (to + 1) + " of " + items.length + ".");
+  }
+
+  function announce(text) {
+    const live = document.getElementById("rank-live");
+    if (live) live.textContent = text;
+  }
+
+  function ranking(task, form) {
+    const list = h("ol", { class: "ranking", id: "ranking", "aria-describedby": "rank-help" });
+    let dragged = null;
+    task.content.options.forEach(function (option, index) {
+      const item = h("li", { class: "rank-item", tabindex: 0, draggable: "true", "data-index": index },
+        h("span", { class: "grip", "aria-hidden": "true", text: "⠿" }),
+        h("div", { class: "rank-body" }, markdown(option)),
+        h("span", { class: "rank-buttons" },
+          h("button", { type: "button", class: "up", "aria-label": "Move option " + (index + 1) + " up", text: "↑" }),
+          h("button", { type: "button", class: "down", "aria-label": "Move option " + (index + 1) + " down", text: "↓" })));
+      item.querySelector(".up").addEventListener("click", function () { moveItem(item, -1); });
+      item.querySelector(".down").addEventListener("click", function () { moveItem(item, 1); });
+      item.addEventListener("keydown", function (ev) {
+        if (ev.target !== item || !ev.altKey) return;
+        if (ev.key === "ArrowUp") { ev.preventDefault(); moveItem(item, -1); }
+        if (ev.key === "ArrowDown") { ev.preventDefault(); moveItem(item, 1); }
+      });
+      item.addEventListener("dragstart", function (ev) {
+        dragged = item;
+        item.classList.add("dragging");
+        ev.dataTransfer.effectAllowed = "move";
+        ev.dataTransfer.setData("text/plain", String(index));
+      });
+      item.addEventListener("dragend", function () {
+        item.classList.remove("dragging");
+        dragged = null;
+      });
+      list.appendChild(item);
+    });
+    list.addEventListener("dragover", function (ev) {
+      if (!dragged) return;
+      ev.preventDefault();
+      const over = ev.target.closest && ev.target.closest("li.rank-item");
+      if (!over || over === dragged) return;
+      const box = over.getBoundingClientRect();
+      list.insertBefore(dragged, ev.clientY > box.top + box.height / 2 ? over.nextSibling : over);
+    });
+    list.addEventListener("drop", function (ev) {
+      ev.preventDefault();
+      if (dragged) announce("Moved to position " + (Array.from(list.children).indexOf(dragged) + 1) + ".");
+    });
+    form.appendChild(h("fieldset", { class: "rank-group" },
+      h("legend", { text: "Put the options in order, best first" }),
+      h("p", { id: "rank-help", class: "muted", text: "Drag an option, use its arrow buttons, or focus it and press Alt+↑ / Alt+↓." }),
+      list,
+      h("p", { id: "rank-live", class: "visually-hidden", role: "status" })));
+  }
+
+  function safeMediaUrl(raw) {
+    try {
+      const url = new URL(String(raw), window.location.href);
+      return url.protocol === "https:" || url.protocol === "http:" ? url.href : null;
+    } catch (err) {
+      return null;
+    }
+  }
+
+  function longText(id, label, help) {
+    return h("div", { class: "field" },
+      h("label", { for: id, text: label }),
+      h("textarea", { id: id, name: id, rows: 8, "data-long": "true", "aria-describedby": id + "-help" }),
+      h("p", { id: id + "-help", class: "muted", text: help }));
+  }
+
+  function transcription(task, form) {
+    const src = safeMediaUrl(task.content.audio_url);
+    const player = src
+      ? h("audio", { controls: true, preload: "metadata", id: "recording", "aria-label": "The recording to transcribe" })
+      : h("p", { class: "error", text: "This recording's address cannot be played here." });
+    if (src) player.src = src;
+    form.appendChild(h("section", { class: "recording" }, h("h3", { text: "Recording" }), player));
+    form.appendChild(longText("transcript", "Transcript", "Write what you hear. Ctrl+Enter submits."));
+  }
+
+  function renderTask(task) {
+    state = { task: task, busy: false, done: false, key: randomKey() };
+    const shownType = TYPES[task.question_type] || task.question_type;
+    const form = h("form", { class: "card answer", id: "answer-form", novalidate: true, "data-type": task.question_type });
+    form.appendChild(h("h2", { id: "task-title", text: task.title }));
+    form.appendChild(h("p", { class: "meta" },
+      h("span", { class: "tag", text: shownType }),
+      h("span", { text: task.source_dataset || "no dataset" }),
+      h("span", { text: task.total_responses + " of " + task.consensus_threshold + " answers" })));
+    if (task.status !== "active") {
+      form.appendChild(h("p", { class: "error", role: "note", text: "This task is " + task.status + "; it does not take answers now." }));
+    }
+    if (task.my_answer) {
+      form.appendChild(h("p", { class: "note", text: "You answered this task before; a new answer revises yours." }));
+    }
+    form.appendChild(h("section", { class: "prompt", "aria-labelledby": "prompt-title" },
+      h("h3", { id: "prompt-title", text: "Prompt" }),
+      h("div", { class: "prompt-body", id: "prompt-body" }, markdown(task.content.prompt))));
+    if (task.question_type === "pairwise_ab") pairwise(task, form);
+    else if (task.question_type === "ranking") ranking(task, form);
+    else if (task.question_type === "text_generation") form.appendChild(longText("text", "Your answer", "Write your answer. Ctrl+Enter submits."));
+    else if (task.question_type === "voice_transcription") transcription(task, form);
+    form.appendChild(confidenceField());
+    form.appendChild(h("div", { class: "field" },
+      h("label", { for: "explanation", text: "Why? (optional)" }),
+      h("textarea", { id: "explanation", name: "explanation", rows: 2, maxlength: 5000 })));
+    form.appendChild(h("div", { class: "actions" },
+      h("button", { type: "submit", class: "primary", id: "submit", text: "Submit answer" }),
+      h("button", { type: "button", id: "skip", text: "Skip this task", onclick: skip })));
+    form.addEventListener("submit", function (ev) { ev.preventDefault(); submit(); });
+    area.appendChild(form);
+    if (task.my_answer) prefill(task.my_answer);
+    clock.start();
+    const first = form.querySelector("input[type=radio], li.rank-item, textarea");
+    if (first && window.matchMedia("(min-width: 48rem)").matches) first.focus({ preventScroll: true });
+  }
+
+  function prefill(answer) {
+    if (answer.chosen_response) {
+      const radio = document.getElementById("choice-" + answer.chosen_response);
+      if (radio) radio.checked = true;
+    }
+    if (answer.confidence) setConfidence(answer.confidence);
+    if (answer.explanation) document.getElementById("explanation").value = answer.explanation;
+    const payload = answer.payload || {};
+    for (const key of ["text", "transcript"]) {
+      const box = document.getElementById(key);
+      if (box && typeof payload[key] === "string") box.value = payload[key];
+    }
+  }
+
+  function answerBody() {
+    const task = state.task;
+    const body = {
+      confidence: Number(document.getElementById("confidence").value),
+      time_spent_seconds: clock.seconds(),
+    };
+    const explanation = document.getElementById("explanation").value.trim();
+    if (explanation) body.explanation = explanation;
+    if (task.question_type === "pairwise_ab") {
+      const picked = document.querySelector("input[name=chosen_response]:checked");
+      if (!picked) return { missing: "Choose which answer is better (keys 1, 2" + (task.allow_tie ? ", 0" : "") + ").", focus: "input[name=chosen_response]" };
+      body.chosen_response = picked.value;
+    } else if (task.question_type === "ranking") {
+      body.ranking = Array.from(document.querySelectorAll("#ranking > li")).map((li) => Number(li.dataset.index));
+    } else if (task.question_type === "text_generation") {
+      const text = document.getElementById("text").value;
+      if (!text.trim()) return { missing: "Write your answer first.", focus: "#text" };
+      body.text = text;
+    } else if (task.question_type === "voice_transcription") {
+      const text = document.getElementById("transcript").value;
+      if (!text.trim()) return { missing: "Write the transcript first.", focus: "#transcript" };
+      body.transcript = text;
+    }
+    return { body: body };
+  }
+
+  async function submit() {
+    if (!state || state.busy || state.done) return;
+    const built = answerBody();
+    if (built.missing) {
+      showError(built.missing);
+      const target = document.querySelector(built.focus);
+      if (target) target.focus();
+      return;
+    }
+    state.busy = true;
+    const button = document.getElementById("submit");
+    button.disabled = true;
+    button.textContent = "Submitting…";
+    const res = await api("POST", "/api/tasks/" + encodeURIComponent(state.task.id) + "/submit",
+      built.body, { "Idempotency-Key": state.key });
+    state.busy = false;
+    if (res.status === 200 || res.status === 201) {
+      state.done = true;
+      clock.pause();
+      showError("");
+      showResult(res.data);
+    } else {
+      button.disabled = false;
+      button.textContent = "Submit answer";
+      showError(problem(res));
+    }
+  }
+
+  async function skip() {
+    if (!state || state.busy || state.done) return;
+    state.busy = true;
+    const res = await api("POST", "/api/tasks/" + encodeURIComponent(state.task.id) + "/skip",
+      { reason: "skipped on the answering page" });
+    state.busy = false;
+    if (res.status === 204) next();
+    else showError(problem(res));
+  }
+
+  function next() {
+    if (fixedTask) window.location.assign("/annotate");
+    else load();
+  }
+
+  function finalText(task, consensus) {
+    const final = consensus.final_answer;
+    if (!consensus.consensus_reached || !final) return "No consensus yet.";
+    if (final.chosen_response) {
+      return "Consensus: " + (final.chosen_response === "tie" ? "a tie" : "answer " + final.chosen_response + " is better") + ".";
+    }
+    if (final.ranking && task.content.options) {
+      return "Consensus order: " + final.ranking.map((i) => "option " + (i + 1)).join(", ") + ".";
+    }
+    if (final.transcript) return "Consensus transcript: " + final.transcript;
+    return "Consensus reached.";
+  }
+
+  function showResult(result) {
+    const task = state.task;
+    const form = document.getElementById("answer-form");
+    for (const field of form.querySelectorAll("input, textarea, button, li")) {
+      if (field.tagName === "LI") { field.removeAttribute("tabindex"); field.draggable = false; }
+      else field.disabled = true;
+    }
+    const c = result.consensus;
+    const counts = c.counts || {};
+    const box = h("section", { class: "card result", id: "result", role: "status", "aria-labelledby": "result-title" },
+      h("h2", { id: "result-title", text: "Answer saved" + (result.response_version > 1 ? " (revision " + result.response_version + ")" : "") }),
+      h("div", { class: "progress-row" },
+        h("progress", { max: c.consensus_threshold, value: Math.min(c.total_responses, c.consensus_threshold), "aria-labelledby": "result-count" }),
+        h("span", { id: "result-count", text: c.total_responses + " of " + c.consensus_threshold + " answers" })),
+      h("p", { id: "result-consensus", class: c.consensus_reached ? "ok" : "", text: finalText(task, c) }),
+      h("p", { text: "Agreement " + Number(c.agreement_percentage).toFixed(1) + "% (needs " + Number(c.min_agreement_percentage).toFixed(0) + "%)." }));
+    if (task.question_type === "pairwise_ab") {
+      const list = h("ul", { class: "counts" });
+      for (const key of ["A", "B", "tie"]) {
+        if (key === "tie" && !task.allow_tie && !(counts.tie && counts.tie.count)) continue;
+        const n = counts[key] ? counts[key].count : 0;
+        list.appendChild(h("li", { text: (key === "tie" ? "Tie" : "Answer " + key) + ": " + n }));
+      }
+      box.appendChild(list);
+    }
+    const nextButton = h("button", { type: "button", class: "primary", id: "next", text: fixedTask ? "Go to the next task" : "Next task", onclick: next });
+    box.appendChild(h("div", { class: "actions" }, nextButton, h("a", { href: "/tasks", class: "button", text: "Task list" })));
+    area.appendChild(box);
+    nextButton.focus();
+  }
+
+  document.addEventListener("keydown", function (ev) {
+    if (!state || ev.defaultPrevented || ev.metaKey || ev.isComposing) return;
+    const target = ev.target;
+    const tag = target.tagName;
+    const typing = tag === "TEXTAREA" || tag === "SELECT" || (tag === "INPUT" && target.type !== "radio" && target.type !== "range");
+    if (state.done) {
+      if ((ev.key === "n" || ev.key === "N") && !typing && !ev.ctrlKey && !ev.altKey) {
+        ev.preventDefault();
+        next();
+      }
+      return;
+    }
+    if (ev.key === "Enter") {
+      if (tag === "BUTTON" || tag === "A" || tag === "SUMMARY" || tag === "AUDIO") return;
+      if (tag === "TEXTAREA") {
+        const long = target.dataset.long === "true";
+        if (long ? !ev.ctrlKey : ev.shiftKey) return; // a new line
+      }
+      ev.preventDefault();
+      submit();
+      return;
+    }
+    if (typing || ev.ctrlKey || ev.altKey) return;
+    const pair = state.task.question_type === "pairwise_ab";
+    if (pair && !ev.shiftKey && CHOICES[ev.key] !== undefined) {
+      const radio = document.getElementById("choice-" + CHOICES[ev.key]);
+      if (radio) {
+        ev.preventDefault();
+        radio.checked = true;
+        radio.focus();
+        showError("");
+      }
+      return;
+    }
+    const digit = /^Digit([1-5])$/.exec(ev.code || "");
+    if (digit && (ev.shiftKey || !pair)) {
+      ev.preventDefault();
+      setConfidence(Number(digit[1]));
+    }
+  });
+
+  load();
+})();
