@@ -16,6 +16,7 @@ from rich.table import Table
 
 from whstudio import __version__
 from whstudio.errors import ConfigurationError, WhError
+from whstudio.legacy.cli import legacy_app
 from whstudio.settings import Settings, get_settings
 
 app = typer.Typer(
@@ -30,6 +31,7 @@ consensus_app = typer.Typer(help="Batch aggregation and consistency checks.", no
 app.add_typer(db_app, name="db")
 app.add_typer(users_app, name="users")
 app.add_typer(consensus_app, name="consensus")
+app.add_typer(legacy_app, name="legacy")
 
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)

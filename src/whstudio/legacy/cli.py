@@ -1,0 +1,213 @@
+"""`whstudio legacy …`: the online migration of a legacy database, step by step."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+legacy_app = typer.Typer(
+    help="Online migration of a legacy database (DATABASE_URL) to the new schema.",
+    no_args_is_help=True,
+)
+out = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+ReferenceUrl = Annotated[
+    str | None,
+    typer.Option(
+        help="An empty database to build the fresh schema in for comparison "
+        "(default: a scratch database created beside the legacy one and dropped after)."
+    ),
+]
+
+
+def _url() -> str:
+    from whstudio.db.connect import normalize_url
+    from whstudio.settings import get_settings
+
+    settings = get_settings()
+    if settings.database_url is None or not settings.database_url.get_secret_value():
+        _fail("DATABASE_URL must name the legacy database", 2)
+    return normalize_url(settings.database_url.get_secret_value())
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _guard(work):
+    from whstudio.legacy.steps import StepRefused
+    from whstudio.legacy.users import LetInError
+
+    try:
+        return work()
+    except (StepRefused, LetInError, ValueError) as exc:
+        _fail(str(exc), 2)
+
+
+@legacy_app.command("status")
+def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Show the recorded step, read path, backfill progress and quarantine counts."""
+    from whstudio.legacy import steps
+
+    st = steps.status(_url())
+    if as_json:
+        print(json.dumps(st, default=str))
+        return
+    if st["step"] is None:
+        out.print("not started: run `whstudio legacy plan`, then `whstudio legacy expand`")
+        return
+    out.print(f"step: {st['step']}   read path: {st['read_path']}   fresh head: {st['fresh_head']}")
+    for p in st["progress"]:
+        done = "done" if p["finished_at"] else "in progress"
+        out.print(
+            f"backfill {p['phase']}: {p['migrated']} migrated, {p['quarantined']} quarantined"
+            f" of {p['total']} ({done})"
+        )
+    for table, n in st["quarantine"].items():
+        out.print(f"quarantine: {n} {table} row(s)")
+
+
+@legacy_app.command("plan")
+def plan(reference_url: ReferenceUrl = None) -> None:
+    """List what expand would run, with the lock each statement takes; changes nothing."""
+    from whstudio.legacy import steps
+
+    statements = _guard(lambda: steps.plan(_url(), reference_url=reference_url))
+    if not statements:
+        out.print("nothing to add: the schema already has every object of a fresh install")
+        return
+    table = Table("kind", "object", "lock", "then")
+    for st in statements:
+        table.add_row(
+            st.kind, st.target, st.locks, "VALIDATE after backfill" if st.validate else ""
+        )
+    out.print(table)
+    out.print(f"{len(statements)} statement(s)")
+
+
+@legacy_app.command("expand")
+def expand(reference_url: ReferenceUrl = None) -> None:
+    """Add the new schema's objects and the dual-write triggers; only adds, online."""
+    from whstudio.legacy import steps
+
+    report = _guard(lambda: steps.expand(_url(), reference_url=reference_url))
+    out.print(
+        f"expanded: {len(report.statements)} statement(s), {report.retries} lock retries,"
+        f" {len(report.indexes)} concurrent index(es), {report.seconds:.1f} s"
+    )
+
+
+@legacy_app.command("backfill")
+def backfill(
+    batch: Annotated[int, typer.Option(min=1, max=100000, help="Rows per batch.")] = 500,
+    rate: Annotated[
+        float | None, typer.Option(min=1, help="At most this many rows per second.")
+    ] = None,
+) -> None:
+    """Migrate existing rows in keyset batches; resumes where a killed run stopped."""
+    from whstudio.legacy import steps
+
+    progress = Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=not err.is_terminal,
+    )
+    bars: dict[str, int] = {}
+
+    def show(p) -> None:
+        if p.name not in bars:
+            bars[p.name] = progress.add_task(f"backfill {p.name}", total=p.total)
+        progress.update(bars[p.name], completed=p.migrated + p.quarantined)
+
+    with progress:
+        phases = _guard(lambda: steps.backfill(_url(), batch=batch, rate=rate, on_progress=show))
+    for p in phases:
+        out.print(f"{p.name}: {p.migrated} migrated, {p.quarantined} quarantined")
+
+
+@legacy_app.command("verify")
+def verify(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
+    """Prove zero loss; exit 1 on any difference."""
+    from whstudio.legacy import verify as v
+
+    report = _guard(lambda: v.verify(_url()))
+    if as_json:
+        print(json.dumps(report.as_dict(), default=str))
+    else:
+        d = report.as_dict()
+        out.print(f"legacy rows changed by the migration: {d['checksums'] or 'none'}")
+        out.print(f"rows neither migrated nor quarantined: {d['unmigrated']}")
+        out.print(f"quarantined (kept, see the quarantine table): {d['quarantined']}")
+        out.print(f"rows compared by value: {d['rows_compared']}")
+        for table, bad in report.json_mismatches.items():
+            for line in bad[:20]:
+                err.print(f"  {table} {line}", highlight=False)
+        out.print(f"consensus rows differing from a recomputation: {d['consensus_drift']}")
+        out.print(f"migrated tasks without a consensus row: {d['missing_consensus']}")
+        out.print("verified" if report.ok else "[bold red]differences found[/]")
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@legacy_app.command("switch")
+def switch(path: Annotated[str, typer.Argument(help="old or new.")]) -> None:
+    """Point the application's reads at the old or the new structure (instant both ways)."""
+    from whstudio.legacy import steps
+
+    before = _guard(lambda: steps.switch(_url(), path))
+    out.print(f"read path: {before} -> {path}")
+
+
+@legacy_app.command("rollback")
+def rollback(
+    confirm: Annotated[
+        bool, typer.Option("--confirm", help="Really remove the new schema.")
+    ] = False,
+) -> None:
+    """Return the database to what the old application expects; exit 1 if not proven."""
+    from whstudio.legacy import steps
+
+    if not confirm:
+        _fail("rollback removes the new schema's tables and columns: add --confirm", 2)
+    report = _guard(lambda: steps.rollback(_url()))
+    out.print(f"dropped {len(report.dropped)} object group(s)")
+    for line in report.catalog_diff[:40]:
+        err.print(line, highlight=False)
+    if report.checksum_problems:
+        err.print(f"legacy rows differing: {report.checksum_problems}", highlight=False)
+    if not report.ok:
+        raise typer.Exit(1)
+    out.print("rolled back: schema and legacy checksums equal the baseline")
+
+
+@legacy_app.command("let-in")
+def let_in(
+    identity: Annotated[str, typer.Argument(help="The user's id, world_id, nullifier or name.")],
+    username: Annotated[str | None, typer.Option(help="Sign-in name to give the user.")] = None,
+    password: Annotated[
+        bool, typer.Option("--password", help="Ask for a password to set.")
+    ] = False,
+    token: Annotated[str | None, typer.Option(help="Create an API token with this name.")] = None,
+) -> None:
+    """Let a legacy user sign in: a name, a password and/or an API token (shown once)."""
+    from whstudio.legacy import users
+
+    secret = None
+    if password:
+        secret = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    row = _guard(
+        lambda: users.let_in(_url(), identity, username=username, password=secret, token_name=token)
+    )
+    err.print(f"{row['username']} ({row['id']}) can sign in", highlight=False)
+    if "token" in row:
+        print(row["token"])

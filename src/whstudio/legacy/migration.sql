@@ -1,0 +1,697 @@
+-- The migration's own objects, in a schema of their own (whs_legacy) so that the public schema
+-- ends exactly like a fresh install's. Run as one script by `whstudio legacy expand`; every
+-- statement is rerunnable. Functions are versioned (_v1) so that a later release can add a _v2
+-- beside them while triggers still call _v1.
+
+CREATE SCHEMA IF NOT EXISTS whs_legacy;
+
+-- Where the migration stands: one row.
+CREATE TABLE IF NOT EXISTS whs_legacy.state (
+    id         boolean PRIMARY KEY DEFAULT true CHECK (id),
+    step       text NOT NULL CHECK (step IN ('expanded', 'backfilled', 'verified', 'contracted',
+                                              'rolled_back')),
+    read_path  text NOT NULL DEFAULT 'old' CHECK (read_path IN ('old', 'new')),
+    fresh_head text,
+    updated_at timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP
+);
+
+-- Every step run, with what it reported.
+CREATE TABLE IF NOT EXISTS whs_legacy.history (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    step        text NOT NULL,
+    started_at  timestamptz NOT NULL,
+    finished_at timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    ok          boolean NOT NULL,
+    detail      jsonb NOT NULL DEFAULT '{}'::jsonb
+);
+
+-- The backfill's position per phase: it resumes after last_id.
+CREATE TABLE IF NOT EXISTS whs_legacy.progress (
+    phase       text PRIMARY KEY CHECK (phase IN ('tasks', 'submissions')),
+    last_id     uuid,
+    migrated    bigint NOT NULL DEFAULT 0,
+    quarantined bigint NOT NULL DEFAULT 0,
+    total       bigint NOT NULL DEFAULT 0,
+    started_at  timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    updated_at  timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    finished_at timestamptz
+);
+
+-- Rows that could not be migrated: kept in place, reported here with their raw value. A row
+-- leaves the quarantine when a later write (through the old application) makes it parseable.
+CREATE TABLE IF NOT EXISTS whs_legacy.quarantine (
+    table_name text NOT NULL,
+    row_id     uuid NOT NULL,
+    reason     text NOT NULL,
+    raw        text,
+    seen_at    timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    PRIMARY KEY (table_name, row_id)
+);
+
+-- The legacy schema before the migration touched it: its objects (for rollback), its catalog
+-- description (to prove rollback complete) and each legacy table's columns.
+CREATE TABLE IF NOT EXISTS whs_legacy.baseline_objects (
+    kind  text NOT NULL,
+    name  text NOT NULL,
+    PRIMARY KEY (kind, name)
+);
+CREATE TABLE IF NOT EXISTS whs_legacy.baseline_catalog (
+    line text PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS whs_legacy.legacy_columns (
+    table_name  text NOT NULL,
+    column_name text NOT NULL,
+    position    integer NOT NULL,
+    PRIMARY KEY (table_name, column_name)
+);
+
+-- One checksum per legacy row over its legacy columns, taken before the migration.
+CREATE TABLE IF NOT EXISTS whs_legacy.checksums (
+    table_name text NOT NULL,
+    row_id     uuid NOT NULL,
+    digest     text NOT NULL,
+    PRIMARY KEY (table_name, row_id)
+);
+
+-- VALIDATE CONSTRAINT statements for what expand added NOT VALID, run after the backfill.
+CREATE TABLE IF NOT EXISTS whs_legacy.validations (
+    name         text PRIMARY KEY,
+    statement    text NOT NULL,
+    validated_at timestamptz
+);
+
+-- Rows written since the baseline by anyone but the migration (which runs with
+-- session_replication_role = replica, so this log's triggers do not see it).
+CREATE TABLE IF NOT EXISTS whs_legacy.changes (
+    table_name text NOT NULL,
+    row_id     uuid NOT NULL,
+    op         text NOT NULL,
+    at         timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    PRIMARY KEY (table_name, row_id)
+);
+
+CREATE OR REPLACE FUNCTION whs_legacy.log_change_v1() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO whs_legacy.changes (table_name, row_id, op)
+    VALUES (TG_TABLE_NAME, CASE WHEN TG_OP = 'DELETE' THEN OLD.id ELSE NEW.id END, TG_OP)
+    ON CONFLICT (table_name, row_id) DO NOTHING;
+    RETURN NULL;
+END
+$$;
+
+-- tasks.instructions (TEXT holding JSON, or not) as a question: (type, content, gold) or the
+-- reason it cannot be one. A/B documents have their keys normalised (optionA, option_a, OPTIONA
+-- are one key), gold upper-cased; other task types keep their instructions verbatim as the
+-- prompt of a text_generation question, so nothing of them is lost or reinterpreted.
+CREATE OR REPLACE FUNCTION whs_legacy.parse_instructions_v1(
+    p_type text, p_text text, OUT qtype text, OUT content jsonb, OUT gold jsonb, OUT reason text)
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    doc json;
+    k text;
+    v json;
+    norm text;
+    seen text[] := '{}';
+    seen_values text[] := '{}';
+    fields jsonb := '{}'::jsonb;
+    extra jsonb := '{}'::jsonb;
+    g text;
+BEGIN
+    IF p_text IS NULL OR btrim(p_text) = '' THEN
+        reason := 'empty instructions';
+        RETURN;
+    END IF;
+    IF p_type IS DISTINCT FROM 'pairwise_ab' THEN
+        qtype := 'text_generation';
+        content := jsonb_build_object('prompt', p_text);
+        RETURN;
+    END IF;
+    BEGIN
+        doc := p_text::json;
+    EXCEPTION WHEN invalid_text_representation THEN
+        reason := 'not JSON';
+        RETURN;
+    END;
+    IF json_typeof(doc) <> 'object' THEN
+        reason := 'JSON ' || json_typeof(doc) || ', not an object';
+        RETURN;
+    END IF;
+    BEGIN
+        FOR k, v IN SELECT e.key, e.value FROM json_each(doc) AS e LOOP
+            norm := lower(replace(k, '_', ''));
+            IF norm IN ('prompt', 'optiona', 'optionb', 'gold', 'type') THEN
+                IF norm = ANY (seen) THEN
+                    -- JSONB would keep the last of duplicate keys silently; equal values are
+                    -- harmless, different ones are ambiguous.
+                    IF seen_values[array_position(seen, norm)] <> v::jsonb::text THEN
+                        reason := 'duplicate key ' || k || ' with different values';
+                        RETURN;
+                    END IF;
+                    CONTINUE;
+                END IF;
+                seen := seen || norm;
+                seen_values := seen_values || v::jsonb::text;
+                fields := fields || jsonb_build_object(norm, v::jsonb);
+            ELSIF extra ? k THEN
+                IF (extra -> k) <> v::jsonb THEN
+                    reason := 'duplicate key ' || k || ' with different values';
+                    RETURN;
+                END IF;
+            ELSE
+                extra := extra || jsonb_build_object(k, v::jsonb);
+            END IF;
+        END LOOP;
+    EXCEPTION WHEN untranslatable_character OR invalid_parameter_value THEN
+        reason := 'contains \u0000, which PostgreSQL cannot store in JSONB';
+        RETURN;
+    END;
+    IF fields ? 'type' AND fields -> 'type' <> '"pairwise_ab"'::jsonb THEN
+        reason := 'type ' || (fields ->> 'type') || ' in a pairwise_ab task';
+        RETURN;
+    END IF;
+    IF jsonb_typeof(fields -> 'prompt') IS DISTINCT FROM 'string'
+       OR btrim(fields ->> 'prompt') = '' THEN
+        reason := 'no prompt';
+        RETURN;
+    END IF;
+    IF jsonb_typeof(fields -> 'optiona') IS DISTINCT FROM 'string'
+       OR jsonb_typeof(fields -> 'optionb') IS DISTINCT FROM 'string' THEN
+        reason := 'optionA or optionB missing or not a string';
+        RETURN;
+    END IF;
+    IF extra ? 'gold_standard' THEN
+        reason := 'a gold_standard key beside gold';
+        RETURN;
+    END IF;
+    IF jsonb_typeof(fields -> 'gold') = 'string' THEN
+        g := upper(fields ->> 'gold');
+        IF g NOT IN ('A', 'B', 'TIE') THEN
+            reason := 'gold ' || (fields ->> 'gold') || ' is not A, B or null';
+            RETURN;
+        END IF;
+        gold := to_jsonb(CASE g WHEN 'TIE' THEN 'tie' ELSE g END);
+    ELSIF fields ? 'gold' AND jsonb_typeof(fields -> 'gold') <> 'null' THEN
+        reason := 'gold is not a string';
+        RETURN;
+    END IF;
+    qtype := 'pairwise_ab';
+    content := extra || jsonb_build_object('prompt', fields -> 'prompt',
+                                           'optionA', fields -> 'optiona',
+                                           'optionB', fields -> 'optionb');
+END
+$$;
+
+-- The question a task's instructions stand for, stored once per distinct content; or the reason
+-- there is none. A gold the question lacks is added; a gold that contradicts it is a conflict.
+CREATE OR REPLACE FUNCTION whs_legacy.question_for_v1(
+    p_type text, p_text text, p_creator uuid, OUT question_id uuid, OUT reason text)
+LANGUAGE plpgsql AS $$
+DECLARE
+    p record;
+    existing jsonb;
+BEGIN
+    p := whs_legacy.parse_instructions_v1(p_type, p_text);
+    IF p.reason IS NOT NULL THEN
+        reason := p.reason;
+        RETURN;
+    END IF;
+    BEGIN
+        INSERT INTO public.questions (question_type, content, gold_standard, source_dataset,
+                                      metadata, created_by)
+        VALUES (p.qtype, p.content, p.gold, 'legacy', '{"migrated_from": "tasks.instructions"}',
+                p_creator)
+        ON CONFLICT (content_hash) DO NOTHING
+        RETURNING id INTO question_id;
+    EXCEPTION WHEN check_violation THEN
+        reason := 'the content is not a valid ' || p.qtype || ' question';
+        RETURN;
+    END;
+    IF question_id IS NOT NULL THEN
+        RETURN;
+    END IF;
+    SELECT q.id, q.gold_standard INTO question_id, existing
+      FROM public.questions q
+     WHERE q.content_hash = public.question_content_hash(p.qtype, p.content)
+     FOR UPDATE;
+    IF p.gold IS NULL OR existing = p.gold THEN
+        RETURN;
+    ELSIF existing IS NULL THEN
+        UPDATE public.questions SET gold_standard = p.gold WHERE id = question_id;
+    ELSE
+        question_id := NULL;
+        reason := 'gold ' || p.gold || ' conflicts with gold ' || existing
+                  || ' of the same question in another task';
+    END IF;
+END
+$$;
+
+-- A question as the legacy instructions text (the reverse direction).
+CREATE OR REPLACE FUNCTION whs_legacy.instructions_of_v1(p_question uuid) RETURNS text
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN (
+        SELECT CASE
+            WHEN q.question_type = 'text_generation' AND q.content - 'prompt' = '{}'::jsonb
+                THEN q.content ->> 'prompt'
+            ELSE (q.content || jsonb_build_object('type', q.question_type,
+                                                  'gold', q.gold_standard))::text
+        END
+          FROM public.questions q WHERE q.id = p_question);
+END
+$$;
+
+-- A submission_data document as the structured answer columns, or the reason it cannot be.
+CREATE OR REPLACE FUNCTION whs_legacy.parse_submission_v1(
+    p_qtype text, p_allow_tie boolean, p_data jsonb,
+    OUT chosen text, OUT confidence smallint, OUT explanation text, OUT time_spent integer,
+    OUT payload jsonb, OUT reason text)
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    c text;
+    conf jsonb;
+    t jsonb;
+BEGIN
+    IF jsonb_typeof(p_data) IS DISTINCT FROM 'object' THEN
+        reason := 'submission_data is not an object';
+        RETURN;
+    END IF;
+    IF p_qtype IS DISTINCT FROM 'pairwise_ab' THEN
+        payload := jsonb_build_object('text', p_data::text, 'legacy', p_data);
+        RETURN;
+    END IF;
+    c := upper(p_data ->> 'chosen_response');
+    IF jsonb_typeof(p_data -> 'chosen_response') IS DISTINCT FROM 'string'
+       OR c NOT IN ('A', 'B', 'TIE') THEN
+        reason := 'chosen_response ' || coalesce(p_data ->> 'chosen_response', 'missing')
+                  || ' is not A or B';
+        RETURN;
+    END IF;
+    IF c = 'TIE' AND NOT coalesce(p_allow_tie, false) THEN
+        reason := 'a tie in a task that allows none';
+        RETURN;
+    END IF;
+    chosen := CASE c WHEN 'TIE' THEN 'tie' ELSE c END;
+    conf := coalesce(p_data -> 'confidence', p_data -> 'confidence_score');
+    IF conf IS NOT NULL AND jsonb_typeof(conf) <> 'null' THEN
+        IF jsonb_typeof(conf) = 'number' AND conf::numeric IN (1, 2, 3, 4, 5) THEN
+            confidence := conf::numeric::smallint;
+        ELSIF jsonb_typeof(conf) = 'string' AND conf #>> '{}' ~ '^[1-5]$' THEN
+            confidence := (conf #>> '{}')::smallint;
+        ELSE
+            reason := 'confidence ' || conf::text || ' is not a number from 1 to 5';
+            RETURN;
+        END IF;
+    END IF;
+    t := p_data -> 'time_spent_seconds';
+    IF t IS NOT NULL AND jsonb_typeof(t) <> 'null' THEN
+        IF jsonb_typeof(t) = 'number' AND t::numeric = floor(t::numeric)
+           AND t::numeric BETWEEN 0 AND 86400 THEN
+            time_spent := t::numeric::integer;
+        ELSE
+            reason := 'time_spent_seconds ' || t::text || ' is not whole seconds within a day';
+            RETURN;
+        END IF;
+    END IF;
+    IF jsonb_typeof(p_data -> 'additional_comments') = 'string' THEN
+        explanation := p_data ->> 'additional_comments';
+        IF length(explanation) > 5000 THEN
+            explanation := NULL;
+            reason := 'additional_comments longer than 5000 characters';
+            RETURN;
+        END IF;
+    END IF;
+END
+$$;
+
+-- The structured answer as a legacy submission_data document (the reverse direction).
+CREATE OR REPLACE FUNCTION whs_legacy.submission_data_of_v1(
+    p_chosen text, p_confidence smallint, p_explanation text, p_time integer, p_payload jsonb)
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE
+        WHEN p_chosen IS NOT NULL THEN jsonb_strip_nulls(jsonb_build_object(
+            'chosen_response', p_chosen, 'confidence', p_confidence,
+            'time_spent_seconds', p_time, 'additional_comments', p_explanation))
+        WHEN p_payload ? 'legacy' THEN p_payload -> 'legacy'
+        ELSE p_payload
+    END
+$$;
+
+CREATE OR REPLACE FUNCTION whs_legacy.quarantine_v1(
+    p_table text, p_id uuid, p_reason text, p_raw text) RETURNS void
+LANGUAGE sql AS $$
+    INSERT INTO whs_legacy.quarantine AS z (table_name, row_id, reason, raw)
+    VALUES (p_table, p_id, p_reason, p_raw)
+    ON CONFLICT (table_name, row_id) DO UPDATE
+       SET reason = excluded.reason, raw = excluded.raw, seen_at = CURRENT_TIMESTAMP
+     WHERE (z.reason, z.raw) IS DISTINCT FROM (excluded.reason, excluded.raw)
+$$;
+
+CREATE OR REPLACE FUNCTION whs_legacy.release_v1(p_table text, p_id uuid) RETURNS void
+LANGUAGE sql AS $$
+    DELETE FROM whs_legacy.quarantine WHERE table_name = p_table AND row_id = p_id
+$$;
+
+-- A migrated task's consensus row is made by the fresh install's own trigger function
+-- (tasks_create_consensus, whatever the newest revision made of it): rows copied into
+-- whs_legacy.consensus_seed, a table shaped like tasks (recreated by every expand), fire it.
+CREATE OR REPLACE FUNCTION whs_legacy.seed_defaults_v1() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    -- legacy columns that may be NULL where the new schema needs a value
+    NEW.priority := coalesce(NEW.priority, 3);
+    RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION whs_legacy.create_consensus_v1(p_tasks uuid[]) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO whs_legacy.consensus_seed
+    SELECT t.* FROM public.tasks t
+     WHERE t.id = ANY (p_tasks) AND t.question_id IS NOT NULL
+       AND NOT EXISTS (SELECT FROM public.response_consensus c WHERE c.task_id = t.id);
+    DELETE FROM whs_legacy.consensus_seed WHERE id = ANY (p_tasks);
+END
+$$;
+
+-- A task's consensus row made again from the task as it is, then its consensus recomputed.
+CREATE OR REPLACE FUNCTION whs_legacy.ensure_consensus_v1(p_task uuid) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM public.response_consensus WHERE task_id = p_task;
+    PERFORM whs_legacy.create_consensus_v1(ARRAY[p_task]);
+    PERFORM public.consensus_rebuild_v1(p_task);
+END
+$$;
+
+-- The old application's answers needed per task become the consensus threshold.
+CREATE OR REPLACE FUNCTION whs_legacy.threshold_of_v1(p_max integer) RETURNS integer
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT CASE WHEN p_max BETWEEN 1 AND 10000 THEN p_max ELSE 3 END
+$$;
+
+-- Dual writes, tasks, before the row is stored: old-path writes (instructions) set the
+-- question; new-path writes (question_id) set the legacy columns.
+CREATE OR REPLACE FUNCTION whs_legacy.tasks_dual_write_v1() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+BEGIN
+    IF TG_OP = 'INSERT' AND NEW.instructions IS NULL AND NEW.question_id IS NOT NULL THEN
+        NEW.instructions := whs_legacy.instructions_of_v1(NEW.question_id);
+        NEW.task_type := (SELECT question_type FROM public.questions WHERE id = NEW.question_id);
+        NEW.max_submissions := NEW.consensus_threshold;
+        RETURN NEW;
+    END IF;
+    IF TG_OP = 'UPDATE' THEN
+        IF NEW.max_submissions IS DISTINCT FROM OLD.max_submissions THEN
+            NEW.consensus_threshold := whs_legacy.threshold_of_v1(NEW.max_submissions);
+        ELSIF NEW.consensus_threshold IS DISTINCT FROM OLD.consensus_threshold THEN
+            NEW.max_submissions := NEW.consensus_threshold;
+        END IF;
+        IF (NEW.instructions, NEW.task_type) IS NOT DISTINCT FROM (OLD.instructions, OLD.task_type) THEN
+            IF NEW.question_id IS DISTINCT FROM OLD.question_id AND NEW.question_id IS NOT NULL THEN
+                NEW.instructions := whs_legacy.instructions_of_v1(NEW.question_id);
+            END IF;
+            RETURN NEW;
+        END IF;
+    ELSE
+        NEW.consensus_threshold := whs_legacy.threshold_of_v1(NEW.max_submissions);
+    END IF;
+    r := whs_legacy.question_for_v1(NEW.task_type, NEW.instructions, NEW.creator_id);
+    NEW.question_id := r.question_id;
+    IF r.reason IS NULL THEN
+        PERFORM whs_legacy.release_v1('tasks', NEW.id);
+    ELSE
+        PERFORM whs_legacy.quarantine_v1('tasks', NEW.id, r.reason, NEW.instructions);
+    END IF;
+    RETURN NEW;
+END
+$$;
+
+-- Migrate the answers of one task (after the task got its question), as the backfill would.
+CREATE OR REPLACE FUNCTION whs_legacy.migrate_submissions_of_v1(p_task uuid) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    s record;
+    p record;
+    t record;
+    n integer := 0;
+    role text := current_setting('session_replication_role');
+BEGIN
+    SELECT tk.question_id, tk.allow_tie, q.question_type INTO t
+      FROM public.tasks tk LEFT JOIN public.questions q ON q.id = tk.question_id
+     WHERE tk.id = p_task;
+    FOR s IN SELECT id, submission_data FROM public.submissions
+              WHERE task_id = p_task AND chosen_response IS NULL AND payload IS NULL LOOP
+        IF t.question_id IS NULL THEN
+            PERFORM whs_legacy.quarantine_v1('submissions', s.id, 'its task is in quarantine',
+                                             s.submission_data::text);
+            CONTINUE;
+        END IF;
+        p := whs_legacy.parse_submission_v1(t.question_type, t.allow_tie, s.submission_data);
+        IF p.reason IS NOT NULL THEN
+            PERFORM whs_legacy.quarantine_v1('submissions', s.id, p.reason, s.submission_data::text);
+            CONTINUE;
+        END IF;
+        -- the migration's own write: no legacy trigger (updated_at), no change-log entry
+        PERFORM set_config('session_replication_role', 'replica', true);
+        UPDATE public.submissions
+           SET question_id = t.question_id, chosen_response = p.chosen, confidence = p.confidence,
+               explanation = p.explanation, time_spent_seconds = p.time_spent, payload = p.payload
+         WHERE id = s.id AND submission_data = s.submission_data;
+        PERFORM set_config('session_replication_role', role, true);
+        PERFORM whs_legacy.release_v1('submissions', s.id);
+        n := n + 1;
+    END LOOP;
+    RETURN n;
+END
+$$;
+
+-- Dual writes, tasks, after the row is stored: its consensus row, and answers that waited for it.
+CREATE OR REPLACE FUNCTION whs_legacy.tasks_dual_write_after_v1() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.question_id IS NULL THEN
+        DELETE FROM public.response_consensus WHERE task_id = NEW.id;
+        RETURN NULL;
+    END IF;
+    IF TG_OP = 'UPDATE' AND OLD.question_id IS NULL THEN
+        PERFORM whs_legacy.migrate_submissions_of_v1(NEW.id);
+    END IF;
+    IF TG_OP = 'INSERT'
+       OR (OLD.question_id, OLD.consensus_threshold, OLD.status, OLD.priority,
+           OLD.min_agreement_percentage, OLD.allow_tie)
+          IS DISTINCT FROM
+          (NEW.question_id, NEW.consensus_threshold, NEW.status, NEW.priority,
+           NEW.min_agreement_percentage, NEW.allow_tie) THEN
+        PERFORM whs_legacy.ensure_consensus_v1(NEW.id);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- Dual writes, submissions, before the row is stored.
+CREATE OR REPLACE FUNCTION whs_legacy.submissions_dual_write_v1() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    t record;
+    p record;
+BEGIN
+    IF TG_OP = 'INSERT' AND NEW.submission_data IS NULL THEN
+        -- written by the new path
+        NEW.submission_data := whs_legacy.submission_data_of_v1(
+            NEW.chosen_response, NEW.confidence, NEW.explanation, NEW.time_spent_seconds,
+            NEW.payload);
+        IF NEW.submitter_nullifier IS NULL THEN
+            NEW.submitter_nullifier := coalesce(
+                (SELECT nullifier_hash FROM public.users WHERE id = NEW.user_id),
+                'whs:' || NEW.user_id::text);
+        END IF;
+        RETURN NEW;
+    END IF;
+    IF TG_OP = 'UPDATE'
+       AND (NEW.submission_data, NEW.task_id) IS NOT DISTINCT FROM (OLD.submission_data, OLD.task_id) THEN
+        IF (NEW.chosen_response, NEW.confidence, NEW.explanation, NEW.time_spent_seconds,
+            NEW.payload)
+           IS DISTINCT FROM
+           (OLD.chosen_response, OLD.confidence, OLD.explanation, OLD.time_spent_seconds,
+            OLD.payload) THEN
+            NEW.submission_data := whs_legacy.submission_data_of_v1(
+                NEW.chosen_response, NEW.confidence, NEW.explanation, NEW.time_spent_seconds,
+                NEW.payload);
+        END IF;
+        RETURN NEW;
+    END IF;
+    SELECT tk.question_id, tk.allow_tie, q.question_type INTO t
+      FROM public.tasks tk LEFT JOIN public.questions q ON q.id = tk.question_id
+     WHERE tk.id = NEW.task_id;
+    NEW.question_id := t.question_id;
+    NEW.chosen_response := NULL;
+    NEW.confidence := NULL;
+    NEW.explanation := NULL;
+    NEW.time_spent_seconds := NULL;
+    NEW.payload := NULL;
+    IF t.question_id IS NULL THEN
+        -- a task the backfill has not reached waits for it; a quarantined one quarantines this
+        IF EXISTS (SELECT FROM whs_legacy.quarantine WHERE table_name = 'tasks' AND row_id = NEW.task_id) THEN
+            PERFORM whs_legacy.quarantine_v1('submissions', NEW.id, 'its task is in quarantine',
+                                             NEW.submission_data::text);
+        END IF;
+        RETURN NEW;
+    END IF;
+    p := whs_legacy.parse_submission_v1(t.question_type, t.allow_tie, NEW.submission_data);
+    IF p.reason IS NOT NULL THEN
+        PERFORM whs_legacy.quarantine_v1('submissions', NEW.id, p.reason, NEW.submission_data::text);
+        RETURN NEW;
+    END IF;
+    NEW.chosen_response := p.chosen;
+    NEW.confidence := p.confidence;
+    NEW.explanation := p.explanation;
+    NEW.time_spent_seconds := p.time_spent;
+    NEW.payload := p.payload;
+    PERFORM whs_legacy.release_v1('submissions', NEW.id);
+    RETURN NEW;
+END
+$$;
+
+-- Dual writes, submissions, after: the task's consensus follows its answers.
+CREATE OR REPLACE FUNCTION whs_legacy.submissions_dual_write_after_v1() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP <> 'INSERT' THEN
+        PERFORM public.consensus_rebuild_v1(OLD.task_id);
+        IF TG_OP = 'DELETE' THEN
+            PERFORM whs_legacy.release_v1('submissions', OLD.id);
+            RETURN NULL;
+        END IF;
+    END IF;
+    IF TG_OP = 'INSERT' OR NEW.task_id IS DISTINCT FROM OLD.task_id THEN
+        PERFORM public.consensus_rebuild_v1(NEW.task_id);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- One backfill batch of tasks after p_after (keyset on id): question per task, consensus row.
+-- Runs with the caller's session_replication_role set to origin; switches to replica only for
+-- its own updates of the legacy table, so that legacy triggers (updated_at) never fire.
+CREATE OR REPLACE FUNCTION whs_legacy.backfill_tasks_v1(p_after uuid, p_limit integer,
+    OUT last_id uuid, OUT migrated integer, OUT quarantined integer, OUT seen integer)
+LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+    found_q record;
+    ids uuid[] := '{}';
+    qids uuid[] := '{}';
+    texts text[] := '{}';
+    types text[] := '{}';
+BEGIN
+    migrated := 0;
+    quarantined := 0;
+    seen := 0;
+    FOR r IN SELECT t.id, t.task_type, t.instructions, t.creator_id
+               FROM public.tasks t
+              WHERE t.id > coalesce(p_after, '00000000-0000-0000-0000-000000000000')
+                AND t.question_id IS NULL
+              ORDER BY t.id LIMIT p_limit LOOP
+        seen := seen + 1;
+        last_id := r.id;
+        found_q := whs_legacy.question_for_v1(r.task_type, r.instructions, r.creator_id);
+        IF found_q.reason IS NOT NULL THEN
+            PERFORM whs_legacy.quarantine_v1('tasks', r.id, found_q.reason, r.instructions);
+            quarantined := quarantined + 1;
+            CONTINUE;
+        END IF;
+        ids := ids || r.id;
+        qids := qids || found_q.question_id;
+        texts := texts || r.instructions;
+        types := types || r.task_type;
+    END LOOP;
+    PERFORM set_config('session_replication_role', 'replica', true);
+    -- A row the old application changed since it was read keeps the trigger's result.
+    WITH b AS (SELECT * FROM unnest(ids, qids, texts, types) AS b(id, qid, txt, typ))
+    UPDATE public.tasks t
+       SET question_id = b.qid, consensus_threshold = whs_legacy.threshold_of_v1(t.max_submissions)
+      FROM b
+     WHERE t.id = b.id AND t.question_id IS NULL
+       AND t.instructions = b.txt AND t.task_type = b.typ;
+    GET DIAGNOSTICS migrated = ROW_COUNT;
+    PERFORM set_config('session_replication_role', 'origin', true);
+    DELETE FROM whs_legacy.quarantine WHERE table_name = 'tasks' AND row_id = ANY (ids);
+    PERFORM whs_legacy.create_consensus_v1(ids);
+END
+$$;
+
+-- One backfill batch of submissions after p_after: the structured answer, then the consensus
+-- of every task the batch touched, recomputed from scratch.
+CREATE OR REPLACE FUNCTION whs_legacy.backfill_submissions_v1(p_after uuid, p_limit integer,
+    OUT last_id uuid, OUT migrated integer, OUT quarantined integer, OUT seen integer)
+LANGUAGE plpgsql AS $$
+DECLARE
+    r record;
+    p record;
+    ids uuid[] := '{}';
+    datas jsonb[] := '{}';
+    qids uuid[] := '{}';
+    chosen text[] := '{}';
+    confs smallint[] := '{}';
+    expls text[] := '{}';
+    times integer[] := '{}';
+    payloads jsonb[] := '{}';
+    tasks uuid[] := '{}';
+BEGIN
+    migrated := 0;
+    quarantined := 0;
+    seen := 0;
+    FOR r IN SELECT s.id, s.task_id, s.submission_data, t.question_id, t.allow_tie,
+                    q.question_type
+               FROM public.submissions s
+               JOIN public.tasks t ON t.id = s.task_id
+               LEFT JOIN public.questions q ON q.id = t.question_id
+              WHERE s.id > coalesce(p_after, '00000000-0000-0000-0000-000000000000')
+                AND s.chosen_response IS NULL AND s.payload IS NULL
+              ORDER BY s.id LIMIT p_limit LOOP
+        seen := seen + 1;
+        last_id := r.id;
+        -- quarantined answers count in total_responses too: every task seen is recomputed
+        tasks := tasks || r.task_id;
+        IF r.question_id IS NULL THEN
+            PERFORM whs_legacy.quarantine_v1('submissions', r.id, 'its task is in quarantine',
+                                             r.submission_data::text);
+            quarantined := quarantined + 1;
+            CONTINUE;
+        END IF;
+        p := whs_legacy.parse_submission_v1(r.question_type, r.allow_tie, r.submission_data);
+        IF p.reason IS NOT NULL THEN
+            PERFORM whs_legacy.quarantine_v1('submissions', r.id, p.reason, r.submission_data::text);
+            quarantined := quarantined + 1;
+            CONTINUE;
+        END IF;
+        ids := ids || r.id;
+        datas := datas || r.submission_data;
+        qids := qids || r.question_id;
+        chosen := chosen || p.chosen;
+        confs := confs || p.confidence;
+        expls := expls || p.explanation;
+        times := times || p.time_spent;
+        payloads := payloads || p.payload;
+    END LOOP;
+    PERFORM set_config('session_replication_role', 'replica', true);
+    WITH b AS (SELECT * FROM unnest(ids, datas, qids, chosen, confs, expls, times, payloads)
+                 AS b(id, data, qid, chosen, conf, expl, secs, payload))
+    UPDATE public.submissions s
+       SET question_id = b.qid, chosen_response = b.chosen, confidence = b.conf,
+           explanation = b.expl, time_spent_seconds = b.secs, payload = b.payload
+      FROM b
+     WHERE s.id = b.id AND s.chosen_response IS NULL AND s.payload IS NULL
+       AND s.submission_data = b.data;
+    GET DIAGNOSTICS migrated = ROW_COUNT;
+    PERFORM set_config('session_replication_role', 'origin', true);
+    DELETE FROM whs_legacy.quarantine WHERE table_name = 'submissions' AND row_id = ANY (ids);
+    PERFORM public.consensus_rebuild_v1(x.task_id)
+       FROM (SELECT DISTINCT unnest(tasks) AS task_id ORDER BY 1) AS x;
+END
+$$;

@@ -1,0 +1,601 @@
+"""The migration's steps: expand, backfill, switch, rollback, and where a database stands."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+from whstudio.db import catalog as db_catalog
+from whstudio.db import migrate
+from whstudio.legacy import ddl, objects
+
+SCHEMA = "whs_legacy"
+LEGACY_TABLES = (
+    "users",
+    "task_categories",
+    "tasks",
+    "submissions",
+    "payments",
+    "user_sessions",
+    "task_reviews",
+    "disputes",
+    "notifications",
+    "notification_preferences",
+    "notification_templates",
+)
+# The order of the recorded steps; rollback is possible from every one before "contracted".
+STEPS = ("expanded", "backfilled", "verified", "contracted")
+
+
+class StepRefused(RuntimeError):
+    """The database is not at a step from which the requested one may run."""
+
+
+def connect(url: str) -> psycopg.Connection:
+    return psycopg.connect(url, autocommit=True)
+
+
+def _ident(name: str) -> sql.Identifier:
+    return sql.Identifier(name)
+
+
+def state(conn: psycopg.Connection) -> dict[str, Any] | None:
+    """Return the recorded state row, or None when the migration never started."""
+    if conn.execute("SELECT to_regclass('whs_legacy.state')").fetchone()[0] is None:
+        return None
+    row = conn.execute(
+        "SELECT step, read_path, fresh_head, updated_at FROM whs_legacy.state"
+    ).fetchone()
+    if row is None:
+        return None
+    return dict(zip(("step", "read_path", "fresh_head", "updated_at"), row, strict=True))
+
+
+def _record(conn: psycopg.Connection, step: str, started: float, ok: bool, detail: dict) -> None:
+    conn.execute(
+        "INSERT INTO whs_legacy.history (step, started_at, ok, detail)"
+        " VALUES (%s, to_timestamp(%s), %s, %s::jsonb)",
+        (step, started, ok, psycopg.types.json.Jsonb(detail)),
+    )
+
+
+def _set_step(conn: psycopg.Connection, step: str, **extra: Any) -> None:
+    conn.execute(
+        "INSERT INTO whs_legacy.state (step, fresh_head) VALUES (%(step)s, %(head)s)"
+        " ON CONFLICT (id) DO UPDATE SET step = %(step)s,"
+        " fresh_head = coalesce(%(head)s, whs_legacy.state.fresh_head),"
+        " updated_at = CURRENT_TIMESTAMP",
+        {"step": step, "head": extra.get("head")},
+    )
+
+
+def _require(conn: psycopg.Connection, allowed: tuple[str | None, ...], what: str) -> dict | None:
+    st = state(conn)
+    step = st["step"] if st else None
+    if step not in allowed:
+        shown = ", ".join(s or "not started" for s in allowed)
+        raise StepRefused(f"{what} runs after {shown}; this database is at {step or 'not started'}")
+    return st
+
+
+# ---------------------------------------------------------------- reference (fresh install)
+
+
+def _with_db(url: str, dbname: str) -> str:
+    params = conninfo_to_dict(url)
+    params["dbname"] = dbname
+    return make_conninfo(**params)
+
+
+def fresh_catalog(url: str, reference_url: str | None = None) -> objects.Catalog:
+    """Return the catalog of a fresh install at head, built by the Alembic revisions themselves.
+
+    Without reference_url a scratch database is created beside the legacy one and dropped after.
+    """
+    if reference_url:
+        migrate.upgrade(reference_url, "head")
+        with connect(reference_url) as conn:
+            return objects.read(conn)
+    dbname = conninfo_to_dict(url).get("dbname") or "postgres"
+    scratch = f"{dbname[:40]}_whsref_{os.getpid()}"
+    admin = _with_db(url, "postgres")
+    with connect(admin) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(_ident(scratch)))
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(_ident(scratch)))
+    try:
+        ref = _with_db(url, scratch)
+        migrate.upgrade(ref, "head")
+        with connect(ref) as conn:
+            return objects.read(conn)
+    finally:
+        with connect(admin) as conn:
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(_ident(scratch)))
+
+
+# ---------------------------------------------------------------- baseline
+
+
+def _install_schema(conn: psycopg.Connection) -> None:
+    text = resources.files("whstudio.legacy").joinpath("migration.sql").read_text("utf-8")
+    with conn.transaction():
+        conn.execute(text)
+
+
+def _baseline_taken(conn: psycopg.Connection) -> bool:
+    return conn.execute("SELECT EXISTS (SELECT FROM whs_legacy.baseline_catalog)").fetchone()[0]
+
+
+def _digest_sql(table: str, columns: list[str]) -> sql.Composed:
+    row = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    return sql.SQL("SELECT id, md5(ROW({row})::text) AS digest FROM public.{t}").format(
+        row=row, t=_ident(table)
+    )
+
+
+def legacy_columns(conn: psycopg.Connection) -> dict[str, list[str]]:
+    """Return each legacy table's columns as they were at the baseline, in order."""
+    out: dict[str, list[str]] = {}
+    for t, c in conn.execute(
+        "SELECT table_name, column_name FROM whs_legacy.legacy_columns"
+        " ORDER BY table_name, position"
+    ):
+        out.setdefault(t, []).append(c)
+    return out
+
+
+def _take_baseline(conn: psycopg.Connection, url: str) -> None:
+    """Record the legacy catalog and columns, install the change log, then checksum every row."""
+    cat = objects.read(conn)
+    missing = [t for t in LEGACY_TABLES if t not in cat.tables]
+    if missing:
+        raise StepRefused(f"not a legacy database: no table {', '.join(missing)}")
+    if "questions" in cat.tables:
+        raise StepRefused("this database already has the new schema (table questions)")
+    lines = db_catalog.describe(url, skip_tables=())
+    with conn.transaction():
+        for table in (
+            "baseline_objects",
+            "baseline_catalog",
+            "legacy_columns",
+            "checksums",
+            "changes",
+            "progress",
+            "quarantine",
+            "validations",
+        ):
+            conn.execute(sql.SQL("TRUNCATE whs_legacy.{}").format(_ident(table)))
+        with conn.cursor().copy("COPY whs_legacy.baseline_objects (kind, name) FROM STDIN") as cp:
+            for kind, name in sorted(cat.names()):
+                cp.write_row((kind, name))
+        with conn.cursor().copy("COPY whs_legacy.baseline_catalog (line) FROM STDIN") as cp:
+            for line in sorted(set(lines)):
+                cp.write_row((line,))
+        conn.execute(
+            "INSERT INTO whs_legacy.legacy_columns (table_name, column_name, position)"
+            " SELECT c.relname, a.attname, a.attnum FROM pg_attribute a"
+            " JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
+            " WHERE n.nspname = 'public' AND c.relname = ANY(%s) AND a.attnum > 0"
+            " AND NOT a.attisdropped",
+            (list(LEGACY_TABLES),),
+        )
+    # Every write from here on is logged before the checksums' snapshot is taken, so a row
+    # either has its checksum from before or a log entry (or both).
+    for t in LEGACY_TABLES:
+        ddl.run(
+            conn,
+            sql.SQL(
+                "CREATE OR REPLACE TRIGGER whs_legacy_log_change AFTER INSERT OR UPDATE OR DELETE"
+                " ON public.{} FOR EACH ROW EXECUTE FUNCTION whs_legacy.log_change_v1()"
+            )
+            .format(_ident(t))
+            .as_string(conn),
+        )
+    cols = legacy_columns(conn)
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        for t in LEGACY_TABLES:
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO whs_legacy.checksums (table_name, row_id, digest)"
+                    " SELECT {name}, d.id, d.digest FROM ({q}) AS d"
+                ).format(name=sql.Literal(t), q=_digest_sql(t, cols[t]))
+            )
+
+
+# ---------------------------------------------------------------- expand
+
+
+@dataclass
+class ExpandReport:
+    statements: list[objects.Statement] = field(default_factory=list)
+    indexes: dict[str, str] = field(default_factory=dict)
+    retries: int = 0
+    seconds: float = 0.0
+
+
+DUAL_WRITE_TRIGGERS = (
+    ("tasks", "whs_legacy_dual_write", "BEFORE INSERT OR UPDATE", "tasks_dual_write_v1"),
+    ("tasks", "whs_legacy_dual_write_after", "AFTER INSERT OR UPDATE", "tasks_dual_write_after_v1"),
+    (
+        "submissions",
+        "whs_legacy_dual_write",
+        "BEFORE INSERT OR UPDATE",
+        "submissions_dual_write_v1",
+    ),
+    (
+        "submissions",
+        "whs_legacy_dual_write_after",
+        "AFTER INSERT OR UPDATE OR DELETE",
+        "submissions_dual_write_after_v1",
+    ),
+)
+
+
+def plan(url: str, *, reference_url: str | None = None) -> list[objects.Statement]:
+    """Return what expand would run now (nothing once it ran)."""
+    fresh = fresh_catalog(url, reference_url)
+    with connect(url) as conn:
+        return objects.expand_plan(conn, objects.read(conn), fresh)
+
+
+def _apply(conn: psycopg.Connection, statements: list[objects.Statement], report: ExpandReport):
+    """Run statements, retrying the ones whose dependencies come later in the list."""
+    pending = list(statements)
+    while pending:
+        deferred: list[objects.Statement] = []
+        last: Exception | None = None
+        for st in pending:
+            try:
+                if st.concurrent:
+                    report.indexes[st.target] = ddl.create_index_concurrently(conn, st.sql)
+                else:
+                    report.retries += ddl.run(conn, st.sql) - 1
+                if st.validate:
+                    conn.execute(
+                        "INSERT INTO whs_legacy.validations (name, statement) VALUES (%s, %s)"
+                        " ON CONFLICT (name) DO NOTHING",
+                        (st.target, st.validate),
+                    )
+                report.statements.append(st)
+            except ddl.DEPENDENCY_ERRORS as exc:
+                deferred.append(st)
+                last = exc
+        if len(deferred) == len(pending):
+            raise RuntimeError(f"expand cannot create {deferred[0].target}: {last}") from last
+        pending = deferred
+
+
+_SEED_COLUMNS = """
+SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a
+ WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped
+"""
+
+
+def _seed_table(conn: psycopg.Connection) -> None:
+    """(Re)create whs_legacy.consensus_seed shaped like tasks, firing the fresh install's
+    tasks_create_consensus() for every row copied into it."""
+    want = conn.execute(_SEED_COLUMNS, ("public.tasks",)).fetchone()[0]
+    have = conn.execute(_SEED_COLUMNS, ("whs_legacy.consensus_seed",)).fetchone()[0]
+    if want == have:
+        return
+    ddl.run(
+        conn,
+        "DROP TABLE IF EXISTS whs_legacy.consensus_seed;"
+        " CREATE UNLOGGED TABLE whs_legacy.consensus_seed (LIKE public.tasks);"
+        " CREATE TRIGGER seed_defaults BEFORE INSERT ON whs_legacy.consensus_seed"
+        " FOR EACH ROW EXECUTE FUNCTION whs_legacy.seed_defaults_v1();"
+        " CREATE TRIGGER seed_consensus AFTER INSERT ON whs_legacy.consensus_seed"
+        " FOR EACH ROW EXECUTE FUNCTION public.tasks_create_consensus()",
+    )
+
+
+def expand(url: str, *, reference_url: str | None = None) -> ExpandReport:
+    """Add everything the fresh install has and the legacy schema lacks, plus the dual writes."""
+    started = time.time()
+    report = ExpandReport()
+    with connect(url) as conn:
+        st = state(conn)
+        if st and st["step"] == "contracted":
+            raise StepRefused("this database was already contracted")
+        _install_schema(conn)
+        if st is None or st["step"] == "rolled_back" or not _baseline_taken(conn):
+            _take_baseline(conn, url)
+        fresh = fresh_catalog(url, reference_url)
+        _apply(conn, objects.expand_plan(conn, objects.read(conn), fresh), report)
+        _seed_table(conn)
+        existing = objects.read(conn).triggers
+        for table, name, when, func in DUAL_WRITE_TRIGGERS:
+            if (table, name) in existing:
+                continue
+            ddl.run(
+                conn,
+                sql.SQL("CREATE TRIGGER {} {} ON public.{} FOR EACH ROW EXECUTE FUNCTION {}()")
+                .format(_ident(name), sql.SQL(when), _ident(table), sql.Identifier(SCHEMA, func))
+                .as_string(conn),
+            )
+        report.seconds = time.time() - started
+        with conn.transaction():
+            if st is None or st["step"] in ("rolled_back", "expanded"):
+                _set_step(conn, "expanded", head=migrate.head_revision())
+            _record(
+                conn,
+                "expand",
+                started,
+                True,
+                {"statements": len(report.statements), "retries": report.retries},
+            )
+    return report
+
+
+# ---------------------------------------------------------------- backfill
+
+
+@dataclass
+class Phase:
+    name: str
+    migrated: int
+    quarantined: int
+    total: int
+    finished: bool
+
+
+def _phase_row(conn: psycopg.Connection, phase: str) -> Phase:
+    table = "tasks" if phase == "tasks" else "submissions"
+    pending = (
+        "question_id IS NULL" if phase == "tasks" else "chosen_response IS NULL AND payload IS NULL"
+    )
+    conn.execute(
+        sql.SQL(
+            "INSERT INTO whs_legacy.progress (phase, total)"
+            " SELECT %s, count(*) FROM public.{} WHERE " + pending + " ON CONFLICT DO NOTHING"
+        ).format(_ident(table)),
+        (phase,),
+    )
+    m, q, total, fin = conn.execute(
+        "SELECT migrated, quarantined, total, finished_at IS NOT NULL"
+        " FROM whs_legacy.progress WHERE phase = %s",
+        (phase,),
+    ).fetchone()
+    return Phase(phase, m, q, total, fin)
+
+
+def backfill(
+    url: str,
+    *,
+    batch: int = 500,
+    rate: float | None = None,
+    on_progress: Callable[[Phase], None] | None = None,
+    max_batches: int | None = None,
+) -> list[Phase]:
+    """Migrate every row that existed before expand, in keyset batches; resumable at any point.
+
+    Each batch and its progress row commit together, so a kill loses at most the batch in flight
+    and a rerun starts after the last committed one. `rate` caps rows per second.
+    """
+    started = time.time()
+    done: list[Phase] = []
+    batches = 0
+    with connect(url) as conn:
+        _require(conn, ("expanded", "backfilled", "verified"), "backfill")
+        for phase in ("tasks", "submissions"):
+            p = _phase_row(conn, phase)
+            while not p.finished:
+                if max_batches is not None and batches >= max_batches:
+                    return done
+                t0 = time.monotonic()
+                with conn.transaction():
+                    seen = _batch(conn, phase, batch)
+                    row = conn.execute(
+                        "SELECT migrated, quarantined, total, finished_at IS NOT NULL"
+                        " FROM whs_legacy.progress WHERE phase = %s",
+                        (phase,),
+                    ).fetchone()
+                p = Phase(phase, *row)
+                batches += 1
+                if on_progress:
+                    on_progress(p)
+                if rate and seen:
+                    time.sleep(max(0.0, seen / rate - (time.monotonic() - t0)))
+            done.append(p)
+        for name, statement in conn.execute(
+            "SELECT name, statement FROM whs_legacy.validations WHERE validated_at IS NULL"
+            " ORDER BY name"
+        ).fetchall():
+            ddl.run(conn, statement)
+            conn.execute(
+                "UPDATE whs_legacy.validations SET validated_at = CURRENT_TIMESTAMP"
+                " WHERE name = %s",
+                (name,),
+            )
+        with conn.transaction():
+            if state(conn)["step"] == "expanded":
+                _set_step(conn, "backfilled")
+            counts = {p.name: {"migrated": p.migrated, "quarantined": p.quarantined} for p in done}
+            _record(conn, "backfill", started, True, counts)
+    return done
+
+
+def _batch(conn: psycopg.Connection, phase: str, limit: int) -> int:
+    (after,) = conn.execute(
+        "SELECT last_id FROM whs_legacy.progress WHERE phase = %s FOR UPDATE", (phase,)
+    ).fetchone()
+    fn = "backfill_tasks_v1" if phase == "tasks" else "backfill_submissions_v1"
+    last, migrated, quarantined, seen = conn.execute(
+        sql.SQL("SELECT * FROM whs_legacy.{}(%s, %s)").format(_ident(fn)), (after, limit)
+    ).fetchone()
+    conn.execute(
+        "UPDATE whs_legacy.progress SET last_id = coalesce(%(last)s, last_id),"
+        " migrated = migrated + %(m)s, quarantined = quarantined + %(q)s,"
+        " updated_at = CURRENT_TIMESTAMP,"
+        " finished_at = CASE WHEN %(seen)s = 0 THEN CURRENT_TIMESTAMP END WHERE phase = %(phase)s",
+        {"last": last, "m": migrated, "q": quarantined, "seen": seen, "phase": phase},
+    )
+    return seen
+
+
+# ---------------------------------------------------------------- switch
+
+
+def switch(url: str, path: str) -> str:
+    """Point the application's reads at the old or the new structure; return the previous one."""
+    if path not in ("old", "new"):
+        raise ValueError("path: must be old or new")
+    with connect(url) as conn:
+        allowed = ("verified",) if path == "new" else ("expanded", "backfilled", "verified")
+        st = _require(conn, allowed, f"switch {path}")
+        with conn.transaction():
+            conn.execute("UPDATE whs_legacy.state SET read_path = %s, updated_at = now()", (path,))
+            _record(conn, "switch", time.time(), True, {"from": st["read_path"], "to": path})
+        return st["read_path"]
+
+
+# ---------------------------------------------------------------- rollback
+
+
+@dataclass
+class RollbackReport:
+    dropped: list[str] = field(default_factory=list)
+    catalog_diff: list[str] = field(default_factory=list)
+    checksum_problems: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.catalog_diff and not self.checksum_problems
+
+
+def rollback(url: str) -> RollbackReport:
+    """Remove everything the migration added to the public schema and prove the legacy schema
+    and every legacy row as they were (rows the old application wrote since excepted)."""
+    from whstudio.legacy.verify import checksum_differences
+
+    started = time.time()
+    report = RollbackReport()
+    with connect(url) as conn:
+        _require(conn, ("expanded", "backfilled", "verified", "rolled_back"), "rollback")
+        base = set(conn.execute("SELECT kind, name FROM whs_legacy.baseline_objects").fetchall())
+        cat = objects.read(conn)
+        extra = cat.names() - base
+        # The application must read the old structure before the new one goes.
+        conn.execute("UPDATE whs_legacy.state SET read_path = 'old'")
+
+        def drop(statement: sql.Composable, what: str) -> None:
+            ddl.run(conn, statement.as_string(conn))
+            report.dropped.append(what)
+
+        def split(name: str) -> tuple[str, str]:
+            table, _, obj = name.partition(".")
+            return table, obj
+
+        base_tables = {n for k, n in base if k == "table"}
+        for kind, name in sorted(extra):
+            if kind == "trigger" and split(name)[0] in base_tables:
+                t, n = split(name)
+                drop(
+                    sql.SQL("DROP TRIGGER IF EXISTS {} ON public.{}").format(_ident(n), _ident(t)),
+                    f"trigger {name}",
+                )
+        for kind, name in sorted(extra):
+            if kind == "view":
+                drop(
+                    sql.SQL("DROP VIEW IF EXISTS public.{} CASCADE").format(_ident(name)),
+                    f"view {name}",
+                )
+        for kind, name in sorted(extra):
+            if kind == "index" and split(name)[0] in base_tables:
+                conn.execute(
+                    sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS public.{}").format(
+                        _ident(split(name)[1])
+                    )
+                )
+                report.dropped.append(f"index {name}")
+        for kind, name in sorted(extra):
+            if kind == "constraint" and split(name)[0] in base_tables:
+                t, n = split(name)
+                drop(
+                    sql.SQL("ALTER TABLE public.{} DROP CONSTRAINT IF EXISTS {}").format(
+                        _ident(t), _ident(n)
+                    ),
+                    f"constraint {name}",
+                )
+        columns: dict[str, list[str]] = {}
+        for kind, name in sorted(extra):
+            if kind == "column" and split(name)[0] in base_tables:
+                columns.setdefault(split(name)[0], []).append(split(name)[1])
+        for t, cols in columns.items():
+            drops = sql.SQL(", ").join(
+                sql.SQL("DROP COLUMN IF EXISTS {}").format(_ident(c)) for c in cols
+            )
+            drop(
+                sql.SQL("ALTER TABLE public.{} {}").format(_ident(t), drops),
+                f"columns {t}.{','.join(cols)}",
+            )
+        for kind, name in sorted(extra):
+            if kind == "table":
+                drop(
+                    sql.SQL("DROP TABLE IF EXISTS public.{} CASCADE").format(_ident(name)),
+                    f"table {name}",
+                )
+        for kind, name in sorted(extra):
+            if kind == "function":
+                drop(
+                    sql.SQL("DROP FUNCTION IF EXISTS public.{} CASCADE").format(sql.SQL(name)),
+                    f"function {name}",
+                )
+        for kind, name in sorted(extra):
+            if kind == "sequence":
+                drop(
+                    sql.SQL("DROP SEQUENCE IF EXISTS public.{} CASCADE").format(_ident(name)),
+                    f"sequence {name}",
+                )
+        baseline = [r[0] for r in conn.execute("SELECT line FROM whs_legacy.baseline_catalog")]
+        now = db_catalog.describe(url, skip_tables=())
+        import difflib
+
+        report.catalog_diff = list(
+            difflib.unified_diff(sorted(baseline), sorted(now), "before", "after", lineterm="")
+        )
+        report.checksum_problems = checksum_differences(conn)
+        with conn.transaction():
+            if report.ok:
+                _set_step(conn, "rolled_back")
+            _record(
+                conn,
+                "rollback",
+                started,
+                report.ok,
+                {
+                    "dropped": len(report.dropped),
+                    "catalog_diff": len(report.catalog_diff),
+                    "checksums": report.checksum_problems,
+                },
+            )
+    return report
+
+
+def status(url: str) -> dict[str, Any]:
+    """Return the recorded step, read path, backfill progress and quarantine counts."""
+    with connect(url) as conn:
+        st = state(conn)
+        if st is None:
+            return {"step": None}
+        progress = [
+            dict(zip(("phase", "migrated", "quarantined", "total", "finished_at"), r, strict=True))
+            for r in conn.execute(
+                "SELECT phase, migrated, quarantined, total, finished_at FROM whs_legacy.progress"
+                " ORDER BY phase DESC"
+            )
+        ]
+        quarantine = dict(
+            conn.execute(
+                "SELECT table_name, count(*) FROM whs_legacy.quarantine GROUP BY 1"
+            ).fetchall()
+        )
+        return {**st, "progress": progress, "quarantine": quarantine}
