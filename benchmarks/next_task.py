@@ -84,13 +84,13 @@ async def run(ctx: Context) -> dict[str, Any]:
         gold_seen = (await cur.fetchone())["n"]
         plan_user = users[0][0]
         sections = []
-        # next_task_v1 runs its queries inside PL/pgSQL: auto_explain shows them, nested.
+        # next_task_v2 runs its queries inside PL/pgSQL: auto_explain shows them, nested.
         async with auto_explain(conn) as notices:
             if notices is None:
-                sections.append(("-- next_task_v1", "(auto_explain cannot be loaded here)"))
+                sections.append(("-- next_task_v2", "(auto_explain cannot be loaded here)"))
             else:
                 async with conn.transaction(force_rollback=True):
-                    await conn.execute("SELECT * FROM next_task_v1(%s, 120, false)", [plan_user])
+                    await conn.execute("SELECT * FROM next_task_v2(%s, 120, 1.0, 0.0, NULL)", [plan_user])
                 sections.append(
                     ("-- every statement of one next (auto_explain)", "\n\n".join(notices))
                 )
@@ -137,7 +137,7 @@ async def run(ctx: Context) -> dict[str, Any]:
             f"consensus_threshold afterwards and did not before: {overshoot}. Gold tasks are put "
             f"to every annotator by design ({gold_seen} gold tasks answered) and are not counted.",
             f"Annotators that found nothing left: {exhausted}. "
-            "Plans of the statements inside next_task_v1: benchmarks/plans/next_task.txt.",
+            "Plans of the statements inside next_task_v2: benchmarks/plans/next_task.txt.",
         ],
         extra={"p95_ms": p["p95"], "overshoot": overshoot},
     )

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from psycopg import AsyncConnection
 
-from whstudio.domain import aggregation
+from whstudio.domain import aggregation, quality
 
 METHODS = ("majority", "weighted", "dawid_skene")
 _LABELS_SQL = """
@@ -197,6 +197,10 @@ async def recompute(
             fit = aggregation.dawid_skene(loaded.labels)
             found = fit.result
             run.iterations = fit.result.iterations
+            if store:
+                # Each annotator's confusion matrix, kept as their skill and reputation input.
+                rows = quality.skill_rows(fit, loaded.labels, loaded.user_ids)
+                await quality.store_skill(conn, rows, run.run_id)
         else:
             raise ValueError(f"unknown method {method}")
         run.seconds[method] = time.perf_counter() - began

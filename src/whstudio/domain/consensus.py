@@ -28,12 +28,17 @@ def shape(row: dict[str, Any]) -> dict[str, Any]:
         }
         for choice, key in (("A", "a"), ("B", "b"), ("tie", "tie"))
     }
+    adjudicated = row.get("adjudicated_answer")
     return {
         "task_id": row["task_id"],
         "question_type": row["question_type"],
         "consensus_reached": row["consensus_reached"],
         "agreement_percentage": float(row["agreement_percentage"]),
-        "final_answer": final,
+        # A reviewer's adjudication overrides the crowd's answer; both stay visible.
+        "final_answer": adjudicated if adjudicated is not None else final,
+        "method": "adjudicated" if adjudicated is not None else "realtime",
+        "crowd_final_answer": final,
+        "adjudicated_at": row.get("adjudicated_at"),
         "total_responses": row["total_responses"],
         "weighted_agreement_percentage": float(row["weighted_agreement_percentage"]),
         "consensus_threshold": row["consensus_threshold"],
@@ -87,8 +92,9 @@ def as_shown(state: dict[str, Any], order: str | None) -> dict[str, Any]:
     if order is None or order == "AB" or state.get("question_type") != "pairwise_ab":
         return state
     shown = dict(state)
-    final = shown.get("final_answer")
-    if final and final.get("chosen_response"):
-        shown["final_answer"] = {"chosen_response": to_shown(final["chosen_response"], order)}
+    for key in ("final_answer", "crowd_final_answer"):
+        final = shown.get(key)
+        if final and final.get("chosen_response"):
+            shown[key] = {"chosen_response": to_shown(final["chosen_response"], order)}
     shown["counts"] = {to_shown(k, order): v for k, v in (shown.get("counts") or {}).items()}
     return shown

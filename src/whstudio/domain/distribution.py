@@ -25,21 +25,45 @@ async def next_task(
     *,
     lease_seconds: int,
     gold_rate: float,
+    dataset: str | None = None,
     rng: random.Random | None = None,
 ) -> Lease | None:
     """Reserve and return the next task for this annotator, or None when nothing is left.
 
-    One call of `next_task_v1`: a live lease the annotator holds comes back again; otherwise the
+    One call of `next_task_v2`: a live lease the annotator holds comes back again; otherwise the
     open task closest to consensus, then by priority, is reserved under a row lock (so concurrent
-    callers never take the same last place), with a gold check first at `gold_rate`.
+    callers never take the same last place). A gold check comes first at the gold rate of
+    `dataset` when one is set for it (`set_gold_rate`), else at `gold_rate`; with `dataset`, only
+    that dataset's tasks are handed out.
     """
-    gold_first = (rng or random).random() < gold_rate
     row = await q.fetch_one(
         conn,
         "distribution.next",
-        {"user_id": user_id, "lease_seconds": lease_seconds, "gold_first": gold_first},
+        {
+            "user_id": user_id,
+            "lease_seconds": lease_seconds,
+            "coin": (rng or random).random(),
+            "default_gold_rate": gold_rate,
+            "dataset": dataset,
+        },
     )
     return Lease(row["task_id"], row["lease_expires_at"]) if row else None
+
+
+async def set_gold_rate(
+    conn: AsyncConnection, dataset: str, gold_rate: float | None
+) -> dict | None:
+    """Set (or with None, clear) the rate at which `next` serves gold checks for a dataset."""
+    if gold_rate is None:
+        await q.execute(conn, "distribution.clear_gold_rate", {"dataset": dataset})
+        return None
+    return await q.fetch_one(
+        conn, "distribution.set_gold_rate", {"dataset": dataset, "gold_rate": gold_rate}
+    )
+
+
+async def gold_rates(conn: AsyncConnection) -> list[dict]:
+    return await q.fetch_all(conn, "distribution.gold_rates")
 
 
 async def skip(conn: AsyncConnection, task_id: UUID, user_id: UUID, reason: str) -> None:

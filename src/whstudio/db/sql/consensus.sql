@@ -5,10 +5,12 @@ SELECT c.task_id, c.count_a, c.count_b, c.count_tie, c.total_responses, c.weight
        c.confidence_sum_tie, c.time_spent_sum, c.time_spent_count, c.agreement_percentage,
        c.weighted_agreement_percentage, c.final_answer, c.consensus_reached, c.reached_at,
        c.remaining, c.details, c.version, c.updated_at, c.ranking_counts,
-       t.consensus_threshold, t.min_agreement_percentage, t.allow_tie, t.status, q.question_type
+       t.consensus_threshold, t.min_agreement_percentage, t.allow_tie, t.status, q.question_type,
+       a.final_answer AS adjudicated_answer, a.created_at AS adjudicated_at
   FROM response_consensus c
   JOIN tasks t ON t.id = c.task_id
   JOIN questions q ON q.id = t.question_id
+  LEFT JOIN task_adjudications a ON a.task_id = c.task_id
  WHERE c.task_id = %(task_id)s;
 
 -- name: compare_with_recompute

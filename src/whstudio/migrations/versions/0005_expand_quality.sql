@@ -171,11 +171,11 @@ SELECT array_remove(ARRAY[
               AND abs(s.picked_a - s.picked_b) >= 4 * sqrt(s.picked_a + s.picked_b)
               AND greatest(s.picked_a, s.picked_b) >= 0.8 * (s.picked_a + s.picked_b)
          THEN 'same_answer' END,
-    CASE WHEN s.gold_fail_streak >= 3 THEN 'gold_failures' END,
+    CASE WHEN s.gold_fail_streak >= 4 THEN 'gold_failures' END,
     CASE WHEN s.gold_answered + s.evaluated + coalesce(s.ds_labels, 0) >= 20 AND high < 0.5
          THEN 'below_chance' END,
     CASE WHEN s.gold_answered + s.evaluated + coalesce(s.ds_labels, 0) >= 30
-              AND high >= 0.5 AND high < 0.62
+              AND high >= 0.5 AND high < 0.65
          THEN 'near_chance' END,
     CASE WHEN s.fast >= 5 AND s.fast >= 0.3 * s.timed THEN 'fast' END], NULL)
 $$;
@@ -403,6 +403,7 @@ DECLARE
     reasons text[] := '{}';
     user_flags text[];
     qtype text;
+    verdict boolean;
 BEGIN
     IF TG_OP = 'UPDATE' THEN
         IF OLD.is_latest AND NOT NEW.is_latest THEN
@@ -431,6 +432,15 @@ BEGIN
             reasons := reasons || 'fast'::text;
         END IF;
     END IF;
+    verdict := answer_matches(NEW, g.gold);
+    -- A gold check is judged on the first answer: revising it cannot improve the verdict.
+    IF g.source = 'gold' AND NEW.response_version > 1 THEN
+        SELECT coalesce(answer_matches(s1, g.gold), verdict) INTO verdict
+          FROM submissions s1
+         WHERE s1.task_id = NEW.task_id AND s1.user_id = NEW.user_id
+         ORDER BY s1.response_version
+         LIMIT 1;
+    END IF;
     SELECT flags INTO user_flags FROM annotator_stats WHERE user_id = NEW.user_id;
     reasons := reasons || ARRAY(SELECT f FROM unnest(user_flags) AS f
                                  WHERE f IN ('position_bias', 'same_answer', 'gold_failures',
@@ -447,8 +457,7 @@ BEGIN
         NEW.id, NEW.task_id, NEW.user_id, qtype, NEW.chosen_response,
         CASE WHEN NEW.chosen_response IN ('A', 'B') AND NEW.shown_order IS NOT NULL
              THEN (NEW.chosen_response = 'A') = (NEW.shown_order = 'AB') END,
-        answer_matches(NEW, g.gold), CASE WHEN answer_matches(NEW, g.gold) IS NOT NULL
-                                          THEN g.source END,
+        verdict, CASE WHEN verdict IS NOT NULL THEN g.source END,
         v_agreed, v_agreeing, v_total,
         CASE WHEN v_total > 0 THEN round(100.0 * v_agreeing / v_total, 2) END,
         NEW.time_spent_seconds, cardinality(reasons) > 0, reasons, cardinality(reasons) > 0);

@@ -96,10 +96,26 @@ async def _view(conn, task_id: UUID, user: Principal) -> dict[str, Any]:
     summary="Reserve and return the next task for the caller; 204 when none (anyone signed in)",
     responses={204: {"description": "no task is waiting for this annotator"}},
 )
-async def next_task(request: Request, user: SignedIn, conn: Conn):
+async def next_task(
+    request: Request,
+    user: SignedIn,
+    conn: Conn,
+    dataset: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="only this source dataset's tasks, with its gold-check rate",
+        ),
+    ] = None,
+):
     settings = request.app.state.settings
     lease = await distribution.next_task(
-        conn, user.id, lease_seconds=settings.lease_seconds, gold_rate=settings.gold_rate
+        conn,
+        user.id,
+        lease_seconds=settings.lease_seconds,
+        gold_rate=settings.gold_rate,
+        dataset=dataset,
     )
     if lease is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
