@@ -83,6 +83,22 @@ class Settings(BaseSettings):
         le=1,
         description="Share of `next` answers that are gold-check tasks, when any are left.",
     )
+    webhook_worker: bool = Field(
+        default=True,
+        description="Deliver webhooks from each app process (off: run `whstudio webhooks work`).",
+    )
+    webhook_max_attempts: int = Field(
+        default=8, ge=1, le=50, description="Attempts per webhook delivery before it gives up."
+    )
+    webhook_backoff_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=3600,
+        description="Wait after a webhook's first failed attempt; doubles after each (≤ 1 h).",
+    )
+    webhook_timeout: float = Field(
+        default=10.0, gt=0, le=120, description="Seconds a webhook receiver has to answer."
+    )
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -1,0 +1,158 @@
+"""The webhook delivery worker: claims due deliveries from the outbox, posts them signed, and
+records each attempt. Runs inside the web app (one per process) or as `whstudio webhooks work`;
+any number of workers can share one database (FOR UPDATE SKIP LOCKED plus a lease)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import structlog
+from psycopg import AsyncConnection
+
+from whstudio import __version__
+from whstudio.domain import webhooks
+
+log = structlog.get_logger("whstudio.webhooks")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How deliveries are retried."""
+
+    max_attempts: int = 8
+    backoff_base: float = 10.0
+    timeout: float = 10.0
+    batch: int = 20
+    poll_seconds: float = 1.0
+    lease: float | None = None
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Policy:
+        """Return the policy the settings ask for (WHSTUDIO_WEBHOOK_*)."""
+        return cls(
+            max_attempts=settings.webhook_max_attempts,
+            backoff_base=settings.webhook_backoff_seconds,
+            timeout=settings.webhook_timeout,
+        )
+
+    @property
+    def lease_seconds(self) -> float:
+        # A claimed delivery comes back to the queue if its worker has not recorded an outcome
+        # well after the request would have timed out.
+        return self.lease if self.lease is not None else self.timeout + 30.0
+
+
+class Worker:
+    """Deliver webhooks using connections from `connection()` (a pool's or a single one's)."""
+
+    def __init__(
+        self,
+        connection: Callable[[], AbstractAsyncContextManager[AsyncConnection]],
+        policy: Policy | None = None,
+        *,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.connection = connection
+        self.policy = policy or Policy()
+        self.transport = transport
+        self._task: asyncio.Task | None = None
+        self._stop = asyncio.Event()
+
+    async def _post(self, client: httpx.AsyncClient, delivery: dict[str, Any]) -> dict[str, Any]:
+        body = webhooks.body_of(delivery)
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": f"whstudio-webhooks/{__version__}",
+            "X-WHStudio-Event": delivery["event"],
+            "X-WHStudio-Event-Id": str(delivery["event_id"]),
+            "X-WHStudio-Delivery": str(delivery["id"]),
+            "X-WHStudio-Attempt": str(delivery["attempts"]),
+            webhooks.SIGNATURE_HEADER: webhooks.sign(delivery["secret"], int(time.time()), body),
+        }
+        started = datetime.now(UTC)
+        began = time.perf_counter()
+        outcome: dict[str, Any] = {"status_code": None, "error": None, "response_body": None}
+        try:
+            answer = await client.post(delivery["url"], content=body, headers=headers)
+            outcome["status_code"] = answer.status_code
+            outcome["response_body"] = answer.text[:2000]
+        except httpx.HTTPError as exc:
+            outcome["error"] = f"{type(exc).__name__}: {exc}"[:2000] or type(exc).__name__
+        outcome["started_at"] = started
+        outcome["duration_ms"] = int((time.perf_counter() - began) * 1000)
+        return outcome
+
+    async def run_once(self) -> int:
+        """Claim one batch of due deliveries, post them, record the outcomes; return how many."""
+        policy = self.policy
+        async with self.connection() as conn:
+            claimed = await webhooks.claim(
+                conn, limit=policy.batch, lease_seconds=policy.lease_seconds
+            )
+        if not claimed:
+            return 0
+        async with httpx.AsyncClient(
+            timeout=policy.timeout, transport=self.transport, follow_redirects=False
+        ) as client:
+            outcomes = await asyncio.gather(*(self._post(client, d) for d in claimed))
+        async with self.connection() as conn:
+            for delivery, outcome in zip(claimed, outcomes, strict=True):
+                async with conn.transaction():
+                    status = await webhooks.record(
+                        conn,
+                        delivery,
+                        max_attempts=policy.max_attempts,
+                        backoff_base=policy.backoff_base,
+                        **outcome,
+                    )
+                log.info(
+                    "webhook delivery",
+                    delivery=delivery["id"],
+                    kind=delivery["event"],
+                    attempt=delivery["attempts"],
+                    status_code=outcome["status_code"],
+                    outcome=status,
+                )
+        return len(claimed)
+
+    async def drain(self) -> int:
+        """Deliver until nothing is due; return how many attempts were made."""
+        total = 0
+        while made := await self.run_once():
+            total += made
+        return total
+
+    async def run(self) -> None:
+        """Deliver until stopped; errors (a database restart) are logged and retried."""
+        while not self._stop.is_set():
+            try:
+                made = await self.run_once()
+            except Exception as exc:  # keep the loop alive through outages
+                first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                log.warning("webhook worker error", error=first)
+                made = 0
+            if made:
+                continue
+            with suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), self.policy.poll_seconds)
+
+    def request_stop(self) -> None:
+        """Ask `run` to return after the batch in hand."""
+        self._stop.set()
+
+    def start(self) -> None:
+        self._stop.clear()
+        self._task = asyncio.create_task(self.run(), name="whstudio-webhooks")
+
+    async def stop(self) -> None:
+        self._stop.set()
+        if self._task is not None:
+            await self._task
+            self._task = None
