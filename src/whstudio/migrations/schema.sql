@@ -65,11 +65,11 @@ SELECT array_remove(ARRAY[
               AND abs(s.picked_a - s.picked_b) >= 4 * sqrt(s.picked_a + s.picked_b)
               AND greatest(s.picked_a, s.picked_b) >= 0.8 * (s.picked_a + s.picked_b)
          THEN 'same_answer' END,
-    CASE WHEN s.gold_fail_streak >= 3 THEN 'gold_failures' END,
+    CASE WHEN s.gold_fail_streak >= 4 THEN 'gold_failures' END,
     CASE WHEN s.gold_answered + s.evaluated + coalesce(s.ds_labels, 0) >= 20 AND high < 0.5
          THEN 'below_chance' END,
     CASE WHEN s.gold_answered + s.evaluated + coalesce(s.ds_labels, 0) >= 30
-              AND high >= 0.5 AND high < 0.62
+              AND high >= 0.5 AND high < 0.65
          THEN 'near_chance' END,
     CASE WHEN s.fast >= 5 AND s.fast >= 0.3 * s.timed THEN 'fast' END], NULL)
 $$;
@@ -1090,6 +1090,25 @@ $$;
 
 
 --
+-- Name: response_consensus_webhook(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.response_consensus_webhook() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM webhook_enqueue_v1('task.consensus_reached', jsonb_build_object(
+        'task_id', NEW.task_id, 'final_answer', NEW.final_answer,
+        'agreement_percentage', NEW.agreement_percentage,
+        'weighted_agreement_percentage', NEW.weighted_agreement_percentage,
+        'total_responses', NEW.total_responses, 'count_a', NEW.count_a, 'count_b', NEW.count_b,
+        'count_tie', NEW.count_tie, 'reached_at', NEW.reached_at, 'version', NEW.version));
+    RETURN NULL;
+END
+$$;
+
+
+--
 -- Name: response_quality_metrics_count(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1251,6 +1270,7 @@ DECLARE
     reasons text[] := '{}';
     user_flags text[];
     qtype text;
+    verdict boolean;
 BEGIN
     IF TG_OP = 'UPDATE' THEN
         IF OLD.is_latest AND NOT NEW.is_latest THEN
@@ -1279,6 +1299,15 @@ BEGIN
             reasons := reasons || 'fast'::text;
         END IF;
     END IF;
+    verdict := answer_matches(NEW, g.gold);
+    -- A gold check is judged on the first answer: revising it cannot improve the verdict.
+    IF g.source = 'gold' AND NEW.response_version > 1 THEN
+        SELECT coalesce(answer_matches(s1, g.gold), verdict) INTO verdict
+          FROM submissions s1
+         WHERE s1.task_id = NEW.task_id AND s1.user_id = NEW.user_id
+         ORDER BY s1.response_version
+         LIMIT 1;
+    END IF;
     SELECT flags INTO user_flags FROM annotator_stats WHERE user_id = NEW.user_id;
     reasons := reasons || ARRAY(SELECT f FROM unnest(user_flags) AS f
                                  WHERE f IN ('position_bias', 'same_answer', 'gold_failures',
@@ -1295,11 +1324,29 @@ BEGIN
         NEW.id, NEW.task_id, NEW.user_id, qtype, NEW.chosen_response,
         CASE WHEN NEW.chosen_response IN ('A', 'B') AND NEW.shown_order IS NOT NULL
              THEN (NEW.chosen_response = 'A') = (NEW.shown_order = 'AB') END,
-        answer_matches(NEW, g.gold), CASE WHEN answer_matches(NEW, g.gold) IS NOT NULL
-                                          THEN g.source END,
+        verdict, CASE WHEN verdict IS NOT NULL THEN g.source END,
         v_agreed, v_agreeing, v_total,
         CASE WHEN v_total > 0 THEN round(100.0 * v_agreeing / v_total, 2) END,
         NEW.time_spent_seconds, cardinality(reasons) > 0, reasons, cardinality(reasons) > 0);
+    RETURN NULL;
+END
+$$;
+
+
+--
+-- Name: submissions_webhook(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.submissions_webhook() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM webhook_enqueue_v1('response.created', jsonb_build_object(
+        'submission_id', NEW.id, 'task_id', NEW.task_id, 'user_id', NEW.user_id,
+        'question_id', NEW.question_id, 'response_version', NEW.response_version,
+        'chosen_response', NEW.chosen_response, 'answer', NEW.payload,
+        'confidence', NEW.confidence, 'time_spent_seconds', NEW.time_spent_seconds,
+        'created_at', NEW.created_at));
     RETURN NULL;
 END
 $$;
@@ -1429,6 +1476,22 @@ $$;
 
 
 --
+-- Name: task_adjudications_webhook(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.task_adjudications_webhook() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    PERFORM webhook_enqueue_v1('task.adjudicated', jsonb_build_object(
+        'task_id', NEW.task_id, 'final_answer', NEW.final_answer, 'note', NEW.note,
+        'reviewer_id', NEW.reviewer_id, 'created_at', NEW.created_at));
+    RETURN NULL;
+END
+$$;
+
+
+--
 -- Name: task_counts_move(public.response_consensus, integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1515,6 +1578,40 @@ BEGIN
        (NEW.consensus_threshold, NEW.min_agreement_percentage, NEW.allow_tie, NEW.question_id) THEN
         PERFORM consensus_rebuild_v1(NEW.id);
     END IF;
+    RETURN NULL;
+END
+$$;
+
+
+--
+-- Name: webhook_enqueue_v1(text, jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.webhook_enqueue_v1(p_event text, p_payload jsonb) RETURNS bigint
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    new_id bigint;
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM webhooks WHERE is_active AND p_event = ANY (events)) THEN
+        RETURN NULL;
+    END IF;
+    INSERT INTO webhook_events (event, payload) VALUES (p_event, p_payload) RETURNING id INTO new_id;
+    RETURN new_id;
+END
+$$;
+
+
+--
+-- Name: webhook_events_fan_out(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.webhook_events_fan_out() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO webhook_deliveries (event_id, webhook_id)
+    SELECT NEW.id, w.id FROM webhooks w WHERE w.is_active AND NEW.event = ANY (w.events);
     RETURN NULL;
 END
 $$;
@@ -1938,6 +2035,124 @@ CREATE TABLE public.web_sessions (
 
 
 --
+-- Name: webhook_attempts; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.webhook_attempts (
+    id bigint NOT NULL,
+    delivery_id bigint NOT NULL,
+    attempt integer NOT NULL,
+    started_at timestamp with time zone NOT NULL,
+    duration_ms integer NOT NULL,
+    status_code integer,
+    error text,
+    response_body text,
+    CONSTRAINT webhook_attempts_attempt_check CHECK ((attempt >= 1)),
+    CONSTRAINT webhook_attempts_body_check CHECK ((length(response_body) <= 2000)),
+    CONSTRAINT webhook_attempts_duration_check CHECK ((duration_ms >= 0)),
+    CONSTRAINT webhook_attempts_error_check CHECK ((length(error) <= 2000))
+);
+
+
+--
+-- Name: webhook_attempts_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.webhook_attempts ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.webhook_attempts_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: webhook_deliveries; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.webhook_deliveries (
+    id bigint NOT NULL,
+    event_id bigint NOT NULL,
+    webhook_id uuid NOT NULL,
+    status text DEFAULT 'pending'::text NOT NULL,
+    attempts integer DEFAULT 0 NOT NULL,
+    next_attempt_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    last_status_code integer,
+    last_error text,
+    delivered_at timestamp with time zone,
+    created_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    CONSTRAINT webhook_deliveries_attempts_check CHECK ((attempts >= 0)),
+    CONSTRAINT webhook_deliveries_delivered_check CHECK (((status = 'delivered'::text) = (delivered_at IS NOT NULL))),
+    CONSTRAINT webhook_deliveries_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'delivered'::text, 'failed'::text])))
+);
+
+
+--
+-- Name: webhook_deliveries_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.webhook_deliveries ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.webhook_deliveries_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: webhook_events; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.webhook_events (
+    id bigint NOT NULL,
+    event text NOT NULL,
+    payload jsonb NOT NULL,
+    created_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    CONSTRAINT webhook_events_event_check CHECK ((event = ANY (ARRAY['task.consensus_reached'::text, 'task.adjudicated'::text, 'response.created'::text]))),
+    CONSTRAINT webhook_events_payload_check CHECK ((jsonb_typeof(payload) = 'object'::text))
+);
+
+
+--
+-- Name: webhook_events_id_seq; Type: SEQUENCE; Schema: public; Owner: -
+--
+
+ALTER TABLE public.webhook_events ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY (
+    SEQUENCE NAME public.webhook_events_id_seq
+    START WITH 1
+    INCREMENT BY 1
+    NO MINVALUE
+    NO MAXVALUE
+    CACHE 1
+);
+
+
+--
+-- Name: webhooks; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.webhooks (
+    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    url text NOT NULL,
+    events text[] NOT NULL,
+    secret text NOT NULL,
+    description text DEFAULT ''::text NOT NULL,
+    is_active boolean DEFAULT true NOT NULL,
+    created_by uuid,
+    created_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    updated_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    CONSTRAINT webhooks_description_check CHECK ((length(description) <= 500)),
+    CONSTRAINT webhooks_events_check CHECK (((cardinality(events) >= 1) AND (events <@ ARRAY['task.consensus_reached'::text, 'task.adjudicated'::text, 'response.created'::text]))),
+    CONSTRAINT webhooks_secret_check CHECK (((length(secret) >= 16) AND (length(secret) <= 200))),
+    CONSTRAINT webhooks_url_check CHECK (((url ~ '^https?://[^\s/]+'::text) AND (length(url) <= 2000)))
+);
+
+
+--
 -- Name: annotator_skill annotator_skill_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -2159,6 +2374,46 @@ ALTER TABLE ONLY public.users
 
 ALTER TABLE ONLY public.web_sessions
     ADD CONSTRAINT web_sessions_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: webhook_attempts webhook_attempts_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_attempts
+    ADD CONSTRAINT webhook_attempts_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: webhook_deliveries webhook_deliveries_event_webhook_key; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_event_webhook_key UNIQUE (event_id, webhook_id);
+
+
+--
+-- Name: webhook_deliveries webhook_deliveries_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: webhook_events webhook_events_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_events
+    ADD CONSTRAINT webhook_events_pkey PRIMARY KEY (id);
+
+
+--
+-- Name: webhooks webhooks_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhooks
+    ADD CONSTRAINT webhooks_pkey PRIMARY KEY (id);
 
 
 --
@@ -2393,6 +2648,34 @@ CREATE INDEX web_sessions_user_idx ON public.web_sessions USING btree (user_id) 
 
 
 --
+-- Name: webhook_attempts_delivery_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX webhook_attempts_delivery_idx ON public.webhook_attempts USING btree (delivery_id, attempt);
+
+
+--
+-- Name: webhook_deliveries_due_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX webhook_deliveries_due_idx ON public.webhook_deliveries USING btree (next_attempt_at, id) WHERE (status = 'pending'::text);
+
+
+--
+-- Name: webhook_deliveries_webhook_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX webhook_deliveries_webhook_idx ON public.webhook_deliveries USING btree (webhook_id, id DESC);
+
+
+--
+-- Name: webhook_events_created_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX webhook_events_created_idx ON public.webhook_events USING btree (created_at);
+
+
+--
 -- Name: questions questions_default_lineage; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -2435,6 +2718,13 @@ CREATE TRIGGER response_consensus_truncate_counts AFTER TRUNCATE ON public.respo
 
 
 --
+-- Name: response_consensus response_consensus_webhook; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER response_consensus_webhook AFTER UPDATE OF consensus_reached ON public.response_consensus FOR EACH ROW WHEN ((new.consensus_reached AND (NOT old.consensus_reached))) EXECUTE FUNCTION public.response_consensus_webhook();
+
+
+--
 -- Name: response_quality_metrics response_quality_metrics_count; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -2470,6 +2760,20 @@ CREATE TRIGGER submissions_set_updated_at BEFORE UPDATE ON public.submissions FO
 
 
 --
+-- Name: submissions submissions_webhook; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER submissions_webhook AFTER INSERT ON public.submissions FOR EACH ROW EXECUTE FUNCTION public.submissions_webhook();
+
+
+--
+-- Name: task_adjudications task_adjudications_webhook; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER task_adjudications_webhook AFTER INSERT OR UPDATE OF final_answer ON public.task_adjudications FOR EACH ROW EXECUTE FUNCTION public.task_adjudications_webhook();
+
+
+--
 -- Name: tasks tasks_create_consensus; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -2495,6 +2799,20 @@ CREATE TRIGGER tasks_sync_consensus AFTER UPDATE OF status, priority, question_i
 --
 
 CREATE TRIGGER users_set_updated_at BEFORE UPDATE ON public.users FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
+
+
+--
+-- Name: webhook_events webhook_events_fan_out; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER webhook_events_fan_out AFTER INSERT ON public.webhook_events FOR EACH ROW EXECUTE FUNCTION public.webhook_events_fan_out();
+
+
+--
+-- Name: webhooks webhooks_set_updated_at; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER webhooks_set_updated_at BEFORE UPDATE ON public.webhooks FOR EACH ROW EXECUTE FUNCTION public.set_updated_at();
 
 
 --
@@ -2703,6 +3021,38 @@ ALTER TABLE ONLY public.tasks
 
 ALTER TABLE ONLY public.web_sessions
     ADD CONSTRAINT web_sessions_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
+
+
+--
+-- Name: webhook_attempts webhook_attempts_delivery_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_attempts
+    ADD CONSTRAINT webhook_attempts_delivery_id_fkey FOREIGN KEY (delivery_id) REFERENCES public.webhook_deliveries(id) ON DELETE CASCADE;
+
+
+--
+-- Name: webhook_deliveries webhook_deliveries_event_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_event_id_fkey FOREIGN KEY (event_id) REFERENCES public.webhook_events(id) ON DELETE CASCADE;
+
+
+--
+-- Name: webhook_deliveries webhook_deliveries_webhook_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhook_deliveries
+    ADD CONSTRAINT webhook_deliveries_webhook_id_fkey FOREIGN KEY (webhook_id) REFERENCES public.webhooks(id) ON DELETE CASCADE;
+
+
+--
+-- Name: webhooks webhooks_created_by_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.webhooks
+    ADD CONSTRAINT webhooks_created_by_fkey FOREIGN KEY (created_by) REFERENCES public.users(id) ON DELETE SET NULL;
 
 
 --
