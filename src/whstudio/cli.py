@@ -535,8 +535,9 @@ def demo(
         _serve(settings, url)
 
 
-# export, rankings and webhooks commands live in their own module and register on `app`.
-from whstudio import cli_data  # noqa: E402, F401
+# export, rankings, webhooks and quality commands live in their own modules and register on
+# `app` when imported.
+from whstudio import cli_data, cli_quality  # noqa: E402, F401
 
 
 def main() -> None:

@@ -1,0 +1,154 @@
+"""`whstudio quality`: reputation, agreement, the refresh, and gold-check rates per dataset.
+
+Registered on the main Typer app when cli.py imports this module.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from whstudio.cli import _database_url, _ensure_schema, _run, _settings, app, fail, out
+
+quality_app = typer.Typer(
+    help="Annotator quality: reputation, agreement, refresh, gold rates.", no_args_is_help=True
+)
+app.add_typer(quality_app, name="quality")
+
+
+@quality_app.command("refresh")
+def quality_refresh(
+    dawid_skene: Annotated[
+        bool, typer.Option(help="Re-estimate every annotator's skill with Dawid–Skene.")
+    ] = True,
+    reweight: Annotated[
+        bool,
+        typer.Option(help="Give every latest answer its annotator's current weight."),
+    ] = False,
+) -> None:
+    """Judge every answer again, re-estimate skill, and update every reputation."""
+    from whstudio.domain import quality
+
+    url = _database_url(_settings())
+    _ensure_schema(url)
+    done = _run(url, lambda conn: quality.refresh(conn, dawid_skene=dawid_skene, reweight=reweight))
+    out.print(f"answers judged anew: {done.rejudged}", highlight=False)
+    out.print(f"counters out of step before: {done.drift_before}", highlight=False)
+    if dawid_skene:
+        out.print(f"Dawid–Skene skill for {done.dawid_skene_workers} annotators", highlight=False)
+    if reweight:
+        out.print(f"answers reweighted: {done.reweighted}", highlight=False)
+
+
+@quality_app.command("leaderboard")
+def quality_leaderboard(
+    limit: Annotated[int, typer.Option(min=1, max=10_000, help="How many rows.")] = 50,
+) -> None:
+    """Annotators by reputation, with what it rests on and their flags."""
+    from whstudio.domain import quality
+
+    url = _database_url(_settings())
+    _ensure_schema(url)
+    rows = _run(url, lambda conn: quality.leaderboard(conn, limit=limit, staff=True))
+    table = Table("#", "annotator", "score", "weight", "answers", "gold", "agreement", "flags")
+    for row in rows:
+        gold = row["gold_accuracy"]
+        table.add_row(
+            str(row["rank"]),
+            row["username"],
+            str(row["score"]),
+            f"{row['weight']:.2f}",
+            str(row["answers"]),
+            f"{gold['successes']}/{gold['trials']}",
+            "—" if row["agreement_rate"] is None else f"{row['agreement_rate'] * 100:.1f}%",
+            ", ".join(row["flags"]),
+        )
+    out.print(table)
+
+
+@quality_app.command("show")
+def quality_show(
+    username: Annotated[str, typer.Argument(help="Whose reputation.")],
+    history: Annotated[int, typer.Option(min=0, max=1000, help="Events to list.")] = 20,
+) -> None:
+    """One annotator's reputation, its basis, flags, and what moved it."""
+    from whstudio.domain import quality
+
+    url = _database_url(_settings())
+    _ensure_schema(url)
+
+    async def work(conn):
+        return await quality.reputation(
+            conn, await quality.resolve_user(conn, username), history=history, staff=True
+        )
+
+    rep = _run(url, work)
+    gold, agreement = rep["gold"], rep["agreement"]
+    low, high = rep["accuracy"]["interval_95"]
+    out.print(
+        f"{rep['username']}: score {rep['score']}, weight {rep['weight']:.3f}, "
+        f"accuracy {rep['accuracy']['estimate']:.3f} ({low:.3f}–{high:.3f}, "
+        f"{rep['accuracy']['basis']})",
+        highlight=False,
+    )
+    out.print(
+        f"gold {gold['successes']}/{gold['trials']} → {gold['estimate']:.3f} "
+        f"({gold['interval_95'][0]:.3f}–{gold['interval_95'][1]:.3f}); agreement "
+        f"{agreement['successes']}/{agreement['trials']}; answers {rep['answers']}; "
+        f"flags: {', '.join(rep['flags']) or 'none'}",
+        highlight=False,
+    )
+    for event in rep["history"]:
+        out.print(
+            f"  {event['created_at']:%Y-%m-%d %H:%M:%S}  {event['delta']:+5d} → "
+            f"{event['score']:4d}  {event['reason']}",
+            highlight=False,
+        )
+
+
+@quality_app.command("agreement")
+def quality_agreement(
+    dataset: Annotated[str | None, typer.Option(help="Only this source dataset.")] = None,
+) -> None:
+    """Krippendorff's alpha, Fleiss' kappa and the number of items they rest on."""
+    from whstudio.domain import agreement
+
+    url = _database_url(_settings())
+    _ensure_schema(url)
+    figures = _run(url, lambda conn: agreement.compute(conn, dataset=dataset))
+    out.print(
+        f"items {figures['items']} (with ≥2 answers), answers {figures['answers']}, "
+        f"annotators {figures['annotators']}",
+        highlight=False,
+    )
+    out.print(f"Krippendorff's alpha: {figures['krippendorff_alpha']}", highlight=False)
+    out.print(f"Fleiss' kappa: {figures['fleiss_kappa']}", highlight=False)
+    out.print(f"annotator pairs with shared items: {len(figures['pairwise'])}", highlight=False)
+
+
+@quality_app.command("gold-rate")
+def quality_gold_rate(
+    dataset: Annotated[str, typer.Argument(help="Source dataset.")],
+    rate: Annotated[
+        str, typer.Argument(help="Share of `next` calls serving a gold check first, or 'clear'.")
+    ],
+) -> None:
+    """Set how often `next` serves this dataset's gold checks."""
+    from whstudio.domain import distribution
+
+    value: float | None = None
+    if rate != "clear":
+        try:
+            value = float(rate)
+        except ValueError:
+            fail("rate: a number between 0 and 1, or 'clear'", 2)
+        if not 0 <= value <= 1:
+            fail("rate: a number between 0 and 1, or 'clear'", 2)
+    if not 1 <= len(dataset) <= 200:
+        fail("dataset: 1 to 200 characters", 2)
+    url = _database_url(_settings())
+    _ensure_schema(url)
+    _run(url, lambda conn: distribution.set_gold_rate(conn, dataset, value))
+    out.print(f"{dataset}: gold rate {'default' if value is None else value}", highlight=False)
