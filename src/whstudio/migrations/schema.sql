@@ -1007,6 +1007,7 @@ CREATE FUNCTION public.reputation_update_v1(p_user uuid, p_kind text, p_reason t
     AS $$
 DECLARE
     s annotator_stats;
+    blank annotator_stats;
     r record;
     before integer;
 BEGIN
@@ -1019,7 +1020,19 @@ BEGIN
        SET accuracy = r.accuracy, accuracy_low = r.low, accuracy_high = r.high,
            flags = annotator_flags(s, r.low, r.high), updated_at = CURRENT_TIMESTAMP
      WHERE user_id = p_user;
-    SELECT reputation_score INTO before FROM users WHERE id = p_user;
+    -- Deltas chain from the last recorded score; a newcomer's starts from the prior alone.
+    SELECT e.score INTO before FROM reputation_events e
+     WHERE e.user_id = p_user ORDER BY e.id DESC LIMIT 1;
+    IF NOT FOUND THEN
+        blank := s;
+        blank.gold_answered := 0;
+        blank.gold_correct := 0;
+        blank.evaluated := 0;
+        blank.agreed := 0;
+        blank.ds_accuracy := NULL;
+        blank.ds_labels := NULL;
+        before := (reputation_of(blank)).score;
+    END IF;
     UPDATE users SET reputation_score = r.score, reputation_weight = round(r.weight::numeric, 6)
      WHERE id = p_user
        AND (reputation_score, reputation_weight) IS DISTINCT FROM
