@@ -22,3 +22,13 @@ def make_legacy(make_db):
 @pytest.fixture
 def legacy_url(make_legacy) -> str:
     return make_legacy()
+
+
+@pytest.fixture(scope="session")
+def reference_url(server_url: str, template_db: str) -> str:
+    """A fresh install at head (the test template) for expand to compare with."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    params = conninfo_to_dict(server_url)
+    params["dbname"] = template_db
+    return make_conninfo(**params)

@@ -205,7 +205,7 @@ $$;
 -- The question a task's instructions stand for, stored once per distinct content; or the reason
 -- there is none. A gold the question lacks is added; a gold that contradicts it is a conflict.
 CREATE OR REPLACE FUNCTION whs_legacy.question_for_v1(
-    p_type text, p_text text, p_creator uuid, OUT question_id uuid, OUT reason text)
+    p_task uuid, p_type text, p_text text, p_creator uuid, OUT question_id uuid, OUT reason text)
 LANGUAGE plpgsql AS $$
 DECLARE
     p record;
@@ -236,11 +236,14 @@ BEGIN
      FOR UPDATE;
     IF p.gold IS NULL OR existing = p.gold THEN
         RETURN;
-    ELSIF existing IS NULL THEN
+    ELSIF existing IS NULL OR NOT EXISTS (
+            SELECT FROM public.tasks t WHERE t.question_id = question_for_v1.question_id
+                                         AND t.id <> p_task) THEN
+        -- no other task holds another gold for it
         UPDATE public.questions SET gold_standard = p.gold WHERE id = question_id;
     ELSE
         question_id := NULL;
-        reason := 'gold ' || p.gold || ' conflicts with gold ' || existing
+        reason := 'gold ' || p.gold::text || ' conflicts with gold ' || existing::text
                   || ' of the same question in another task';
     END IF;
 END
@@ -420,7 +423,7 @@ BEGIN
     ELSE
         NEW.consensus_threshold := whs_legacy.threshold_of_v1(NEW.max_submissions);
     END IF;
-    r := whs_legacy.question_for_v1(NEW.task_type, NEW.instructions, NEW.creator_id);
+    r := whs_legacy.question_for_v1(NEW.id, NEW.task_type, NEW.instructions, NEW.creator_id);
     NEW.question_id := r.question_id;
     IF r.reason IS NULL THEN
         PERFORM whs_legacy.release_v1('tasks', NEW.id);
@@ -599,7 +602,7 @@ BEGIN
               ORDER BY t.id LIMIT p_limit LOOP
         seen := seen + 1;
         last_id := r.id;
-        found_q := whs_legacy.question_for_v1(r.task_type, r.instructions, r.creator_id);
+        found_q := whs_legacy.question_for_v1(r.id, r.task_type, r.instructions, r.creator_id);
         IF found_q.reason IS NOT NULL THEN
             PERFORM whs_legacy.quarantine_v1('tasks', r.id, found_q.reason, r.instructions);
             quarantined := quarantined + 1;

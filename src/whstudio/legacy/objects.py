@@ -271,7 +271,8 @@ def expand_plan(conn: psycopg.Connection, legacy: Catalog, fresh: Catalog) -> li
                 )
             )
     for (t, n), (ddl, _valid) in sorted(fresh.indexes.items()):
-        if (t, n) in legacy.indexes:
+        # an invalid one is the leftover of an interrupted build: planned again, to be rebuilt
+        if (t, n) in legacy.indexes and legacy.indexes[(t, n)][1]:
             continue
         if t in new_tables:
             out.append(Statement(ddl, "index", f"{t}.{n}"))

@@ -231,7 +231,11 @@ def verify(url: str, *, record: bool = True) -> VerifyReport:
     report.seconds = time.time() - started
     if record:
         with steps.connect(url) as conn, conn.transaction():
-            if report.ok and steps.state(conn)["step"] in ("expanded", "backfilled"):
+            step = steps.state(conn)["step"]
+            if report.ok and step in ("expanded", "backfilled"):
                 steps._set_step(conn, "verified")
+            elif not report.ok and step == "verified":
+                # a pass that no longer holds: contract and switching to new wait for a new one
+                steps._set_step(conn, "backfilled")
             steps._record(conn, "verify", started, report.ok, report.as_dict())
     return report
