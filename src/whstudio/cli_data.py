@@ -278,3 +278,120 @@ def webhooks_work(
 
     made = asyncio.run(main())
     out.print(f"{made} delivery attempts" if once else "stopped", highlight=False)
+
+
+@app.command("import-items")
+def import_items(
+    file: Annotated[Path, typer.Argument(help=".jsonl, .json, .csv or .parquet file.")],
+    question_type: Annotated[
+        str | None,
+        typer.Option(
+            "--type",
+            help="pairwise_ab, ranking, text_generation or voice_transcription "
+            "(default: MT-Bench judgments if the file has their columns, else pairwise_ab).",
+        ),
+    ] = None,
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="FIELD=COLUMN, e.g. prompt=question; repeat for more."),
+    ] = None,
+    dataset: Annotated[
+        str | None, typer.Option(help="Dataset name (default: from the file).")
+    ] = None,
+    threshold: Annotated[int, typer.Option(min=1, max=10000, help="Answers each task needs.")] = 3,
+    min_agreement: Annotated[
+        float, typer.Option(min=0.01, max=100, help="Agreement %% for consensus.")
+    ] = 70.0,
+    allow_tie: Annotated[
+        bool | None,
+        typer.Option("--allow-tie/--no-allow-tie", help="Whether pairwise answers may be a tie."),
+    ] = None,
+    check_only: Annotated[
+        bool, typer.Option("--check", help="Validate and report; store nothing.")
+    ] = False,
+    skip_bad: Annotated[
+        bool, typer.Option(help="Store the good rows even if some are bad (default: refuse all).")
+    ] = False,
+    judge_prefix: Annotated[
+        str, typer.Option(help="MT-Bench judgments: prefix of the judges' account names.")
+    ] = "mtbench.",
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Import items of any type with a column mapping, or MT-Bench judgments with their answers.
+
+    The file is checked first; bad rows are listed with their reasons, and unless --skip-bad is
+    given a file with any bad row stores nothing. Exit code 1 when any row was bad.
+    """
+    from whstudio.domain import import_items as items_domain
+
+    if not file.is_file():
+        fail(f"no such file: {file}")
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc}")
+    rows, unreadable = items_domain.read_rows(data, file.name)
+    try:
+        kind = question_type or None
+        fields = items_domain.parse_mapping(mapping or [], kind or "pairwise_ab")
+        checked = items_domain.check(
+            rows,
+            question_type=kind,
+            mapping=fields,
+            judge_prefix=judge_prefix,
+            unreadable=unreadable,
+        )
+    except InvalidInput as exc:
+        fail(f"{exc.field}: {exc.message}" if exc.field else exc.message)
+    mtbench = checked.layout == "mtbench_judgments"
+    name = dataset or (items_domain.MTBENCH_JUDGMENTS if mtbench else file.stem)
+    if check_only or (checked.failed and not skip_bad):
+        # The report first: a file with bad rows is refused before the database is touched.
+        report = items_domain.ItemsReport(
+            source=str(file), rows=checked.rows, failed=checked.failed, layout=checked.layout
+        )
+        _print_items_report(report, as_json, checked=checked)
+        raise typer.Exit(1 if report.failed else 0)
+    url = _database_url(_settings())
+    _ensure_schema(url)
+    report = _run(
+        url,
+        lambda c: items_domain.store(
+            c,
+            checked,
+            source=str(file),
+            dataset=name,
+            consensus_threshold=threshold,
+            min_agreement_percentage=min_agreement,
+            allow_tie=allow_tie,
+            strict=not skip_bad,
+        ),
+    )
+    _print_items_report(report, as_json)
+    if report.failed:
+        raise typer.Exit(1)
+
+
+def _print_items_report(report, as_json: bool, *, checked=None) -> None:
+    if as_json:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+        return
+    if checked is not None:
+        answers = sum(len(i.answers) for i in checked.items)
+        out.print(
+            f"{report.source}: {report.rows} rows ({report.layout}); {len(checked.items)} "
+            f"distinct items, {answers} recorded answers; {len(report.failed)} bad rows; "
+            "nothing stored (--check)",
+            highlight=False,
+        )
+    else:
+        out.print(
+            f"{report.source}: {report.rows} rows ({report.layout}); questions "
+            f"{report.questions_created} new, {report.questions_existing} already there; tasks "
+            f"{report.tasks_created} new, {report.tasks_existing} already there; answers "
+            f"{report.responses_created} new, {report.responses_existing} already there; "
+            f"judges {report.users_created} new; {len(report.failed)} bad rows",
+            highlight=False,
+        )
+    for issue in report.failed:
+        err.print(f"  row {issue.line}: {issue.reason}", highlight=False)
