@@ -95,3 +95,15 @@ def test_upgrading_to_live_consensus_counts_answers_already_stored(make_db):
             " FROM response_consensus"
         ).fetchone()
     assert row == (2, True, True, 0)
+    # Revision 0005 gave those answers quality rows and their annotators counters, set-based.
+    from whstudio.db.queries import QUERIES
+
+    with psycopg.connect(url) as conn:
+        rows = conn.execute("SELECT count(*) FROM response_quality_metrics").fetchone()
+        answers = conn.execute("SELECT sum(answers) FROM annotator_stats").fetchone()
+        drift = conn.execute(QUERIES["quality.stats_drift"]).fetchall()
+        assert rows == (2,) and answers == (2,) and drift == []
+        # and the refresh judges them like any other answers
+        judged = conn.execute(QUERIES["quality.rejudge"]).rowcount
+        assert judged == 2
+        assert conn.execute(QUERIES["quality.stats_drift"]).fetchall() == []

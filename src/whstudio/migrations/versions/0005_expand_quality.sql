@@ -495,7 +495,10 @@ SELECT m.submission_id, m.task_id, m.user_id, m.counted, m.question_type, m.choi
   LEFT JOIN LATERAL loo_verdict(m.choice, c.count_a, c.count_b, c.count_tie) v
          ON m.choice IS NOT NULL;
 
--- Quality rows for answers that existed before this revision, judged as a refresh would.
+-- Quality rows for answers that existed before this revision, and their counters, set-based
+-- (the row trigger would update the counters once per answer); `whstudio quality refresh`
+-- then judges them.
+ALTER TABLE response_quality_metrics DISABLE TRIGGER response_quality_metrics_count;
 INSERT INTO response_quality_metrics (submission_id, task_id, user_id, question_type, choice,
                                       picked_left, time_spent_seconds, counted)
 SELECT s.id, s.task_id, s.user_id, q.question_type, s.chosen_response,
@@ -504,6 +507,15 @@ SELECT s.id, s.task_id, s.user_id, q.question_type, s.chosen_response,
        s.time_spent_seconds, s.is_latest
   FROM submissions s JOIN questions q ON q.id = s.question_id
 ON CONFLICT (submission_id) DO NOTHING;
+ALTER TABLE response_quality_metrics ENABLE TRIGGER response_quality_metrics_count;
+INSERT INTO annotator_stats (user_id, answers, sided, picked_left, picked_a, picked_b, timed,
+                             time_sum)
+SELECT m.user_id, count(*), count(m.picked_left), count(*) FILTER (WHERE m.picked_left),
+       count(*) FILTER (WHERE m.choice = 'A'), count(*) FILTER (WHERE m.choice = 'B'),
+       count(m.time_spent_seconds), coalesce(sum(m.time_spent_seconds), 0)
+  FROM response_quality_metrics m
+ WHERE m.counted
+ GROUP BY m.user_id;
 
 -- The next task, with the gold rate of the dataset worked on and an optional dataset filter.
 CREATE FUNCTION next_task_v2(p_user uuid, p_lease_seconds integer, p_coin double precision,
