@@ -344,6 +344,7 @@
     if (res.status === 200 || res.status === 201) {
       state.done = true;
       clock.pause();
+      button.textContent = "Submitted";
       showError("");
       showResult(res.data);
     } else {
