@@ -168,6 +168,33 @@ def switch(path: Annotated[str, typer.Argument(help="old or new.")]) -> None:
     out.print(f"read path: {before} -> {path}")
 
 
+@legacy_app.command("contract")
+def contract(
+    confirm: Annotated[
+        bool, typer.Option("--confirm", help="Really remove the old columns and triggers.")
+    ] = False,
+    quiet_seconds: Annotated[
+        float, typer.Option(min=0, help="How long no old-path write may arrive before it starts.")
+    ] = 5.0,
+    reference_url: ReferenceUrl = None,
+) -> None:
+    """Remove the old columns, triggers and constraints (after verify and switch; no rollback)."""
+    from whstudio.legacy import contract as c
+
+    if not confirm:
+        _fail("contract removes the old application's columns for good: add --confirm", 2)
+    report = _guard(
+        lambda: c.contract(_url(), reference_url=reference_url, quiet_seconds=quiet_seconds)
+    )
+    out.print(f"archived legacy-only columns: {report.archived}")
+    out.print(f"users given a valid sign-in name: {report.renamed_users}")
+    for line in report.catalog_diff[:40]:
+        err.print(line, highlight=False)
+    if report.catalog_diff:
+        _fail("the schema still differs from a fresh install (above)")
+    out.print(f"contracted in {report.seconds:.1f} s: the schema equals a fresh install's")
+
+
 @legacy_app.command("rollback")
 def rollback(
     confirm: Annotated[

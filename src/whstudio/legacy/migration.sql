@@ -80,6 +80,10 @@ CREATE TABLE IF NOT EXISTS whs_legacy.validations (
     validated_at timestamptz
 );
 
+-- Counts writes that arrive through the old path (legacy columns only): contract waits until it
+-- stands still. A sequence, so that counting takes no row lock.
+CREATE SEQUENCE IF NOT EXISTS whs_legacy.old_path_writes;
+
 -- Rows written since the baseline by anyone but the migration (which runs with
 -- session_replication_role = replica, so this log's triggers do not see it).
 CREATE TABLE IF NOT EXISTS whs_legacy.changes (
@@ -423,6 +427,7 @@ BEGIN
     ELSE
         NEW.consensus_threshold := whs_legacy.threshold_of_v1(NEW.max_submissions);
     END IF;
+    PERFORM nextval('whs_legacy.old_path_writes');
     r := whs_legacy.question_for_v1(NEW.id, NEW.task_type, NEW.instructions, NEW.creator_id);
     NEW.question_id := r.question_id;
     IF r.reason IS NULL THEN
@@ -528,6 +533,7 @@ BEGIN
         END IF;
         RETURN NEW;
     END IF;
+    PERFORM nextval('whs_legacy.old_path_writes');
     SELECT tk.question_id, tk.allow_tie, q.question_type INTO t
       FROM public.tasks tk LEFT JOIN public.questions q ON q.id = tk.question_id
      WHERE tk.id = NEW.task_id;
