@@ -217,6 +217,11 @@ async def test_quality_table_summarises_response_quality_metrics(seeded, conn):
     assert me["gold_accuracy"] == pytest.approx(2 / 3)
     assert me["mean_agreement_with_consensus"] == pytest.approx(want["agreement"])
     assert me["outliers"] == want["outliers"] >= 1
+    cur = await conn.execute(
+        "SELECT accuracy, flags FROM annotator_stats WHERE user_id = %s", (first,)
+    )
+    stats = await cur.fetchone()
+    assert me["accuracy"] == pytest.approx(stats["accuracy"]) and me["flags"] == stats["flags"]
     others = [r for key, r in rows.items() if key != str(first)]
     assert all(r["gold_checks"] == 0 and r["gold_accuracy"] is None for r in others)
     hidden = _jsonl((await _export(conn, "quality", "jsonl"))[1])
@@ -228,3 +233,26 @@ async def test_an_empty_parquet_export_still_has_its_columns(conn):
     table = pq.read_table(io.BytesIO(raw))
     assert count == 0 and table.num_rows == 0
     assert table.schema.names[:3] == ["prompt", "chosen", "rejected"]
+
+
+async def test_an_adjudication_overrides_the_crowd_and_says_so(seeded, conn):
+    from whstudio.domain import review, users
+
+    reviewer = await users.create_user(conn, "exp-reviewer", None, "reviewer")
+    # p-split never reached consensus (B, B, A is 66.67%); a reviewer settles it on A.
+    await review.adjudicate(
+        conn,
+        seeded.tasks["p-split"],
+        reviewer_id=reviewer["id"],
+        final_answer={"chosen_response": "A"},
+        note="A is correct",
+    )
+    rows = {r["prompt"]: r for r in _jsonl((await _export(conn, "preferences"))[1])}
+    assert sorted(rows) == ["p-agree-a", "p-b-wins", "p-split"]
+    split = rows["p-split"]
+    assert split["method"] == "adjudicated" and split["winner"] == "A"
+    assert split["chosen"] == "p-split answer by alpha" and split["chosen_model"] == "alpha"
+    assert rows["p-agree-a"]["method"] == "majority"
+    # The agreement filter is about the crowd; a reviewer's decision passes it.
+    strict = _jsonl((await _export(conn, "preferences", min_agreement=90))[1])
+    assert sorted(r["prompt"] for r in strict) == ["p-agree-a", "p-split"]

@@ -243,3 +243,30 @@ async def test_registration_checks_url_events_and_secret(db_url):
                 await webhooks.create(conn, **kwargs)
             assert caught.value.field == field
         assert await webhooks.list_all(conn) == []
+
+
+async def test_the_review_adjudication_raises_exactly_one_event(db_url, receiver):
+    from whstudio.domain import review
+
+    hook, task, people = await _setup(db_url, receiver.url, ["task.adjudicated"])
+    async with connector(db_url)() as conn:
+        async with conn.transaction():
+            for person, choice in zip(people[:3], ["A", "B", "A"], strict=True):
+                await _answer(conn, task, person, choice)
+            reviewer = await users.create_user(conn, "hook-reviewer", None, "reviewer")
+            await review.adjudicate(
+                conn,
+                task,
+                reviewer_id=reviewer["id"],
+                final_answer={"chosen_response": "B"},
+                note="B cites its source",
+            )
+        events = await _events(conn)
+    assert [e["event"] for e in events] == ["task.adjudicated"]
+    assert events[0]["payload"]["note"] == "B cites its source"
+    await Worker(connector(db_url), FAST).drain()
+    (got,) = receiver.received
+    assert got.json["data"]["final_answer"] == {"chosen_response": "B"}
+    assert webhooks.verify(
+        hook["secret"], got.headers["X-WHStudio-Signature"], got.body, now=int(time.time())
+    )

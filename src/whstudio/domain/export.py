@@ -89,6 +89,12 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("outliers", pa.int32()),
             ("flagged_for_review", pa.int32()),
             ("mean_time_spent_seconds", pa.float64()),
+            ("accuracy", pa.float64()),
+            ("accuracy_low", pa.float64()),
+            ("accuracy_high", pa.float64()),
+            ("agreement_rate", pa.float64()),
+            ("dawid_skene_accuracy", pa.float64()),
+            ("flags", pa.list_(pa.string())),
         ]
     ),
 }

@@ -1,21 +1,28 @@
 -- name: preferences
--- One row per pairwise task whose consensus names a winner (or, with include_ties, whose answers
--- settled on "tie"), in canonical A/B order turned into chosen / rejected. `method` picks the
--- verdict: the real-time majority, or a stored batch run (weighted, dawid_skene).
+-- One row per pairwise task whose verdict names a winner (or, with include_ties, settled on
+-- "tie"), in canonical A/B order turned into chosen / rejected. The verdict is a reviewer's
+-- adjudication where there is one, else the one `method` picks: the real-time majority, or a
+-- stored batch run (weighted, dawid_skene). A real-time "tie" verdict is a tie plurality that
+-- meets the task's rule (the live consensus never names a tie as winner).
 WITH verdicts AS (
     SELECT c.task_id,
+           a.task_id IS NOT NULL AS adjudicated,
+           a.created_at AS adjudicated_at,
            CASE
+               WHEN a.task_id IS NOT NULL THEN a.final_answer ->> 'chosen_response'
                WHEN %(method)s = 'majority' AND c.consensus_reached
                    THEN c.final_answer ->> 'chosen_response'
-               WHEN %(method)s <> 'majority'
+               WHEN %(method)s <> 'majority' AND b.final_answer ? 'chosen_response'
                    THEN b.final_answer ->> 'chosen_response'
-           END AS winner,
-           (c.count_tie > greatest(c.count_a, c.count_b)
-            AND c.total_responses >= t.consensus_threshold
-            AND c.agreement_percentage >= t.min_agreement_percentage) AS tie_settled
+               WHEN c.count_tie > greatest(c.count_a, c.count_b)
+                    AND c.total_responses >= t.consensus_threshold
+                    AND c.agreement_percentage >= t.min_agreement_percentage
+                   THEN 'tie'
+           END AS winner
       FROM response_consensus c
       JOIN tasks t ON t.id = c.task_id
       LEFT JOIN consensus_batch_results b ON b.task_id = c.task_id AND b.method = %(method)s
+      LEFT JOIN task_adjudications a ON a.task_id = c.task_id
      WHERE c.question_type = 'pairwise_ab'
 )
 SELECT t.id AS task_id,
@@ -27,12 +34,12 @@ SELECT t.id AS task_id,
            AS chosen,
        CASE WHEN v.winner = 'B' THEN q.content ->> 'optionA' ELSE q.content ->> 'optionB' END
            AS rejected,
-       v.winner IS NULL AS tie,
+       v.winner = 'tie' AS tie,
        CASE WHEN v.winner = 'B' THEN q.metadata ->> 'model_b' ELSE q.metadata ->> 'model_a' END
            AS chosen_model,
        CASE WHEN v.winner = 'B' THEN q.metadata ->> 'model_a' ELSE q.metadata ->> 'model_b' END
            AS rejected_model,
-       coalesce(v.winner, 'tie') AS winner,
+       v.winner,
        c.agreement_percentage::float8 AS agreement_percentage,
        c.weighted_agreement_percentage::float8 AS weighted_agreement_percentage,
        c.total_responses AS num_answers,
@@ -40,18 +47,20 @@ SELECT t.id AS task_id,
        CASE WHEN c.confidence_count > 0
             THEN round(c.confidence_sum::numeric / c.confidence_count, 3)::float8 END
            AS mean_confidence,
-       %(method)s::text AS method,
-       coalesce(c.reached_at, c.updated_at) AS decided_at
+       CASE WHEN v.adjudicated THEN 'adjudicated' ELSE %(method)s::text END AS method,
+       coalesce(v.adjudicated_at, c.reached_at, c.updated_at) AS decided_at
   FROM verdicts v
   JOIN response_consensus c ON c.task_id = v.task_id
   JOIN tasks t ON t.id = v.task_id
   JOIN questions q ON q.id = t.question_id
- WHERE (v.winner IN ('A', 'B') OR (%(include_ties)s AND v.tie_settled AND v.winner IS NULL))
+ WHERE (v.winner IN ('A', 'B') OR (%(include_ties)s AND v.winner = 'tie'))
    AND (%(dataset)s::text IS NULL OR q.source_dataset = %(dataset)s)
-   AND c.agreement_percentage >= %(min_agreement)s
+   AND (v.adjudicated OR c.agreement_percentage >= %(min_agreement)s)
    AND c.total_responses >= %(min_answers)s
-   AND (%(since)s::timestamptz IS NULL OR coalesce(c.reached_at, c.updated_at) >= %(since)s)
-   AND (%(until)s::timestamptz IS NULL OR coalesce(c.reached_at, c.updated_at) < %(until)s)
+   AND (%(since)s::timestamptz IS NULL
+        OR coalesce(v.adjudicated_at, c.reached_at, c.updated_at) >= %(since)s)
+   AND (%(until)s::timestamptz IS NULL
+        OR coalesce(v.adjudicated_at, c.reached_at, c.updated_at) < %(until)s)
  ORDER BY t.created_at, t.id;
 
 -- name: responses
@@ -87,7 +96,8 @@ SELECT s.id AS submission_id,
  ORDER BY s.created_at, s.id;
 
 -- name: annotator_quality
--- Per annotator, from response_quality_metrics (one row per scored answer) and the user row.
+-- Per annotator: sums over response_quality_metrics (one row per scored latest answer), the
+-- reputation estimate kept in annotator_stats (revision 0005) and the user row.
 SELECT CASE WHEN %(reveal)s THEN u.id::text
             ELSE left(encode(sha256(convert_to(%(salt)s || ':' || u.id::text, 'UTF8')),
                              'hex'), 20) END AS annotator,
@@ -105,9 +115,17 @@ SELECT CASE WHEN %(reveal)s THEN u.id::text
        avg(m.agreement_with_consensus)::float8 AS mean_agreement_with_consensus,
        count(*) FILTER (WHERE m.is_outlier)::integer AS outliers,
        count(*) FILTER (WHERE m.flagged_for_review)::integer AS flagged_for_review,
-       avg(s.time_spent_seconds)::float8 AS mean_time_spent_seconds
+       avg(s.time_spent_seconds)::float8 AS mean_time_spent_seconds,
+       min(st.accuracy) AS accuracy,
+       min(st.accuracy_low) AS accuracy_low,
+       min(st.accuracy_high) AS accuracy_high,
+       CASE WHEN min(st.evaluated) > 0 THEN min(st.agreed)::float8 / min(st.evaluated) END
+           AS agreement_rate,
+       min(st.ds_accuracy) AS dawid_skene_accuracy,
+       coalesce(min(st.flags), '{}') AS flags
   FROM users u
   JOIN submissions s ON s.user_id = u.id AND s.is_latest
   LEFT JOIN response_quality_metrics m ON m.submission_id = s.id
+  LEFT JOIN annotator_stats st ON st.user_id = u.id
  GROUP BY u.id
  ORDER BY count(s.id) DESC, u.id;
