@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -102,5 +103,28 @@ def render(stored: dict[str, Any], order: list[str]) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
+# Sections other benchmarks own (written by `put_section`) survive a rewrite of the report.
+_SECTION = re.compile(r"<!-- section:(\S+) -->\n.*?<!-- /section:\1 -->\n?", re.S)
+
+
+def _sections(text: str) -> dict[str, str]:
+    return {m.group(1): m.group(0).rstrip("\n") + "\n" for m in _SECTION.finditer(text)}
+
+
 def write(path: Path, stored: dict[str, Any], order: list[str]) -> None:
-    path.write_text(render(stored, order))
+    kept = _sections(path.read_text()) if path.exists() else {}
+    text = render(stored, order)
+    if kept:
+        text = text.rstrip("\n") + "\n\n" + "\n".join(kept.values())
+    path.write_text(text)
+
+
+def put_section(path: Path, name: str, body: str) -> None:
+    """Write (or replace) one named section of the report, leaving the rest as it is."""
+    block = f"<!-- section:{name} -->\n{body.rstrip()}\n<!-- /section:{name} -->\n"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    if name in _sections(text):
+        text = _SECTION.sub(lambda m: block if m.group(1) == name else m.group(0), text)
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    path.write_text(text)

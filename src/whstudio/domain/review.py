@@ -15,9 +15,6 @@ from whstudio.domain import consensus as consensus_domain
 from whstudio.domain import tasks as tasks_domain
 from whstudio.errors import Conflict, InvalidInput, NotFound
 
-# Hook for other parts (webhooks) to hear of an adjudication inside its transaction.
-ADJUDICATION_LISTENERS: list = []
-
 
 async def queue(
     conn: AsyncConnection,
@@ -131,7 +128,9 @@ async def adjudicate(
     note: str,
 ) -> dict[str, Any]:
     """Set a task's final answer (inside the caller's transaction): the task is completed, its
-    answers are judged against this answer as gold, and the consensus shows it as adjudicated."""
+    answers are judged against this answer as gold, and the consensus shows it as adjudicated.
+    A trigger on task_adjudications queues the `task.adjudicated` webhook in the same
+    transaction."""
     task = await tasks_domain.detail(conn, task_id)
     if task["status"] == "cancelled":
         raise Conflict("the task is cancelled", field="task_id")
@@ -158,8 +157,6 @@ async def adjudicate(
     judged = await q.execute(
         conn, "review.judge_by_adjudication", {"task_id": task_id, "final_answer": Jsonb(answer)}
     )
-    for listener in ADJUDICATION_LISTENERS:
-        await listener(conn, task_id, answer)
     result = await q.fetch_one(conn, "review.adjudication", {"task_id": task_id})
     result["answers_judged"] = judged
     return result
