@@ -3,6 +3,11 @@
 -- statement is rerunnable. Functions are versioned (_v1) so that a later release can add a _v2
 -- beside them while triggers still call _v1.
 
+-- Only whs_legacy objects are created here; no legacy table is locked. The script runs in one
+-- transaction, so these bounds hold for it alone.
+SET LOCAL lock_timeout = '1s';
+SET LOCAL statement_timeout = '60s';
+
 CREATE SCHEMA IF NOT EXISTS whs_legacy;
 
 -- Where the migration stands: one row.
@@ -61,7 +66,7 @@ CREATE TABLE IF NOT EXISTS whs_legacy.baseline_catalog (
 CREATE TABLE IF NOT EXISTS whs_legacy.legacy_columns (
     table_name  text NOT NULL,
     column_name text NOT NULL,
-    position    integer NOT NULL,
+    position    bigint NOT NULL,
     PRIMARY KEY (table_name, column_name)
 );
 
