@@ -56,16 +56,16 @@ def _server(given: str | None) -> tuple[str, object | None]:
         return server.get_uri(), server
 
 
-def _fresh_db(server_url: str) -> str:
+def _fresh_db(server_url: str, name: str = DB_NAME) -> str:
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(DB_NAME))
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(DB_NAME)))
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     params = conninfo_to_dict(server_url)
-    params["dbname"] = DB_NAME
+    params["dbname"] = name
     url = make_conninfo(**params)
     migrate.upgrade(url, "head")
     return url
@@ -202,11 +202,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--database-url")
+    parser.add_argument("--db-name", default=DB_NAME, help="database made afresh for the run")
     parser.add_argument("--report", type=Path, default=ROOT / "BENCHMARKS.md")
     args = parser.parse_args(argv)
     server_url, server = _server(args.database_url)
     try:
-        url = _fresh_db(server_url)
+        url = _fresh_db(server_url, args.db_name)
         report = asyncio.run(
             measure(
                 url, tasks=args.tasks, threshold=args.threshold, seed=args.seed,

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 
+import psycopg
 import pytest
 from benchmarks.generate import read_meta
 
@@ -42,3 +44,27 @@ def test_every_benchmark_runs_at_tiny_scale(db_url: str, tmp_path) -> None:
         assert section in text
     assert (plans / "tasks_list__sort_created.txt").exists()
     assert (plans / "recompute_one.txt").exists()
+
+
+def test_the_quality_benchmark_runs_at_tiny_scale(server_url: str, tmp_path) -> None:
+    from benchmarks import quality
+
+    report = tmp_path / "BENCHMARKS.md"
+    report.write_text("# Benchmarks\n\nkept text\n")
+    name = f"whs_quality_smoke_{os.getpid()}"
+    code = quality.main(
+        ["--tasks", "40", "--threshold", "3", "--database-url", server_url,
+         "--db-name", name, "--report", str(report)]
+    )  # fmt: skip
+    assert code == 0
+    text = report.read_text()
+    assert "kept text" in text and "<!-- section:quality -->" in text
+    assert "Spearman" in text and "Dawid–Skene (crowd-kit)" in text
+    # a second run replaces the section instead of adding another
+    quality.main(
+        ["--tasks", "20", "--threshold", "2", "--database-url", server_url,
+         "--db-name", name, "--report", str(report)]
+    )  # fmt: skip
+    assert report.read_text().count("<!-- section:quality -->") == 1
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
