@@ -90,7 +90,9 @@ async def run(ctx: Context) -> dict[str, Any]:
                 sections.append(("-- next_task_v2", "(auto_explain cannot be loaded here)"))
             else:
                 async with conn.transaction(force_rollback=True):
-                    await conn.execute("SELECT * FROM next_task_v2(%s, 120, 1.0, 0.0, NULL)", [plan_user])
+                    await conn.execute(
+                        "SELECT * FROM next_task_v2(%s, 120, 1.0, 0.0, NULL)", [plan_user]
+                    )
                 sections.append(
                     ("-- every statement of one next (auto_explain)", "\n\n".join(notices))
                 )

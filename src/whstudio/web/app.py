@@ -20,8 +20,7 @@ from whstudio.web.api import webhooks as webhooks_api
 from whstudio.web.events import ConsensusBroker
 from whstudio.web.metrics import Metrics
 from whstudio.web.middleware import RequestContextMiddleware
-from whstudio.web.pages import auth, home
-from whstudio.web.pages import accounts, admin_import, admin_tasks
+from whstudio.web.pages import accounts, admin_import, admin_tasks, auth, home
 from whstudio.web.pages import tasks as task_pages
 from whstudio.web.sessions import SessionCodec
 from whstudio.web.templating import make_templates
