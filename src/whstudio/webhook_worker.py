@@ -130,18 +130,23 @@ class Worker:
         return total
 
     async def run(self) -> None:
-        """Deliver until stopped; errors (a database restart) are logged and retried."""
+        """Deliver until stopped; errors (a database restart, a schema not migrated yet) are
+        logged and retried, waiting longer after each one in a row (at most 30 s)."""
+        errors = 0
         while not self._stop.is_set():
             try:
                 made = await self.run_once()
+                errors = 0
             except Exception as exc:  # keep the loop alive through outages
                 first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                log.warning("webhook worker error", error=first)
+                log.warning("webhook worker error", error=first, in_a_row=errors + 1)
                 made = 0
+                errors += 1
             if made:
                 continue
+            wait = min(30.0, self.policy.poll_seconds * 2**errors)
             with suppress(TimeoutError):
-                await asyncio.wait_for(self._stop.wait(), self.policy.poll_seconds)
+                await asyncio.wait_for(self._stop.wait(), wait)
 
     def request_stop(self) -> None:
         """Ask `run` to return after the batch in hand."""

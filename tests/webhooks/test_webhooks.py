@@ -270,3 +270,28 @@ async def test_the_review_adjudication_raises_exactly_one_event(db_url, receiver
     assert webhooks.verify(
         hook["secret"], got.headers["X-WHStudio-Signature"], got.body, now=int(time.time())
     )
+
+
+async def test_the_worker_loop_outlives_database_errors(db_url, receiver):
+    await _setup(db_url, receiver.url, ["task.adjudicated"])
+    async with connector(db_url)() as conn:
+        await webhooks.enqueue(conn, "task.adjudicated", {"task_id": "t"})
+    real = connector(db_url)
+    failures = {"left": 2}
+
+    @asynccontextmanager
+    async def flaky():
+        if failures["left"]:
+            failures["left"] -= 1
+            raise psycopg.OperationalError("database restarting")
+        async with real() as conn:
+            yield conn
+
+    worker = Worker(flaky, Policy(poll_seconds=0.02, backoff_base=0.05, timeout=5))
+    worker.start()
+    for _ in range(200):
+        if receiver.received:
+            break
+        await asyncio.sleep(0.02)
+    await worker.stop()
+    assert failures["left"] == 0 and len(receiver.received) == 1
