@@ -76,6 +76,9 @@ async def test_screenshots_of_the_main_pages(site, width):
         await shoot(page, f"annotate-{name}", width)
     await page.goto("/tokens")
     await shoot(page, "tokens", width)
+    await page.goto("/dashboard")
+    await expect(page.locator("#answers-table")).to_be_visible()
+    await shoot(page, "dashboard", width)
     await page.goto("/admin/users")
     await shoot(page, "forbidden", width)
     await page.goto("/no-such-page")
@@ -99,4 +102,4 @@ async def test_screenshots_of_the_main_pages(site, width):
     await shoot(admin, "admin-task", width)
     await admin.goto("/admin/users")
     await shoot(admin, "admin-users", width)
-    assert len(list(SCREENSHOTS.glob(f"*-{width}.png"))) >= 17
+    assert len(list(SCREENSHOTS.glob(f"*-{width}.png"))) >= 18

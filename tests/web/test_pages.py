@@ -182,8 +182,12 @@ async def test_annotators_and_reviewers_get_the_403_page_on_admin_pages(env):
     task = await make_task(env)
     for name, role in (("ann", "annotator"), ("rev", "reviewer")):
         client = await sign_in(env, name, role)
-        for path in ("/admin/import", "/admin/tasks", f"/admin/tasks/{task['task_id']}",
-                     "/admin/users"):
+        for path in (
+            "/admin/import",
+            "/admin/tasks",
+            f"/admin/tasks/{task['task_id']}",
+            "/admin/users",
+        ):
             response = await client.get(path, headers=HTML)
             assert response.status_code == 403, path
             assert "403 · Not allowed" in response.text and "admin" in response.text
@@ -206,8 +210,14 @@ async def test_an_admin_changes_a_rule_and_pauses_a_task(env):
     token = csrf_from((await admin.get(url, headers=HTML)).text)
     saved = await admin.post(
         f"{url}/rule",
-        data={"csrf_token": token, "threshold": "5", "min_agreement": "80", "priority": "1",
-              "allow_tie": "yes", "expires_at": "2031-01-02T03:04"},
+        data={
+            "csrf_token": token,
+            "threshold": "5",
+            "min_agreement": "80",
+            "priority": "1",
+            "allow_tie": "yes",
+            "expires_at": "2031-01-02T03:04",
+        },
         headers=HTML,
     )
     assert saved.status_code == 303
@@ -241,8 +251,12 @@ async def test_an_admin_creates_and_deactivates_accounts_with_clear_errors(env):
     token = csrf_from((await admin.get("/admin/users", headers=HTML)).text)
     made = await admin.post(
         "/admin/users",
-        data={"csrf_token": token, "username": "carol", "password": "long enough pw",
-              "role": "reviewer"},
+        data={
+            "csrf_token": token,
+            "username": "carol",
+            "password": "long enough pw",
+            "role": "reviewer",
+        },
         headers=HTML,
     )
     assert made.status_code == 303
@@ -276,8 +290,9 @@ async def test_an_admin_creates_and_deactivates_accounts_with_clear_errors(env):
 async def test_everyone_manages_their_own_tokens_and_sees_the_secret_once(env):
     client = await sign_in(env, "ann")
     token = csrf_from((await client.get("/tokens", headers=HTML)).text)
-    created = await client.post("/tokens", data={"csrf_token": token, "name": "laptop"},
-                                headers=HTML)
+    created = await client.post(
+        "/tokens", data={"csrf_token": token, "name": "laptop"}, headers=HTML
+    )
     assert created.status_code == 201
     secret = re.search(r'id="new-token">(whs_[^<]+)<', created.text).group(1)
     me = await env.client_with(secret).get("/api/me")
@@ -286,7 +301,39 @@ async def test_everyone_manages_their_own_tokens_and_sees_the_secret_once(env):
     blank = await client.post("/tokens", data={"csrf_token": token, "name": "  "}, headers=HTML)
     assert blank.status_code == 422 and "Name" in blank.text
     token_id = re.search(r'action="/tokens/([0-9a-f-]+)/revoke"', created.text).group(1)
-    revoked = await client.post(f"/tokens/{token_id}/revoke", data={"csrf_token": token},
-                                headers=HTML)
+    revoked = await client.post(
+        f"/tokens/{token_id}/revoke", data={"csrf_token": token}, headers=HTML
+    )
     assert revoked.status_code == 303
     assert (await env.client_with(secret).get("/api/me")).status_code == 401
+
+
+async def test_the_dashboard_shows_ones_own_answers_in_the_labels_one_saw(env):
+    task = await make_task(env, "Pick one", consensus_threshold=1)
+    client = await sign_in(env, "ann")
+    view = (await client.get(f"/api/tasks/{task['task_id']}")).json()
+    token = csrf_from((await client.get("/tokens", headers=HTML)).text)
+    answered = await client.post(
+        f"/api/tasks/{task['task_id']}/submit",
+        json={"chosen_response": "B", "confidence": 5, "time_spent_seconds": 7},
+        headers={"X-CSRF-Token": token},
+    )
+    assert answered.status_code == 201, answered.text
+    page = await client.get("/dashboard", headers=HTML)
+    assert page.status_code == 200
+    assert "My dashboard" in page.text and 'id="answers-table"' in page.text
+    row = re.search(r"Pick one</a>.*?<td>(\w+)</td>\s*<td>5</td>\s*<td>7 s</td>", page.text, re.S)
+    assert row and row.group(1) == "B", view["shown_order"]
+
+
+async def test_only_staff_open_another_annotators_dashboard(env):
+    await env.make_user("bob")
+    ann = await sign_in(env, "ann")
+    refused = await ann.get("/dashboard/bob", headers=HTML)
+    assert refused.status_code == 403 and "another annotator" in refused.text
+    assert (await ann.get("/dashboard/ann", headers=HTML)).status_code == 200
+    reviewer = await sign_in(env, "rev", "reviewer")
+    seen = await reviewer.get("/dashboard/bob", headers=HTML)
+    assert seen.status_code == 200 and "Dashboard of bob" in seen.text
+    missing = await reviewer.get("/dashboard/nobody", headers=HTML)
+    assert missing.status_code == 404

@@ -20,7 +20,7 @@ from whstudio.web.api import webhooks as webhooks_api
 from whstudio.web.events import ConsensusBroker
 from whstudio.web.metrics import Metrics
 from whstudio.web.middleware import RequestContextMiddleware
-from whstudio.web.pages import accounts, admin_import, admin_tasks, auth, home
+from whstudio.web.pages import accounts, admin_import, admin_tasks, auth, dashboard, home
 from whstudio.web.pages import tasks as task_pages
 from whstudio.web.sessions import SessionCodec
 from whstudio.web.templating import make_templates
@@ -44,6 +44,7 @@ ROUTERS = (
     admin_import.router,
     admin_tasks.router,
     accounts.router,
+    dashboard.router,
 )
 
 
