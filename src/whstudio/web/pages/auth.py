@@ -144,4 +144,3 @@ async def logout(request: Request, conn: Conn, user: MaybeUser):
             await users_domain.end_session(conn, user.session_id)
     response.delete_cookie(SESSION_COOKIE, path="/")
     return response
-
