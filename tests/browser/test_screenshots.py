@@ -3,10 +3,14 @@ page may be wider than a phone's screen."""
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 from playwright.async_api import Page, expect
+from psycopg.rows import dict_row
 
 from tests.browser.conftest import DESKTOP, PHONE, SCREENSHOTS, pairwise
+from whstudio.domain import responses
+from whstudio.schemas import TaskResponse
 
 LONG_ANSWER = (
     "Here is a function:\n\n```python\ndef fib(n: int) -> int:\n"
@@ -18,6 +22,26 @@ IMPORT_FILE = (
     "not json\n"
     '{"prompt": "Say bye", "optionA": "bye", "optionB": "ciao"}\n'
 )
+
+
+async def dispute(site, task_id: str) -> None:
+    """Have two annotators disagree on a task that needs two answers."""
+    for name, choice in (("dis1", "A"), ("dis2", "B")):
+        user = await site.user(name)
+        async with await psycopg.AsyncConnection.connect(site.env.url, row_factory=dict_row) as c:
+            async with c.transaction():
+                order = responses.shown_order(task_id, user["id"])
+                await responses.submit(
+                    c,
+                    task_id=task_id,
+                    user_id=user["id"],
+                    answer=TaskResponse(
+                        chosen_response=responses.to_shown(choice, order),
+                        confidence=3,
+                        time_spent_seconds=12,
+                        explanation=f"{choice} reads better",
+                    ),
+                )
 
 
 async def shoot(page: Page, name: str, width: str) -> None:
@@ -33,7 +57,7 @@ async def shoot(page: Page, name: str, width: str) -> None:
 async def test_screenshots_of_the_main_pages(site, width):
     site.expect_http_errors(403, 404)
     viewport = DESKTOP if width == "desktop" else PHONE
-    pair, rank, write, listen = await site.tasks(
+    pair, rank, write, listen, disputed = await site.tasks(
         [
             pairwise("Write a **Fibonacci** function in Python.", LONG_ANSWER, "Use a loop."),
             {
@@ -51,8 +75,10 @@ async def test_screenshots_of_the_main_pages(site, width):
                 "content": {"prompt": "Transcribe the clip", "audio_url": "/static/none.wav"},
                 "source_dataset": "voices",
             },
+            pairwise("Which greeting?", "Hello there", "Hi", consensus_threshold=2),
         ]
     )
+    await dispute(site, disputed)
     login = await site.new_page(viewport)
     await login.goto("/login")
     await shoot(login, "login", width)
@@ -102,4 +128,9 @@ async def test_screenshots_of_the_main_pages(site, width):
     await shoot(admin, "admin-task", width)
     await admin.goto("/admin/users")
     await shoot(admin, "admin-users", width)
-    assert len(list(SCREENSHOTS.glob(f"*-{width}.png"))) >= 18
+    await admin.goto("/review")
+    await expect(admin.locator(f'tr[data-task-id="{disputed}"]')).to_be_visible()
+    await shoot(admin, "review-queue", width)
+    await admin.goto(f"/review/{disputed}")
+    await shoot(admin, "review-task", width)
+    assert len(list(SCREENSHOTS.glob(f"*-{width}.png"))) >= 20

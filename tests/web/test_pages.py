@@ -337,3 +337,68 @@ async def test_only_staff_open_another_annotators_dashboard(env):
     assert seen.status_code == 200 and "Dashboard of bob" in seen.text
     missing = await reviewer.get("/dashboard/nobody", headers=HTML)
     assert missing.status_code == 404
+
+
+async def _answer(client: httpx.AsyncClient, task_id, canonical: str) -> None:
+    view = (await client.get(f"/api/tasks/{task_id}")).json()
+    swap = {"A": "B", "B": "A"}
+    shown = canonical if view["shown_order"] == "AB" else swap[canonical]
+    token = csrf_from((await client.get("/tokens", headers=HTML)).text)
+    response = await client.post(
+        f"/api/tasks/{task_id}/submit",
+        json={"chosen_response": shown, "confidence": 3, "time_spent_seconds": 5},
+        headers={"X-CSRF-Token": token},
+    )
+    assert response.status_code == 201, response.text
+
+
+async def test_a_reviewer_adjudicates_a_disputed_task_from_the_queue(env):
+    task = await make_task(env, "Disputed one", consensus_threshold=2)
+    await _answer(await sign_in(env, "ann"), task["task_id"], "A")
+    await _answer(await sign_in(env, "bob"), task["task_id"], "B")
+    ann = await sign_in(env, "cat")
+    assert (await ann.get("/review", headers=HTML)).status_code == 403
+    assert (await ann.get(f"/review/{task['task_id']}", headers=HTML)).status_code == 403
+    reviewer = await sign_in(env, "rev", "reviewer")
+    queue = await reviewer.get("/review", headers=HTML)
+    assert f'data-task-id="{task["task_id"]}"' in queue.text and "disputed" in queue.text
+    url = f"/review/{task['task_id']}"
+    shown = await reviewer.get(url, headers=HTML)
+    assert "ann" in shown.text and "bob" in shown.text
+    token = csrf_from(shown.text)
+    no_note = await reviewer.post(
+        f"{url}/adjudicate", data={"csrf_token": token, "chosen_response": "B"}, headers=HTML
+    )
+    assert no_note.status_code == 422 and "write a note" in no_note.text
+    bad = await reviewer.post(
+        f"{url}/adjudicate",
+        data={"csrf_token": token, "chosen_response": "tie", "note": "n"},
+        headers=HTML,
+    )
+    assert bad.status_code == 422 and "does not allow a tie" in bad.text
+    done = await reviewer.post(
+        f"{url}/adjudicate",
+        data={"csrf_token": token, "chosen_response": "B", "note": "B cites its source"},
+        headers=HTML,
+    )
+    assert done.status_code == 303
+    after = await reviewer.get(done.headers["location"], headers=HTML)
+    assert "The final answer was recorded" in after.text and "B cites its source" in after.text
+    again = await reviewer.post(
+        f"{url}/adjudicate",
+        data={"csrf_token": token, "chosen_response": "A", "note": "again"},
+        headers=HTML,
+    )
+    assert again.status_code == 409
+    async with await psycopg.AsyncConnection.connect(env.url) as c:
+        row = await (
+            await c.execute(
+                "SELECT a.final_answer, t.status FROM task_adjudications a "
+                "JOIN tasks t ON t.id = a.task_id"
+            )
+        ).fetchone()
+    assert row == ({"chosen_response": "B"}, "completed")
+    assert (
+        f'data-task-id="{task["task_id"]}"'
+        not in (await reviewer.get("/review", headers=HTML)).text
+    )

@@ -21,6 +21,7 @@ from whstudio.web.events import ConsensusBroker
 from whstudio.web.metrics import Metrics
 from whstudio.web.middleware import RequestContextMiddleware
 from whstudio.web.pages import accounts, admin_import, admin_tasks, auth, dashboard, home
+from whstudio.web.pages import review as review_pages
 from whstudio.web.pages import tasks as task_pages
 from whstudio.web.sessions import SessionCodec
 from whstudio.web.templating import make_templates
@@ -45,6 +46,7 @@ ROUTERS = (
     admin_tasks.router,
     accounts.router,
     dashboard.router,
+    review_pages.router,
 )
 
 
