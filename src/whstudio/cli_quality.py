@@ -33,7 +33,9 @@ def quality_refresh(
 
     url = _database_url(_settings())
     _ensure_schema(url)
-    done = _run(url, lambda conn: quality.refresh(conn, dawid_skene=dawid_skene, reweight=reweight))
+    done = _run(url, lambda conn: quality.refresh(conn, dawid_skene=dawid_skene))
+    if reweight:
+        done.reweighted = _run(url, quality.reweight)
     out.print(f"answers judged anew: {done.rejudged}", highlight=False)
     out.print(f"counters out of step before: {done.drift_before}", highlight=False)
     if dawid_skene:

@@ -145,7 +145,8 @@ async def test_counters_equal_the_sums_over_rows_through_revisions_and_refresh(c
             seconds=rng.randint(1, 90),
         )
     assert await quality.stats_drift(conn) == []
-    done = await quality.refresh(conn, dawid_skene=True, reweight=True)
+    done = await quality.refresh(conn, dawid_skene=True)
+    await quality.reweight(conn)
     assert done.drift_before == 0
     assert await quality.stats_drift(conn) == []
     # After a refresh every verdict is the pure function of the answer and its task now.
@@ -286,10 +287,44 @@ async def test_agreement_metrics_on_the_database_with_their_item_counts(conn):
             await _answer(conn, tasks[index], person, choice)
     out = await agreement.compute(conn, task_ids=tasks)
     assert out["items"] == 3 and out["answers"] == 9 and out["items_with_one_answer"] == 1
-    pairs = {(p["annotator_a"], p["annotator_b"]): p for p in out["pairwise"]}
+    pairs = {tuple(sorted((p["annotator_a"], p["annotator_b"]))): p for p in out["pairwise"]}
     ab = pairs[("agr0", "agr1")]  # same on tasks 0 and 1, not on 2; task 3 is not shared
     assert ab["items"] == 3 and ab["agreement"] == pytest.approx(2 / 3, abs=1e-4)
     counts = np.array([[3, 0, 0], [1, 2, 0], [1, 2, 0]], dtype=float)
     assert out["fleiss_kappa"] == pytest.approx(round(agreement.fleiss_kappa(counts), 4))
     by_dataset = await agreement.compute(conn, dataset="no-such-dataset")
     assert by_dataset["items"] == 0 and by_dataset["krippendorff_alpha"] is None
+
+
+async def test_tasks_settling_at_once_with_shared_annotators_never_deadlock(db_url):
+    """Every answer below completes a task and judges all its voters at once; with 8 annotators
+    sharing 16 tasks, settles lock overlapping counters concurrently. No retry is allowed here,
+    so a deadlock would fail the test."""
+    import asyncio
+
+    import psycopg
+    from psycopg.rows import dict_row
+
+    async with await psycopg.AsyncConnection.connect(db_url, row_factory=dict_row) as conn:
+        people = await _users(conn, 8, "race")
+        tasks = await _pairwise(conn, 16, threshold=8, tag="race")
+        await conn.commit()
+    rng = random.Random(9)
+    plans = {p: rng.sample(tasks, len(tasks)) for p in people}
+
+    async def annotator(person):
+        async with await psycopg.AsyncConnection.connect(
+            db_url, autocommit=True, row_factory=dict_row
+        ) as conn:
+            for task in plans[person]:
+                await _answer(conn, task, person, rng.choice("AB"))
+
+    await asyncio.gather(*(annotator(p) for p in people))
+    async with await psycopg.AsyncConnection.connect(db_url, row_factory=dict_row) as conn:
+        assert await quality.stats_drift(conn) == []
+        cur = await conn.execute(
+            "SELECT count(*) AS n, count(agreed) AS judged FROM response_quality_metrics"
+        )
+        row = await cur.fetchone()
+        # every answer is in, and every one whose others have a strict plurality is judged
+        assert row["n"] == 8 * 16 and row["judged"] > 0

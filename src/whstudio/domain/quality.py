@@ -229,7 +229,7 @@ class Refresh:
     rejudged: int
     drift_before: int
     dawid_skene_workers: int
-    reweighted: int
+    reweighted: int = 0
 
 
 async def stats_drift(conn: AsyncConnection) -> list[UUID]:
@@ -237,13 +237,10 @@ async def stats_drift(conn: AsyncConnection) -> list[UUID]:
     return [row["user_id"] for row in await q.fetch_all(conn, "quality.stats_drift")]
 
 
-async def refresh(
-    conn: AsyncConnection, *, dawid_skene: bool = True, reweight: bool = False
-) -> Refresh:
+async def refresh(conn: AsyncConnection, *, dawid_skene: bool = True) -> Refresh:
     """Judge every latest answer again against its task's current state, re-estimate skill with
-    Dawid–Skene, update every reputation, and optionally give every latest answer its
-    annotator's current weight (which moves the weighted consensus). Runs in the caller's
-    transaction."""
+    Dawid–Skene, and update every reputation (in the caller's transaction; it locks every
+    annotator's counters, in one order, until it commits)."""
     from whstudio.domain import batch  # batch imports this module
 
     await q.fetch_all(conn, "quality.lock_all_stats")
@@ -255,8 +252,14 @@ async def refresh(
         workers = run.workers
     else:
         await q.fetch_all(conn, "quality.update_all_reputations", {"kind": "refresh"})
-    moved = await q.execute(conn, "quality.reweight") if reweight else 0
-    return Refresh(rejudged, drift, workers, moved)
+    return Refresh(rejudged, drift, workers)
+
+
+async def reweight(conn: AsyncConnection) -> int:
+    """Give every latest answer its annotator's current weight; the consensus trigger moves the
+    weighted counts of each task whose answers change. Run it in a transaction of its own, not
+    in the refresh's: it locks consensus rows, which answers being stored lock before counters."""
+    return await q.execute(conn, "quality.reweight")
 
 
 def parse_cursor(cursor: str) -> tuple[datetime, UUID]:

@@ -110,7 +110,10 @@ class RefreshRequest(BaseModel):
 )
 async def refresh(body: RefreshRequest, user: Admin, conn: Conn):
     async with conn.transaction():
-        done = await quality.refresh(conn, dawid_skene=body.dawid_skene, reweight=body.reweight)
+        done = await quality.refresh(conn, dawid_skene=body.dawid_skene)
+    if body.reweight:
+        async with conn.transaction():
+            done.reweighted = await quality.reweight(conn)
     return {
         "rejudged": done.rejudged,
         "counters_out_of_step_before": done.drift_before,
