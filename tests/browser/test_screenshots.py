@@ -128,9 +128,16 @@ async def test_screenshots_of_the_main_pages(site, width):
     await shoot(admin, "admin-task", width)
     await admin.goto("/admin/users")
     await shoot(admin, "admin-users", width)
+    await admin.goto("/admin/export")
+    await shoot(admin, "admin-export", width)
+    if width == "desktop":
+        async with admin.expect_download() as waiting:
+            await admin.get_by_role("button", name="Download preference pairs").click()
+        download = await waiting.value
+        assert download.suggested_filename.startswith("whstudio-preferences-")
     await admin.goto("/review")
     await expect(admin.locator(f'tr[data-task-id="{disputed}"]')).to_be_visible()
     await shoot(admin, "review-queue", width)
     await admin.goto(f"/review/{disputed}")
     await shoot(admin, "review-task", width)
-    assert len(list(SCREENSHOTS.glob(f"*-{width}.png"))) >= 20
+    assert len(list(SCREENSHOTS.glob(f"*-{width}.png"))) >= 21

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 
 import httpx
@@ -402,3 +403,28 @@ async def test_a_reviewer_adjudicates_a_disputed_task_from_the_queue(env):
         f'data-task-id="{task["task_id"]}"'
         not in (await reviewer.get("/review", headers=HTML)).text
     )
+
+
+async def test_the_export_page_sends_its_choices_to_the_export_api(env):
+    task = await make_task(env, "Export me", consensus_threshold=1)
+    await _answer(await sign_in(env, "ann"), task["task_id"], "A")
+    admin = await sign_in(env, "boss", "admin")
+    page = await admin.get("/admin/export", headers=HTML)
+    assert page.status_code == 200 and 'action="/admin/export/preferences"' in page.text
+    hop = await admin.get(
+        "/admin/export/preferences?format=jsonl&dataset=&min_agreement=0&method=majority",
+        headers=HTML,
+    )
+    assert hop.status_code == 303
+    assert hop.headers["location"] == (
+        "/api/export/preferences?format=jsonl&min_agreement=0&method=majority"
+    )
+    download = await admin.get(hop.headers["location"])
+    assert download.status_code == 200
+    [line] = download.text.splitlines()
+    assert json.loads(line)["chosen"] == "yes" and json.loads(line)["rejected"] == "no"
+    ann = await sign_in(env, "cat")
+    assert (await ann.get("/admin/export", headers=HTML)).status_code == 403
+    assert (await ann.get("/admin/export/quality", headers=HTML)).status_code == 403
+    bad = await admin.get("/admin/export/everything", headers=HTML)
+    assert bad.status_code == 422

@@ -21,6 +21,7 @@ from whstudio.web.events import ConsensusBroker
 from whstudio.web.metrics import Metrics
 from whstudio.web.middleware import RequestContextMiddleware
 from whstudio.web.pages import accounts, admin_import, admin_tasks, auth, dashboard, home
+from whstudio.web.pages import admin_export as export_pages
 from whstudio.web.pages import review as review_pages
 from whstudio.web.pages import tasks as task_pages
 from whstudio.web.sessions import SessionCodec
@@ -47,6 +48,7 @@ ROUTERS = (
     accounts.router,
     dashboard.router,
     review_pages.router,
+    export_pages.router,
 )
 
 
