@@ -428,3 +428,35 @@ async def test_the_export_page_sends_its_choices_to_the_export_api(env):
     assert (await ann.get("/admin/export/quality", headers=HTML)).status_code == 403
     bad = await admin.get("/admin/export/everything", headers=HTML)
     assert bad.status_code == 422
+
+
+async def test_analytics_figures_count_answers_agreement_and_datasets(env):
+    agreed = await make_task(env, "Agreed", consensus_threshold=2)
+    split = await make_task(env, "Split", consensus_threshold=2)
+    ann, bob = await sign_in(env, "ann"), await sign_in(env, "bob")
+    await _answer(ann, agreed["task_id"], "A")
+    await _answer(bob, agreed["task_id"], "A")
+    await _answer(ann, split["task_id"], "A")
+    await _answer(bob, split["task_id"], "B")
+    admin = await sign_in(env, "boss", "admin")
+    figures = (await admin.get("/admin/analytics.json")).json()
+    assert sum(d["answers"] for d in figures["throughput"]) == 4
+    buckets = {b["range"]: b["tasks"] for b in figures["agreement_distribution"]}
+    assert buckets["90–100%"] == 1 and buckets["40–50%"] == 0 and buckets["50–60%"] == 1
+    assert figures["datasets"] == [
+        {"dataset": "pages-test", "tasks": 2, "reached": 1, "waiting": 0, "progress": 50.0}
+    ]
+    success = figures["success"]
+    assert success["consensus_agreement_rate"] == 50.0 and success["task_completion_rate"] == 50.0
+    assert success["median_completion_seconds_latest_week"] >= 0
+    assert {a["username"] for a in figures["annotators"]} >= {"ann", "bob"}
+    page = await admin.get("/admin/analytics", headers=HTML)
+    assert page.status_code == 200 and 'id="analytics-data"' in page.text
+    assert "50.0%" in page.text and "not met" in page.text
+    assert "'unsafe-inline'" in page.headers["content-security-policy"]
+    assert "script-src 'self';" in page.headers["content-security-policy"]
+    script = await admin.get("/vendor/plotly.min.js")
+    assert script.status_code == 200 and "plotly" in script.text[:2000].lower()
+    for path in ("/admin/analytics", "/admin/analytics.json"):
+        assert (await ann.get(path, headers=HTML)).status_code == 403
+    assert (await admin.get("/admin/analytics.json?days=0")).status_code == 422

@@ -22,6 +22,7 @@ from whstudio.web.metrics import Metrics
 from whstudio.web.middleware import RequestContextMiddleware
 from whstudio.web.pages import accounts, admin_import, admin_tasks, auth, dashboard, home
 from whstudio.web.pages import admin_export as export_pages
+from whstudio.web.pages import analytics as analytics_pages
 from whstudio.web.pages import review as review_pages
 from whstudio.web.pages import tasks as task_pages
 from whstudio.web.sessions import SessionCodec
@@ -49,6 +50,7 @@ ROUTERS = (
     dashboard.router,
     review_pages.router,
     export_pages.router,
+    analytics_pages.router,
 )
 
 

@@ -1,0 +1,51 @@
+"""Admin analytics: live consensus monitoring and charts (Plotly, from the `plotly` package),
+each figure also as JSON."""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.responses import FileResponse, JSONResponse
+
+from whstudio.domain import analytics
+from whstudio.domain.users import Principal
+from whstudio.web.deps import Conn, require
+from whstudio.web.policies import ADMIN, ANYONE_SIGNED_IN
+from whstudio.web.templating import CONTENT_SECURITY_POLICY, page
+
+router = APIRouter(tags=["pages"], include_in_schema=False)
+
+Admin = Annotated[Principal, Depends(require(ADMIN))]
+SignedIn = Annotated[Principal, Depends(require(ANYONE_SIGNED_IN))]
+Days = Annotated[int, Query(ge=1, le=366)]
+# Plotly sets inline styles on the elements it draws; scripts stay our own files only.
+CHARTS_POLICY = CONTENT_SECURITY_POLICY.replace(
+    "style-src 'self'", "style-src 'self' 'unsafe-inline'"
+)
+
+
+@router.get("/admin/analytics")
+async def analytics_page(request: Request, user: Admin, conn: Conn, days: Days = 30):
+    figures = jsonable_encoder(await analytics.figures(conn, days=days))
+    response = page(request, "analytics.html", {"figures": figures}, user=user)
+    response.headers["Content-Security-Policy"] = CHARTS_POLICY
+    return response
+
+
+@router.get("/admin/analytics.json")
+async def analytics_json(user: Admin, conn: Conn, days: Days = 30):
+    return JSONResponse(jsonable_encoder(await analytics.figures(conn, days=days)))
+
+
+@router.get("/vendor/plotly.min.js")
+async def plotly_script(user: SignedIn):
+    """The Plotly library the `plotly` Python package ships, served as it is."""
+    path = resources.files("plotly") / "package_data" / "plotly.min.js"
+    return FileResponse(
+        str(path),
+        media_type="text/javascript",
+        headers={"Cache-Control": "private, max-age=86400"},
+    )

@@ -1,0 +1,89 @@
+// Admin analytics: Plotly charts from the figures embedded as JSON, and a live list of tasks
+// reaching consensus from /api/events. Text from the data is only ever set as textContent.
+"use strict";
+
+(function () {
+  const data = JSON.parse(document.getElementById("analytics-data").textContent);
+  const config = { responsive: true, displaylogo: false };
+  const layout = function (extra) {
+    return Object.assign({
+      margin: { l: 48, r: 16, t: 8, b: 48 },
+      paper_bgcolor: "rgba(0,0,0,0)",
+      plot_bgcolor: "rgba(0,0,0,0)",
+      font: { family: "system-ui, sans-serif", size: 12 },
+      legend: { orientation: "h", y: -0.25 },
+    }, extra || {});
+  };
+
+  function chart(id, traces, extra, empty) {
+    const box = document.getElementById(id);
+    if (!traces.length || traces.every((t) => !(t.x || []).length)) {
+      box.textContent = empty;
+      box.classList.add("muted");
+      return;
+    }
+    window.Plotly.newPlot(box, traces, layout(extra), config);
+  }
+
+  if (window.Plotly) {
+    const trend = data.success.trend;
+    chart("chart-trend", [
+      { type: "scatter", mode: "lines+markers", name: "consensus agreement rate %",
+        x: trend.map((w) => w.week), y: trend.map((w) => w.consensus_agreement_rate) },
+      { type: "scatter", mode: "lines+markers", name: "task completion rate %",
+        x: trend.map((w) => w.week), y: trend.map((w) => w.completion_rate) },
+      { type: "scatter", mode: "lines", name: "goal " + data.success.consensus_agreement_goal + "%",
+        x: trend.map((w) => w.week), y: trend.map(() => data.success.consensus_agreement_goal),
+        line: { dash: "dash", color: "#b42318" } },
+    ], { xaxis: { type: "category" }, yaxis: { range: [0, 105], title: { text: "%" } } }, "No answers in this window yet.");
+    chart("chart-throughput", [
+      { type: "bar", name: "answers", x: data.throughput.map((d) => d.day),
+        y: data.throughput.map((d) => d.answers), marker: { color: "#2457d6" } },
+    ], { xaxis: { type: "category" }, yaxis: { title: { text: "answers per day" } } }, "No answers in this window yet.");
+    chart("chart-agreement", [
+      { type: "bar", name: "tasks", x: data.agreement_distribution.map((b) => b.range),
+        y: data.agreement_distribution.map((b) => b.tasks), marker: { color: "#146c2e" } },
+    ], { yaxis: { title: { text: "tasks" } } }, "No task has two answers yet.");
+    const names = data.datasets.map((d) => d.dataset || "(none)");
+    chart("chart-datasets", [
+      { type: "bar", orientation: "h", name: "consensus", y: names,
+        x: data.datasets.map((d) => d.reached), marker: { color: "#146c2e" } },
+      { type: "bar", orientation: "h", name: "not yet", y: names,
+        x: data.datasets.map((d) => d.tasks - d.reached), marker: { color: "#c9d3ea" } },
+    ], { barmode: "stack", margin: { l: 120, r: 16, t: 8, b: 48 } }, "No tasks yet.");
+  }
+
+  const list = document.getElementById("live-list");
+  const state = document.getElementById("live-state");
+  if (!window.EventSource) {
+    state.textContent = "Live updates are not supported by this browser.";
+    return;
+  }
+  const source = new EventSource("/api/events");
+  let seen = 0;
+  source.addEventListener("open", function () {
+    state.textContent = "Live: waiting for tasks to reach consensus.";
+  });
+  source.addEventListener("error", function () {
+    state.textContent = "Live updates paused; reconnecting…";
+  });
+  source.addEventListener("consensus", function (message) {
+    let event;
+    try { event = JSON.parse(message.data); } catch (err) { return; }
+    if (!event.consensus_reached || !event.reached_changed) return;
+    seen += 1;
+    state.textContent = seen + " task" + (seen === 1 ? "" : "s") + " reached consensus since this page opened.";
+    const item = document.createElement("li");
+    const link = document.createElement("a");
+    link.href = "/admin/tasks/" + encodeURIComponent(event.task_id);
+    link.textContent = "Task " + String(event.task_id).slice(0, 8);
+    item.appendChild(link);
+    const agreement = Number(event.agreement_percentage);
+    item.appendChild(document.createTextNode(
+      ": " + event.total_responses + " answers, " + (isFinite(agreement) ? agreement.toFixed(1) : "?") +
+      "% agreement, at " + new Date().toLocaleTimeString()));
+    list.insertBefore(item, list.firstChild);
+    while (list.children.length > 50) list.removeChild(list.lastChild);
+  });
+  window.addEventListener("pagehide", function () { source.close(); });
+})();

@@ -1,0 +1,39 @@
+"""Admin analytics in a browser: Plotly draws the charts, and the live list shows a task
+reaching consensus as it happens."""
+
+from __future__ import annotations
+
+from playwright.async_api import expect
+
+from tests.browser.conftest import DESKTOP, PHONE, pairwise
+from tests.browser.test_screenshots import shoot
+
+
+async def test_charts_draw_and_a_task_reaching_consensus_appears_live(site):
+    [task] = await site.tasks([pairwise("Live one", "good", "bad", consensus_threshold=1)])
+    admin = await site.signed_in("boss", "admin")
+    await admin.get_by_role("navigation", name="Main").get_by_role("link", name="Analytics").click()
+    state = admin.locator("#live-state")
+    await expect(state).to_have_text("Live: waiting for tasks to reach consensus.", timeout=20_000)
+    await expect(admin.locator("#live-list li")).to_have_count(0)
+    ann = await site.signed_in("ann")
+    await ann.goto(f"/annotate/{task}")
+    await expect(ann.locator("#answer-form")).to_be_visible()
+    await ann.keyboard.press("1")
+    await ann.keyboard.press("Enter")
+    await expect(ann.locator("#result-consensus")).to_have_text("Consensus: answer A is better.")
+    item = admin.locator("#live-list li")
+    await expect(item).to_have_count(1)
+    await expect(item).to_contain_text("1 answers, 100.0% agreement")
+    await expect(item.get_by_role("link")).to_have_attribute("href", f"/admin/tasks/{task}")
+    await admin.reload()
+    for chart in ("#chart-trend", "#chart-throughput", "#chart-agreement", "#chart-datasets"):
+        await expect(admin.locator(f"{chart} .main-svg").first).to_be_visible()
+    await expect(admin.locator("#metric-agreement")).to_have_text("100.0%")
+    await shoot(admin, "admin-analytics", "desktop")
+    phone = await site.new_page(PHONE)
+    await phone.context.add_cookies(await admin.context.cookies())
+    await phone.goto("/admin/analytics")
+    await expect(phone.locator("#chart-trend .main-svg").first).to_be_visible()
+    await shoot(phone, "admin-analytics", "phone")
+    assert DESKTOP["width"] == 1280
