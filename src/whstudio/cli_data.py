@@ -100,6 +100,8 @@ def export(
         params = params_source.params()
     except InvalidInput as exc:
         fail(f"{exc.field}: {exc.message}" if exc.field else exc.message)
+    if not output.parent.is_dir():
+        fail(f"output: no such folder {output.parent}")
     url = _database_url(settings)
     _ensure_schema(url)
     partial = output.with_name(output.name + ".partial")
@@ -110,6 +112,9 @@ def export(
 
     try:
         rows = _run(url, work)
+    except OSError as exc:
+        partial.unlink(missing_ok=True)
+        fail(f"output: cannot write {output}: {exc.strerror or exc}")
     except BaseException:
         partial.unlink(missing_ok=True)
         raise

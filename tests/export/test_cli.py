@@ -43,6 +43,8 @@ def test_export_refuses_bad_options_before_touching_the_database(whstudio, tmp_p
     bad = whstudio("export", "-o", str(tmp_path / "x.jsonl"), "--method", "vote", env=env)
     assert bad.code == 1 and "method" in bad.err
     assert not (tmp_path / "x.jsonl").exists()
+    bad = whstudio("export", "-o", str(tmp_path / "nowhere" / "x.jsonl"), env=env)
+    assert bad.code == 1 and "no such folder" in bad.err
 
 
 async def test_rankings_prints_a_table_and_json(whstudio, db_url):  # noqa: F811
