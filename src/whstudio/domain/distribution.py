@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection
@@ -17,6 +18,7 @@ from whstudio.errors import NotFound
 class Lease:
     task_id: UUID
     expires_at: datetime
+    task: dict[str, Any]  # the task as `tasks.detail` returns it
 
 
 async def next_task(
@@ -47,7 +49,10 @@ async def next_task(
             "dataset": dataset,
         },
     )
-    return Lease(row["task_id"], row["lease_expires_at"]) if row else None
+    if row is None:
+        return None
+    expires = row.pop("lease_expires_at")
+    return Lease(row["id"], expires, row)
 
 
 async def set_gold_rate(

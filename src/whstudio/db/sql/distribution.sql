@@ -1,10 +1,19 @@
 -- name: next
--- next_task_v2 (revision 0005) holds the queue logic: one call per request. The coin decides
--- gold first when it falls under the dataset's gold rate (dataset_settings, else the default).
-SELECT task_id, lease_expires_at, gold_rate
+-- next_task_v2 (revision 0005) holds the queue logic; the task comes back in the same round trip,
+-- with the columns of tasks.detail. The coin decides gold first when it falls under the dataset's
+-- gold rate (dataset_settings, else the default).
+SELECT n.lease_expires_at,
+       t.id, t.title, t.description, t.status, t.priority, t.expires_at, t.created_at,
+       t.updated_at, t.consensus_threshold, t.min_agreement_percentage, t.allow_tie,
+       t.reward_amount, t.reward_currency, t.question_id,
+       q.lineage_id AS question_lineage_id, q.version AS question_version, q.question_type,
+       q.content, q.gold_standard, q.source_dataset, q.source_ref, q.metadata,
+       c.total_responses, c.remaining, c.consensus_reached
   FROM next_task_v2(%(user_id)s, %(lease_seconds)s, %(coin)s, %(default_gold_rate)s,
-                    %(dataset)s)
- WHERE task_id IS NOT NULL;
+                    %(dataset)s) AS n
+  JOIN tasks t ON t.id = n.task_id
+  JOIN questions q ON q.id = t.question_id
+  JOIN response_consensus c ON c.task_id = t.id;
 
 -- name: set_gold_rate
 INSERT INTO dataset_settings (source_dataset, gold_rate) VALUES (%(dataset)s, %(gold_rate)s)

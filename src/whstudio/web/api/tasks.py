@@ -119,7 +119,13 @@ async def next_task(
     )
     if lease is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
-    view = await _view(conn, lease.task_id, user)
+    # `next` never hands out a task this annotator has answered: there is no answer of theirs to
+    # show, and only staff see the consensus of an unanswered task.
+    staff = user.role in STAFF
+    state = await consensus_domain.read(conn, lease.task_id) if staff else None
+    view = tasks_domain.task_view(
+        lease.task, user_id=user.id, staff=staff, answer=None, consensus=state
+    )
     view["lease_expires_at"] = lease.expires_at
     return view
 
