@@ -1305,7 +1305,9 @@ BEGIN
                   FROM submissions s
                  WHERE s.task_id = NEW.task_id AND s.is_latest AND s.id <> NEW.id
                    AND s.time_spent_seconds IS NOT NULL
-                 ORDER BY s.created_at DESC
+                 -- the order of submissions_latest_idx: a bounded index range, whatever the
+                 -- task's size (an arbitrary but unbiased sample of its answers)
+                 ORDER BY s.user_id
                  LIMIT 101) AS x
         HAVING count(*) >= 2;
         IF median IS NOT NULL AND NEW.time_spent_seconds < 0.25 * median THEN

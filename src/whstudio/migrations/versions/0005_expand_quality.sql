@@ -413,8 +413,8 @@ SELECT CASE
 END
 $$;
 
--- A latest answer's quality row, made when the answer arrives (O(1) in the task's size but for
--- the median time, taken over at most the 101 latest timed answers of the task).
+-- A latest answer's quality row, made when the answer arrives: O(1) in the task's size (the
+-- median time is taken over at most 101 of the task's other answers).
 CREATE FUNCTION submissions_quality() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -449,7 +449,9 @@ BEGIN
                   FROM submissions s
                  WHERE s.task_id = NEW.task_id AND s.is_latest AND s.id <> NEW.id
                    AND s.time_spent_seconds IS NOT NULL
-                 ORDER BY s.created_at DESC
+                 -- the order of submissions_latest_idx: a bounded index range, whatever the
+                 -- task's size (an arbitrary but unbiased sample of its answers)
+                 ORDER BY s.user_id
                  LIMIT 101) AS x
         HAVING count(*) >= 2;
         IF median IS NOT NULL AND NEW.time_spent_seconds < 0.25 * median THEN
