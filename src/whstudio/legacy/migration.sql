@@ -78,6 +78,13 @@ CREATE TABLE IF NOT EXISTS whs_legacy.checksums (
     PRIMARY KEY (table_name, row_id)
 );
 
+-- Tasks whose consensus row the backfill still has to make or recompute. Kept apart from the
+-- batches so that a batch holds no lock on the shared dashboard counters (task_counts): the
+-- queue is drained in small transactions of their own, and survives a kill.
+CREATE TABLE IF NOT EXISTS whs_legacy.consensus_queue (
+    task_id uuid PRIMARY KEY
+);
+
 -- VALIDATE CONSTRAINT statements for what expand added NOT VALID, run after the backfill.
 CREATE TABLE IF NOT EXISTS whs_legacy.validations (
     name         text PRIMARY KEY,
@@ -635,12 +642,13 @@ BEGIN
     GET DIAGNOSTICS migrated = ROW_COUNT;
     PERFORM set_config('session_replication_role', 'origin', true);
     DELETE FROM whs_legacy.quarantine WHERE table_name = 'tasks' AND row_id = ANY (ids);
-    PERFORM whs_legacy.create_consensus_v1(ids);
+    INSERT INTO whs_legacy.consensus_queue (task_id)
+    SELECT unnest(ids) ON CONFLICT DO NOTHING;
 END
 $$;
 
--- One backfill batch of submissions after p_after: the structured answer, then the consensus
--- of every task the batch touched, recomputed from scratch.
+-- One backfill batch of submissions after p_after: the structured answer; every task the batch
+-- touched goes to the consensus queue.
 CREATE OR REPLACE FUNCTION whs_legacy.backfill_submissions_v1(p_after uuid, p_limit integer,
     OUT last_id uuid, OUT migrated integer, OUT quarantined integer, OUT seen integer)
 LANGUAGE plpgsql AS $$
@@ -705,7 +713,31 @@ BEGIN
     GET DIAGNOSTICS migrated = ROW_COUNT;
     PERFORM set_config('session_replication_role', 'origin', true);
     DELETE FROM whs_legacy.quarantine WHERE table_name = 'submissions' AND row_id = ANY (ids);
-    PERFORM public.consensus_rebuild_v1(x.task_id)
-       FROM (SELECT DISTINCT unnest(tasks) AS task_id ORDER BY 1) AS x;
+    INSERT INTO whs_legacy.consensus_queue (task_id)
+    SELECT DISTINCT unnest(tasks) ON CONFLICT DO NOTHING;
+END
+$$;
+
+-- Up to p_limit queued tasks: consensus row made if missing, consensus recomputed from scratch.
+CREATE OR REPLACE FUNCTION whs_legacy.drain_consensus_v1(p_limit integer) RETURNS integer
+LANGUAGE plpgsql AS $$
+DECLARE
+    ids uuid[];
+    t uuid;
+BEGIN
+    SELECT array_agg(q.task_id ORDER BY q.task_id) INTO ids
+      FROM (SELECT task_id FROM whs_legacy.consensus_queue ORDER BY task_id LIMIT p_limit
+               FOR UPDATE SKIP LOCKED) AS q;
+    IF ids IS NULL THEN
+        RETURN 0;
+    END IF;
+    -- an old-path write to one of these tasks makes its consensus row itself: one at a time
+    PERFORM 1 FROM public.tasks WHERE id = ANY (ids) ORDER BY id FOR SHARE;
+    PERFORM whs_legacy.create_consensus_v1(ids);
+    FOREACH t IN ARRAY ids LOOP
+        PERFORM public.consensus_rebuild_v1(t);
+    END LOOP;
+    DELETE FROM whs_legacy.consensus_queue WHERE task_id = ANY (ids);
+    RETURN cardinality(ids);
 END
 $$;

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,7 +11,7 @@ from importlib import resources
 from typing import Any
 
 import psycopg
-from psycopg import sql
+from psycopg import errors, sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from whstudio.db import catalog as db_catalog
@@ -385,19 +386,15 @@ def backfill(
     batches = 0
     with connect(url) as conn:
         _require(conn, ("expanded", "backfilled", "verified"), "backfill")
+        _drain(conn)  # what a killed run left queued
         for phase in ("tasks", "submissions"):
             p = _phase_row(conn, phase)
             while not p.finished:
                 if max_batches is not None and batches >= max_batches:
                     return done
                 t0 = time.monotonic()
-                with conn.transaction():
-                    seen = _batch(conn, phase, batch)
-                    row = conn.execute(
-                        "SELECT migrated, quarantined, total, finished_at IS NOT NULL"
-                        " FROM whs_legacy.progress WHERE phase = %s",
-                        (phase,),
-                    ).fetchone()
+                seen, row = _retrying(lambda ph=phase: _batch_and_progress(conn, ph, batch))
+                _drain(conn)
                 p = Phase(phase, *row)
                 batches += 1
                 if on_progress:
@@ -421,6 +418,55 @@ def backfill(
             counts = {p.name: {"migrated": p.migrated, "quarantined": p.quarantined} for p in done}
             _record(conn, "backfill", started, True, counts)
     return done
+
+
+# The backfill yields to the application: a lock it cannot get within this gives up, and the
+# batch is retried, so that no application query waits long behind it (and none is chosen as a
+# deadlock victim: the backfill always gives up first).
+BACKFILL_LOCK_TIMEOUT_MS = 50
+_RETRYABLE = (
+    errors.LockNotAvailable,
+    errors.DeadlockDetected,
+    errors.SerializationFailure,
+    errors.UniqueViolation,  # a consensus row the application made meanwhile: the retry sees it
+)
+
+
+def _retrying(work: Callable[[], Any], attempts: int = 200) -> Any:
+    for attempt in range(1, attempts + 1):
+        try:
+            return work()
+        except _RETRYABLE:
+            if attempt == attempts:
+                raise
+            time.sleep(min(0.5, 0.01 * attempt) * random.uniform(0.5, 1.0))
+    raise AssertionError("unreachable")
+
+
+def _batch_and_progress(conn: psycopg.Connection, phase: str, limit: int) -> tuple[int, tuple]:
+    with conn.transaction():
+        conn.execute(f"SET LOCAL lock_timeout = '{BACKFILL_LOCK_TIMEOUT_MS}ms'")
+        seen = _batch(conn, phase, limit)
+        row = conn.execute(
+            "SELECT migrated, quarantined, total, finished_at IS NOT NULL"
+            " FROM whs_legacy.progress WHERE phase = %s",
+            (phase,),
+        ).fetchone()
+    return seen, row
+
+
+def _drain(conn: psycopg.Connection, chunk: int = 20) -> int:
+    """Make and recompute the queued tasks' consensus, a few tasks per short transaction."""
+    total = 0
+
+    def one() -> int:
+        with conn.transaction():
+            conn.execute(f"SET LOCAL lock_timeout = '{BACKFILL_LOCK_TIMEOUT_MS}ms'")
+            return conn.execute("SELECT whs_legacy.drain_consensus_v1(%s)", (chunk,)).fetchone()[0]
+
+    while n := _retrying(one):
+        total += n
+    return total
 
 
 def _batch(conn: psycopg.Connection, phase: str, limit: int) -> int:
