@@ -68,7 +68,12 @@ def test_a_killed_server_keeps_every_acknowledged_answer(db_url, tmp_path):
 
     async def run(proc) -> None:
         load = [asyncio.create_task(client(t, 25 * i)) for i, t in enumerate(tokens)]
-        await asyncio.sleep(3)
+        # Kill it in full flow: once a good number of answers were acknowledged (a loaded
+        # machine takes longer to get there), and not at a fixed instant.
+        deadline = asyncio.get_running_loop().time() + 60
+        while len(acknowledged) < 80 and asyncio.get_running_loop().time() < deadline:
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.3)
         os.kill(proc.pid, signal.SIGKILL)
         await asyncio.gather(*load)
 
