@@ -91,6 +91,7 @@ def prepare_database(server: str, name: str, *, regenerate: bool) -> tuple[str, 
     with psycopg.connect(server, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if exists and not regenerate and read_meta(url) is not None:
+            migrate.upgrade(url, "head")  # a data set built by an older schema catches up
             return url, False
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
