@@ -62,6 +62,7 @@ class OldApp:
     users: list[tuple[uuid.UUID, str]]
     stop: threading.Event
     step: list[str]
+    rate: float = 50.0  # operations per second of this worker (an application, not a flood)
     samples: list[tuple[str, str, float]] = field(default_factory=list)  # (step, op, seconds)
     errors: list[str] = field(default_factory=list)
     tasks: dict[uuid.UUID, str] = field(default_factory=dict)  # last instructions written
@@ -83,7 +84,10 @@ class OldApp:
         rng = random.Random(self.seed)
         with psycopg.connect(self.url, autocommit=True, prepare_threshold=0) as conn:
             next_user: dict[uuid.UUID, int] = {}
+            pace = time.perf_counter()
             while not self.stop.is_set():
+                pace += 1.0 / self.rate
+                time.sleep(max(0.0, pace - time.perf_counter()))
                 roll = rng.random()
                 if roll < 0.15 or not self.tasks:
                     doc = json.dumps(
@@ -182,6 +186,7 @@ def run(
     tasks: int,
     submissions: int,
     workers: int = 4,
+    ops_per_second: float = 200.0,
     batch: int = 500,
     keep: bool = False,
 ) -> dict[str, Any]:
@@ -196,6 +201,7 @@ def run(
         )
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     result: dict[str, Any] = {
+        "ops_per_second": ops_per_second,
         "tasks": tasks,
         "submissions": submissions,
         "workers": workers,
@@ -212,7 +218,7 @@ def run(
                 "SELECT id, nullifier_hash FROM users ORDER BY id DESC LIMIT 200"
             ).fetchall()
         stop, step = threading.Event(), ["before"]
-        apps = [OldApp(url, i, users, stop, step) for i in range(workers)]
+        apps = [OldApp(url, i, users, stop, step, ops_per_second / workers) for i in range(workers)]
         threads = [threading.Thread(target=a.run, daemon=True) for a in apps]
         for t in threads:
             t.start()
@@ -285,6 +291,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--submissions", type=int, default=100_000)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--batch", type=int, default=500)
+    parser.add_argument(
+        "--ops-per-second",
+        type=float,
+        default=200.0,
+        help="the old application's load, over all its connections",
+    )
     parser.add_argument("--out", help="write the figures as JSON here")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args(argv)
@@ -295,6 +307,7 @@ def main(argv: list[str] | None = None) -> int:
         workers=args.workers,
         batch=args.batch,
         keep=args.keep,
+        ops_per_second=args.ops_per_second,
     )
     text = json.dumps(result, indent=2, default=str)
     print(text)

@@ -395,16 +395,6 @@ BEGIN
 END
 $$;
 
--- A task's consensus row made again from the task as it is, then its consensus recomputed.
-CREATE OR REPLACE FUNCTION whs_legacy.ensure_consensus_v1(p_task uuid) RETURNS void
-LANGUAGE plpgsql AS $$
-BEGIN
-    DELETE FROM public.response_consensus WHERE task_id = p_task;
-    PERFORM whs_legacy.create_consensus_v1(ARRAY[p_task]);
-    PERFORM public.consensus_rebuild_v1(p_task);
-END
-$$;
-
 -- The old application's answers needed per task become the consensus threshold.
 CREATE OR REPLACE FUNCTION whs_legacy.threshold_of_v1(p_max integer) RETURNS integer
 LANGUAGE sql IMMUTABLE AS $$
@@ -490,24 +480,24 @@ BEGIN
 END
 $$;
 
--- Dual writes, tasks, after the row is stored: its consensus row, and answers that waited for it.
+-- Dual writes, tasks, after the row is stored: the consensus row of a task that just got its
+-- question (and its answers, which waited for it). Changes to a task that already had one go to
+-- the fresh install's own tasks_sync_consensus(), through a trigger of ours that only fires then.
 CREATE OR REPLACE FUNCTION whs_legacy.tasks_dual_write_after_v1() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
     IF NEW.question_id IS NULL THEN
-        DELETE FROM public.response_consensus WHERE task_id = NEW.id;
+        IF TG_OP = 'UPDATE' AND OLD.question_id IS NOT NULL THEN
+            DELETE FROM public.response_consensus WHERE task_id = NEW.id;
+        END IF;
         RETURN NULL;
     END IF;
-    IF TG_OP = 'UPDATE' AND OLD.question_id IS NULL THEN
+    IF TG_OP = 'INSERT' THEN
+        PERFORM whs_legacy.create_consensus_v1(ARRAY[NEW.id]);
+    ELSIF OLD.question_id IS NULL THEN
         PERFORM whs_legacy.migrate_submissions_of_v1(NEW.id);
-    END IF;
-    IF TG_OP = 'INSERT'
-       OR (OLD.question_id, OLD.consensus_threshold, OLD.status, OLD.priority,
-           OLD.min_agreement_percentage, OLD.allow_tie)
-          IS DISTINCT FROM
-          (NEW.question_id, NEW.consensus_threshold, NEW.status, NEW.priority,
-           NEW.min_agreement_percentage, NEW.allow_tie) THEN
-        PERFORM whs_legacy.ensure_consensus_v1(NEW.id);
+        PERFORM whs_legacy.create_consensus_v1(ARRAY[NEW.id]);
+        PERFORM public.consensus_rebuild_v1(NEW.id);
     END IF;
     RETURN NULL;
 END

@@ -222,22 +222,20 @@ class ExpandReport:
     seconds: float = 0.0
 
 
+# (table, name, timing, function, condition): ours, and one that lends the fresh install's own
+# tasks_sync_consensus() to tasks that had a question before and after the change.
 DUAL_WRITE_TRIGGERS = (
-    ("tasks", "whs_legacy_dual_write", "BEFORE INSERT OR UPDATE", "tasks_dual_write_v1"),
-    ("tasks", "whs_legacy_dual_write_after", "AFTER INSERT OR UPDATE", "tasks_dual_write_after_v1"),
-    (
-        "submissions",
-        "whs_legacy_dual_write",
-        "BEFORE INSERT OR UPDATE",
-        "submissions_dual_write_v1",
-    ),
-    (
-        "submissions",
-        "whs_legacy_dual_write_after",
-        "AFTER INSERT OR UPDATE OR DELETE",
-        "submissions_dual_write_after_v1",
-    ),
-)
+    ("tasks", "whs_legacy_dual_write", "BEFORE INSERT OR UPDATE",
+     "whs_legacy.tasks_dual_write_v1", None),
+    ("tasks", "whs_legacy_dual_write_after", "AFTER INSERT OR UPDATE",
+     "whs_legacy.tasks_dual_write_after_v1", None),
+    ("tasks", "whs_legacy_sync_consensus", "AFTER UPDATE", "public.tasks_sync_consensus",
+     "OLD.question_id IS NOT NULL AND NEW.question_id IS NOT NULL"),
+    ("submissions", "whs_legacy_dual_write", "BEFORE INSERT OR UPDATE",
+     "whs_legacy.submissions_dual_write_v1", None),
+    ("submissions", "whs_legacy_dual_write_after", "AFTER INSERT OR UPDATE OR DELETE",
+     "whs_legacy.submissions_dual_write_after_v1", None),
+)  # fmt: skip
 
 
 def plan(url: str, *, reference_url: str | None = None) -> list[objects.Statement]:
@@ -313,13 +311,20 @@ def expand(url: str, *, reference_url: str | None = None) -> ExpandReport:
         _apply(conn, objects.expand_plan(conn, objects.read(conn), fresh), report)
         _seed_table(conn)
         existing = objects.read(conn).triggers
-        for table, name, when, func in DUAL_WRITE_TRIGGERS:
+        for table, name, timing, func, condition in DUAL_WRITE_TRIGGERS:
             if (table, name) in existing:
                 continue
+            guard = sql.SQL(f" WHEN ({condition})" if condition else "")
             ddl.run(
                 conn,
-                sql.SQL("CREATE TRIGGER {} {} ON public.{} FOR EACH ROW EXECUTE FUNCTION {}()")
-                .format(_ident(name), sql.SQL(when), _ident(table), sql.Identifier(SCHEMA, func))
+                sql.SQL("CREATE TRIGGER {} {} ON public.{} FOR EACH ROW{} EXECUTE FUNCTION {}()")
+                .format(
+                    _ident(name),
+                    sql.SQL(timing),
+                    _ident(table),
+                    guard,
+                    sql.Identifier(*func.split(".")),
+                )
                 .as_string(conn),
             )
         report.seconds = time.time() - started
