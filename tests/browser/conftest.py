@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, async_playwright, expect
 from psycopg.rows import dict_row
 
 from tests.web.conftest import PASSWORD, env, live, settings  # noqa: F401  (fixtures)
@@ -24,6 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
+# Generous waits: CI shares two cores between the app, PostgreSQL and the browser.
+expect.set_options(timeout=15_000)
 _HTTP_ERROR = re.compile(r"^Failed to load resource: the server responded with a status of (\d+)")
 
 
@@ -70,6 +72,7 @@ class Site:
         context = await self.browser.new_context(
             base_url=self.base_url, viewport=viewport or DESKTOP
         )
+        context.set_default_timeout(20_000)
         self.contexts.append(context)
         page = await context.new_page()
         page.on("console", lambda message: self._console(page, message))

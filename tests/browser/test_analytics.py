@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playwright.async_api import expect
 
-from tests.browser.conftest import DESKTOP, PHONE, pairwise
+from tests.browser.conftest import PHONE, pairwise
 from tests.browser.test_screenshots import shoot
 
 
@@ -28,12 +28,12 @@ async def test_charts_draw_and_a_task_reaching_consensus_appears_live(site):
     await expect(item.get_by_role("link")).to_have_attribute("href", f"/admin/tasks/{task}")
     await admin.reload()
     for chart in ("#chart-trend", "#chart-throughput", "#chart-agreement", "#chart-datasets"):
-        await expect(admin.locator(f"{chart} .main-svg").first).to_be_visible()
+        await expect(admin.locator(f"{chart} .main-svg").first).to_be_visible(timeout=20_000)
     await expect(admin.locator("#metric-agreement")).to_have_text("100.0%")
     await shoot(admin, "admin-analytics", "desktop")
     phone = await site.new_page(PHONE)
     await phone.context.add_cookies(await admin.context.cookies())
     await phone.goto("/admin/analytics")
-    await expect(phone.locator("#chart-trend .main-svg").first).to_be_visible()
+    # A new context loads the 4.8 MB Plotly script afresh: allow for a busy machine.
+    await expect(phone.locator("#chart-trend .main-svg").first).to_be_visible(timeout=20_000)
     await shoot(phone, "admin-analytics", "phone")
-    assert DESKTOP["width"] == 1280
