@@ -103,3 +103,20 @@ async def test_the_app_worker_delivers_an_answer_to_the_receiver(env, admin, rec
     log = (await admin.get("/api/webhooks/deliveries")).json()
     assert log[0]["status"] == "delivered"
     assert [a["status_code"] for a in log[0]["log"]] == [500, 200]
+
+
+async def test_changes_to_unknown_webhooks_and_deliveries_are_404(env, admin):
+    missing = "00000000-0000-0000-0000-000000000000"
+    answer = await admin.patch(f"/api/webhooks/{missing}", json={"is_active": True})
+    assert answer.status_code == 404 and answer.json()["field"] == "webhook_id"
+    answer = await admin.post("/api/webhooks/deliveries/999/retry")
+    assert answer.status_code == 404 and answer.json()["field"] == "delivery_id"
+    reviewer = env.client_with(await env.token_for("hook-rev2", "reviewer"))
+    assert (await reviewer.post("/api/webhooks/deliveries/999/retry")).status_code == 403
+    assert (
+        await reviewer.patch(f"/api/webhooks/{missing}", json={"is_active": True})
+    ).status_code == 403
+    assert (await reviewer.delete(f"/api/webhooks/{missing}")).status_code == 403
+    await reviewer.aclose()
+    bad = await admin.get("/api/webhooks/deliveries", params={"status": "lost"})
+    assert bad.status_code == 422 and bad.json()["field"] == "status"
