@@ -80,6 +80,7 @@ async def test_the_answering_page_needs_signing_in_and_knows_unknown_tasks(env):
     assert (await client.get("/annotate", headers=HTML)).status_code == 200
     missing = await client.get("/annotate/00000000-0000-0000-0000-000000000000", headers=HTML)
     assert missing.status_code == 404 and "404" in missing.text and "no such task" in missing.text
+    assert "script-src 'self'" in missing.headers["content-security-policy"]
 
 
 JSONL = (

@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from whstudio.errors import TooManyRequests, Unauthenticated, WhError
 from whstudio.schemas import ErrorBody
+from whstudio.web.templating import CONTENT_SECURITY_POLICY
 
 log = structlog.get_logger("whstudio.errors")
 
@@ -60,13 +61,15 @@ def error_response(
         return RedirectResponse(f"/login?next={target}", status_code=303)
     if wants_html(request):
         templates = request.app.state.templates
-        return templates.TemplateResponse(
+        page = templates.TemplateResponse(
             request,
             "error.html",
             {"status": status, "title": _TITLES.get(status, "Error"), "message": message},
             status_code=status,
             headers=headers,
         )
+        page.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
+        return page
     body: dict = {"error": code, "message": message}
     if field is not None:
         body["field"] = field
