@@ -82,7 +82,10 @@ CREATE TABLE IF NOT EXISTS whs_legacy.checksums (
 -- batches so that a batch holds no lock on the shared dashboard counters (task_counts): the
 -- queue is drained in small transactions of their own, and survives a kill.
 CREATE TABLE IF NOT EXISTS whs_legacy.consensus_queue (
-    task_id uuid PRIMARY KEY
+    task_id uuid PRIMARY KEY,
+    -- false: only the row is missing (a task whose answers are not migrated yet: the answers'
+    -- phase queues it again to recompute)
+    rebuild boolean NOT NULL DEFAULT true
 );
 
 -- VALIDATE CONSTRAINT statements for what expand added NOT VALID, run after the backfill.
@@ -632,8 +635,8 @@ BEGIN
     GET DIAGNOSTICS migrated = ROW_COUNT;
     PERFORM set_config('session_replication_role', 'origin', true);
     DELETE FROM whs_legacy.quarantine WHERE table_name = 'tasks' AND row_id = ANY (ids);
-    INSERT INTO whs_legacy.consensus_queue (task_id)
-    SELECT unnest(ids) ON CONFLICT DO NOTHING;
+    INSERT INTO whs_legacy.consensus_queue (task_id, rebuild)
+    SELECT unnest(ids), false ON CONFLICT DO NOTHING;
 END
 $$;
 
@@ -703,8 +706,9 @@ BEGIN
     GET DIAGNOSTICS migrated = ROW_COUNT;
     PERFORM set_config('session_replication_role', 'origin', true);
     DELETE FROM whs_legacy.quarantine WHERE table_name = 'submissions' AND row_id = ANY (ids);
-    INSERT INTO whs_legacy.consensus_queue (task_id)
-    SELECT DISTINCT unnest(tasks) ON CONFLICT DO NOTHING;
+    INSERT INTO whs_legacy.consensus_queue (task_id, rebuild)
+    SELECT DISTINCT unnest(tasks), true
+    ON CONFLICT (task_id) DO UPDATE SET rebuild = true;
 END
 $$;
 
@@ -713,18 +717,21 @@ CREATE OR REPLACE FUNCTION whs_legacy.drain_consensus_v1(p_limit integer) RETURN
 LANGUAGE plpgsql AS $$
 DECLARE
     ids uuid[];
+    again uuid[];
     t uuid;
 BEGIN
-    SELECT array_agg(q.task_id ORDER BY q.task_id) INTO ids
-      FROM (SELECT task_id FROM whs_legacy.consensus_queue ORDER BY task_id LIMIT p_limit
-               FOR UPDATE SKIP LOCKED) AS q;
+    SELECT array_agg(q.task_id ORDER BY q.task_id),
+           array_agg(q.task_id ORDER BY q.task_id) FILTER (WHERE q.rebuild)
+      INTO ids, again
+      FROM (SELECT task_id, rebuild FROM whs_legacy.consensus_queue ORDER BY task_id
+             LIMIT p_limit FOR UPDATE SKIP LOCKED) AS q;
     IF ids IS NULL THEN
         RETURN 0;
     END IF;
     -- an old-path write to one of these tasks makes its consensus row itself: one at a time
     PERFORM 1 FROM public.tasks WHERE id = ANY (ids) ORDER BY id FOR SHARE;
     PERFORM whs_legacy.create_consensus_v1(ids);
-    FOREACH t IN ARRAY ids LOOP
+    FOREACH t IN ARRAY coalesce(again, '{}') LOOP
         PERFORM public.consensus_rebuild_v1(t);
     END LOOP;
     DELETE FROM whs_legacy.consensus_queue WHERE task_id = ANY (ids);
