@@ -12,7 +12,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from whstudio.db.retry import in_transaction
-from whstudio.domain import consensus, responses
+from whstudio.domain import consensus, quality, responses
 from whstudio.schemas import TaskResponse
 
 USERS = 5
@@ -143,6 +143,8 @@ async def _run(url: str, steps) -> None:
                     *(_submit(url, users[u], tasks[0], a) for u, a in step[1]),
                 )
             assert await consensus.drifted(conn) == [], step
+            # the annotators' quality counters stay the sums over their quality rows too
+            assert await quality.stats_drift(conn) == [], step
             assert await consensus.counts_drifted(conn) == 0, step
 
 

@@ -328,3 +328,28 @@ async def test_tasks_settling_at_once_with_shared_annotators_never_deadlock(db_u
         row = await cur.fetchone()
         # every answer is in, and every one whose others have a strict plurality is judged
         assert row["n"] == 8 * 16 and row["judged"] > 0
+
+
+async def test_an_answer_edited_in_place_is_judged_again(conn):
+    people = await _users(conn, 3, "edit")
+    (task,) = await _pairwise(conn, 1, threshold=3, tag="edit")
+    for person, choice in zip(people, "AAB", strict=True):
+        await _answer(conn, task, person, choice)
+    before = await _row(
+        conn,
+        "SELECT choice, agreed FROM response_quality_metrics WHERE user_id = %s",
+        [people[2]],
+    )
+    assert before == {"choice": "B", "agreed": False}
+    # another writer (a legacy app, a repair script) changes the stored answer itself
+    await conn.execute(
+        "UPDATE submissions SET chosen_response = 'A' WHERE user_id = %s AND task_id = %s",
+        [people[2], task],
+    )
+    after = await _row(
+        conn,
+        "SELECT choice, agreed, others_agreeing FROM response_quality_metrics WHERE user_id = %s",
+        [people[2]],
+    )
+    assert after == {"choice": "A", "agreed": True, "others_agreeing": 2}
+    assert await quality.stats_drift(conn) == []

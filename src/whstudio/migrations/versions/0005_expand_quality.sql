@@ -330,6 +330,9 @@ DECLARE
     top integer;
     winner text;
 BEGIN
+    IF a < 0 OR b < 0 OR t < 0 THEN
+        RETURN;  -- the answer is not among the counts: nothing to judge it by
+    END IF;
     others_total := a + b + t;
     others_agreeing := CASE choice WHEN 'A' THEN a WHEN 'B' THEN b ELSE t END;
     top := greatest(a, b, t);
@@ -430,15 +433,22 @@ DECLARE
     verdict boolean;
 BEGIN
     IF TG_OP = 'UPDATE' THEN
-        IF OLD.is_latest AND NOT NEW.is_latest THEN
+        IF (OLD.task_id, OLD.chosen_response, OLD.shown_order, OLD.payload,
+            OLD.time_spent_seconds)
+           IS DISTINCT FROM (NEW.task_id, NEW.chosen_response, NEW.shown_order, NEW.payload,
+                             NEW.time_spent_seconds) THEN
+            -- The answer itself was edited in place (another writer, a repair): its row is
+            -- made again below, as for a new answer.
+            DELETE FROM response_quality_metrics WHERE submission_id = NEW.id;
+        ELSIF OLD.is_latest AND NOT NEW.is_latest THEN
             UPDATE response_quality_metrics SET counted = false WHERE submission_id = NEW.id;
+            RETURN NULL;
         ELSIF NOT OLD.is_latest AND NEW.is_latest THEN
             UPDATE response_quality_metrics SET counted = true WHERE submission_id = NEW.id;
+            RETURN NULL;
+        ELSE
+            RETURN NULL;
         END IF;
-        RETURN NULL;
-    END IF;
-    IF NOT NEW.is_latest THEN
-        RETURN NULL;
     END IF;
     SELECT * INTO g FROM task_gold(NEW.task_id);
     SELECT * INTO c FROM response_consensus WHERE task_id = NEW.task_id;
@@ -471,14 +481,15 @@ BEGIN
     reasons := reasons || ARRAY(SELECT f FROM unnest(user_flags) AS f
                                  WHERE f IN ('position_bias', 'same_answer', 'gold_failures',
                                              'below_chance'));
-    IF g.source IS NULL AND NEW.chosen_response IS NOT NULL AND c.remaining = 0 THEN
+    IF g.source IS NULL AND NEW.chosen_response IS NOT NULL AND c.remaining = 0
+       AND NEW.is_latest THEN
         SELECT v.agreed, v.others_agreeing, v.others_total INTO v_agreed, v_agreeing, v_total
           FROM loo_verdict(NEW.chosen_response, c.count_a, c.count_b, c.count_tie) AS v;
     END IF;
     INSERT INTO response_quality_metrics (
         submission_id, task_id, user_id, question_type, choice, picked_left, gold_correct,
         gold_source, agreed, others_agreeing, others_total, agreement_with_consensus,
-        time_spent_seconds, is_outlier, outlier_reasons, flagged_for_review)
+        time_spent_seconds, is_outlier, outlier_reasons, flagged_for_review, counted)
     VALUES (
         NEW.id, NEW.task_id, NEW.user_id, qtype, NEW.chosen_response,
         CASE WHEN NEW.chosen_response IN ('A', 'B') AND NEW.shown_order IS NOT NULL
@@ -486,13 +497,16 @@ BEGIN
         verdict, CASE WHEN verdict IS NOT NULL THEN g.source END,
         v_agreed, v_agreeing, v_total,
         CASE WHEN v_total > 0 THEN round(100.0 * v_agreeing / v_total, 2) END,
-        NEW.time_spent_seconds, cardinality(reasons) > 0, reasons, cardinality(reasons) > 0);
+        NEW.time_spent_seconds, cardinality(reasons) > 0, reasons, cardinality(reasons) > 0,
+        NEW.is_latest);
     RETURN NULL;
 END
 $$;
 -- Named to fire after submissions_count_vote, so the consensus row already has this answer.
-CREATE TRIGGER submissions_quality AFTER INSERT OR UPDATE OF is_latest ON submissions
-    FOR EACH ROW EXECUTE FUNCTION submissions_quality();
+CREATE TRIGGER submissions_quality
+    AFTER INSERT OR UPDATE OF is_latest, task_id, chosen_response, shown_order, payload,
+        time_spent_seconds
+    ON submissions FOR EACH ROW EXECUTE FUNCTION submissions_quality();
 
 -- The live leave-one-out agreement of every answer: a function of the answer and its task's row.
 CREATE VIEW response_quality_current AS
