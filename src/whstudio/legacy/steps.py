@@ -311,12 +311,14 @@ def expand(url: str, *, reference_url: str | None = None) -> ExpandReport:
         _apply(conn, objects.expand_plan(conn, objects.read(conn), fresh), report)
         _seed_table(conn)
         existing = objects.read(conn).triggers
+        # All at once: a row written between a BEFORE and its AFTER trigger would be migrated
+        # without its consensus.
+        create = []
         for table, name, timing, func, condition in DUAL_WRITE_TRIGGERS:
             if (table, name) in existing:
                 continue
             guard = sql.SQL(f" WHEN ({condition})" if condition else "")
-            ddl.run(
-                conn,
+            create.append(
                 sql.SQL("CREATE TRIGGER {} {} ON public.{} FOR EACH ROW{} EXECUTE FUNCTION {}()")
                 .format(
                     _ident(name),
@@ -325,8 +327,10 @@ def expand(url: str, *, reference_url: str | None = None) -> ExpandReport:
                     guard,
                     sql.Identifier(*func.split(".")),
                 )
-                .as_string(conn),
+                .as_string(conn)
             )
+        if create:
+            ddl.run(conn, ";\n".join(create))
         report.seconds = time.time() - started
         with conn.transaction():
             if st is None or st["step"] in ("rolled_back", "expanded"):
