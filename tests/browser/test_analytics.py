@@ -10,7 +10,14 @@ from tests.browser.test_screenshots import shoot
 
 
 async def test_charts_draw_and_a_task_reaching_consensus_appears_live(site):
-    [task] = await site.tasks([pairwise("Live one", "good", "bad", consensus_threshold=1)])
+    [task] = await site.tasks(
+        [
+            pairwise(
+                "Live one", "good", "bad", consensus_threshold=1,
+                metadata={"model_a": "model-alpha", "model_b": "model-beta"},
+            )
+        ]
+    )  # fmt: skip
     admin = await site.signed_in("boss", "admin")
     await admin.get_by_role("navigation", name="Main").get_by_role("link", name="Analytics").click()
     state = admin.locator("#live-state")
@@ -30,6 +37,10 @@ async def test_charts_draw_and_a_task_reaching_consensus_appears_live(site):
     for chart in ("#chart-trend", "#chart-throughput", "#chart-agreement", "#chart-datasets"):
         await expect(admin.locator(f"{chart} .main-svg").first).to_be_visible(timeout=20_000)
     await expect(admin.locator("#metric-agreement")).to_have_text("100.0%")
+    # the model rankings chart: both models of the answered pair, with their intervals
+    await expect(admin.locator("#chart-models .main-svg").first).to_be_visible(timeout=20_000)
+    await expect(admin.locator("#chart-models")).to_contain_text("model-alpha")
+    await expect(admin.locator("#chart-models")).to_contain_text("model-beta")
     await shoot(admin, "admin-analytics", "desktop")
     phone = await site.new_page(PHONE)
     await phone.context.add_cookies(await admin.context.cookies())

@@ -361,3 +361,31 @@ async def test_the_views_show_tasks_and_submissions(conn):
         "SELECT username, chosen_response FROM user_submissions_detailed WHERE task_id = %s", [tid]
     )
     assert await cur.fetchall() == [{"username": "ann", "chosen_response": "B"}]
+
+
+async def test_a_revision_keeps_the_nullifier_and_the_sybil_rule_holds(conn):
+    from whstudio.domain import responses
+    from whstudio.schemas import TaskResponse
+
+    ann = await _user(conn, "nul-ann")
+    other = await _user(conn, "nul-other")
+    await conn.execute("UPDATE users SET nullifier_hash = 'n-1' WHERE id = %s", [ann])
+    task = await _task(conn, await _question(conn))
+    for choice in ("A", "B"):
+        answer = TaskResponse(chosen_response=choice, confidence=3, time_spent_seconds=5)
+        await responses.submit(conn, task_id=task, user_id=ann, answer=answer)
+    cur = await conn.execute(
+        "SELECT response_version, submitter_nullifier FROM submissions"
+        " WHERE task_id = %s AND is_latest",
+        [task],
+    )
+    assert await cur.fetchall() == [{"response_version": 2, "submitter_nullifier": "n-1"}]
+    # A second account carrying the same nullifier (legacy data) cannot answer the task.
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        async with conn.transaction():
+            await conn.execute(
+                "INSERT INTO submissions (task_id, user_id, question_id, chosen_response,"
+                " submitter_nullifier) SELECT id, %s, question_id, 'A', 'n-1' FROM tasks"
+                " WHERE id = %s",
+                [other, task],
+            )

@@ -1474,14 +1474,20 @@ BEGIN
          WHERE task_id = p_task AND user_id = p_user AND is_latest;
         INSERT INTO submissions (task_id, user_id, question_id, response_version, chosen_response,
                                  confidence, explanation, time_spent_seconds, shown_order, payload,
-                                 idempotency_key, vote_weight)
+                                 idempotency_key, vote_weight, submitter_nullifier)
         SELECT p_task, p_user, t.question_id,
                -- after the latest, even if an earlier version was deleted by another writer
                (SELECT coalesce(max(s.response_version), 0) + 1 FROM submissions s
                  WHERE s.task_id = p_task AND s.user_id = p_user),
                p_chosen, p_confidence, p_explanation, p_time,
                CASE WHEN t.question_type = 'pairwise_ab' THEN p_shown_order END,
-               new_payload, p_key, least(u.reputation_weight, 100)::numeric(9, 6)
+               new_payload, p_key, least(u.reputation_weight, 100)::numeric(9, 6),
+               -- the sybil rule (one nullifier per task) keeps holding through revisions
+               coalesce((SELECT s.submitter_nullifier FROM submissions s
+                          WHERE s.task_id = p_task AND s.user_id = p_user
+                            AND s.submitter_nullifier IS NOT NULL
+                          ORDER BY s.response_version DESC LIMIT 1),
+                        u.nullifier_hash)
           FROM users u WHERE u.id = p_user
         RETURNING id, response_version INTO sid, v;
         IF sid IS NULL THEN

@@ -51,6 +51,27 @@
       { type: "bar", orientation: "h", name: "not yet", y: names,
         x: data.datasets.map((d) => d.tasks - d.reached), marker: { color: "#c9d3ea" } },
     ], { barmode: "stack", margin: { l: 120, r: 16, t: 8, b: 48 } }, "No tasks yet.");
+    // Model rankings come from their own endpoint: a bootstrap takes longer than the rest.
+    fetch("/api/rankings/models", { credentials: "same-origin" })
+      .then((response) => (response.ok ? response.json() : { models: [] }))
+      .then((ranking) => {
+        const models = (ranking.models || []).slice().reverse();
+        chart("chart-models", [
+          { type: "scatter", mode: "markers", name: "rating",
+            y: models.map((m) => m.model), x: models.map((m) => m.rating),
+            error_x: { type: "data", symmetric: false,
+              array: models.map((m) => m.ci_upper - m.rating),
+              arrayminus: models.map((m) => m.rating - m.ci_lower) },
+            marker: { color: "#2457d6", size: 9 } },
+        ], { margin: { l: 140, r: 16, t: 8, b: 48 },
+             xaxis: { title: { text: "rating (1000 = average; 95% interval)" } } },
+        "No answers name their models yet.");
+      })
+      .catch(() => {
+        const box = document.getElementById("chart-models");
+        box.textContent = "Model rankings could not be loaded.";
+        box.classList.add("muted");
+      });
   }
 
   const list = document.getElementById("live-list");
