@@ -328,6 +328,29 @@ async def test_the_dashboard_shows_ones_own_answers_in_the_labels_one_saw(env):
     assert row and row.group(1) == "B", view["shown_order"]
 
 
+async def test_the_dashboard_pages_through_all_answers(env):
+    client = await sign_in(env, "pager")
+    token = csrf_from((await client.get("/tokens", headers=HTML)).text)
+    for i in range(53):
+        task = await make_task(env, f"Paged question {i:02d}", consensus_threshold=1)
+        answered = await client.post(
+            f"/api/tasks/{task['task_id']}/submit",
+            json={"chosen_response": "A", "confidence": 3, "time_spent_seconds": 4},
+            headers={"X-CSRF-Token": token},
+        )
+        assert answered.status_code == 201
+    first = await client.get("/dashboard", headers=HTML)
+    assert first.text.count("Paged question") == 50
+    older = re.search(r'id="older-answers" href="([^"]+)"', first.text)
+    assert older, "no link to older answers"
+    second = await client.get(older.group(1).replace("&amp;", "&"), headers=HTML)
+    assert second.status_code == 200
+    assert second.text.count("Paged question") == 3 and 'id="older-answers"' not in second.text
+    assert "Paged question 00" in second.text and "Newest answers" in second.text
+    bad = await client.get("/dashboard?cursor=nonsense", headers=HTML)
+    assert bad.status_code == 422
+
+
 async def test_only_staff_open_another_annotators_dashboard(env):
     await env.make_user("bob")
     ann = await sign_in(env, "ann")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from whstudio.domain import quality
 from whstudio.domain.responses import shown_order, to_shown
@@ -61,7 +61,9 @@ def as_shown(rows: list[dict[str, Any]], user_id) -> list[dict[str, Any]]:
     return out
 
 
-async def _dashboard(request: Request, conn, user: Principal, whose_name: str | None):
+async def _dashboard(
+    request: Request, conn, user: Principal, whose_name: str | None, cursor: str | None = None
+):
     staff = user.role in STAFF
     if whose_name is not None and whose_name != user.username and not staff:
         raise Forbidden("only reviewers and admins may see another annotator's dashboard")
@@ -71,20 +73,27 @@ async def _dashboard(request: Request, conn, user: Principal, whose_name: str | 
         else await quality.resolve_user(conn, whose_name)
     )
     rep = await quality.reputation(conn, whose, history=HISTORY, staff=staff)
-    answers = await quality.answers(conn, whose, limit=ANSWERS, staff=staff)
+    before = quality.parse_cursor(cursor) if cursor else None
+    answers = await quality.answers(conn, whose, limit=ANSWERS, before=before, staff=staff)
     context = {
         "rep": rep,
         "answers": as_shown(answers["items"], whose),
         "chart": history_chart(rep["history"]),
         "own": whose == user.id,
         "staff": staff,
+        "next_cursor": answers["next_cursor"],
+        "paged": cursor is not None,
+        "base_path": request.url.path,
     }
     return page(request, "dashboard.html", context, user=user)
 
 
+Cursor = Annotated[str | None, Query(max_length=200)]
+
+
 @router.get("/dashboard")
-async def my_dashboard(request: Request, user: SignedIn, conn: Conn):
-    return await _dashboard(request, conn, user, None)
+async def my_dashboard(request: Request, user: SignedIn, conn: Conn, cursor: Cursor = None):
+    return await _dashboard(request, conn, user, None, cursor)
 
 
 @router.get("/dashboard/{username}")
@@ -93,5 +102,6 @@ async def someones_dashboard(
     user: SignedIn,
     conn: Conn,
     username: Annotated[str, Path(min_length=1, max_length=64)],
+    cursor: Cursor = None,
 ):
-    return await _dashboard(request, conn, user, username)
+    return await _dashboard(request, conn, user, username, cursor)
