@@ -74,6 +74,36 @@
       });
   }
 
+  // Agreement metrics on request: they read every answer of the dataset.
+  const agreementForm = document.getElementById("agreement-form");
+  agreementForm.addEventListener("submit", function (event) {
+    event.preventDefault();
+    const dataset = document.getElementById("agreement-dataset").value;
+    const status = document.getElementById("agreement-state");
+    const table = document.getElementById("agreement-table");
+    const query = dataset ? "?dataset=" + encodeURIComponent(dataset) : "";
+    status.textContent = "Computing…";
+    fetch("/api/quality/agreement" + query, { credentials: "same-origin" })
+      .then((response) => {
+        if (!response.ok) throw new Error("HTTP " + response.status);
+        return response.json();
+      })
+      .then((figures) => {
+        const show = (value) => (value === null || value === undefined ? "—" : String(value));
+        document.getElementById("agreement-alpha").textContent = show(figures.krippendorff_alpha);
+        document.getElementById("agreement-kappa").textContent = show(figures.fleiss_kappa);
+        document.getElementById("agreement-items").textContent = show(figures.items);
+        document.getElementById("agreement-answers").textContent = show(figures.answers);
+        document.getElementById("agreement-annotators").textContent = show(figures.annotators);
+        document.getElementById("agreement-pairs").textContent = show((figures.pairwise || []).length);
+        table.hidden = false;
+        status.textContent = dataset ? "Dataset " + dataset + "." : "Every dataset.";
+      })
+      .catch((err) => {
+        status.textContent = "Agreement metrics could not be computed (" + err.message + ").";
+      });
+  });
+
   const list = document.getElementById("live-list");
   const state = document.getElementById("live-state");
   if (!window.EventSource) {
