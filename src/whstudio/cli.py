@@ -452,7 +452,14 @@ def _prestart(url: str) -> None:
 
 
 def _serve(settings: Settings, url: str) -> None:
+    import signal
+
     import uvicorn
+
+    # uvicorn shuts down on SIGTERM, then raises the signal again; left to its default action,
+    # that ends the process before exit handlers run, and the embedded PostgreSQL (stopped by
+    # one) would outlive us. Exit normally instead, with the status a SIGTERM gives.
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
 
     from whstudio.web.app import create_app
     from whstudio.web.logs import configure_logging

@@ -186,9 +186,12 @@ def test_demo_on_a_fresh_data_folder_reaches_readyz(tmp_path):
         assert _sign_in(base, logins[2][1], "not-the-password") == 401
         assert any("tasks 115 new" in line for line in printed)
     finally:
-        proc.send_signal(signal.SIGINT)
+        # what a service manager sends; the embedded PostgreSQL must stop with the app
+        proc.send_signal(signal.SIGTERM)
         try:
-            proc.communicate(timeout=30)
+            proc.communicate(timeout=60)
         except subprocess.TimeoutExpired:
             proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM
     assert (tmp_path / "fresh" / "pgdata" / "PG_VERSION").exists()
+    assert not (tmp_path / "fresh" / "pgdata" / "postmaster.pid").exists()
