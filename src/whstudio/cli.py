@@ -465,15 +465,31 @@ def _serve(settings: Settings, url: str) -> None:
     from whstudio.web.logs import configure_logging
 
     configure_logging(settings.log_level)
-    application = create_app(settings, url)
-    uvicorn.run(
-        application,
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level.lower(),
-        access_log=False,
-        log_config=None,
-    )
+    options = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level.lower(),
+        "access_log": False,
+        "log_config": None,
+    }
+    if settings.workers > 1:
+        # Worker processes build the app from the environment: the database this process
+        # resolved (the embedded server stays this process's to stop) and a secret key that
+        # exists before they start, so that they all sign sessions alike.
+        import os
+
+        settings.resolved_secret_key()
+        os.environ["DATABASE_URL"] = url
+        os.environ["WHSTUDIO_HOST"] = settings.host
+        os.environ["WHSTUDIO_PORT"] = str(settings.port)
+        uvicorn.run(
+            "whstudio.web.app:app_from_environment",
+            factory=True,
+            workers=settings.workers,
+            **options,
+        )
+        return
+    uvicorn.run(create_app(settings, url), **options)
 
 
 @app.command()

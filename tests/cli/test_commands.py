@@ -147,6 +147,38 @@ def test_serve_answers_and_flags_override_settings(whstudio, db_url, tmp_path):
     assert any(entry.get("route") == "/readyz" and "request_id" in entry for entry in lines)
 
 
+def test_serve_with_workers_runs_that_many_processes(db_url, tmp_path):
+    import psutil
+
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": db_url, "WHSTUDIO_HOME": str(tmp_path / "w")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "whstudio", "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert wait_ready(f"http://127.0.0.1:{port}/readyz", proc, timeout=60)
+        workers = [
+            child
+            for child in psutil.Process(proc.pid).children(recursive=True)
+            if "python" in child.name().lower()
+        ]
+        # two worker processes (and multiprocessing's helper, if any)
+        assert len(workers) >= 2, [w.cmdline() for w in workers]
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            assert all(client.get("/readyz").status_code == 200 for _ in range(20))
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    assert proc.returncode in (0, 128 + signal.SIGTERM)  # it stopped on its own
+
+
 def _sign_in(base: str, username: str, password: str) -> int:
     with httpx.Client(base_url=base, timeout=10) as client:
         form = client.get("/login").text
