@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import warnings
@@ -93,7 +94,7 @@ def test_a_killed_server_keeps_every_acknowledged_answer(db_url, tmp_path):
     assert asyncio.run(drift()) == []
 
 
-def test_a_database_restart_gives_503_then_recovers(tmp_path):
+def test_a_database_restart_gives_503_then_recovers(tmp_path, request):
     from pgserver._commands import pg_ctl
 
     from whstudio.db.embedded import embedded_server
@@ -102,6 +103,14 @@ def test_a_database_restart_gives_503_then_recovers(tmp_path):
         warnings.simplefilter("ignore")
         server = embedded_server(tmp_path / "private")
     url = server.get_uri("postgres")
+
+    def stop_server() -> None:
+        # After a restart the server is no longer the process pgserver started, and its exit
+        # handler would leave it running: stop it here.
+        with contextlib.suppress(Exception):
+            pg_ctl(["-w", "stop", "-m", "fast"], pgdata=server.pgdata, user=server.system_user)
+
+    request.addfinalizer(stop_server)
     migrate.upgrade(url, "head")
     tasks, tokens = asyncio.run(_prepare(url, 50, 4))
     statuses: list[int] = []
