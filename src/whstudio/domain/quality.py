@@ -53,16 +53,13 @@ def beta_estimate(successes: int, trials: int, prior: tuple[float, float] = GOLD
     return Estimate(successes, trials, a / (a + b), float(low), float(high))
 
 
-async def _user_id(conn: AsyncConnection, username: str) -> UUID:
+async def resolve_user(conn: AsyncConnection, username: str) -> UUID:
+    """Return the id of the account with this name (the `user` parameter), or raise NotFound."""
     cur = await conn.execute("SELECT id FROM users WHERE username = %s", [username])
     row = await cur.fetchone()
     if row is None:
         raise NotFound("no such user", field="user")
     return row["id"]
-
-
-async def resolve_user(conn: AsyncConnection, username: str) -> UUID:
-    return await _user_id(conn, username)
 
 
 def _hide_gold(event: dict[str, Any]) -> dict[str, Any]:
