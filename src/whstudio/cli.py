@@ -333,7 +333,7 @@ def import_(
     ] = None,
     threshold: Annotated[int, typer.Option(min=1, max=10000, help="Answers each task needs.")] = 3,
     min_agreement: Annotated[
-        float, typer.Option(min=0.01, max=100, help="Agreement %% for consensus.")
+        float, typer.Option(min=0.01, max=100, help="Agreement % for consensus.")
     ] = 70.0,
     allow_tie: Annotated[
         bool | None,

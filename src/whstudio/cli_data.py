@@ -37,7 +37,7 @@ def export(
     ] = "preferences",
     dataset: Annotated[str | None, typer.Option(help="Only this source dataset.")] = None,
     min_agreement: Annotated[
-        float, typer.Option(min=0, max=100, help="Preferences: least agreement %%.")
+        float, typer.Option(min=0, max=100, help="Preferences: least agreement %.")
     ] = 0.0,
     min_answers: Annotated[
         int, typer.Option(min=0, help="Preferences: least number of answers.")
@@ -305,7 +305,7 @@ def import_items(
     ] = None,
     threshold: Annotated[int, typer.Option(min=1, max=10000, help="Answers each task needs.")] = 3,
     min_agreement: Annotated[
-        float, typer.Option(min=0.01, max=100, help="Agreement %% for consensus.")
+        float, typer.Option(min=0.01, max=100, help="Agreement % for consensus.")
     ] = 70.0,
     allow_tie: Annotated[
         bool | None,

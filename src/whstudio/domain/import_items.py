@@ -132,7 +132,10 @@ def read_rows(data: bytes, filename: str) -> tuple[list[tuple[int, Any]], list[I
         import pyarrow.parquet as pq
 
         try:
-            table = pq.read_table(io.BytesIO(data))
+            # An Arrow buffer rather than a Python file object, and no thread pool: a read through
+            # a Python file with threads sometimes leaves pool threads that abort the interpreter
+            # at exit ("terminate called without an active exception", apache/arrow#34314).
+            table = pq.read_table(pa.BufferReader(data), use_threads=False)
         except (pa.ArrowException, OSError) as exc:
             return [], [ImportIssue(line=0, reason=f"not a readable Parquet file: {exc}")]
         return list(enumerate(table.to_pylist(), start=1)), []
