@@ -25,7 +25,10 @@ async def test_export_writes_parquet_and_jsonl_with_filters(whstudio, db_url, tm
     done = whstudio("export", "--output", str(target), env=env)
     assert done.code == 0, done.err
     assert "wrote 2 preferences rows" in done.out
-    assert sorted(pq.read_table(target).column("prompt").to_pylist()) == ["p-agree-a", "p-b-wins"]
+    assert sorted(pq.read_table(target, use_threads=False).column("prompt").to_pylist()) == [
+        "p-agree-a",
+        "p-b-wins",
+    ]
     assert not (tmp_path / "prefs.parquet.partial").exists()
     jsonl = tmp_path / "ties.jsonl"
     done = whstudio("export", "-o", str(jsonl), "--include-ties", "--min-answers", "3", env=env)

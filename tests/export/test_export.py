@@ -8,6 +8,7 @@ import json
 from datetime import UTC, datetime
 
 import datasets
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -85,7 +86,7 @@ async def test_parquet_loads_in_datasets_with_the_rows_of_the_database(seeded, c
 async def test_jsonl_and_parquet_hold_the_same_rows(seeded, conn):
     _, raw_jsonl = await _export(conn, "preferences", "jsonl")
     _, raw_parquet = await _export(conn, "preferences", "parquet")
-    from_parquet = pq.read_table(io.BytesIO(raw_parquet)).to_pylist()
+    from_parquet = pq.read_table(pa.BufferReader(raw_parquet), use_threads=False).to_pylist()
     from_jsonl = _jsonl(raw_jsonl)
     assert [r["task_id"] for r in from_jsonl] == [r["task_id"] for r in from_parquet]
     assert [r["chosen"] for r in from_jsonl] == [r["chosen"] for r in from_parquet]
@@ -230,7 +231,7 @@ async def test_quality_table_summarises_response_quality_metrics(seeded, conn):
 
 async def test_an_empty_parquet_export_still_has_its_columns(conn):
     count, raw = await _export(conn, "preferences", "parquet", dataset="nothing-here")
-    table = pq.read_table(io.BytesIO(raw))
+    table = pq.read_table(pa.BufferReader(raw), use_threads=False)
     assert count == 0 and table.num_rows == 0
     assert table.schema.names[:3] == ["prompt", "chosen", "rejected"]
 
