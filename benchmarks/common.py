@@ -27,6 +27,9 @@ from psycopg.rows import dict_row
 ROOT = Path(__file__).resolve().parent.parent
 BENCH_DIR = ROOT / "benchmarks"
 OUT_DIR = BENCH_DIR / "out"
+# Merged results of every run, kept in the repository so a partial run (`--only`) on a new
+# checkout still reports the other benchmarks.
+RESULTS_DIR = BENCH_DIR / "results"
 PLANS_DIR = BENCH_DIR / "plans"
 PYTHON = sys.executable
 

@@ -56,7 +56,7 @@ def render(stored: dict[str, Any], order: list[str]) -> str:
         "",
         "Everything (PostgreSQL, the app under uvicorn, the load generator) runs on this one "
         "machine and shares its cores. Each benchmark's figures are from its latest run (runs "
-        "are merged in benchmarks/out/results-<scale>.json); the date above is the newest run's.",
+        "are merged in benchmarks/results/<scale>.json); the date above is the newest run's.",
         "",
         "## Data set",
         "",
@@ -93,7 +93,8 @@ def render(stored: dict[str, Any], order: list[str]) -> str:
         out += [
             f"## {b['title']}",
             "",
-            f"Target: {b['target']} — {_verdict(b['passed'])}",
+            f"Target: {b['target']} — {_verdict(b['passed'])}"
+            + (f" (run {b['ran_at']}, {b.get('seconds', '?')} s)" if b.get("ran_at") else ""),
             "",
             table(b["columns"], b["rows"]),
             "",

@@ -35,7 +35,16 @@ from benchmarks import (
     submit_load,
     tasks_list,
 )
-from benchmarks.common import OUT_DIR, PLANS_DIR, ROOT, SCALES, Context, connect, serving
+from benchmarks.common import (
+    OUT_DIR,
+    PLANS_DIR,
+    RESULTS_DIR,
+    ROOT,
+    SCALES,
+    Context,
+    connect,
+    serving,
+)
 from benchmarks.generate import generate, read_meta
 
 LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -126,6 +135,7 @@ async def run_benchmarks(
             began = time.perf_counter()
             results[name] = await module.run(ctx)
             results[name]["seconds"] = round(time.perf_counter() - began, 1)
+            results[name]["ran_at"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
             for row in results[name]["rows"]:
                 log("   " + " | ".join(str(c) for c in row))
             log(f"   passed: {results[name]['passed']}  ({results[name]['seconds']} s)")
@@ -171,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     names = args.only or list(BENCHMARKS)
     results = asyncio.run(run_benchmarks(ctx, names, log))
 
-    results_path = args.results or OUT_DIR / f"results-{scale.name}.json"
+    results_path = args.results or RESULTS_DIR / f"{scale.name}.json"
     results_path.parent.mkdir(parents=True, exist_ok=True)
     stored: dict[str, Any] = {}
     if results_path.exists():
