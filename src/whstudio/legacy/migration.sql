@@ -589,126 +589,189 @@ BEGIN
 END
 $$;
 
--- One backfill batch of tasks after p_after (keyset on id): question per task, consensus row.
--- Runs with the caller's session_replication_role set to origin; switches to replica only for
--- its own updates of the legacy table, so that legacy triggers (updated_at) never fire.
-CREATE OR REPLACE FUNCTION whs_legacy.backfill_tasks_v1(p_after uuid, p_limit integer,
-    OUT last_id uuid, OUT migrated integer, OUT quarantined integer, OUT seen integer)
-LANGUAGE plpgsql AS $$
-DECLARE
-    r record;
-    found_q record;
-    ids uuid[] := '{}';
-    qids uuid[] := '{}';
-    texts text[] := '{}';
-    types text[] := '{}';
+-- A pending task of a backfill batch, parsed (hash: its question's content_hash).
+DO $$
 BEGIN
-    migrated := 0;
-    quarantined := 0;
-    seen := 0;
-    FOR r IN SELECT t.id, t.task_type, t.instructions, t.creator_id
-               FROM public.tasks t
-              WHERE t.id > coalesce(p_after, '00000000-0000-0000-0000-000000000000')
-                AND t.question_id IS NULL
-              ORDER BY t.id LIMIT p_limit LOOP
-        seen := seen + 1;
-        last_id := r.id;
-        found_q := whs_legacy.question_for_v1(r.id, r.task_type, r.instructions, r.creator_id);
-        IF found_q.reason IS NOT NULL THEN
-            PERFORM whs_legacy.quarantine_v1('tasks', r.id, found_q.reason, r.instructions);
-            quarantined := quarantined + 1;
-            CONTINUE;
-        END IF;
-        ids := ids || r.id;
-        qids := qids || found_q.question_id;
-        texts := texts || r.instructions;
-        types := types || r.task_type;
-    END LOOP;
-    PERFORM set_config('session_replication_role', 'replica', true);
-    -- A row the old application changed since it was read keeps the trigger's result.
-    WITH b AS (SELECT * FROM unnest(ids, qids, texts, types) AS b(id, qid, txt, typ))
-    UPDATE public.tasks t
-       SET question_id = b.qid, consensus_threshold = whs_legacy.threshold_of_v1(t.max_submissions)
-      FROM b
-     WHERE t.id = b.id AND t.question_id IS NULL
-       AND t.instructions = b.txt AND t.task_type = b.typ;
-    GET DIAGNOSTICS migrated = ROW_COUNT;
-    PERFORM set_config('session_replication_role', 'origin', true);
-    DELETE FROM whs_legacy.quarantine WHERE table_name = 'tasks' AND row_id = ANY (ids);
-    INSERT INTO whs_legacy.consensus_queue (task_id, rebuild)
-    SELECT unnest(ids), false ON CONFLICT DO NOTHING;
+    IF to_regtype('whs_legacy.parsed_task_v2') IS NULL THEN
+        CREATE TYPE whs_legacy.parsed_task_v2 AS (
+            id uuid, task_type text, instructions text, creator_id uuid,
+            qtype text, content jsonb, gold jsonb, reason text, hash bytea, question_id uuid);
+    END IF;
 END
 $$;
 
--- One backfill batch of submissions after p_after: the structured answer; every task the batch
--- touched goes to the consensus queue.
-CREATE OR REPLACE FUNCTION whs_legacy.backfill_submissions_v1(p_after uuid, p_limit integer,
+-- One backfill batch of tasks after p_after (keyset on id), set-based: the batch's keys from the
+-- primary key alone, its pending rows parsed in one statement, one question per distinct
+-- content stored with one INSERT ... ON CONFLICT, the tasks pointed at them with one UPDATE.
+-- Gold: a question another task already holds keeps its gold; otherwise the batch's first
+-- gold (by task id) becomes it. A task naming another gold goes to quarantine.
+-- Runs with the caller's session_replication_role set to origin; switches to replica only for
+-- its own update of the legacy table, so that legacy triggers (updated_at) never fire.
+CREATE OR REPLACE FUNCTION whs_legacy.backfill_tasks_v2(p_after uuid, p_limit integer,
     OUT last_id uuid, OUT migrated integer, OUT quarantined integer, OUT seen integer)
 LANGUAGE plpgsql AS $$
 DECLARE
-    r record;
-    p record;
-    ids uuid[] := '{}';
-    datas jsonb[] := '{}';
-    qids uuid[] := '{}';
-    chosen text[] := '{}';
-    confs smallint[] := '{}';
-    expls text[] := '{}';
-    times integer[] := '{}';
-    payloads jsonb[] := '{}';
-    tasks uuid[] := '{}';
+    keys uuid[];
+    b whs_legacy.parsed_task_v2[];
+    done uuid[];
 BEGIN
     migrated := 0;
     quarantined := 0;
-    seen := 0;
-    FOR r IN SELECT s.id, s.task_id, s.submission_data, t.question_id, t.allow_tie,
-                    q.question_type
-               FROM public.submissions s
-               JOIN public.tasks t ON t.id = s.task_id
-               LEFT JOIN public.questions q ON q.id = t.question_id
-              WHERE s.id > coalesce(p_after, '00000000-0000-0000-0000-000000000000')
-                AND s.chosen_response IS NULL AND s.payload IS NULL
-              ORDER BY s.id LIMIT p_limit LOOP
-        seen := seen + 1;
-        last_id := r.id;
-        -- quarantined answers count in total_responses too: every task seen is recomputed
-        tasks := tasks || r.task_id;
-        IF r.question_id IS NULL THEN
-            PERFORM whs_legacy.quarantine_v1('submissions', r.id, 'its task is in quarantine',
-                                             r.submission_data::text);
-            quarantined := quarantined + 1;
-            CONTINUE;
-        END IF;
-        p := whs_legacy.parse_submission_v1(r.question_type, r.allow_tie, r.submission_data);
-        IF p.reason IS NOT NULL THEN
-            PERFORM whs_legacy.quarantine_v1('submissions', r.id, p.reason, r.submission_data::text);
-            quarantined := quarantined + 1;
-            CONTINUE;
-        END IF;
-        ids := ids || r.id;
-        datas := datas || r.submission_data;
-        qids := qids || r.question_id;
-        chosen := chosen || p.chosen;
-        confs := confs || p.confidence;
-        expls := expls || p.explanation;
-        times := times || p.time_spent;
-        payloads := payloads || p.payload;
-    END LOOP;
+    SELECT coalesce(array_agg(k.id ORDER BY k.id), '{}') INTO keys
+      FROM (SELECT t.id FROM public.tasks t
+             WHERE t.id > coalesce(p_after, '00000000-0000-0000-0000-000000000000')
+             ORDER BY t.id LIMIT p_limit) AS k;
+    seen := cardinality(keys);
+    IF seen = 0 THEN
+        RETURN;
+    END IF;
+    last_id := keys[seen];
+    SELECT coalesce(array_agg(ROW(
+               t.id, t.task_type, t.instructions, t.creator_id, p.qtype, p.content, p.gold,
+               CASE WHEN p.reason IS NOT NULL THEN p.reason
+                    -- what the questions table's CHECKs would refuse
+                    WHEN NOT public.question_content_valid(p.qtype, p.content)
+                      OR NOT public.gold_standard_valid(p.qtype, p.content, p.gold)
+                        THEN 'the content is not a valid ' || p.qtype || ' question' END,
+               CASE WHEN p.reason IS NULL THEN public.question_content_hash(p.qtype, p.content) END,
+               NULL)::whs_legacy.parsed_task_v2 ORDER BY t.id), '{}')
+      INTO b
+      FROM public.tasks t
+     CROSS JOIN LATERAL whs_legacy.parse_instructions_v1(t.task_type, t.instructions) AS p
+     WHERE t.id = ANY (keys) AND t.question_id IS NULL;
+    IF cardinality(b) = 0 THEN
+        RETURN;
+    END IF;
+    INSERT INTO public.questions (question_type, content, gold_standard, source_dataset,
+                                  metadata, created_by)
+    SELECT DISTINCT ON (x.hash) x.qtype, x.content,
+           first_value(x.gold) OVER (PARTITION BY x.hash ORDER BY x.gold IS NULL, x.id),
+           'legacy', '{"migrated_from": "tasks.instructions"}', x.creator_id
+      FROM unnest(b) AS x
+     WHERE x.reason IS NULL
+     ORDER BY x.hash, x.id
+    ON CONFLICT (content_hash) DO NOTHING;
+    -- A statement of its own: it sees the questions another session stored meanwhile.
+    WITH q AS (
+        SELECT q.id, q.content_hash, q.gold_standard,
+               q.gold_standard IS NOT NULL
+               AND EXISTS (SELECT FROM public.tasks t WHERE t.question_id = q.id) AS held
+          FROM public.questions q
+         WHERE q.content_hash = ANY (ARRAY(SELECT DISTINCT x.hash FROM unnest(b) AS x
+                                            WHERE x.reason IS NULL))
+    ), g AS (
+        SELECT DISTINCT ON (x.hash) x.hash,
+               first_value(x.gold) OVER (PARTITION BY x.hash ORDER BY x.gold IS NULL, x.id) AS gold
+          FROM unnest(b) AS x WHERE x.reason IS NULL
+         ORDER BY x.hash, x.id
+    ), w AS (
+        SELECT q.id, q.content_hash, q.gold_standard AS had,
+               CASE WHEN q.held THEN q.gold_standard
+                    ELSE coalesce(g.gold, q.gold_standard) END AS gold
+          FROM q JOIN g ON g.hash = q.content_hash
+    ), gilded AS (
+        UPDATE public.questions q SET gold_standard = w.gold
+          FROM w
+         WHERE q.id = w.id AND w.gold IS DISTINCT FROM w.had
+    )
+    SELECT array_agg(ROW(
+               x.id, x.task_type, x.instructions, x.creator_id, x.qtype, x.content, x.gold,
+               CASE WHEN x.reason IS NOT NULL THEN x.reason
+                    WHEN w.id IS NULL THEN 'its question vanished during the batch'
+                    WHEN x.gold IS NOT NULL AND x.gold IS DISTINCT FROM w.gold
+                        THEN 'gold ' || x.gold::text || ' conflicts with gold ' || w.gold::text
+                             || ' of the same question in another task' END,
+               x.hash, w.id)::whs_legacy.parsed_task_v2 ORDER BY x.id)
+      INTO b
+      FROM unnest(b) AS x LEFT JOIN w ON w.content_hash = x.hash;
     PERFORM set_config('session_replication_role', 'replica', true);
-    WITH b AS (SELECT * FROM unnest(ids, datas, qids, chosen, confs, expls, times, payloads)
-                 AS b(id, data, qid, chosen, conf, expl, secs, payload))
-    UPDATE public.submissions s
-       SET question_id = b.qid, chosen_response = b.chosen, confidence = b.conf,
-           explanation = b.expl, time_spent_seconds = b.secs, payload = b.payload
-      FROM b
-     WHERE s.id = b.id AND s.chosen_response IS NULL AND s.payload IS NULL
-       AND s.submission_data = b.data;
-    GET DIAGNOSTICS migrated = ROW_COUNT;
+    -- A row the old application changed since it was read keeps the trigger's result.
+    WITH u AS (
+        UPDATE public.tasks t
+           SET question_id = x.question_id,
+               consensus_threshold = whs_legacy.threshold_of_v1(t.max_submissions)
+          FROM unnest(b) AS x
+         WHERE t.id = ANY (keys) AND t.id = x.id AND x.reason IS NULL
+           AND t.question_id IS NULL AND t.instructions = x.instructions
+           AND t.task_type = x.task_type
+        RETURNING t.id)
+    SELECT coalesce(array_agg(u.id), '{}') INTO done FROM u;
     PERFORM set_config('session_replication_role', 'origin', true);
-    DELETE FROM whs_legacy.quarantine WHERE table_name = 'submissions' AND row_id = ANY (ids);
+    migrated := cardinality(done);
+    DELETE FROM whs_legacy.quarantine WHERE table_name = 'tasks' AND row_id = ANY (done);
+    INSERT INTO whs_legacy.quarantine AS z (table_name, row_id, reason, raw)
+    SELECT 'tasks', x.id, x.reason, x.instructions FROM unnest(b) AS x WHERE x.reason IS NOT NULL
+    ON CONFLICT (table_name, row_id) DO UPDATE
+       SET reason = excluded.reason, raw = excluded.raw, seen_at = CURRENT_TIMESTAMP
+     WHERE (z.reason, z.raw) IS DISTINCT FROM (excluded.reason, excluded.raw);
+    quarantined := (SELECT count(*) FROM unnest(b) AS x WHERE x.reason IS NOT NULL);
     INSERT INTO whs_legacy.consensus_queue (task_id, rebuild)
-    SELECT DISTINCT unnest(tasks), true
-    ON CONFLICT (task_id) DO UPDATE SET rebuild = true;
+    SELECT unnest(done), false ON CONFLICT DO NOTHING;
+END
+$$;
+
+-- One backfill batch of submissions after p_after, set-based: keys from the primary key, the
+-- pending rows parsed, written and quarantined by one statement; every task the batch touched
+-- goes to the consensus queue.
+CREATE OR REPLACE FUNCTION whs_legacy.backfill_submissions_v2(p_after uuid, p_limit integer,
+    OUT last_id uuid, OUT migrated integer, OUT quarantined integer, OUT seen integer)
+LANGUAGE plpgsql AS $$
+DECLARE
+    keys uuid[];
+BEGIN
+    migrated := 0;
+    quarantined := 0;
+    SELECT coalesce(array_agg(k.id ORDER BY k.id), '{}') INTO keys
+      FROM (SELECT s.id FROM public.submissions s
+             WHERE s.id > coalesce(p_after, '00000000-0000-0000-0000-000000000000')
+             ORDER BY s.id LIMIT p_limit) AS k;
+    seen := cardinality(keys);
+    IF seen = 0 THEN
+        RETURN;
+    END IF;
+    last_id := keys[seen];
+    PERFORM set_config('session_replication_role', 'replica', true);
+    WITH src AS MATERIALIZED (
+        SELECT s.id, s.task_id, s.submission_data, t.question_id,
+               CASE WHEN t.question_id IS NULL THEN 'its task is in quarantine' ELSE p.reason END
+                   AS reason,
+               p.chosen, p.confidence, p.explanation, p.time_spent, p.payload
+          FROM public.submissions s
+          JOIN public.tasks t ON t.id = s.task_id
+          LEFT JOIN public.questions q ON q.id = t.question_id
+          LEFT JOIN LATERAL whs_legacy.parse_submission_v1(q.question_type, t.allow_tie,
+                                                           s.submission_data) AS p ON true
+         WHERE s.id = ANY (keys) AND s.chosen_response IS NULL AND s.payload IS NULL
+    ), upd AS (
+        -- A row the old application changed since it was read keeps the trigger's result.
+        UPDATE public.submissions s
+           SET question_id = x.question_id, chosen_response = x.chosen,
+               confidence = x.confidence, explanation = x.explanation,
+               time_spent_seconds = x.time_spent, payload = x.payload
+          FROM src AS x
+         WHERE s.id = ANY (keys) AND s.id = x.id AND x.reason IS NULL
+           AND s.chosen_response IS NULL AND s.payload IS NULL
+           AND s.submission_data = x.submission_data
+        RETURNING s.id
+    ), released AS (
+        DELETE FROM whs_legacy.quarantine
+         WHERE table_name = 'submissions' AND row_id IN (SELECT upd.id FROM upd)
+    ), held AS (
+        INSERT INTO whs_legacy.quarantine AS z (table_name, row_id, reason, raw)
+        SELECT 'submissions', x.id, x.reason, x.submission_data::text
+          FROM src AS x WHERE x.reason IS NOT NULL
+        ON CONFLICT (table_name, row_id) DO UPDATE
+           SET reason = excluded.reason, raw = excluded.raw, seen_at = CURRENT_TIMESTAMP
+         WHERE (z.reason, z.raw) IS DISTINCT FROM (excluded.reason, excluded.raw)
+    ), queued AS (
+        -- quarantined answers count in total_responses too: every task seen is recomputed
+        INSERT INTO whs_legacy.consensus_queue (task_id, rebuild)
+        SELECT DISTINCT x.task_id, true FROM src AS x
+        ON CONFLICT (task_id) DO UPDATE SET rebuild = true
+    )
+    SELECT (SELECT count(*) FROM upd), (SELECT count(*) FROM src WHERE src.reason IS NOT NULL)
+      INTO migrated, quarantined;
+    PERFORM set_config('session_replication_role', 'origin', true);
 END
 $$;
 

@@ -395,6 +395,11 @@ def backfill(
     batches = 0
     with connect(url) as conn:
         _require(conn, ("expanded", "backfilled", "verified"), "backfill")
+        _install_schema(conn)  # this version's batch functions, on a database expanded earlier
+        # Statistics for the columns expand added (none yet: the planner would take every row
+        # for migrated). ANALYZE reads a sample and blocks no reads or writes.
+        for table in ("tasks", "submissions"):
+            ddl.run(conn, f"ANALYZE public.{table}")
         _drain(conn)  # what a killed run left queued
         for phase in ("tasks", "submissions"):
             p = _phase_row(conn, phase)
@@ -487,7 +492,7 @@ def _batch(conn: psycopg.Connection, phase: str, limit: int) -> int:
     (after,) = conn.execute(
         "SELECT last_id FROM whs_legacy.progress WHERE phase = %s FOR UPDATE", (phase,)
     ).fetchone()
-    fn = "backfill_tasks_v1" if phase == "tasks" else "backfill_submissions_v1"
+    fn = "backfill_tasks_v2" if phase == "tasks" else "backfill_submissions_v2"
     last, migrated, quarantined, seen = conn.execute(
         sql.SQL("SELECT * FROM whs_legacy.{}(%s, %s)").format(_ident(fn)), (after, limit)
     ).fetchone()
