@@ -17,6 +17,7 @@ from whstudio.domain import questions as questions_domain
 from whstudio.domain.consensus import as_shown
 from whstudio.domain.responses import shown_content, shown_order, to_shown
 from whstudio.errors import Conflict, InvalidInput, NotFound
+from whstudio.legacy import readpath
 
 
 async def create_task(
@@ -175,7 +176,8 @@ async def detail(conn: AsyncConnection, task_id: UUID) -> dict[str, Any]:
     row = await q.fetch_one(conn, "tasks.detail", {"task_id": task_id})
     if row is None:
         raise NotFound("no such task", field="task_id")
-    return row
+    # During a legacy migration the question may still be read from the old structure.
+    return await readpath.apply(conn, row)
 
 
 async def latest_answer(

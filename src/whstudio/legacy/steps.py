@@ -16,7 +16,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from whstudio.db import catalog as db_catalog
 from whstudio.db import migrate
-from whstudio.legacy import ddl, objects
+from whstudio.legacy import ddl, objects, readpath
 
 SCHEMA = "whs_legacy"
 LEGACY_TABLES = (
@@ -548,8 +548,13 @@ def rollback(url: str) -> RollbackReport:
         base = set(conn.execute("SELECT kind, name FROM whs_legacy.baseline_objects").fetchall())
         cat = objects.read(conn)
         extra = cat.names() - base
-        # The application must read the old structure before the new one goes.
-        conn.execute("UPDATE whs_legacy.state SET read_path = 'old'")
+        # The application must read the old structure before the new one goes: every app
+        # process sees the flag within readpath.CACHE_SECONDS.
+        flipped = conn.execute(
+            "UPDATE whs_legacy.state SET read_path = 'old' WHERE read_path <> 'old' RETURNING 1"
+        ).fetchone()
+        if flipped:
+            time.sleep(readpath.CACHE_SECONDS)
 
         def drop(statement: sql.Composable, what: str) -> None:
             ddl.run(conn, statement.as_string(conn))
