@@ -1,24 +1,158 @@
 """Timing HTTP requests against the app under test: sequential samples and a closed loop of
-concurrent clients."""
+concurrent clients.
+
+The load generator shares the machine's cores with the app and PostgreSQL, so it must cost as
+little as possible per request: a general-purpose client (httpx) spends about as much CPU per
+request as the app does, which both slows the app and adds its own time to every latency
+measured. This is a minimal HTTP/1.1 keep-alive client over asyncio streams: one connection per
+concurrent client, requests written as bytes, responses read by Content-Length (or chunked).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import json as jsonlib
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
-import httpx
+TIMEOUT_S = 30.0
 
 
-def client(base_url: str, *, connections: int = 8) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        base_url=base_url,
-        timeout=httpx.Timeout(30.0),
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-    )
+class HTTPError(Exception):
+    """No HTTP answer: the connection failed, closed early or timed out."""
+
+
+@dataclass
+class Response:
+    status_code: int
+    headers: dict[str, str]
+    content: bytes
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return jsonlib.loads(self.content)
+
+
+class _Connection:
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def open(self) -> None:
+        self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+    async def request(self, raw: bytes) -> Response:
+        if self.writer is None:
+            await self.open()
+        assert self.reader is not None and self.writer is not None
+        self.writer.write(raw)
+        reader = self.reader
+        head = await reader.readuntil(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split(" ", 2)[1])
+        headers: dict[str, str] = {}
+        for line in lines[1:]:
+            if line:
+                name, _, value = line.partition(":")
+                headers[name.strip().lower()] = value.strip()
+        if "content-length" in headers:
+            body = await reader.readexactly(int(headers["content-length"]))
+        elif headers.get("transfer-encoding", "").lower() == "chunked":
+            parts = []
+            while True:
+                size = int((await reader.readuntil(b"\r\n")).split(b";")[0], 16)
+                parts.append(await reader.readexactly(size + 2))
+                if size == 0:
+                    break
+            body = b"".join(p[:-2] for p in parts)
+        else:
+            body = b""
+        if headers.get("connection", "").lower() == "close":
+            self.close()
+        return Response(status, headers, body)
+
+
+class Client:
+    """An httpx-like client (`get`, `post`) over a small pool of keep-alive connections."""
+
+    def __init__(self, base_url: str, *, connections: int = 8) -> None:
+        parts = urlsplit(base_url)
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or 80
+        self._host_header = f"{self.host}:{self.port}".encode()
+        self._idle: asyncio.LifoQueue[_Connection] = asyncio.LifoQueue()
+        for _ in range(connections):
+            self._idle.put_nowait(_Connection(self.host, self.port))
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        while not self._idle.empty():
+            self._idle.get_nowait().close()
+
+    def _encode(
+        self, method: str, path: str, params: dict[str, Any] | None, headers, body: bytes | None
+    ) -> bytes:
+        if params:
+            query = {
+                k: ("true" if v is True else "false" if v is False else v)
+                for k, v in params.items()
+            }
+            path = f"{path}?{urlencode(query)}"
+        lines = [f"{method} {path} HTTP/1.1".encode(), b"Host: " + self._host_header]
+        for name, value in (headers or {}).items():
+            lines.append(f"{name}: {value}".encode())
+        if body is not None:
+            lines.append(b"Content-Type: application/json")
+            lines.append(b"Content-Length: " + str(len(body)).encode())
+        return b"\r\n".join(lines) + b"\r\n\r\n" + (body or b"")
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        json: Any = None,
+    ) -> Response:
+        body = None if json is None else jsonlib.dumps(json).encode()
+        raw = self._encode(method, path, params, headers, body)
+        connection = await self._idle.get()
+        try:
+            return await asyncio.wait_for(connection.request(raw), TIMEOUT_S)
+        except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
+            connection.close()
+            raise HTTPError(type(exc).__name__) from exc
+        except TimeoutError as exc:
+            connection.close()
+            raise HTTPError("Timeout") from exc
+        finally:
+            self._idle.put_nowait(connection)
+
+    async def get(self, path: str, **kwargs: Any) -> Response:
+        return await self.request("GET", path, **kwargs)
+
+    async def post(self, path: str, **kwargs: Any) -> Response:
+        return await self.request("POST", path, **kwargs)
+
+
+def client(base_url: str, *, connections: int = 8) -> Client:
+    return Client(base_url, connections=connections)
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -26,7 +160,7 @@ def bearer(token: str) -> dict[str, str]:
 
 
 async def sample(
-    http: httpx.AsyncClient,
+    http: Client,
     path: str,
     *,
     token: str,
@@ -90,8 +224,8 @@ async def closed_loop(
             stats = scratch if time.perf_counter() < warm_until else kept
             try:
                 more = await step(index, stats)
-            except httpx.HTTPError as exc:
-                stats.errors[type(exc).__name__] += 1
+            except HTTPError as exc:
+                stats.errors[str(exc)] += 1
                 more = True
             if not more:
                 return

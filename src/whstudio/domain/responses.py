@@ -74,6 +74,9 @@ class Submitted:
     question_type: str
     reached_now: bool
     consensus: dict[str, Any]
+    # Consensus events to publish after the commit (only with `defer_events`; else notified
+    # inside the transaction).
+    events: tuple[dict[str, Any], ...] = ()
 
 
 async def submit(
@@ -83,6 +86,7 @@ async def submit(
     user_id: UUID,
     answer: TaskResponse,
     idempotency_key: str | None = None,
+    defer_events: bool = False,
 ) -> Submitted:
     """Store one answer (a revision if the user answered before) and update consensus.
 
@@ -93,6 +97,10 @@ async def submit(
     violation from a concurrent duplicate the caller retries, and the retry finds the first
     request's answer by its idempotency key. A pairwise choice arrives in the labels this
     annotator was shown and is stored canonically.
+
+    With `defer_events`, the consensus events are returned in `Submitted.events` instead of
+    notified inside the transaction: the caller publishes them once it has committed (a NOTIFY
+    serialises commits database-wide; see revision 0007).
     """
     order = shown_order(task_id, user_id)
     chosen = answer.chosen_response
@@ -110,7 +118,9 @@ async def submit(
         "idempotency_key": idempotency_key,
     }
     try:
-        row = await q.fetch_one(conn, "responses.submit", params)
+        row = await q.fetch_one(
+            conn, "responses.submit_deferred" if defer_events else "responses.submit", params
+        )
     except psycopg.DatabaseError as exc:
         raise domain_error(exc) from exc
     result = row["result"]
@@ -127,6 +137,7 @@ async def submit(
         question_type=result["question_type"],
         reached_now=bool(result["reached_now"]),
         consensus=result["consensus"],
+        events=tuple(result.get("events") or ()),
     )
 
 

@@ -431,6 +431,8 @@ $$;
 CREATE FUNCTION public.consensus_store(r public.response_consensus, was_reached boolean) RETURNS void
     LANGUAGE plpgsql
     AS $$
+DECLARE
+    payload text;
 BEGIN
     IF NOT r.consensus_reached THEN
         r.reached_at := NULL;
@@ -453,12 +455,19 @@ BEGIN
         reached_at = r.reached_at, remaining = r.remaining, details = r.details,
         version = r.version, updated_at = CURRENT_TIMESTAMP
      WHERE c.task_id = r.task_id;
-    PERFORM pg_notify('whstudio_consensus', json_build_object(
+    payload := json_build_object(
         'task_id', r.task_id, 'version', r.version, 'total_responses', r.total_responses,
         'remaining', r.remaining, 'consensus_reached', r.consensus_reached,
         'agreement_percentage', r.agreement_percentage, 'final_answer', r.final_answer,
         'count_a', r.count_a, 'count_b', r.count_b, 'count_tie', r.count_tie,
-        'reached_changed', r.consensus_reached IS DISTINCT FROM was_reached)::text);
+        'reached_changed', r.consensus_reached IS DISTINCT FROM was_reached)::text;
+    IF current_setting('whstudio.defer_events', true) = 'on' THEN
+        PERFORM set_config('whstudio.deferred_events',
+                           coalesce(current_setting('whstudio.deferred_events', true), '')
+                           || payload || E'\n', true);
+    ELSE
+        PERFORM pg_notify('whstudio_consensus', payload);
+    END IF;
 END
 $$;
 
@@ -1504,6 +1513,33 @@ BEGIN
             'consensus_threshold', t.consensus_threshold,
             'min_agreement_percentage', t.min_agreement_percentage,
             'allow_tie', t.allow_tie, 'status', t.status, 'question_type', t.question_type));
+END
+$$;
+
+
+--
+-- Name: submit_answer_v2(uuid, uuid, text, jsonb, text, text, integer, text, integer, text, text); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.submit_answer_v2(p_task uuid, p_user uuid, p_chosen text, p_ranking jsonb, p_text text, p_transcript text, p_confidence integer, p_explanation text, p_time integer, p_shown_order text, p_key text) RETURNS jsonb
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    result jsonb;
+    events jsonb;
+BEGIN
+    PERFORM set_config('whstudio.defer_events', 'on', true);
+    PERFORM set_config('whstudio.deferred_events', '', true);
+    result := submit_answer_v1(p_task, p_user, p_chosen, p_ranking, p_text, p_transcript,
+                               p_confidence, p_explanation, p_time, p_shown_order, p_key);
+    SELECT coalesce(jsonb_agg(line::jsonb ORDER BY n), '[]'::jsonb) INTO events
+      FROM regexp_split_to_table(current_setting('whstudio.deferred_events'), E'\n')
+           WITH ORDINALITY AS e (line, n)
+     WHERE line <> '';
+    -- Later statements of the same transaction notify as usual.
+    PERFORM set_config('whstudio.defer_events', 'off', true);
+    PERFORM set_config('whstudio.deferred_events', '', true);
+    RETURN result || jsonb_build_object('events', events);
 END
 $$;
 

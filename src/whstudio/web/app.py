@@ -17,7 +17,7 @@ from whstudio.web.api import consensus, events, health, quality, review, tasks, 
 from whstudio.web.api import export as export_api
 from whstudio.web.api import rankings as rankings_api
 from whstudio.web.api import webhooks as webhooks_api
-from whstudio.web.events import ConsensusBroker
+from whstudio.web.events import ConsensusBroker, EventPublisher
 from whstudio.web.metrics import Metrics
 from whstudio.web.middleware import RequestContextMiddleware
 from whstudio.web.pages import accounts, admin_import, admin_tasks, auth, dashboard, home
@@ -65,6 +65,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     metrics = Metrics()
     metrics.watch_pool(pool)
     broker = ConsensusBroker(database_url)
+    publisher = EventPublisher(pool)
     policy = Policy.from_settings(settings)
     webhooks = Worker(pool.connection, policy) if settings.webhook_worker else None
 
@@ -72,6 +73,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     async def lifespan(app: FastAPI):
         await pool.open(wait=False)
         await broker.start()
+        await publisher.start()
         if webhooks is not None:
             webhooks.start()
         try:
@@ -79,6 +81,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         finally:
             if webhooks is not None:
                 await webhooks.stop()
+            await publisher.stop()
             await broker.stop()
             await pool.close()
 
@@ -94,6 +97,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.state.pool = pool
     app.state.metrics = metrics
     app.state.broker = broker
+    app.state.publisher = publisher
     app.state.secret = secret
     app.state.sessions = SessionCodec(secret, settings.session_max_age)
     app.state.templates = make_templates()

@@ -77,6 +77,74 @@ class ConsensusBroker:
                 delay = min(delay * 2, 10)
 
 
+class EventPublisher:
+    """Publishes the consensus events of committed API submissions.
+
+    A NOTIFY inside a transaction serialises its commit with every other notifying transaction
+    (PostgreSQL holds a database-wide lock from before the commit until its WAL flush), which
+    capped submissions at one flush at a time. So `submit_answer_v2` hands its events back, and
+    this sends those of many submissions together, after they committed, in one short
+    transaction with synchronous_commit off: a lost notification is harmless (subscribers that
+    reconnect resynchronise from response_consensus), a slow commit is not.
+    """
+
+    MAX_BATCH = 1000
+
+    def __init__(self, pool, *, linger: float = 0.002) -> None:
+        self.pool = pool
+        self.linger = linger
+        self.pending: list[str] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self.sent = 0
+        self.dropped = 0
+
+    def publish(self, events) -> None:
+        """Queue events (dicts) of a committed transaction for publication."""
+        if not events:
+            return
+        self.pending.extend(json.dumps(e, default=str) for e in events)
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="consensus-publisher")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._task
+        with contextlib.suppress(Exception):
+            await self.flush()
+
+    async def flush(self) -> None:
+        """Send everything queued now."""
+        while self.pending:
+            batch = self.pending[: self.MAX_BATCH]
+            del self.pending[: self.MAX_BATCH]
+            try:
+                async with self.pool.connection() as conn, conn.transaction():
+                    await conn.execute(
+                        "SELECT set_config('synchronous_commit', 'off', true),"
+                        " (SELECT count(pg_notify(%s, e)) FROM unnest(%s::text[]) AS e)",
+                        [CHANNEL, batch],
+                    )
+                self.sent += len(batch)
+            except Exception as exc:  # the database is away: the events are dropped, not the app
+                self.dropped += len(batch)
+                log.warning(
+                    "consensus events not published", count=len(batch), error=str(exc)[:200]
+                )
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            if self.linger:
+                await asyncio.sleep(self.linger)  # let concurrent submissions join the batch
+            await self.flush()
+
+
 def format_event(event: dict[str, Any]) -> str:
     """Return one SSE message whose id is the event's version."""
     return f"id: {event['version']}\nevent: consensus\ndata: {json.dumps(event, default=str)}\n\n"

@@ -42,6 +42,13 @@ SELECT consensus_store(
   JOIN questions q ON q.id = t.question_id
  WHERE c.task_id = %(task_id)s;
 
+-- name: submit_deferred
+-- The same, with the consensus events handed back (key 'events') for the caller to publish
+-- after the commit instead of notified inside the transaction (see revision 0007).
+SELECT submit_answer_v2(%(task_id)s, %(user_id)s, %(chosen_response)s, %(ranking)s, %(text)s,
+                        %(transcript)s, %(confidence)s, %(explanation)s,
+                        %(time_spent_seconds)s, %(shown_order)s, %(idempotency_key)s) AS result;
+
 -- name: submit
 SELECT submit_answer_v1(%(task_id)s, %(user_id)s, %(chosen_response)s, %(ranking)s, %(text)s,
                         %(transcript)s, %(confidence)s, %(explanation)s,

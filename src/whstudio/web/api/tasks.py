@@ -162,9 +162,16 @@ async def submit(
     done = await run(
         conn,
         lambda c: responses.submit(
-            c, task_id=task_id, user_id=user.id, answer=body, idempotency_key=idempotency_key
+            c,
+            task_id=task_id,
+            user_id=user.id,
+            answer=body,
+            idempotency_key=idempotency_key,
+            defer_events=True,
         ),
     )
+    # Committed: now the consensus events go out (see EventPublisher).
+    request.app.state.publisher.publish(done.events)
     metrics = request.app.state.metrics
     if done.replayed:
         response.status_code = status.HTTP_200_OK
