@@ -12,21 +12,24 @@ step) and whether anything the old application wrote was lost or refused.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
-import platform
 import random
+import re
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from benchmarks.common import PLANS_DIR, ROOT, machine
+from benchmarks.report import put_section, table
 from whstudio.legacy import contract, generate, steps
 from whstudio.legacy.verify import verify
 
@@ -63,13 +66,15 @@ class OldApp:
     stop: threading.Event
     step: list[str]
     rate: float = 50.0  # operations per second of this worker (an application, not a flood)
-    samples: list[tuple[str, str, float]] = field(default_factory=list)  # (step, op, seconds)
+    # (step, op, seconds, when it started: time.time())
+    samples: list[tuple[str, str, float, float]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     tasks: dict[uuid.UUID, str] = field(default_factory=dict)  # last instructions written
     subs: dict[uuid.UUID, dict] = field(default_factory=dict)  # last submission_data written
 
     def _timed(self, conn: psycopg.Connection, op: str, query: str, params) -> Any:
         t0 = time.perf_counter()
+        wall = time.time()
         try:
             cur = conn.execute(_pg(query), params, prepare=True)
             row = cur.fetchone() if cur.description else None
@@ -77,7 +82,7 @@ class OldApp:
             self.errors.append(f"{self.step[0]} {op}: {type(exc).__name__}: {exc}".strip())
             return None
         finally:
-            self.samples.append((self.step[0], op, time.perf_counter() - t0))
+            self.samples.append((self.step[0], op, time.perf_counter() - t0, wall))
         return row
 
     def run(self) -> None:
@@ -164,20 +169,45 @@ def _lost(url: str, apps: list[OldApp]) -> dict[str, int]:
     return lost
 
 
-def _stats(samples: list[tuple[str, str, float]]) -> dict[str, dict[str, Any]]:
-    out: dict[str, dict[str, Any]] = {}
+def _summary(values: list[float]) -> dict[str, Any]:
+    values = sorted(values)
+    return {
+        "ops": len(values),
+        "p50_ms": round(values[len(values) // 2] * 1000, 2),
+        "p99_ms": round(values[min(len(values) - 1, int(len(values) * 0.99))] * 1000, 2),
+        "max_ms": round(values[-1] * 1000, 2),
+    }
+
+
+def _stats(samples: list[tuple[str, str, float, float]]) -> dict[str, dict[str, Any]]:
+    """Per step: all operations together, and each operation on its own."""
     by_step: dict[str, list[float]] = {}
-    for step, _op, secs in samples:
+    by_op: dict[tuple[str, str], list[float]] = {}
+    for step, op, secs, _ in samples:
         by_step.setdefault(step, []).append(secs)
+        by_op.setdefault((step, op), []).append(secs)
+    out: dict[str, dict[str, Any]] = {}
     for step, values in by_step.items():
-        values.sort()
-        out[step] = {
-            "ops": len(values),
-            "p50_ms": round(values[len(values) // 2] * 1000, 2),
-            "p99_ms": round(values[min(len(values) - 1, int(len(values) * 0.99))] * 1000, 2),
-            "max_ms": round(values[-1] * 1000, 2),
-        }
+        out[step] = {**_summary(values), "by_op": {}}
+    for (step, op), values in sorted(by_op.items()):
+        out[step]["by_op"][op] = _summary(values)
     return out
+
+
+# Array literals of ids in plans (hundreds of uuids) shortened for reading.
+_IDS = re.compile(r"'\{[0-9a-f-]{36}(,[0-9a-f-]{36})+\}'")
+
+
+def _keep_plans(plans: list[str]) -> str:
+    """The batch's own statements (not the per-row parsers' inner ones), ids shortened."""
+    kept = []
+    for text in plans:
+        if "json_each" in text or "Query Text: \n" in text or "doc := " in text:
+            continue
+        if not re.search(r"public\.|whs_legacy\.(quarantine|consensus_queue|progress)", text):
+            continue
+        kept.append(_IDS.sub(lambda m: f"'{{...{m.group(0).count(',') + 1} ids...}}'", text))
+    return "\n\n".join(kept) + "\n"
 
 
 def run(
@@ -206,8 +236,7 @@ def run(
         "submissions": submissions,
         "workers": workers,
         "steps": {},
-        "machine": f"{platform.node()} {os.cpu_count()} CPU",
-        "date": datetime.now(UTC).isoformat(timespec="minutes"),
+        "batch": batch,
     }
     try:
         t0 = time.time()
@@ -232,7 +261,28 @@ def run(
             return value
 
         timed("expand", lambda: steps.expand(url))
-        phases = timed("backfill", lambda: steps.backfill(url, batch=batch))
+        result["machine"] = machine(url)
+        batches: list[tuple[float, str, int]] = []
+        plans: dict[str, str] = {}
+
+        def explain(phase: str, texts: list[str]) -> None:
+            plans[phase] = _keep_plans(texts)
+
+        phases = timed(
+            "backfill",
+            lambda: steps.backfill(
+                url,
+                batch=batch,
+                explain=explain,
+                on_progress=lambda p: batches.append((time.time(), p.name, p.migrated)),
+            ),
+        )
+        result["plans"] = plans
+        for phase in ("tasks", "submissions"):
+            times = [w for w, name, _ in batches if name == phase]
+            if len(times) > 1:
+                per = [b - a for a, b in itertools.pairwise(times)]
+                result.setdefault("batch_seconds", {})[phase] = _summary(per)
         secs = result["steps"]["backfill"]["seconds"]
         rows = sum(p.migrated + p.quarantined for p in phases)
         result["backfill_rows"] = rows
@@ -251,6 +301,11 @@ def run(
         samples = [s for a in apps for s in a.samples]
         result["latency"] = _stats(samples)
         result["worst_op_ms"] = round(max(s[2] for s in samples) * 1000, 2)
+        start = min(s[3] for s in samples)
+        result["worst_ops"] = [
+            {"step": s[0], "op": s[1], "ms": round(s[2] * 1000, 1), "at_s": round(s[3] - start, 1)}
+            for s in sorted(samples, key=lambda s: -s[2])[:10]
+        ]
         result["errors"] = [e for a in apps for e in a.errors][:20]
         result["error_count"] = sum(len(a.errors) for a in apps)
         result["lost"] = _lost(url, apps)
@@ -280,6 +335,88 @@ def run(
     return result
 
 
+STEP_ORDER = ("before", "expand", "backfill", "verify", "switch", "after")
+
+
+def render(r: dict[str, Any]) -> str:
+    """The legacy migration's section of BENCHMARKS.md."""
+    m = r["machine"]
+    lat = r.get("latency", {})
+    steps_seen = [s for s in STEP_ORDER if s in lat]
+    rows = []
+    for step in steps_seen:
+        s = lat[step]
+        op, worst = max(s["by_op"].items(), key=lambda kv: kv[1]["max_ms"])
+        rows.append(
+            [step, s["ops"], s["p50_ms"], s["p99_ms"], s["max_ms"], f"{op} {worst['max_ms']}"]
+        )
+    ops = sorted({op for s in lat.values() for op in s["by_op"]})
+    per_op = []
+    for op in ops:
+        cells = [op]
+        for st in steps_seen:
+            v = lat[st]["by_op"].get(op)
+            cells.append(f"{v['p99_ms']} / {v['max_ms']}" if v else "")
+        per_op.append(cells)
+    lost = r.get("lost", {})
+    goal = r["worst_op_ms"] <= 200 and r["error_count"] == 0 and not any(lost.values())
+    per_batch = "; ".join(
+        f"{ph} p50 {v['p50_ms'] / 1000:.3f}, p99 {v['p99_ms'] / 1000:.3f},"
+        f" max {v['max_ms'] / 1000:.3f}"
+        for ph, v in r.get("batch_seconds", {}).items()
+    )
+    out = [
+        "## Online migration of a legacy database",
+        "",
+        f"`python -m benchmarks.legacy_migration --tasks {r['tasks']} --submissions "
+        f"{r['submissions']} --workers {r['workers']} --ops-per-second {r['ops_per_second']:g} "
+        f"--batch {r['batch']}`, {m['date']}: {m['cores']} cores, {m['ram']}, {m['cpu']}; "
+        f"{m['postgresql']} ({m['postgresql_settings']}). The machine was shared with other "
+        "work during the run.",
+        "",
+        f"A legacy database of {r['tasks']:,} tasks and {r['submissions']:,} submissions (the "
+        f"generator's messy shapes; generated in {r.get('generate_s')} s) migrated while a "
+        f"simulated old application runs on {r['workers']} connections with prepared "
+        f"statements, {r['ops_per_second']:g} operations/s in all (inserts, updates and point "
+        "reads of tasks and submissions). Contract runs after the old application stopped.",
+        "",
+        table(["step", "seconds"], [[k, v["seconds"]] for k, v in r["steps"].items()]),
+        "",
+        f"Backfill: {r.get('backfill_rows', 0):,} rows in "
+        f"{r['steps'].get('backfill', {}).get('seconds')} s = "
+        f"**{r.get('backfill_rows_per_s')} rows/s** (batches of {r['batch']}, the consensus of "
+        f"the touched tasks included). Seconds per batch, consensus included: {per_batch}. "
+        "Executed plans of each phase's first batch at this scale (EXPLAIN ANALYZE, BUFFERS "
+        "through auto_explain): `benchmarks/plans/legacy_backfill_tasks.txt`, "
+        "`benchmarks/plans/legacy_backfill_submissions.txt`.",
+        "",
+        "The old application's operations per step, all together (ms):",
+        "",
+        table(["step", "operations", "p50", "p99", "max", "slowest kind"], rows),
+        "",
+        "p99 / max per operation and step (ms):",
+        "",
+        table(["operation", *steps_seen], per_op),
+        "",
+        "Slowest single operations (seconds since the old application started):",
+        "",
+        table(
+            ["step", "operation", "ms", "at s"],
+            [[w["step"], w["op"], w["ms"], w["at_s"]] for w in r.get("worst_ops", [])],
+        ),
+        "",
+        f"Errors in the old application: **{r['error_count']}**. Rows it wrote that were lost "
+        f"or changed: **{sum(lost.values())}** ({lost}). Verify: "
+        f"{'pass' if r.get('verify_ok') else 'FAIL'} ({r.get('quarantined')} quarantined rows, "
+        "the generator's unparseable shapes). Contract: catalog differences from a fresh "
+        f"install: {r.get('contract_catalog_diff')}.",
+        "",
+        "Goal (no old-application operation over 200 ms, no error, no lost row): "
+        f"**{'pass' if goal else 'miss'}** (slowest {r['worst_op_ms']} ms).",
+    ]
+    return "\n".join(out) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -298,6 +435,12 @@ def main(argv: list[str] | None = None) -> int:
         help="the old application's load, over all its connections",
     )
     parser.add_argument("--out", help="write the figures as JSON here")
+    parser.add_argument(
+        "--report",
+        type=Path,
+        default=ROOT / "BENCHMARKS.md",
+        help="the report whose legacy_migration section is rewritten ('-' for none)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     args = parser.parse_args(argv)
     result = run(
@@ -309,8 +452,13 @@ def main(argv: list[str] | None = None) -> int:
         keep=args.keep,
         ops_per_second=args.ops_per_second,
     )
+    plans = result.pop("plans", {})
     text = json.dumps(result, indent=2, default=str)
     print(text)
+    if str(args.report) != "-":
+        for phase, plan in plans.items():
+            (PLANS_DIR / f"legacy_backfill_{phase}.txt").write_text(plan)
+        put_section(args.report, "legacy_migration", render(result))
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
             f.write(text)

@@ -22,3 +22,7 @@ def test_the_migration_benchmark_runs_under_a_simulated_old_application(server_u
     for step in ("expand", "backfill", "verify", "switch", "contract"):
         assert result["steps"][step]["seconds"] >= 0
     assert result["latency"]["backfill"]["ops"] > 0
+    assert "Update on tasks" in result["plans"]["tasks"]
+    assert "Update on submissions" in result["plans"]["submissions"]
+    text = legacy_migration.render(result)
+    assert "rows/s" in text and "Goal (no old-application operation over 200 ms" in text

@@ -384,11 +384,14 @@ def backfill(
     rate: float | None = None,
     on_progress: Callable[[Phase], None] | None = None,
     max_batches: int | None = None,
+    explain: Callable[[str, list[str]], None] | None = None,
 ) -> list[Phase]:
     """Migrate every row that existed before expand, in keyset batches; resumable at any point.
 
     Each batch and its progress row commit together, so a kill loses at most the batch in flight
-    and a rerun starts after the last committed one. `rate` caps rows per second.
+    and a rerun starts after the last committed one. `rate` caps rows per second. `explain`, when
+    given, gets the executed plans (EXPLAIN ANALYZE, BUFFERS, through auto_explain; superuser
+    only) of every statement of each phase's first batch.
     """
     started = time.time()
     done: list[Phase] = []
@@ -403,11 +406,17 @@ def backfill(
         _drain(conn)  # what a killed run left queued
         for phase in ("tasks", "submissions"):
             p = _phase_row(conn, phase)
+            plans: list[str] | None = [] if explain else None
             while not p.finished:
                 if max_batches is not None and batches >= max_batches:
                     return done
                 t0 = time.monotonic()
-                seen, row = _retrying(lambda ph=phase: _batch_and_progress(conn, ph, batch))
+                seen, row = _retrying(
+                    lambda ph=phase, pl=plans: _batch_and_progress(conn, ph, batch, pl)
+                )
+                if explain and plans is not None:
+                    explain(phase, plans)
+                    plans = None
                 _drain(conn)
                 p = Phase(phase, *row)
                 batches += 1
@@ -462,10 +471,28 @@ def _retrying(work: Callable[[], Any], attempts: int = 200) -> Any:
     raise AssertionError("unreachable")
 
 
-def _batch_and_progress(conn: psycopg.Connection, phase: str, limit: int) -> tuple[int, tuple]:
+def _batch_and_progress(
+    conn: psycopg.Connection, phase: str, limit: int, plans: list[str] | None = None
+) -> tuple[int, tuple]:
     with conn.transaction():
         conn.execute(_BACKFILL_SETTINGS)
-        seen = _batch(conn, phase, limit)
+        if plans is not None:
+            plans.clear()  # a retried batch: only the plans of the one that committed
+            conn.execute("LOAD 'auto_explain'")
+            conn.execute(
+                "SET LOCAL auto_explain.log_min_duration = 0;"
+                " SET LOCAL auto_explain.log_analyze = on; SET LOCAL auto_explain.log_buffers = on;"
+                " SET LOCAL auto_explain.log_nested_statements = on;"
+                " SET LOCAL auto_explain.log_level = notice"
+            )
+        handler = (lambda d: plans.append(d.message_primary or "")) if plans is not None else None
+        if handler:
+            conn.add_notice_handler(handler)
+        try:
+            seen = _batch(conn, phase, limit)
+        finally:
+            if handler:
+                conn.remove_notice_handler(handler)
         row = conn.execute(
             "SELECT migrated, quarantined, total, finished_at IS NOT NULL"
             " FROM whs_legacy.progress WHERE phase = %s",
