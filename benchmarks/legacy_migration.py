@@ -452,16 +452,15 @@ def main(argv: list[str] | None = None) -> int:
         keep=args.keep,
         ops_per_second=args.ops_per_second,
     )
+    if args.out:
+        with open(args.out, "w", encoding="utf-8") as f:
+            f.write(json.dumps(result, indent=2, default=str))
     plans = result.pop("plans", {})
-    text = json.dumps(result, indent=2, default=str)
-    print(text)
+    print(json.dumps(result, indent=2, default=str))
     if str(args.report) != "-":
         for phase, plan in plans.items():
             (PLANS_DIR / f"legacy_backfill_{phase}.txt").write_text(plan)
         put_section(args.report, "legacy_migration", render(result))
-    if args.out:
-        with open(args.out, "w", encoding="utf-8") as f:
-            f.write(text)
     ok = (
         result["error_count"] == 0
         and not any(result["lost"].values())

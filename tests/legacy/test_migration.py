@@ -433,3 +433,45 @@ def test_steps_refuse_out_of_order(legacy_url, reference_url):
             ("switch",),
             ("switch",),
         ]
+
+
+@pytest.mark.parametrize("batch", [50, 2])
+def test_backfill_gives_a_shared_question_one_gold_whatever_the_batches(
+    legacy_url, reference_url, batch
+):
+    # four tasks with one content, after every generated one (their ids sort last), in id order:
+    # no gold, gold "a", gold B, no gold
+    golds = [None, "a", "B", None]
+    ids = [f"ffffffff-0000-4000-0000-00000000000{i}" for i in range(4)]
+    with psycopg.connect(legacy_url) as conn:
+        for i, gold in zip(ids, golds, strict=True):
+            doc = {"type": "pairwise_ab", "prompt": "shared", "optionA": "x", "optionB": "y"}
+            if gold is not None:
+                doc["gold"] = gold
+            conn.execute(
+                "INSERT INTO tasks (id, creator_id, title, description, instructions, task_type,"
+                " reward_amount, max_submissions, status)"
+                " VALUES (%s, %s, 't', 'd', %s, 'pairwise_ab', 1, 3, 'active')",
+                (i, SYSTEM, json.dumps(doc)),
+            )
+    steps.expand(legacy_url, reference_url=reference_url)
+    steps.backfill(legacy_url, batch=batch)
+    with psycopg.connect(legacy_url) as conn:
+        rows = dict(
+            conn.execute(
+                "SELECT t.id::text, q.gold_standard FROM tasks t"
+                " LEFT JOIN questions q ON q.id = t.question_id WHERE t.id = ANY(%s::uuid[])",
+                (ids,),
+            ).fetchall()
+        )
+        (reason,) = conn.execute(
+            "SELECT reason FROM whs_legacy.quarantine WHERE table_name = 'tasks' AND row_id = %s",
+            (ids[2],),
+        ).fetchone()
+        (questions,) = conn.execute(
+            "SELECT count(*) FROM questions WHERE content ->> 'prompt' = 'shared'"
+        ).fetchone()
+    assert questions == 1
+    assert [rows[i] for i in ids] == ["A", "A", None, "A"]
+    assert reason == 'gold "B" conflicts with gold "A" of the same question in another task'
+    assert verify(legacy_url).ok
