@@ -77,6 +77,15 @@ class Settings(BaseSettings):
         le=3600,
         description="Seconds a task handed out by `next` stays reserved for that annotator.",
     )
+    token_cache_seconds: float = Field(
+        default=10,
+        ge=0,
+        le=300,
+        description="Seconds an app process keeps a checked API token in memory (0: check every "
+        "request). A revoked token, a deactivated user or a role change is forgotten at once "
+        "(PostgreSQL notifies every process); the cache is bypassed while that notification "
+        "channel is down.",
+    )
     gold_rate: float = Field(
         default=0.1,
         ge=0,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 import httpx
+import psycopg
 
 from tests.web.conftest import PASSWORD
 
@@ -185,3 +186,74 @@ async def test_an_admin_creates_a_user_who_can_then_sign_in(env):
         bad = await client.post("/api/users", json={"username": "has space", "password": "short"})
         assert bad.status_code == 422 and bad.json()["field"] in ("username", "password")
     assert (await _sign_in(env.client, "newbie", "long enough pw")).status_code == 303
+
+
+async def _eventually(check, seconds: float = 1.0) -> float:
+    """Return how long it took until `check()` held; fail after `seconds`."""
+    import asyncio
+    import time
+
+    began = time.monotonic()
+    while not await check():
+        assert time.monotonic() - began < seconds, f"still not true after {seconds} s"
+        await asyncio.sleep(0.01)
+    return time.monotonic() - began
+
+
+async def test_a_cached_token_is_forgotten_when_changed_by_another_process(env):
+    """Tokens are kept in memory for a few seconds; a change made elsewhere (another app
+    process, the CLI, SQL) reaches this process through PostgreSQL within a second."""
+    import asyncio
+
+    await asyncio.wait_for(env.app.state.broker.listening.wait(), 10)
+    token = await env.token_for("cached")
+    admin = await env.token_for("boss", "admin")
+    cache = env.app.state.token_cache
+    async with env.client_with(token) as client, env.client_with(admin) as boss:
+        assert (await client.get("/api/me")).status_code == 200
+        assert (await boss.get("/api/users")).status_code == 200
+        assert len(cache._items) == 2  # both checks are now answered from memory
+
+        async def sql(statement: str) -> None:
+            async with await psycopg.AsyncConnection.connect(env.url, autocommit=True) as c:
+                await c.execute(statement)
+
+        await sql("UPDATE users SET role = 'annotator' WHERE username = 'boss'")
+        await _eventually(lambda: _status(boss, "/api/users", 403))
+        await sql(
+            "UPDATE api_tokens SET revoked_at = now() FROM users u"
+            " WHERE u.id = api_tokens.user_id AND u.username = 'cached'"
+        )
+        await _eventually(lambda: _status(client, "/api/me", 401))
+        # A reputation update (frequent) does not empty the cache.
+        assert (await boss.get("/api/me")).status_code == 200
+        await sql("UPDATE users SET reputation_score = 900 WHERE username = 'boss'")
+        await asyncio.sleep(0.2)
+        assert len(cache._items) == 1
+
+
+async def _status(client, path: str, expected: int) -> bool:
+    return (await client.get(path)).status_code == expected
+
+
+def test_the_token_cache_is_bypassed_when_not_listening_and_expires():
+    import time
+    import uuid
+
+    from whstudio.domain.users import Principal
+    from whstudio.web.deps import TokenCache
+
+    live = {"on": False}
+    cache = TokenCache(0.05, live=lambda: live["on"])
+    who = Principal(id=uuid.uuid4(), username="u", role="annotator", via_token=True)
+    cache.put(b"k", who)
+    assert cache.get(b"k") is None  # not listening: nothing kept, nothing served
+    live["on"] = True
+    cache.put(b"k", who)
+    assert cache.get(b"k") == who
+    live["on"] = False
+    assert cache.get(b"k") is None
+    live["on"] = True
+    time.sleep(0.06)
+    assert cache.get(b"k") is None  # expired
+    assert TokenCache(0, live=lambda: True).get(b"k") is None

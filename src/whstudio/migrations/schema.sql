@@ -134,6 +134,31 @@ $$;
 
 
 --
+-- Name: auth_changed_v1(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.auth_changed_v1() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    changed record;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        changed := OLD;
+    ELSE
+        changed := NEW;
+    END IF;
+    IF TG_TABLE_NAME = 'users' THEN
+        PERFORM pg_notify('whstudio_auth', changed.id::text);
+    ELSE
+        PERFORM pg_notify('whstudio_auth', changed.user_id::text);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+
+--
 -- Name: consensus_apply_vote(public.submissions, integer); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -2745,6 +2770,20 @@ CREATE INDEX webhook_events_created_idx ON public.webhook_events USING btree (cr
 
 
 --
+-- Name: api_tokens api_tokens_auth_changed; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER api_tokens_auth_changed AFTER UPDATE OF revoked_at, expires_at, token_hash, user_id ON public.api_tokens FOR EACH ROW WHEN (((old.revoked_at IS DISTINCT FROM new.revoked_at) OR (old.expires_at IS DISTINCT FROM new.expires_at) OR (old.token_hash IS DISTINCT FROM new.token_hash) OR (old.user_id IS DISTINCT FROM new.user_id))) EXECUTE FUNCTION public.auth_changed_v1();
+
+
+--
+-- Name: api_tokens api_tokens_auth_deleted; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER api_tokens_auth_deleted AFTER DELETE ON public.api_tokens FOR EACH ROW EXECUTE FUNCTION public.auth_changed_v1();
+
+
+--
 -- Name: questions questions_default_lineage; Type: TRIGGER; Schema: public; Owner: -
 --
 
@@ -2861,6 +2900,20 @@ CREATE TRIGGER tasks_set_updated_at BEFORE UPDATE ON public.tasks FOR EACH ROW E
 --
 
 CREATE TRIGGER tasks_sync_consensus AFTER UPDATE OF status, priority, question_id, consensus_threshold, min_agreement_percentage, allow_tie ON public.tasks FOR EACH ROW EXECUTE FUNCTION public.tasks_sync_consensus();
+
+
+--
+-- Name: users users_auth_changed; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER users_auth_changed AFTER UPDATE OF is_active, role, username, display_name ON public.users FOR EACH ROW WHEN (((old.is_active IS DISTINCT FROM new.is_active) OR (old.role IS DISTINCT FROM new.role) OR (old.username IS DISTINCT FROM new.username) OR (old.display_name IS DISTINCT FROM new.display_name))) EXECUTE FUNCTION public.auth_changed_v1();
+
+
+--
+-- Name: users users_auth_deleted; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER users_auth_deleted AFTER DELETE ON public.users FOR EACH ROW EXECUTE FUNCTION public.auth_changed_v1();
 
 
 --

@@ -17,6 +17,7 @@ from whstudio.web.api import consensus, events, health, quality, review, tasks, 
 from whstudio.web.api import export as export_api
 from whstudio.web.api import rankings as rankings_api
 from whstudio.web.api import webhooks as webhooks_api
+from whstudio.web.deps import TokenCache
 from whstudio.web.events import ConsensusBroker, EventPublisher
 from whstudio.web.metrics import Metrics
 from whstudio.web.middleware import RequestContextMiddleware
@@ -64,7 +65,8 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     )
     metrics = Metrics()
     metrics.watch_pool(pool)
-    broker = ConsensusBroker(database_url)
+    token_cache = TokenCache(settings.token_cache_seconds, live=lambda: broker.listening.is_set())
+    broker = ConsensusBroker(database_url, on_auth_change=token_cache.clear)
     publisher = EventPublisher(pool)
     policy = Policy.from_settings(settings)
     webhooks = Worker(pool.connection, policy) if settings.webhook_worker else None
@@ -98,6 +100,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.state.metrics = metrics
     app.state.broker = broker
     app.state.publisher = publisher
+    app.state.token_cache = token_cache
     app.state.secret = secret
     app.state.sessions = SessionCodec(secret, settings.session_max_age)
     app.state.templates = make_templates()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+import time
+from collections.abc import AsyncIterator, Callable, Iterable
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -33,6 +34,59 @@ async def get_conn(request: Request) -> AsyncIterator[AsyncConnection]:
 Conn = Annotated[AsyncConnection, Depends(get_conn)]
 
 
+class TokenCache:
+    """API tokens this process checked in the last `ttl` seconds (by hash) and their caller.
+
+    Every change that could end or alter a token's rights (revocation, expiry change, a user
+    deactivated, a role changed, a row deleted) is announced by PostgreSQL on `whstudio_auth`
+    (revision 0007); the consensus listener clears this cache when one arrives and whenever its
+    connection drops or returns, and the cache is bypassed (`live()` false) while it is not
+    listening. What remains is the delivery delay of a notification (milliseconds) and a token
+    that expires by the clock, which the TTL bounds. Only successful checks are kept.
+    """
+
+    MAX_ENTRIES = 50_000
+
+    def __init__(self, ttl: float, live: Callable[[], bool]) -> None:
+        self.ttl = ttl
+        self.live = live
+        self._items: dict[bytes, tuple[Principal, float]] = {}
+
+    def get(self, digest: bytes) -> Principal | None:
+        if self.ttl <= 0 or not self.live():
+            return None
+        item = self._items.get(digest)
+        if item is None:
+            return None
+        if item[1] < time.monotonic():
+            self._items.pop(digest, None)
+            return None
+        return item[0]
+
+    def put(self, digest: bytes, principal: Principal) -> None:
+        if self.ttl <= 0 or not self.live():
+            return
+        if len(self._items) >= self.MAX_ENTRIES:
+            self._items.clear()
+        self._items[digest] = (principal, time.monotonic() + self.ttl)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+
+async def _principal_for_token(request: Request, conn: AsyncConnection, token: str):
+    cache: TokenCache | None = getattr(request.app.state, "token_cache", None)
+    if cache is None or not token.startswith(security.TOKEN_PREFIX) or len(token) > 200:
+        return await users_domain.principal_for_token(conn, token)
+    digest = security.token_hash(token)
+    principal = cache.get(digest)
+    if principal is None:
+        principal = await users_domain.principal_for_token(conn, token)
+        if principal is not None:
+            cache.put(digest, principal)
+    return principal
+
+
 async def get_principal(request: Request, conn: Conn) -> Principal | None:
     """Return the caller from a bearer token or a session cookie, or None when anonymous."""
     auth = request.headers.get("authorization")
@@ -40,7 +94,7 @@ async def get_principal(request: Request, conn: Conn) -> Principal | None:
         scheme, _, token = auth.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Unauthenticated("the Authorization header must be 'Bearer <token>'")
-        principal = await users_domain.principal_for_token(conn, token.strip())
+        principal = await _principal_for_token(request, conn, token.strip())
         if principal is None:
             raise Unauthenticated("the API token is unknown, revoked or expired")
         return principal

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Callable
 from typing import Any
 
 import structlog
@@ -14,13 +15,17 @@ from psycopg import AsyncConnection
 
 log = structlog.get_logger("whstudio.events")
 CHANNEL = "whstudio_consensus"
+AUTH_CHANNEL = "whstudio_auth"  # a token or a user's rights changed (payload: the user id)
 RESYNC: dict[str, Any] = {"resync": True}
 QUEUE_SIZE = 1000
 
 
 class ConsensusBroker:
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, on_auth_change: Callable[[], None] | None = None) -> None:
         self.url = url
+        # Called on every auth change, and whenever the listener (re)connects: changes may have
+        # been missed while it was away.
+        self.on_auth_change = on_auth_change or (lambda: None)
         self.subscribers: set[asyncio.Queue] = set()
         self.listening = asyncio.Event()
         self._task: asyncio.Task | None = None
@@ -59,11 +64,16 @@ class ConsensusBroker:
                 conn = await AsyncConnection.connect(self.url, autocommit=True)
                 async with conn:
                     await conn.execute(f"LISTEN {CHANNEL}")
+                    await conn.execute(f"LISTEN {AUTH_CHANNEL}")
+                    self.on_auth_change()
                     self.listening.set()
                     delay = 0.5
                     # Anything published while we were away is fetched by each subscriber.
                     self._publish(RESYNC)
                     async for notice in conn.notifies():
+                        if notice.channel == AUTH_CHANNEL:
+                            self.on_auth_change()
+                            continue
                         try:
                             self._publish(json.loads(notice.payload))
                         except ValueError:
@@ -72,6 +82,7 @@ class ConsensusBroker:
                 raise
             except Exception as exc:  # the database went away: retry with backoff
                 self.listening.clear()
+                self.on_auth_change()
                 log.warning("consensus listener lost its connection", error=str(exc)[:200])
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10)

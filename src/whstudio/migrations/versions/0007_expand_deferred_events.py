@@ -1,4 +1,5 @@
-"""Consensus events of an API submission published after its commit, not inside it.
+"""Consensus events of an API submission published after its commit, not inside it; token and
+user changes announced so that app processes can cache token checks.
 
 Revision ID: 0007
 Revises: 0006

@@ -81,7 +81,53 @@ BEGIN
 END
 $$;
 
+-- Changes that end or change an API token's or a user's right to call the API are announced on
+-- the channel whstudio_auth (payload: the user id), so that app processes may keep recently
+-- checked tokens in memory and forget them the moment one of these happens. Rare writes: the
+-- NOTIFY cost above does not matter here, and reputation updates (frequent) do not fire these.
+CREATE FUNCTION auth_changed_v1() RETURNS trigger
+LANGUAGE plpgsql AS $$
+DECLARE
+    changed record;
+BEGIN
+    IF TG_OP = 'DELETE' THEN
+        changed := OLD;
+    ELSE
+        changed := NEW;
+    END IF;
+    IF TG_TABLE_NAME = 'users' THEN
+        PERFORM pg_notify('whstudio_auth', changed.id::text);
+    ELSE
+        PERFORM pg_notify('whstudio_auth', changed.user_id::text);
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+CREATE TRIGGER api_tokens_auth_changed AFTER UPDATE OF revoked_at, expires_at, token_hash, user_id
+    ON api_tokens FOR EACH ROW
+    WHEN (OLD.revoked_at IS DISTINCT FROM NEW.revoked_at
+          OR OLD.expires_at IS DISTINCT FROM NEW.expires_at
+          OR OLD.token_hash IS DISTINCT FROM NEW.token_hash
+          OR OLD.user_id IS DISTINCT FROM NEW.user_id)
+    EXECUTE FUNCTION auth_changed_v1();
+CREATE TRIGGER api_tokens_auth_deleted AFTER DELETE ON api_tokens
+    FOR EACH ROW EXECUTE FUNCTION auth_changed_v1();
+CREATE TRIGGER users_auth_changed AFTER UPDATE OF is_active, role, username, display_name
+    ON users FOR EACH ROW
+    WHEN (OLD.is_active IS DISTINCT FROM NEW.is_active OR OLD.role IS DISTINCT FROM NEW.role
+          OR OLD.username IS DISTINCT FROM NEW.username
+          OR OLD.display_name IS DISTINCT FROM NEW.display_name)
+    EXECUTE FUNCTION auth_changed_v1();
+CREATE TRIGGER users_auth_deleted AFTER DELETE ON users
+    FOR EACH ROW EXECUTE FUNCTION auth_changed_v1();
+
 -- migrate:down
+DROP TRIGGER users_auth_deleted ON users;
+DROP TRIGGER users_auth_changed ON users;
+DROP TRIGGER api_tokens_auth_deleted ON api_tokens;
+DROP TRIGGER api_tokens_auth_changed ON api_tokens;
+DROP FUNCTION auth_changed_v1();
 DROP FUNCTION submit_answer_v2(uuid, uuid, text, jsonb, text, text, integer, text, integer, text,
                                text);
 

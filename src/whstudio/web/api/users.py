@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, status
+from fastapi import APIRouter, Depends, Request, status
 
 from whstudio.domain import users as users_domain
 from whstudio.domain.users import Principal
@@ -48,9 +48,11 @@ async def create_user(body: UserCreate, user: Admin, conn: Conn):
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Stop an account from signing in; revoke its tokens (admin)",
 )
-async def deactivate_user(username: str, user: Admin, conn: Conn) -> None:
+async def deactivate_user(request: Request, username: str, user: Admin, conn: Conn) -> None:
     async with conn.transaction():
         await users_domain.deactivate(conn, username)
+    # This process forgets at once; the others on the notification the change raised.
+    request.app.state.token_cache.clear()
 
 
 @router.get(
@@ -78,6 +80,7 @@ async def create_token(body: TokenCreate, user: SignedIn, conn: Conn):
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Revoke one of the caller's API tokens (anyone signed in)",
 )
-async def revoke_token(token_id: UUID, user: SignedIn, conn: Conn) -> None:
+async def revoke_token(request: Request, token_id: UUID, user: SignedIn, conn: Conn) -> None:
     async with conn.transaction():
         await users_domain.revoke_token(conn, user.id, token_id)
+    request.app.state.token_cache.clear()

@@ -99,6 +99,7 @@ async def users_deactivate(request: Request, username: str, user: Admin, conn: C
         )
     async with conn.transaction():
         await users_domain.deactivate(conn, username)
+    request.app.state.token_cache.clear()
     return RedirectResponse(f"/admin/users?saved=deactivated:{username}", status_code=303)
 
 
@@ -142,4 +143,5 @@ async def tokens_revoke(request: Request, token_id: UUID, user: SignedIn, conn: 
             await users_domain.revoke_token(conn, user.id, token_id)
     except NotFound as exc:
         return await _tokens_page(request, conn, user, error=exc.message, status=404)
+    request.app.state.token_cache.clear()
     return RedirectResponse("/tokens", status_code=303)
