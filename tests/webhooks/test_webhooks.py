@@ -139,22 +139,24 @@ async def test_failures_are_retried_with_backoff_and_logged(db_url, receiver):
     receiver.script = [500, 503]
     async with connector(db_url)() as conn:
         await webhooks.enqueue(conn, "task.adjudicated", {"task_id": "t"})
-    worker = Worker(connector(db_url), FAST)
+    # A backoff long enough that the immediate second pass finds nothing due, even on a busy
+    # machine.
+    slow = Policy(max_attempts=3, backoff_base=0.5, timeout=5, poll_seconds=0.05, lease=0.3)
+    worker = Worker(connector(db_url), slow)
     assert await worker.run_once() == 1
     assert await worker.run_once() == 0  # waiting out the backoff
-    for _ in range(100):
+    deadline = time.monotonic() + 15
+    while len(receiver.received) < 3 and time.monotonic() < deadline:
         await worker.run_once()
-        if len(receiver.received) == 3:
-            break
         await asyncio.sleep(0.02)
     async with connector(db_url)() as conn:
         (delivery,) = await webhooks.deliveries(conn)
     assert delivery["status"] == "delivered" and delivery["attempts"] == 3
     assert [a["status_code"] for a in delivery["log"]] == [500, 503, 200]
-    # each retry waited at least its backoff: 0.05 s, then 0.1 s
+    # each retry waited at least its backoff: 0.5 s, then 1 s
     started = [datetime.fromisoformat(a["started_at"]) for a in delivery["log"]]
-    assert (started[1] - started[0]).total_seconds() >= 0.05
-    assert (started[2] - started[1]).total_seconds() >= 0.1
+    assert (started[1] - started[0]).total_seconds() >= 0.5
+    assert (started[2] - started[1]).total_seconds() >= 1.0
     assert [int(r.headers["X-WHStudio-Attempt"]) for r in receiver.received] == [1, 2, 3]
     assert len({r.headers["X-WHStudio-Event-Id"] for r in receiver.received}) == 1
 
