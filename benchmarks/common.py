@@ -121,6 +121,7 @@ class Context:
     plans_dir: Path
     meta: dict[str, Any]
     base_url: str = ""  # the web app under test
+    app_pid: int | None = None  # its main process (uvicorn; workers are its children)
     admin_token: str = ""
     scratch: Path = field(default_factory=lambda: Path(tempfile.gettempdir()))
 
@@ -300,8 +301,9 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving(url: str, home: Path, *, timeout: float = 60.0) -> Iterator[str]:
-    """Run `whstudio serve` on a free local port against `url`; yield its base URL."""
+def serving(url: str, home: Path, *, timeout: float = 60.0) -> Iterator[tuple[str, int]]:
+    """Run `whstudio serve` on a free local port against `url`; yield its base URL and the
+    server's process id."""
     port = free_port()
     env = {
         **os.environ,
@@ -332,7 +334,7 @@ def serving(url: str, home: Path, *, timeout: float = 60.0) -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the server did not become ready; see {home}/server.log")
             time.sleep(0.2)
-        yield base
+        yield base, proc.pid
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)

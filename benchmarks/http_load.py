@@ -210,18 +210,28 @@ async def closed_loop(
     step: Callable[[int, LoadStats], Awaitable[bool]],
     *,
     warmup: float = 0.0,
+    on_start: Callable[[], object] | None = None,
 ) -> LoadStats:
     """Run `clients` workers, each calling `step(worker, stats)` in a loop until `seconds` pass
-    (or it returns False). Requests during the first `warmup` seconds are not kept."""
+    (or it returns False). Requests during the first `warmup` seconds are not kept;
+    `on_start` is called once when the kept period begins."""
     kept = LoadStats()
     scratch = LoadStats()
     began = time.perf_counter()
     warm_until = began + warmup
     deadline = warm_until + seconds
+    if on_start is not None and warmup <= 0:
+        on_start()
+        on_start = None
 
     async def worker(index: int) -> None:
+        nonlocal on_start
         while time.perf_counter() < deadline:
-            stats = scratch if time.perf_counter() < warm_until else kept
+            warm = time.perf_counter() < warm_until
+            if not warm and on_start is not None:
+                on_start()
+                on_start = None
+            stats = scratch if warm else kept
             try:
                 more = await step(index, stats)
             except HTTPError as exc:

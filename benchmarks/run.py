@@ -119,7 +119,7 @@ async def run_benchmarks(
     with contextlib.ExitStack() as stack:
         if need_web:
             home = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="whs-bench-")))
-            ctx.base_url = stack.enter_context(serving(ctx.url, home))
+            ctx.base_url, ctx.app_pid = stack.enter_context(serving(ctx.url, home))
             conn = await connect(ctx.url)
             try:
                 from benchmarks.common import make_users_with_tokens

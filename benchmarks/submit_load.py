@@ -11,7 +11,7 @@ import time
 from typing import Any
 from uuid import UUID
 
-from benchmarks import http_load
+from benchmarks import cpu, http_load
 from benchmarks.common import (
     Context,
     auto_explain,
@@ -135,6 +135,12 @@ async def run(ctx: Context) -> dict[str, Any]:
     position = [0] * clients
     rng = random.Random(7)
 
+    conn = await connect(ctx.url)
+    try:
+        meter = cpu.Meter(ctx.app_pid, await cpu.postmaster_pid(conn))
+    finally:
+        await conn.close()
+
     async with http_load.client(ctx.base_url, connections=clients) as http:
 
         async def step(worker: int, stats: http_load.LoadStats) -> bool:
@@ -157,9 +163,15 @@ async def run(ctx: Context) -> dict[str, Any]:
             stats.add("submit", time.perf_counter() - began, response.status_code)
             return True
 
+        marks: dict[str, dict[str, float]] = {}
         stats = await http_load.closed_loop(
-            clients, scale.submit_seconds, step, warmup=min(2.0, scale.submit_seconds / 5)
+            clients,
+            scale.submit_seconds,
+            step,
+            warmup=min(2.0, scale.submit_seconds / 5),
+            on_start=lambda: marks.setdefault("start", meter.read()),
         )
+        marks["end"] = meter.read()
 
     ok = stats.statuses.get("submit 201", 0)
     errors = sum(n for k, n in stats.statuses.items() if k != "submit 201") + sum(
@@ -167,7 +179,13 @@ async def run(ctx: Context) -> dict[str, Any]:
     )
     ours = ok / stats.seconds if stats.seconds else 0.0
     p = percentiles(stats.latencies.get("submit", []))
+    handled = sum(len(v) for v in stats.latencies.values())
+    ours_cpu = cpu.per_operation(marks["start"], marks["end"], handled)
+    before_pgbench = meter.read()
     bench = run_pgbench(ctx.url, clients, scale.submit_seconds, ctx.scratch)
+    pgbench_cpu = cpu.per_operation(
+        before_pgbench, meter.read(), round(bench["tps"] * scale.submit_seconds)
+    )
     conn = await connect(ctx.url)
     try:
         await conn.execute(f"DROP TABLE IF EXISTS {PGBENCH_TABLE}")
@@ -201,6 +219,24 @@ async def run(ctx: Context) -> dict[str, Any]:
                 bench["failed"],
             ],
             ["ratio ours / pgbench", "", "", f"{ratio:.1%}", "", "", ""],
+            [
+                "CPU µs per submit: app / PostgreSQL / load generator",
+                "",
+                "",
+                f"{ours_cpu['app']:.0f} / {ours_cpu['db']:.0f} / {ours_cpu['loadgen']:.0f}",
+                "",
+                "",
+                "",
+            ],
+            [
+                "CPU µs per pgbench INSERT: PostgreSQL / pgbench",
+                "",
+                "",
+                f"{pgbench_cpu['db']:.0f} / {pgbench_cpu['finished_children']:.0f}",
+                "",
+                "",
+                "",
+            ],
         ],
         passed=(ratio >= TARGET_RATIO) and errors == 0,
         notes=[
@@ -222,5 +258,12 @@ async def run(ctx: Context) -> dict[str, Any]:
             "generator; app processes scale out (`--workers`, more machines), PostgreSQL's side "
             "of the work is not the bottleneck.",
         ],
-        extra={"ours_tps": ours, "pgbench_tps": bench["tps"], "ratio": ratio, "errors": errors},
+        extra={
+            "ours_tps": ours,
+            "pgbench_tps": bench["tps"],
+            "ratio": ratio,
+            "errors": errors,
+            "cpu_us_per_submit": ours_cpu,
+            "cpu_us_per_pgbench_insert": pgbench_cpu,
+        },
     )
