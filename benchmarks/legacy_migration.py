@@ -17,6 +17,7 @@ import json
 import os
 import random
 import re
+import sys
 import threading
 import time
 import uuid
@@ -242,6 +243,7 @@ def run(
         t0 = time.time()
         generate.generate(url, tasks=tasks, submissions=submissions)
         result["generate_s"] = round(time.time() - t0, 1)
+        print(f"generated in {result['generate_s']} s", file=sys.stderr, flush=True)
         with psycopg.connect(url) as conn:
             users = conn.execute(
                 "SELECT id, nullifier_hash FROM users ORDER BY id DESC LIMIT 200"
@@ -256,6 +258,7 @@ def run(
         def timed(label: str, work) -> Any:
             step[0] = label
             start = time.time()
+            print(f"{time.strftime('%H:%M:%S')} {label}", file=sys.stderr, flush=True)
             value = work()
             result["steps"][label] = {"seconds": round(time.time() - start, 2)}
             return value
