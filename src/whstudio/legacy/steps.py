@@ -398,7 +398,12 @@ def backfill(
     batches = 0
     with connect(url) as conn:
         _require(conn, ("expanded", "backfilled", "verified"), "backfill")
-        _install_schema(conn)  # this version's batch functions, on a database expanded earlier
+        if conn.execute(
+            "SELECT to_regprocedure('whs_legacy.backfill_submissions_v2(uuid, integer)') IS NULL"
+        ).fetchone()[0]:
+            # expanded by an earlier version: this one's batch functions. Only then: replacing
+            # the functions the dual-write triggers call makes every session recompile them.
+            _install_schema(conn)
         # Statistics for the columns expand added (none yet: the planner would take every row
         # for migrated). ANALYZE reads a sample and blocks no reads or writes.
         for table in ("tasks", "submissions"):
