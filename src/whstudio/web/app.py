@@ -15,6 +15,7 @@ from whstudio.settings import Settings
 from whstudio.web import errors
 from whstudio.web.api import consensus, events, health, quality, review, tasks, users
 from whstudio.web.api import export as export_api
+from whstudio.web.api import import_items as import_items_api
 from whstudio.web.api import rankings as rankings_api
 from whstudio.web.api import webhooks as webhooks_api
 from whstudio.web.deps import TokenCache
@@ -31,6 +32,8 @@ from whstudio.web.templating import make_templates
 from whstudio.webhook_worker import Policy, Worker
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
+# Routes that take files bigger than that (path: bytes, plus room for the multipart framing).
+BODY_LIMITS = {import_items_api.PATH: import_items_api.MAX_FILE_BYTES + 64 * 1024}
 ROUTERS = (
     health.router,
     users.router,
@@ -40,6 +43,7 @@ ROUTERS = (
     quality.router,
     review.router,
     export_api.router,
+    import_items_api.router,
     rankings_api.router,
     webhooks_api.router,
     auth.router,
@@ -114,7 +118,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         StaticFiles(directory=str(resources.files("whstudio.web") / "static")),
         name="static",
     )
-    app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES)
+    app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES, per_path=BODY_LIMITS)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app
 
@@ -134,18 +138,20 @@ def app_from_environment() -> FastAPI:
 class BodyLimitMiddleware:
     """Refuse request bodies over the limit with 413 before any handler reads them."""
 
-    def __init__(self, app, limit: int) -> None:
+    def __init__(self, app, limit: int, per_path: dict[str, int] | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.per_path = per_path or {}
 
     async def __call__(self, scope, receive, send):
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.per_path.get(scope.get("path", ""), self.limit)
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
-            await _too_large(send, self.limit)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _too_large(send, limit)
             return
         received = 0
         too_large = False
@@ -155,7 +161,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
+                if received > limit:
                     too_large = True
                     raise _BodyTooLarge
             return message
@@ -163,7 +169,7 @@ class BodyLimitMiddleware:
         try:
             await self.app(scope, limited_receive, send)
         except _BodyTooLarge:
-            await _too_large(send, self.limit)
+            await _too_large(send, limit)
 
 
 class _BodyTooLarge(Exception):

@@ -1,0 +1,108 @@
+"""Import of items of any type, or MT-Bench human judgments with their answers (admins).
+
+The API twin of `whstudio import-items`: the file is checked first, every bad row is listed with
+its reason, and unless `skip_bad` is set a file with any bad row stores nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile, status
+
+from whstudio.domain import import_items as items_domain
+from whstudio.domain.users import Principal
+from whstudio.errors import InvalidInput
+from whstudio.web.deps import Conn, require
+from whstudio.web.errors import error_response, error_responses
+from whstudio.web.policies import ADMIN
+
+router = APIRouter(prefix="/api/admin", tags=["import"], responses=error_responses())
+
+Admin = Annotated[Principal, Depends(require(ADMIN))]
+# Larger than the app's general body limit (see app.BODY_LIMITS): judgment files are big.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+PATH = "/api/admin/import-items"
+
+
+@router.post(
+    "/import-items",
+    response_model=items_domain.ItemsReport,
+    status_code=status.HTTP_201_CREATED,
+    summary="Import items (JSONL, JSON, CSV or Parquet) with a column mapping, or MT-Bench "
+    "judgments with their answers; check=true only validates (admin)",
+    responses={
+        200: {"description": "check=true: the validation report; nothing stored"},
+        422: {"description": "bad rows (listed) and skip_bad not set: nothing stored"},
+    },
+)
+async def import_items(
+    request: Request,
+    response: Response,
+    user: Admin,
+    conn: Conn,
+    file: Annotated[UploadFile, File(description=".jsonl, .json, .csv or .parquet")],
+    question_type: Annotated[
+        Literal["pairwise_ab", "ranking", "text_generation", "voice_transcription"] | None,
+        Query(
+            alias="type",
+            description="default: MT-Bench judgments if the file has their columns, "
+            "else pairwise_ab",
+        ),
+    ] = None,
+    mapping: Annotated[
+        list[str] | None,
+        Query(alias="map", max_length=20, description="FIELD=COLUMN, e.g. prompt=question"),
+    ] = None,
+    dataset: Annotated[
+        str | None, Query(min_length=1, max_length=200, description="default: the file name")
+    ] = None,
+    threshold: Annotated[int, Query(ge=1, le=10000)] = 3,
+    min_agreement: Annotated[float, Query(gt=0, le=100)] = 70.0,
+    allow_tie: bool | None = None,
+    check: Annotated[bool, Query(description="validate and report; store nothing")] = False,
+    skip_bad: Annotated[
+        bool, Query(description="store the good rows even if some are bad")
+    ] = False,
+    judge_prefix: Annotated[str, Query(min_length=1, max_length=50)] = "mtbench.",
+):
+    name = file.filename or "upload.jsonl"
+    data = await file.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise InvalidInput(
+            f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; use the CLI",
+            field="file",
+        )
+    rows, unreadable = items_domain.read_rows(data, name)
+    fields = items_domain.parse_mapping(mapping or [], question_type or "pairwise_ab")
+    checked = items_domain.check(
+        rows,
+        question_type=question_type,
+        mapping=fields,
+        judge_prefix=judge_prefix,
+        unreadable=unreadable,
+    )
+    mtbench = checked.layout == "mtbench_judgments"
+    stem = name.rsplit("/", 1)[-1].rsplit(".", 1)[0] or "upload"
+    dataset_name = dataset or (items_domain.MTBENCH_JUDGMENTS if mtbench else stem)
+    if check:
+        response.status_code = status.HTTP_200_OK
+        return items_domain.ItemsReport(
+            source=name, rows=checked.rows, failed=checked.failed, layout=checked.layout
+        )
+    try:
+        async with conn.transaction():
+            return await items_domain.store(
+                conn,
+                checked,
+                source=name,
+                dataset=dataset_name,
+                creator_id=user.id,
+                consensus_threshold=threshold,
+                min_agreement_percentage=min_agreement,
+                allow_tie=allow_tie,
+                strict=not skip_bad,
+            )
+    except items_domain.ImportRefused as exc:
+        details = [{"field": f"row {i.line}", "reason": i.reason} for i in exc.report.failed]
+        return error_response(request, 422, "invalid", exc.message, field="file", details=details)
