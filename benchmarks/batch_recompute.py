@@ -1,8 +1,10 @@
 """Full batch recompute of every answer with majority and with Dawid–Skene
 (`whstudio.domain.batch.recompute`, results stored), each in a process of its own for its wall
-time and peak memory; and Dawid–Skene's time per label beside crowd-kit's on one sample.
+time and peak memory; Dawid–Skene's time per label beside crowd-kit's on one sample; and the
+plans of the load and store statements (EXPLAIN ANALYZE, rolled back).
 
     python -m benchmarks.batch_recompute URL METHOD     # one measured run, prints JSON
+    (METHOD: majority, weighted, dawid_skene, `compare N` or `plans`)
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.common import PYTHON, ROOT, Context, result
+from benchmarks.common import PYTHON, ROOT, Context, result, write_plan
 
 TARGET_S = 60.0
 
@@ -43,6 +45,21 @@ async def _recompute(url: str, method: str) -> dict[str, Any]:
         "steps_s": run.seconds,
         "iterations": run.iterations,
     }
+
+
+async def _plans(url: str) -> dict[str, Any]:
+    """EXPLAIN (ANALYZE, BUFFERS) of the load queries and of storing majority, rolled back."""
+    from psycopg import AsyncConnection
+
+    from whstudio.domain import batch
+
+    conn = await AsyncConnection.connect(url)
+    try:
+        plans = await batch.explain(conn)
+    finally:
+        await conn.rollback()
+        await conn.close()
+    return {"plans": plans}
 
 
 def _subset(labels, max_labels: int, seed: int = 5):
@@ -109,6 +126,8 @@ def worker_main(argv: list[str]) -> None:
     baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if method == "compare":
         out = asyncio.run(_compare(url, int(argv[2])))
+    elif method == "plans":
+        out = asyncio.run(_plans(url))
     else:
         out = asyncio.run(_recompute(url, method))
     out["baseline_rss_mib"] = baseline / 1024
@@ -140,6 +159,8 @@ async def run(ctx: Context) -> dict[str, Any]:
     compare = await loop.run_in_executor(
         None, lambda: _in_process(ctx.url, "compare", str(ctx.scale.crowdkit_labels), timeout=3600)
     )
+    plans = await loop.run_in_executor(None, lambda: _in_process(ctx.url, "plans", timeout=3600))
+    write_plan(ctx, "batch_recompute", [tuple(p) for p in plans["plans"]])
     rows = []
     for method, r in runs.items():
         steps = ", ".join(f"{k} {v:.1f}" for k, v in r["steps_s"].items())
@@ -156,9 +177,13 @@ async def run(ctx: Context) -> dict[str, Any]:
         )
     passed = all(r["wall_s"] < TARGET_S for r in runs.values())
     notes = [
-        "Each method in a fresh Python process: wall time from connecting to commit (load by "
-        "binary COPY, aggregate, store into consensus_batch_results); peak memory is that "
-        "process's ru_maxrss (the baseline column is the interpreter with imports, before work).",
+        "Each method in a fresh Python process: wall time from connecting to commit (load: "
+        "tasks and annotators numbered in temporary tables, every answer sent as one int8 inside "
+        "a few binary int8[] values read by NumPy in place; aggregate; store: binary COPY into a "
+        "temporary table, then one set-based UPDATE of the method's rows in task order, an "
+        "INSERT of new tasks and a DELETE of tasks gone, under a table lock that readers do not "
+        "wait for); peak memory is that process's ru_maxrss (the baseline column is the "
+        "interpreter with imports, before work). Plans: benchmarks/plans/batch_recompute.txt.",
         f"Dawid–Skene vs crowd-kit on the same {compare['labels']:,} labels "
         f"({compare['tasks']:,} whole tasks drawn at random, {compare['workers']:,} annotators): "
         f"ours {compare['ours_s'] * 1000:.0f} ms ({compare['ours_us_per_label']:.2f} µs/label, "

@@ -1,42 +1,62 @@
-"""Batch recompute over the database: stored beside the real-time results, and consistent."""
+"""Batch recompute over the database: stored beside the real-time results, consistent, equal to
+a plain row-by-row reference, and replacing a method's earlier results exactly."""
 
 from __future__ import annotations
 
+import random
+import uuid
+
+import numpy as np
 import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
-from whstudio.domain import batch
+from whstudio.domain import aggregation, batch
+
+
+async def _user(conn, name: str) -> uuid.UUID:
+    cur = await conn.execute("INSERT INTO users (username) VALUES (%s) RETURNING id", [name])
+    return (await cur.fetchone())["id"]
+
+
+async def _task(conn, title: str = "t") -> uuid.UUID:
+    cur = await conn.execute(
+        "INSERT INTO questions (question_type, content) VALUES ('pairwise_ab', %s) RETURNING id",
+        [Jsonb({"prompt": title, "optionA": "a", "optionB": "b"})],
+    )
+    qid = (await cur.fetchone())["id"]
+    cur = await conn.execute(
+        "INSERT INTO tasks (question_id, title, allow_tie) VALUES (%s, %s, true) RETURNING id",
+        [qid, title],
+    )
+    return (await cur.fetchone())["id"]
+
+
+async def _answer(conn, task, user, choice: str) -> None:
+    await conn.execute(
+        "INSERT INTO submissions (task_id, user_id, chosen_response) VALUES (%s, %s, %s)",
+        [task, user, choice],
+    )
+
+
+async def _stored(conn, method: str) -> dict[uuid.UUID, tuple]:
+    cur = await conn.execute(
+        "SELECT task_id, final_answer ->> 'chosen_response' AS choice, confidence, run_id"
+        " FROM consensus_batch_results WHERE method = %s",
+        [method],
+    )
+    return {r["task_id"]: (r["choice"], r["confidence"], r["run_id"]) for r in await cur.fetchall()}
 
 
 async def test_batch_methods_store_results_and_majority_agrees_with_realtime(db_url):
     async with await psycopg.AsyncConnection.connect(db_url, row_factory=dict_row) as conn:
-        users = []
-        for i in range(5):
-            cur = await conn.execute(
-                "INSERT INTO users (username) VALUES (%s) RETURNING id", [f"u{i}"]
-            )
-            users.append((await cur.fetchone())["id"])
+        users = [await _user(conn, f"u{i}") for i in range(5)]
         for t in range(20):
-            cur = await conn.execute(
-                "INSERT INTO questions (question_type, content) VALUES ('pairwise_ab', %s)"
-                " RETURNING id",
-                [Jsonb({"prompt": f"p{t}", "optionA": "a", "optionB": "b"})],
-            )
-            qid = (await cur.fetchone())["id"]
-            cur = await conn.execute(
-                "INSERT INTO tasks (question_id, title, allow_tie) VALUES (%s, 't', true)"
-                " RETURNING id",
-                [qid],
-            )
-            tid = (await cur.fetchone())["id"]
+            tid = await _task(conn, f"p{t}")
             for u, user in enumerate(users[: 2 + t % 4]):
                 choice = "A" if (t + u) % 3 else ("B" if t % 2 else "tie")
-                await conn.execute(
-                    "INSERT INTO submissions (task_id, user_id, chosen_response) VALUES"
-                    " (%s, %s, %s)",
-                    [tid, user, choice],
-                )
+                await _answer(conn, tid, user, choice)
+        await _task(conn, "never answered")
         run = await batch.recompute(conn)
         assert run.tasks == 20 and run.workers == 5
         assert run.disagreement["realtime vs majority"] == 0.0
@@ -54,3 +74,124 @@ async def test_batch_methods_store_results_and_majority_agrees_with_realtime(db_
             " WHERE method = 'majority'"
         )
         assert (await cur.fetchone())["runs"] == 1 and again.run_id != run.run_id
+        # The temporary tables are gone: the connection can run it again, even in autocommit.
+        await conn.commit()
+        await conn.set_autocommit(True)
+        third = await batch.recompute(conn, ("majority",), store=False)
+        assert third.tasks == 20 and third.disagreement["realtime vs majority"] == 0.0
+
+
+async def _reference(conn) -> tuple[aggregation.Labels, list[uuid.UUID], list[uuid.UUID]]:
+    """The answers, loaded the plain way: one Python row per answer, uuids mapped by dicts."""
+    cur = await conn.execute(
+        "SELECT task_id, user_id, chosen_response FROM submissions"
+        " WHERE is_latest AND chosen_response IS NOT NULL"
+    )
+    rows = await cur.fetchall()
+    tasks = sorted({r["task_id"] for r in rows}, key=lambda u: u.bytes)
+    users = sorted({r["user_id"] for r in rows}, key=lambda u: u.bytes)
+    t_index = {t: i for i, t in enumerate(tasks)}
+    u_index = {u: i for i, u in enumerate(users)}
+    code = {"A": 0, "B": 1, "tie": 2}
+    labels = aggregation.Labels(
+        task=np.array([t_index[r["task_id"]] for r in rows], dtype=np.int64),
+        worker=np.array([u_index[r["user_id"]] for r in rows], dtype=np.int64),
+        label=np.array([code[r["chosen_response"]] for r in rows], dtype=np.int64),
+        n_tasks=len(tasks),
+        n_workers=len(users),
+    )
+    return labels, tasks, users
+
+
+async def test_results_equal_a_row_by_row_reference_on_random_data(db_url):
+    rng = random.Random(3)
+    async with await psycopg.AsyncConnection.connect(db_url, row_factory=dict_row) as conn:
+        users = [await _user(conn, f"r{i}") for i in range(12)]
+        skill = [rng.uniform(0.4, 0.95) for _ in users]
+        for u, weight in zip(users[:4], (0.5, 2.0, 3.5, 0.25), strict=True):
+            await conn.execute("UPDATE users SET reputation_weight = %s WHERE id = %s", [weight, u])
+        for t in range(120):
+            tid = await _task(conn, f"r{t}")
+            truth = rng.choice("AB")
+            for u in rng.sample(range(len(users)), rng.randint(0, 7)):
+                choice = truth if rng.random() < skill[u] else rng.choice(["A", "B", "tie"])
+                await _answer(conn, tid, users[u], choice)
+                if rng.random() < 0.15:  # a revision: only the latest answer counts
+                    await conn.execute(
+                        "SELECT submit_answer_v2(%s, %s, %s, NULL, NULL, NULL, NULL, NULL, NULL,"
+                        " NULL, NULL)",
+                        [tid, users[u], rng.choice(["A", "B", "tie"])],
+                    )
+        # Storing Dawid–Skene moves reputations, so the weights the run used are today's.
+        cur = await conn.execute("SELECT id, reputation_weight FROM users")
+        weight_of = {r["id"]: float(r["reputation_weight"]) for r in await cur.fetchall()}
+        assert len(set(weight_of.values())) > 1
+        run = await batch.recompute(conn)
+        labels, tasks, user_ids = await _reference(conn)
+        loaded = await batch.load_labels(conn)
+        assert [uuid.UUID(bytes=bytes(t)) for t in loaded.task_ids] == tasks
+        assert [uuid.UUID(bytes=bytes(u)) for u in loaded.user_ids] == user_ids
+        order = np.lexsort((loaded.labels.label, loaded.labels.worker, loaded.labels.task))
+        expect = np.lexsort((labels.label, labels.worker, labels.task))
+        for name in ("task", "worker", "label"):
+            assert np.array_equal(
+                getattr(loaded.labels, name)[order], getattr(labels, name)[expect]
+            )
+        expected = {
+            "majority": aggregation.majority(labels),
+            "weighted": aggregation.weighted_majority(
+                labels, np.array([weight_of[u] for u in user_ids])
+            ),
+            "dawid_skene": aggregation.dawid_skene(labels).result,
+        }
+        # The weights and the model matter on this data: the methods do not all agree.
+        assert not np.array_equal(expected["majority"].winner, expected["weighted"].winner)
+        assert not np.array_equal(expected["majority"].winner, expected["dawid_skene"].winner)
+        names = {0: "A", 1: "B", -1: None}
+        for method, found in expected.items():
+            assert np.array_equal(run.winners[method], found.winner), method
+            stored = await _stored(conn, method)
+            assert set(stored) == set(tasks)
+            for i, task in enumerate(tasks):
+                choice, confidence, run_id = stored[task]
+                assert choice == names[int(found.winner[i])] and run_id == run.run_id
+                assert abs(confidence - float(found.confidence[i])) < 1e-9
+        cur = await conn.execute(
+            "SELECT task_id, final_answer ->> 'chosen_response' AS choice FROM response_consensus"
+        )
+        realtime = {r["task_id"]: r["choice"] for r in await cur.fetchall()}
+        mine = np.array([{"A": 0, "B": 1}.get(realtime.get(t), -1) for t in tasks])
+        for method, found in expected.items():
+            share = float(np.mean(mine != found.winner))
+            assert run.disagreement[f"realtime vs {method}"] == share
+
+
+async def test_a_run_replaces_the_methods_earlier_results_exactly(db_url):
+    async with await psycopg.AsyncConnection.connect(db_url, row_factory=dict_row) as conn:
+        users = [await _user(conn, f"x{i}") for i in range(3)]
+        tasks = [await _task(conn, f"x{t}") for t in range(4)]
+        for t in tasks:
+            for user in users:
+                await _answer(conn, t, user, "A")
+        first = await batch.recompute(conn, ("majority", "weighted"))
+        assert set(await _stored(conn, "majority")) == set(tasks)
+        # The last task loses its answers; two others change their winner.
+        await conn.execute("DELETE FROM submissions WHERE task_id = %s", [tasks[3]])
+        await conn.execute(
+            "UPDATE submissions SET chosen_response = 'B' WHERE task_id = ANY(%s)", [tasks[:2]]
+        )
+        second = await batch.recompute(conn, ("majority",))
+        stored = await _stored(conn, "majority")
+        assert stored == {
+            tasks[0]: ("B", 1.0, second.run_id),
+            tasks[1]: ("B", 1.0, second.run_id),
+            tasks[2]: ("A", 1.0, second.run_id),
+        }
+        # Another method's results are left as they were.
+        weighted = await _stored(conn, "weighted")
+        assert set(weighted) == set(tasks)
+        assert {v[2] for v in weighted.values()} == {first.run_id}
+        # No answers at all: the method has no results left.
+        await conn.execute("DELETE FROM submissions")
+        empty = await batch.recompute(conn, ("majority",))
+        assert empty.tasks == 0 and await _stored(conn, "majority") == {}

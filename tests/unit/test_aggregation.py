@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from whstudio.domain import aggregation
-from whstudio.domain.batch import parse_copy
+from whstudio.domain.batch import copy_payload, unpack_array
 
 
 def simulate(n_tasks=400, accuracies=None, per_task=5, seed=7):
@@ -99,21 +99,46 @@ def test_transcription_medoid_and_agreement():
     assert aggregation.transcription_consensus([]) is None
 
 
-def test_binary_copy_rows_parse():
-    header = b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8
-    row = (
-        b"\x00\x03"
-        + b"\x00\x00\x00\x10"
-        + b"\x01" * 16
-        + b"\x00\x00\x00\x10"
-        + b"\x02" * 16
-        + b"\x00\x00\x00\x02"
-        + b"\x00\x01"
-    )
-    rows = parse_copy(header + row + row + b"\xff\xff")
-    assert len(rows) == 2 and rows["label"].tolist() == [1, 1]
+def _array(oid: int, size: int, fmt: str, values: list) -> bytes:
+    """A one-dimensional array as PostgreSQL's array_send writes it."""
+    import struct
+
+    head = struct.pack(">iiiii", 1, 0, oid, len(values), 1)
+    return head + b"".join(struct.pack(">i" + fmt, size, v) for v in values)
+
+
+def test_binary_arrays_unpack_to_numpy():
+    assert unpack_array(_array(20, 8, "q", [5, -1, 1 << 40]), ">i8").tolist() == [5, -1, 1 << 40]
+    assert unpack_array(_array(23, 4, "i", [3, 0]), ">i4").tolist() == [3, 0]
+    assert unpack_array(_array(701, 8, "d", [0.5, 2.0]), ">f8").tolist() == [0.5, 2.0]
+    ids = [bytes([i]) * 16 for i in range(3)]
+    unpacked = unpack_array(_array(2950, 16, "16s", ids), "V16")
+    assert [bytes(v) for v in unpacked] == ids
+    assert len(unpack_array(None, ">i8")) == 0  # array_agg over no rows
+    assert len(unpack_array(b"\x00" * 12, ">i8")) == 0  # an empty array
     with pytest.raises(ValueError):
-        parse_copy(header + row[:-1] + b"\xff\xff")
+        unpack_array(_array(20, 8, "q", [5, 6])[:-1], ">i8")  # truncated
+    with pytest.raises(ValueError):
+        unpack_array(_array(23, 4, "i", [3, 0]), ">i8")  # wrong element size
+    nulls = bytearray(_array(20, 8, "q", [5]))
+    nulls[7] = 1
+    with pytest.raises(ValueError):
+        unpack_array(bytes(nulls), ">i8")
+
+
+def test_results_copy_payload_layout():
+    import struct
+
+    ids = np.array([b"\x01" * 16, b"\x02" * 16], dtype="V16")
+    found = aggregation.Result(np.array([1, -1]), np.array([0.75, np.nan]))
+    raw = copy_payload(ids, found)
+    assert raw.startswith(b"PGCOPY\n\xff\r\n\x00") and raw.endswith(b"\xff\xff")
+    body = raw[19:-2]
+    row = struct.Struct(">hi16sihid")
+    assert len(body) == 2 * row.size
+    first, second = row.unpack_from(body, 0), row.unpack_from(body, row.size)
+    assert first == (3, 16, b"\x01" * 16, 2, 1, 8, 0.75)
+    assert second == (3, 16, b"\x02" * 16, 2, -1, 8, 0.0)  # no confidence stored as 0
 
 
 def test_dense_ids_map_uuids_to_indexes_even_when_their_first_halves_collide():
