@@ -153,3 +153,30 @@ def test_dense_ids_map_uuids_to_indexes_even_when_their_first_halves_collide():
         assert [bytes(distinct[i]) for i in index] == [bytes(v) for v in values[: len(index)]]
     distinct, _ = dense_ids(values)
     assert len(distinct) == 51
+
+
+def test_vote_totals_and_winners_equal_the_plain_numpy_formulation():
+    rng = np.random.default_rng(4)
+    n = 5_000
+    data = aggregation.Labels(
+        task=rng.integers(0, 800, n),
+        worker=rng.integers(0, 50, n),
+        label=rng.integers(0, 3, n),
+        n_tasks=900,  # some tasks without answers
+        n_workers=50,
+    )
+    weights = rng.choice([0.25, 0.5, 1.0, 2.0], 50)  # exact sums: ties stay ties
+    for w in (None, weights):
+        votes = np.zeros((data.n_tasks, 3))
+        np.add.at(votes, (data.task, data.label), 1.0 if w is None else w[data.worker])
+        assert np.array_equal(aggregation._vote_matrix(data, w), votes)
+        found = aggregation._winners(votes)
+        top = votes.max(axis=1)
+        leaders = (votes == top[:, None]).sum(axis=1)
+        best = votes.argmax(axis=1)
+        winner = np.where((leaders == 1) & (top > 0) & (best != aggregation.TIE), best, -1)
+        assert np.array_equal(found.winner, winner)
+        totals = votes.sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            assert np.array_equal(found.confidence, np.where(totals > 0, top / totals, 0.0))
+        assert (winner == -1).sum() > 100 and (winner >= 0).sum() > 100
