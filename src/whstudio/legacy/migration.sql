@@ -390,9 +390,12 @@ $$;
 CREATE OR REPLACE FUNCTION whs_legacy.create_consensus_v1(p_tasks uuid[]) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
+    -- The tasks by primary key first (OFFSET 0 keeps the filter out of the scan): statistics
+    -- taken before the backfill say question_id is all NULL, and the planner would otherwise
+    -- scan the question_id index for IS NOT NULL, i.e. every task migrated so far.
     INSERT INTO whs_legacy.consensus_seed
-    SELECT t.* FROM public.tasks t
-     WHERE t.id = ANY (p_tasks) AND t.question_id IS NOT NULL
+    SELECT t.* FROM (SELECT * FROM public.tasks WHERE id = ANY (p_tasks) OFFSET 0) AS t
+     WHERE t.question_id IS NOT NULL
        AND NOT EXISTS (SELECT FROM public.response_consensus c WHERE c.task_id = t.id);
     DELETE FROM whs_legacy.consensus_seed WHERE id = ANY (p_tasks);
 END

@@ -289,6 +289,8 @@ def _seed_table(conn: psycopg.Connection) -> None:
         conn,
         "DROP TABLE IF EXISTS whs_legacy.consensus_seed;"
         " CREATE UNLOGGED TABLE whs_legacy.consensus_seed (LIKE public.tasks);"
+        # rows live for one statement: the index finds them among the dead ones
+        " CREATE INDEX consensus_seed_id ON whs_legacy.consensus_seed (id);"
         " CREATE TRIGGER seed_defaults BEFORE INSERT ON whs_legacy.consensus_seed"
         " FOR EACH ROW EXECUTE FUNCTION whs_legacy.seed_defaults_v1();"
         " CREATE TRIGGER seed_consensus AFTER INSERT ON whs_legacy.consensus_seed"
