@@ -68,3 +68,27 @@ def test_the_quality_benchmark_runs_at_tiny_scale(server_url: str, tmp_path) -> 
     assert report.read_text().count("<!-- section:quality -->") == 1
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_the_notify_benchmark_runs_at_tiny_scale(server_url: str, tmp_path) -> None:
+    from benchmarks import notify_commit
+
+    report = tmp_path / "BENCHMARKS.md"
+    report.write_text("# Benchmarks\n\nkept text\n")
+    name = f"whs_notify_smoke_{os.getpid()}"
+    code = notify_commit.main(
+        ["--scale", "tiny", "--seconds", "1", "--clients", "4", "--database-url", server_url,
+         "--db-name", name, "--report", str(report)]
+    )  # fmt: skip
+    assert code == 0
+    text = report.read_text()
+    assert "kept text" in text and "<!-- section:notify -->" in text
+    rows = [line for line in text.splitlines() if line.startswith("| v")]
+    assert len(rows) == 3 and all(float(r.split("|")[2]) > 0 for r in rows)
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        assert (
+            conn.execute("SELECT count(*) FROM pg_database WHERE datname = %s", [name]).fetchone()[
+                0
+            ]
+            == 0
+        )
