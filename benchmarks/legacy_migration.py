@@ -461,6 +461,7 @@ def render(r: dict[str, Any]) -> str:
         f"**{'miss' if not goal else 'pass so far' if r.get('interrupted_in') else 'pass'}** "
         f"(slowest {r['worst_op_ms']} ms).",
     ]
+    out += ["", *(f"- {note}" for note in r.get("notes", []))] if r.get("notes") else []
     return "\n".join(out) + "\n"
 
 
@@ -489,12 +490,23 @@ def main(argv: list[str] | None = None) -> int:
         help="the report whose legacy_migration section is rewritten ('-' for none)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--render",
+        type=Path,
+        help="only rewrite the report's section from this --out file (with its 'notes')",
+    )
     args = parser.parse_args(argv)
 
     def interrupt(_signum, _frame) -> None:
         raise Interrupted
 
     signal.signal(signal.SIGTERM, interrupt)
+    if args.render:
+        stored = json.loads(args.render.read_text())
+        for phase, plan in stored.pop("plans", {}).items():
+            (PLANS_DIR / f"legacy_backfill_{phase}.txt").write_text(plan)
+        put_section(args.report, "legacy_migration", render(stored))
+        return 0
     result = run(
         args.url,
         tasks=args.tasks,
