@@ -4,8 +4,11 @@ weighted majority and Dawid–Skene, and store the results beside the real-time 
 Loading: the server numbers tasks and annotators (two temporary tables, in uuid order) and sends
 every answer as one int8 — task number, annotator number, label — packed into a few large
 `int8[]` values in binary form, which NumPy reads in place: no Python object per answer and no
-COPY message per row. Storing: the results go by binary COPY into a temporary table, then one
-set-based upsert per method replaces that method's earlier results exactly."""
+COPY message per row. Storing: the results go by binary COPY into a temporary table; then, under
+a table lock that readers do not wait for, one UPDATE rewrites the method's existing rows in task
+order (no foreign-key check: the key does not change), an INSERT adds tasks answered for the
+first time and a DELETE drops tasks left without answers, so the method's rows are exactly this
+run's."""
 
 from __future__ import annotations
 
