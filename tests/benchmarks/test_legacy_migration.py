@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import psycopg
 import pytest
 
 from benchmarks import legacy_migration
 
 pytestmark = pytest.mark.slow
+
+
+def _has_auto_explain(server_url: str) -> bool:
+    try:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute("LOAD 'auto_explain'")
+    except psycopg.Error:
+        return False
+    return True
 
 
 def test_the_migration_benchmark_runs_under_a_simulated_old_application(server_url: str) -> None:
@@ -22,7 +32,10 @@ def test_the_migration_benchmark_runs_under_a_simulated_old_application(server_u
     for step in ("expand", "backfill", "verify", "switch", "contract"):
         assert result["steps"][step]["seconds"] >= 0
     assert result["latency"]["backfill"]["ops"] > 0
-    assert "Update on tasks" in result["plans"]["tasks"]
-    assert "Update on submissions" in result["plans"]["submissions"]
+    if _has_auto_explain(server_url):
+        assert "Update on tasks" in result["plans"]["tasks"]
+        assert "Update on submissions" in result["plans"]["submissions"]
+    else:  # the embedded server ships without the module: the run goes on without plans
+        assert not result["plans"]["tasks"].strip()
     text = legacy_migration.render(result)
     assert "rows/s" in text and "Goal (no old-application operation over 200 ms" in text

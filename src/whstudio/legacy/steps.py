@@ -485,13 +485,20 @@ def _batch_and_progress(
         conn.execute(_BACKFILL_SETTINGS)
         if plans is not None:
             plans.clear()  # a retried batch: only the plans of the one that committed
-            conn.execute("LOAD 'auto_explain'")
-            conn.execute(
-                "SET LOCAL auto_explain.log_min_duration = 0;"
-                " SET LOCAL auto_explain.log_analyze = on; SET LOCAL auto_explain.log_buffers = on;"
-                " SET LOCAL auto_explain.log_nested_statements = on;"
-                " SET LOCAL auto_explain.log_level = notice"
-            )
+            try:
+                with conn.transaction():  # a savepoint: a server without the module goes on
+                    conn.execute("LOAD 'auto_explain'")
+            except psycopg.Error:
+                plans.append("(auto_explain cannot be loaded on this server: no plans)")
+                plans = None
+            else:
+                conn.execute(
+                    "SET LOCAL auto_explain.log_min_duration = 0;"
+                    " SET LOCAL auto_explain.log_analyze = on;"
+                    " SET LOCAL auto_explain.log_buffers = on;"
+                    " SET LOCAL auto_explain.log_nested_statements = on;"
+                    " SET LOCAL auto_explain.log_level = notice"
+                )
         handler = (lambda d: plans.append(d.message_primary or "")) if plans is not None else None
         if handler:
             conn.add_notice_handler(handler)
