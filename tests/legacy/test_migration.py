@@ -475,3 +475,41 @@ def test_backfill_gives_a_shared_question_one_gold_whatever_the_batches(
     assert [rows[i] for i in ids] == ["A", "A", None, "A"]
     assert reason == 'gold "B" conflicts with gold "A" of the same question in another task'
     assert verify(legacy_url).ok
+
+
+def test_an_old_path_edit_locks_its_counter_shard_in_one_order_first(legacy_url, reference_url):
+    # An edit of instructions moves the task's counter rows twice; two such writers could take
+    # them in opposite orders (a deadlock at 10^6 rows). The whole shard is locked up front.
+    steps.expand(legacy_url, reference_url=reference_url)
+    steps.backfill(legacy_url)
+    with psycopg.connect(legacy_url, autocommit=True) as conn:
+        task, shard = conn.execute(
+            "SELECT t.id, abs(hashtext(t.id::text)) % 16 FROM tasks t"
+            " WHERE t.question_id IS NOT NULL AND t.task_type = 'pairwise_ab'"
+            "   AND (SELECT count(*) FROM task_counts k"
+            "         WHERE k.shard = abs(hashtext(t.id::text)) % 16) > 2"
+            " ORDER BY t.id LIMIT 1"
+        ).fetchone()
+        doc = {"type": "pairwise_ab", "prompt": "edited once", "optionA": "x", "optionB": "y"}
+        with psycopg.connect(legacy_url) as writer:  # the old application, mid-transaction
+            writer.execute(
+                "UPDATE tasks SET instructions = %s WHERE id = %s", (json.dumps(doc), task)
+            )
+            rows = conn.execute(
+                "SELECT task_status, question_type, source_dataset, consensus_reached,"
+                " needs_more, has_gold FROM task_counts WHERE shard = %s",
+                (shard,),
+            ).fetchall()
+            locked = 0
+            for row in rows:
+                try:
+                    conn.execute(
+                        "SELECT 1 FROM task_counts WHERE shard = %s AND (task_status,"
+                        " question_type, source_dataset, consensus_reached, needs_more,"
+                        " has_gold) = (%s, %s, %s, %s, %s, %s) FOR UPDATE NOWAIT",
+                        (shard, *row),
+                    )
+                except psycopg.errors.LockNotAvailable:
+                    locked += 1
+            writer.rollback()
+    assert len(rows) > 2 and locked == len(rows)

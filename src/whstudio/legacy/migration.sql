@@ -407,6 +407,23 @@ LANGUAGE sql IMMUTABLE AS $$
     SELECT CASE WHEN p_max BETWEEN 1 AND 10000 THEN p_max ELSE 3 END
 $$;
 
+-- A write through the old path can move a task's dashboard counter rows (task_counts) more
+-- than once in its transaction: an edit of instructions moves them for the new question, then
+-- again for the recomputed consensus. Two such writers in the same counter shard could take the
+-- rows in opposite orders and deadlock (measured at 10^6 rows: two old-application writes
+-- refused). So the old path first locks every counter row of the task's shard in one order.
+-- (task_counts_move puts a task's rows in shard abs(hashtext(task_id::text)) % 16.)
+CREATE OR REPLACE FUNCTION whs_legacy.lock_counters_v1(p_tasks uuid[]) RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM 1 FROM public.task_counts k
+      WHERE k.shard = ANY (ARRAY(SELECT abs(hashtext(x::text)) % 16 FROM unnest(p_tasks) AS x))
+      ORDER BY k.shard, k.task_status, k.question_type, k.source_dataset, k.consensus_reached,
+               k.needs_more, k.has_gold
+        FOR UPDATE;
+END
+$$;
+
 -- Dual writes, tasks, before the row is stored: old-path writes (instructions) set the
 -- question; new-path writes (question_id) set the legacy columns.
 CREATE OR REPLACE FUNCTION whs_legacy.tasks_dual_write_v1() RETURNS trigger
@@ -414,6 +431,9 @@ LANGUAGE plpgsql AS $$
 DECLARE
     r record;
 BEGIN
+    IF TG_OP = 'UPDATE' THEN
+        PERFORM whs_legacy.lock_counters_v1(ARRAY[NEW.id]);
+    END IF;
     IF TG_OP = 'INSERT' AND NEW.instructions IS NULL AND NEW.question_id IS NOT NULL THEN
         NEW.instructions := whs_legacy.instructions_of_v1(NEW.question_id);
         NEW.task_type := (SELECT question_type FROM public.questions WHERE id = NEW.question_id);
@@ -542,6 +562,8 @@ BEGIN
         RETURN NEW;
     END IF;
     PERFORM nextval('whs_legacy.old_path_writes');
+    PERFORM whs_legacy.lock_counters_v1(
+        ARRAY[NEW.task_id] || CASE WHEN TG_OP = 'UPDATE' THEN ARRAY[OLD.task_id] ELSE '{}' END);
     SELECT tk.question_id, tk.allow_tie, q.question_type INTO t
       FROM public.tasks tk LEFT JOIN public.questions q ON q.id = tk.question_id
      WHERE tk.id = NEW.task_id;
