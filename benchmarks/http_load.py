@@ -40,11 +40,21 @@ class Response:
         return jsonlib.loads(self.content)
 
 
+# The server closes a keep-alive connection idle this long (uvicorn's default is 5 s); a
+# connection idle for longer is opened again rather than used and found closed.
+IDLE_S = 4.0
+
+
+class _StaleConnection(Exception):
+    """A reused keep-alive connection was closed by the server before it answered."""
+
+
 class _Connection:
     def __init__(self, host: str, port: int) -> None:
         self.host, self.port = host, port
         self.reader: asyncio.StreamReader | None = None
         self.writer: asyncio.StreamWriter | None = None
+        self.used_at = 0.0
 
     async def open(self) -> None:
         self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
@@ -55,12 +65,21 @@ class _Connection:
         self.reader = self.writer = None
 
     async def request(self, raw: bytes) -> Response:
+        if self.writer is not None and time.monotonic() - self.used_at > IDLE_S:
+            self.close()
+        reused = self.writer is not None
         if self.writer is None:
             await self.open()
         assert self.reader is not None and self.writer is not None
         self.writer.write(raw)
         reader = self.reader
-        head = await reader.readuntil(b"\r\n\r\n")
+        try:
+            head = await reader.readuntil(b"\r\n\r\n")
+        except (asyncio.IncompleteReadError, ConnectionResetError) as exc:
+            got_nothing = not isinstance(exc, asyncio.IncompleteReadError) or not exc.partial
+            if reused and got_nothing:
+                raise _StaleConnection from exc
+            raise
         lines = head.decode("latin-1").split("\r\n")
         status = int(lines[0].split(" ", 2)[1])
         headers: dict[str, str] = {}
@@ -82,6 +101,7 @@ class _Connection:
             body = b""
         if headers.get("connection", "").lower() == "close":
             self.close()
+        self.used_at = time.monotonic()
         return Response(status, headers, body)
 
 
@@ -134,7 +154,13 @@ class Client:
         raw = self._encode(method, path, params, headers, body)
         connection = await self._idle.get()
         try:
-            return await asyncio.wait_for(connection.request(raw), TIMEOUT_S)
+            try:
+                return await asyncio.wait_for(connection.request(raw), TIMEOUT_S)
+            except _StaleConnection:
+                # The server had closed it without reading the request: send it once more on a
+                # new connection (what any HTTP client does; nothing was processed).
+                connection.close()
+                return await asyncio.wait_for(connection.request(raw), TIMEOUT_S)
         except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
             connection.close()
             raise HTTPError(type(exc).__name__) from exc

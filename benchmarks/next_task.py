@@ -138,6 +138,7 @@ async def run(ctx: Context) -> dict[str, Any]:
     statuses = ", ".join(
         f"{k}: {n}" for k, n in sorted((paced_stats.statuses + stats.statuses).items())
     )
+    kinds = dict(paced_stats.errors + stats.errors) or "none"
     return result(
         "next_task",
         "GET /api/tasks/next under 32 concurrent annotators",
@@ -186,7 +187,8 @@ async def run(ctx: Context) -> dict[str, Any]:
             "in all, still far faster than people answer), then saturated for "
             f"{scale.next_seconds:.0f} s (no pause: a closed loop where every client waits "
             "only for the server, so latency there is queueing: clients ÷ throughput). The "
-            f"target is judged on the paced run; statuses: {statuses}; errors: {bad}.",
+            f"target is judged on the paced run; statuses: {statuses}; errors: {bad} "
+            f"(client-side, no HTTP answer, by kind: {kinds}).",
             "Over threshold counts non-gold tasks whose total answers exceed their "
             f"consensus_threshold afterwards and did not before, over both runs: {overshoot}. "
             f"Gold tasks are put to every annotator by design ({gold_seen} gold tasks answered) "
