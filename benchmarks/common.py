@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import re
 import signal
 import socket
 import subprocess
@@ -381,3 +382,30 @@ async def auto_explain(conn: psycopg.AsyncConnection):
     finally:
         conn.remove_notice_handler(keep)
         await conn.execute("SET auto_explain.log_min_duration = -1")
+
+
+def pgbench(url: str, script: str, *, clients: int, seconds: float, folder: Path) -> dict[str, Any]:
+    """Run pgbench (prepared statements) with `script` for `seconds`; return its transactions
+    per second, mean latency, failed transactions and the command line (without the URL)."""
+    from whstudio.db.embedded import pg_bin_dir
+
+    path = folder / "pgbench_script.sql"
+    path.write_text(script)
+    command = [
+        str(pg_bin_dir() / "pgbench"), "-n", "-M", "prepared", "-c", str(clients), "-j", "2",
+        "-T", str(max(1, round(seconds))), "-f", str(path), url,
+    ]  # fmt: skip
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=seconds + 120, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"pgbench failed: {done.stderr.strip()[-500:]}")
+    tps = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", done.stdout)
+    latency = re.search(r"latency average = ([0-9.]+) ms", done.stdout)
+    failed = re.search(r"number of failed transactions: (\d+)", done.stdout)
+    return {
+        "tps": float(tps.group(1)) if tps else float("nan"),
+        "latency_ms": float(latency.group(1)) if latency else float("nan"),
+        "failed": int(failed.group(1)) if failed else 0,
+        "command": " ".join(command[:-1]) + " <url>",
+    }

@@ -353,17 +353,7 @@ def _migrate(url: str, result: dict[str, Any], timed, batch: int) -> None:
 def _contract(url: str, result: dict[str, Any], timed) -> None:
     """Contract, after the old application stopped and its quarantined rows were corrected."""
     # contract needs the old application gone and its quarantined rows resolved first
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(
-            "UPDATE tasks SET instructions = json_build_object('type', 'pairwise_ab',"
-            " 'prompt', 'fixed ' || id, 'optionA', 'a', 'optionB', 'b')::text"
-            " WHERE id IN (SELECT row_id FROM whs_legacy.quarantine WHERE table_name = 'tasks')"
-        )
-        conn.execute(
-            'UPDATE submissions SET submission_data = \'{"chosen_response": "A"}\''
-            " WHERE id IN (SELECT row_id FROM whs_legacy.quarantine"
-            " WHERE table_name = 'submissions')"
-        )
+    generate.repair_quarantined(url)
     again = timed("verify_again", lambda: verify(url))
     if again.ok:
         done = timed("contract", lambda: contract.contract(url, quiet_seconds=1.0))

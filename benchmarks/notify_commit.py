@@ -17,8 +17,6 @@ queue on `Lock:object`. The data: the small generated set (2,000 tasks), in a da
 from __future__ import annotations
 
 import argparse
-import re
-import subprocess
 import tempfile
 import threading
 import time
@@ -28,7 +26,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from benchmarks.common import ROOT, SCALES, machine
+from benchmarks.common import ROOT, SCALES, machine, pgbench
 from benchmarks.generate import generate
 from benchmarks.quality import _fresh_db, _server
 from benchmarks.report import put_section, table
@@ -84,33 +82,18 @@ def _sample_waits(url: str, stop: threading.Event, seen: Counter) -> None:
 
 
 def _pgbench(url: str, script: str, clients: int, seconds: int, folder: Path) -> dict:
-    from whstudio.db.embedded import pg_bin_dir
-
-    path = folder / "script.sql"
-    path.write_text(script)
-    command = [
-        str(pg_bin_dir() / "pgbench"), "-n", "-M", "prepared", "-c", str(clients), "-j", "2",
-        "-T", str(seconds), "-f", str(path), url,
-    ]  # fmt: skip
+    """pgbench, with the backends' wait events sampled while it runs."""
     seen: Counter = Counter()
     stop = threading.Event()
     sampler = threading.Thread(target=_sample_waits, args=(url, stop, seen), daemon=True)
     sampler.start()
     try:
-        done = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 120)
+        done = pgbench(url, script, clients=clients, seconds=seconds, folder=folder)
     finally:
         stop.set()
         sampler.join(5)
-    if done.returncode != 0:
-        raise RuntimeError(f"pgbench failed: {done.stderr.strip()[-500:]}")
-    tps = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", done.stdout)
-    latency = re.search(r"latency average = ([0-9.]+) ms", done.stdout)
     total = sum(seen.values()) or 1
-    return {
-        "tps": float(tps.group(1)) if tps else float("nan"),
-        "latency_ms": float(latency.group(1)) if latency else float("nan"),
-        "waits": {k: v / total for k, v in seen.most_common()},
-    }
+    return {**done, "waits": {k: v / total for k, v in seen.most_common()}}
 
 
 def render(results: dict, info: dict, *, clients: int, seconds: int, tasks: int) -> str:

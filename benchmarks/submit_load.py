@@ -5,8 +5,6 @@ server for the same time."""
 from __future__ import annotations
 
 import random
-import re
-import subprocess
 import time
 from typing import Any
 from uuid import UUID
@@ -19,6 +17,7 @@ from benchmarks.common import (
     fmt_ms,
     make_users_with_tokens,
     percentiles,
+    pgbench,
     result,
     write_plan,
 )
@@ -42,42 +41,11 @@ async def pick_tasks(conn, count: int) -> list[str]:
 
 def run_pgbench(url: str, clients: int, seconds: float, scratch) -> dict[str, Any]:
     """Run pgbench with a one-row INSERT script; return its tps and mean latency."""
-    from whstudio.db.embedded import pg_bin_dir
-
-    script = scratch / "bench_insert.sql"
-    script.write_text(
+    script = (
         f"INSERT INTO {PGBENCH_TABLE} (task_id, user_id, chosen_response, confidence)"
         " VALUES (gen_random_uuid(), gen_random_uuid(), 'A', 3);\n"
     )
-    command = [
-        str(pg_bin_dir() / "pgbench"),
-        "-n",
-        "-M",
-        "prepared",
-        "-c",
-        str(clients),
-        "-j",
-        "2",
-        "-T",
-        str(max(1, round(seconds))),
-        "-f",
-        str(script),
-        url,
-    ]
-    done = subprocess.run(
-        command, capture_output=True, text=True, timeout=seconds + 120, check=False
-    )
-    if done.returncode != 0:
-        raise RuntimeError(f"pgbench failed: {done.stderr.strip()[-500:]}")
-    tps = re.search(r"tps = ([0-9.]+) \(without initial connection time\)", done.stdout)
-    latency = re.search(r"latency average = ([0-9.]+) ms", done.stdout)
-    failed = re.search(r"number of failed transactions: (\d+)", done.stdout)
-    return {
-        "tps": float(tps.group(1)) if tps else float("nan"),
-        "latency_ms": float(latency.group(1)) if latency else float("nan"),
-        "failed": int(failed.group(1)) if failed else 0,
-        "command": " ".join(command[:-1]) + " <url>",
-    }
+    return pgbench(url, script, clients=clients, seconds=seconds, folder=scratch)
 
 
 async def _submit_plan(ctx: Context, conn, task_id: str) -> None:

@@ -335,21 +335,17 @@ def import_items(
         data = file.read_bytes()
     except OSError as exc:
         fail(f"cannot read {file}: {exc}")
-    rows, unreadable = items_domain.read_rows(data, file.name)
     try:
-        kind = question_type or None
-        fields = items_domain.parse_mapping(mapping or [], kind or "pairwise_ab")
-        checked = items_domain.check(
-            rows,
-            question_type=kind,
-            mapping=fields,
+        checked = items_domain.check_file(
+            data,
+            file.name,
+            question_type=question_type or None,
+            mapping=mapping or [],
             judge_prefix=judge_prefix,
-            unreadable=unreadable,
         )
     except InvalidInput as exc:
         fail(f"{exc.field}: {exc.message}" if exc.field else exc.message)
-    mtbench = checked.layout == "mtbench_judgments"
-    name = dataset or (items_domain.MTBENCH_JUDGMENTS if mtbench else file.stem)
+    name = items_domain.dataset_name(checked, file.name, dataset)
     if check_only or (checked.failed and not skip_bad):
         # The report first: a file with bad rows is refused before the database is touched.
         report = items_domain.ItemsReport(

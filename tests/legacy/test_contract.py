@@ -10,7 +10,7 @@ import psycopg
 import pytest
 
 from whstudio.db import catalog, migrate
-from whstudio.legacy import contract, steps
+from whstudio.legacy import contract, generate, steps
 from whstudio.legacy.verify import verify
 
 from .oldapp import OldApp
@@ -18,25 +18,10 @@ from .oldapp import OldApp
 SYSTEM = "00000001-0000-4000-0000-000000000000"
 
 
-def _resolve_quarantine(url: str) -> None:
-    """What an operator does: fix each quarantined row through the old path."""
-    with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(
-            "UPDATE tasks SET instructions = json_build_object('type', 'pairwise_ab',"
-            " 'prompt', 'fixed ' || id, 'optionA', 'a', 'optionB', 'b')::text"
-            " WHERE id IN (SELECT row_id FROM whs_legacy.quarantine WHERE table_name = 'tasks')"
-        )
-        conn.execute(
-            'UPDATE submissions SET submission_data = \'{"chosen_response": "A"}\''
-            " WHERE id IN (SELECT row_id FROM whs_legacy.quarantine"
-            "               WHERE table_name = 'submissions')"
-        )
-
-
 def _ready(url: str, reference_url: str) -> None:
     steps.expand(url, reference_url=reference_url)
     steps.backfill(url)
-    _resolve_quarantine(url)
+    generate.repair_quarantined(url)
     assert verify(url).ok
     steps.switch(url, "new")
 
@@ -130,7 +115,7 @@ def test_contract_refuses_before_verify_and_switch_and_with_open_quarantine(
     steps.backfill(legacy_url)
     with pytest.raises(steps.StepRefused, match="verified"):
         contract.contract(legacy_url, reference_url=reference_url, quiet_seconds=0)
-    _resolve_quarantine(legacy_url)
+    generate.repair_quarantined(legacy_url)
     assert verify(legacy_url).ok
     with pytest.raises(steps.StepRefused, match="new read path"):
         contract.contract(legacy_url, reference_url=reference_url, quiet_seconds=0)

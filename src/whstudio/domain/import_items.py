@@ -434,6 +434,33 @@ def check(
     return checked
 
 
+def check_file(
+    data: bytes,
+    filename: str,
+    *,
+    question_type: str | None = None,
+    mapping: Iterable[str] = (),
+    judge_prefix: str = "mtbench.",
+) -> Checked:
+    """Read a file's rows and check them with a `FIELD=COLUMN` mapping (see `check`)."""
+    rows, unreadable = read_rows(data, filename)
+    fields = parse_mapping(mapping, question_type or "pairwise_ab")
+    return check(
+        rows,
+        question_type=question_type,
+        mapping=fields,
+        judge_prefix=judge_prefix,
+        unreadable=unreadable,
+    )
+
+
+def dataset_name(checked: Checked, filename: str, given: str | None = None) -> str:
+    """The dataset the items go to: the one given, else MT-Bench's or the file's name."""
+    if given:
+        return given
+    return MTBENCH_JUDGMENTS if checked.layout == "mtbench_judgments" else Path(filename).stem
+
+
 # --- storing -------------------------------------------------------------------------------
 
 

@@ -301,6 +301,22 @@ def generate(
     return out
 
 
+def repair_quarantined(url: str) -> None:
+    """Correct every quarantined row through the old path, as an operator would before
+    contract (the generated bad shapes have no right answer to recover; these are plausible)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "UPDATE tasks SET instructions = json_build_object('type', 'pairwise_ab',"
+            " 'prompt', 'fixed ' || id, 'optionA', 'a', 'optionB', 'b')::text"
+            " WHERE id IN (SELECT row_id FROM whs_legacy.quarantine WHERE table_name = 'tasks')"
+        )
+        conn.execute(
+            'UPDATE submissions SET submission_data = \'{"chosen_response": "A"}\''
+            " WHERE id IN (SELECT row_id FROM whs_legacy.quarantine"
+            " WHERE table_name = 'submissions')"
+        )
+
+
 def _other_tables(
     conn: psycopg.Connection, out: Generated, n_users: int, tasks: int, submissions: int
 ) -> None:

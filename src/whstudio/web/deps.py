@@ -75,9 +75,7 @@ class TokenCache:
 
 
 async def _principal_for_token(request: Request, conn: AsyncConnection, token: str):
-    cache: TokenCache | None = getattr(request.app.state, "token_cache", None)
-    if cache is None or not token.startswith(security.TOKEN_PREFIX) or len(token) > 200:
-        return await users_domain.principal_for_token(conn, token)
+    cache: TokenCache = request.app.state.token_cache
     digest = security.token_hash(token)
     principal = cache.get(digest)
     if principal is None:

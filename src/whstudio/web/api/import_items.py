@@ -73,18 +73,10 @@ async def import_items(
             f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; use the CLI",
             field="file",
         )
-    rows, unreadable = items_domain.read_rows(data, name)
-    fields = items_domain.parse_mapping(mapping or [], question_type or "pairwise_ab")
-    checked = items_domain.check(
-        rows,
-        question_type=question_type,
-        mapping=fields,
-        judge_prefix=judge_prefix,
-        unreadable=unreadable,
+    checked = items_domain.check_file(
+        data, name, question_type=question_type, mapping=mapping or [], judge_prefix=judge_prefix
     )
-    mtbench = checked.layout == "mtbench_judgments"
-    stem = name.rsplit("/", 1)[-1].rsplit(".", 1)[0] or "upload"
-    dataset_name = dataset or (items_domain.MTBENCH_JUDGMENTS if mtbench else stem)
+    dataset_name = items_domain.dataset_name(checked, name, dataset)
     if check:
         response.status_code = status.HTTP_200_OK
         return items_domain.ItemsReport(
