@@ -513,3 +513,44 @@ def test_an_old_path_edit_locks_its_counter_shard_in_one_order_first(legacy_url,
                     locked += 1
             writer.rollback()
     assert len(rows) > 2 and locked == len(rows)
+
+
+def test_old_path_writes_and_the_backfill_commit_without_notifying(legacy_url, reference_url):
+    # A transaction that notified commits one at a time behind the others' WAL flushes (at 10^6
+    # rows old-application writes queued for seconds): the old path and the backfill defer
+    # their consensus events; the app's listener finds the rows by version (ConsensusBroker).
+    steps.expand(legacy_url, reference_url=reference_url)
+    with psycopg.connect(legacy_url, autocommit=True) as listener:
+        listener.execute("LISTEN whstudio_consensus")
+        steps.backfill(legacy_url)
+        app = OldApp(legacy_url)
+        with psycopg.connect(legacy_url) as conn:
+            (u1, n1), (u2, n2) = _user(conn, 7), _user(conn, 8)
+            before = conn.execute("SELECT max(version) FROM response_consensus").fetchone()[0]
+        doc = {"type": "pairwise_ab", "prompt": "Quieter?", "optionA": "x", "optionB": "y"}
+        task = app.insert_task(SYSTEM, json.dumps(doc))
+        s1 = app.insert_submission(task, u1, n1, {"chosen_response": "A", "confidence": 4})
+        app.insert_submission(task, u2, n2, {"chosen_response": "B", "confidence": 2})
+        app.update_submission(s1, {"chosen_response": "B", "confidence": 5})
+        app.update_task(task, json.dumps({**doc, "prompt": "Quieter still?"}))
+        app.close()
+        heard = list(listener.notifies(timeout=0.5))
+        with psycopg.connect(legacy_url) as conn:
+            row = conn.execute(
+                "SELECT count_b, total_responses, version FROM response_consensus"
+                " WHERE task_id = %s",
+                (task,),
+            ).fetchone()
+    assert heard == []
+    assert row[:2] == (2, 2) and row[2] > before  # changed, with a newer version to find
+    # a new-path write still notifies in its own transaction
+    with psycopg.connect(legacy_url, autocommit=True) as listener:
+        listener.execute("LISTEN whstudio_consensus")
+        with psycopg.connect(legacy_url) as conn:
+            conn.execute(
+                "SELECT submit_answer_v1(%s, %s, 'A', NULL, NULL, NULL, 3, NULL, 5, 'AB', NULL)",
+                (task, _user(conn, 9)[0]),
+            )
+        assert [n.channel for n in listener.notifies(timeout=2, stop_after=1)] == [
+            "whstudio_consensus"
+        ]

@@ -120,3 +120,51 @@ async def test_annotators_get_progress_only_and_no_stream_before_answering(live)
         assert bad.status_code == 422 and bad.json()["field"] == "Last-Event-ID"
     async with httpx.AsyncClient(base_url=live.base_url, timeout=10) as anonymous:
         assert (await anonymous.get("/api/events")).status_code == 401
+
+
+async def test_a_change_nobody_notified_still_reaches_subscribers_within_a_second(live):
+    """Writers may defer their events and never publish them (the legacy migration's old-path
+    writes do): the broker's watch finds the changed row by its version."""
+    import psycopg
+
+    task, admin, _ = await _task(live)
+    headers = {"Authorization": f"Bearer {admin}"}
+    async with httpx.AsyncClient(base_url=live.base_url, headers=headers, timeout=10) as client:
+        async with client.stream("GET", "/api/events") as stream:
+            await asyncio.sleep(0.2)  # the stream has started: it reads from now on
+            async with await psycopg.AsyncConnection.connect(live.env.url) as conn:
+                cur = await conn.execute("SELECT id FROM users WHERE username = 'root'")
+                (user_id,) = await cur.fetchone()
+                # submit_answer_v2 returns its events instead of notifying; nobody publishes
+                cur = await conn.execute(
+                    "SELECT submit_answer_v2(%s, %s, 'B', NULL, NULL, NULL, 2, NULL, 5, 'AB',"
+                    " NULL) -> 'events'",
+                    [task, user_id],
+                )
+                (events,) = await cur.fetchone()
+                assert events  # it had something to say, and kept it
+                await conn.commit()
+            started = time.monotonic()
+            [event] = await _events(stream, 1)
+            waited = time.monotonic() - started
+    assert event["data"]["task_id"] == task and event["data"]["total_responses"] == 1
+    assert waited < 1.2, waited
+    assert live.env.app.state.broker.resyncs >= 1
+
+
+async def test_a_new_subscriber_without_last_event_id_gets_no_history(live):
+    """A resynchronisation replays what changed since the stream started, not everything."""
+    task, admin, ann = await _task(live)
+    await _answer(live, ann, task)  # history before the stream
+    headers = {"Authorization": f"Bearer {admin}"}
+    async with httpx.AsyncClient(base_url=live.base_url, headers=headers, timeout=10) as client:
+        async with client.stream("GET", "/api/events") as stream:
+            await asyncio.sleep(0.2)
+            for queue in list(live.env.app.state.broker.subscribers):
+                from whstudio.web.events import RESYNC
+
+                queue.put_nowait(RESYNC)
+            bob = await live.env.token_for("bob")
+            await _answer(live, bob, task)
+            [first] = await _events(stream, 1)
+    assert first["data"]["total_responses"] == 2

@@ -78,6 +78,11 @@ async def rebuild(conn: AsyncConnection, task_id: UUID) -> None:
     await q.fetch_one(conn, "consensus.rebuild", {"task_id": task_id})
 
 
+async def newest_version(conn: AsyncConnection) -> int:
+    """The newest consensus event: a stream that starts from nothing starts after it."""
+    return (await q.fetch_one(conn, "consensus.newest_version", {}))["version"]
+
+
 async def changed_since(
     conn: AsyncConnection, version: int, *, task_id: UUID | None = None, limit: int = 1000
 ) -> list[dict[str, Any]]:

@@ -424,6 +424,19 @@ BEGIN
 END
 $$;
 
+-- An old-path write changes consensus rows (through the fresh install's functions), which
+-- would notify the app's listeners inside the old application's transaction. A transaction
+-- that notified holds a database-wide lock from just before its commit until its commit is
+-- flushed, so every such write would commit one at a time behind the others' flushes: under
+-- the backfill's WAL at 10^6 rows, old-application writes queued for seconds. So these
+-- transactions defer their events (consensus_store keeps them in the transaction); the app's
+-- listener finds the changed rows by their version within a second (ConsensusBroker's watch).
+CREATE OR REPLACE FUNCTION whs_legacy.defer_events_v1() RETURNS void
+LANGUAGE sql AS $$
+    SELECT set_config('whstudio.defer_events', 'on', true)
+     WHERE current_setting('whstudio.defer_events', true) IS DISTINCT FROM 'on'
+$$;
+
 -- Dual writes, tasks, before the row is stored: old-path writes (instructions) set the
 -- question; new-path writes (question_id) set the legacy columns.
 CREATE OR REPLACE FUNCTION whs_legacy.tasks_dual_write_v1() RETURNS trigger
@@ -456,6 +469,7 @@ BEGIN
         NEW.consensus_threshold := whs_legacy.threshold_of_v1(NEW.max_submissions);
     END IF;
     PERFORM nextval('whs_legacy.old_path_writes');
+    PERFORM whs_legacy.defer_events_v1();
     r := whs_legacy.question_for_v1(NEW.id, NEW.task_type, NEW.instructions, NEW.creator_id);
     NEW.question_id := r.question_id;
     IF r.reason IS NULL THEN
@@ -562,6 +576,7 @@ BEGIN
         RETURN NEW;
     END IF;
     PERFORM nextval('whs_legacy.old_path_writes');
+    PERFORM whs_legacy.defer_events_v1();
     PERFORM whs_legacy.lock_counters_v1(
         ARRAY[NEW.task_id] || CASE WHEN TG_OP = 'UPDATE' THEN ARRAY[OLD.task_id] ELSE '{}' END);
     SELECT tk.question_id, tk.allow_tie, q.question_type INTO t

@@ -21,23 +21,46 @@ QUEUE_SIZE = 1000
 
 
 class ConsensusBroker:
-    def __init__(self, url: str, *, on_auth_change: Callable[[], None] | None = None) -> None:
+    """Listens for consensus notifications and fans them out to subscribers.
+
+    Not every change is notified: writers that must not serialise their commits on NOTIFY's
+    lock defer their events (the legacy migration's old-path writes and its backfill), and a
+    publication after the commit can be lost. So a watch reads the versions of the consensus
+    rows changed since it last looked, every `watch_seconds` (a range of the version index);
+    one that no notification announced within the next period makes the subscribers
+    resynchronise from the database.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        on_auth_change: Callable[[], None] | None = None,
+        watch_seconds: float = 0.5,
+    ) -> None:
         self.url = url
         # Called on every auth change, and whenever the listener (re)connects: changes may have
         # been missed while it was away.
         self.on_auth_change = on_auth_change or (lambda: None)
+        self.watch_seconds = watch_seconds
         self.subscribers: set[asyncio.Queue] = set()
         self.listening = asyncio.Event()
-        self._task: asyncio.Task | None = None
+        self._notified: set = set()  # versions notified since the watch last looked
+        self.resyncs = 0  # resynchronisations the watch asked for
+        self._tasks: list[asyncio.Task] = []
 
     async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="consensus-broker")
+        self._tasks = [
+            asyncio.create_task(self._run(), name="consensus-broker"),
+            asyncio.create_task(self._watch(), name="consensus-watch"),
+        ]
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+                await task
 
     def subscribe(self) -> asyncio.Queue:
         queue: asyncio.Queue = asyncio.Queue(maxsize=QUEUE_SIZE)
@@ -75,8 +98,10 @@ class ConsensusBroker:
                             self.on_auth_change()
                             continue
                         try:
-                            self._publish(json.loads(notice.payload))
-                        except ValueError:
+                            event = json.loads(notice.payload)
+                            self._publish(event)
+                            self._notified.add(event.get("version"))
+                        except (ValueError, AttributeError, TypeError):
                             log.warning("unreadable notification", payload=notice.payload[:200])
             except asyncio.CancelledError:
                 raise
@@ -86,6 +111,38 @@ class ConsensusBroker:
                 log.warning("consensus listener lost its connection", error=str(exc)[:200])
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 10)
+
+    async def _watch(self) -> None:
+        while True:
+            try:
+                conn = await AsyncConnection.connect(self.url, autocommit=True)
+                async with conn:
+                    cur = await conn.execute(
+                        "SELECT coalesce(max(version), 0) FROM response_consensus"
+                    )
+                    (checked,) = await cur.fetchone()  # the past is the listener's business
+                    pending: list[int] = []
+                    while True:
+                        await asyncio.sleep(self.watch_seconds)
+                        # versions read last period that no notification has announced since
+                        if any(v not in self._notified for v in pending):
+                            self.resyncs += 1
+                            self._publish(RESYNC)
+                        self._notified = {v for v in self._notified if v > checked}
+                        cur = await conn.execute(
+                            "SELECT version FROM response_consensus WHERE version > %s"
+                            " ORDER BY version LIMIT 10000",
+                            [checked],
+                        )
+                        fresh = [v for (v,) in await cur.fetchall()]
+                        if fresh:
+                            checked = fresh[-1]
+                        pending = [v for v in fresh if v not in self._notified]
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # the database went away: the listener resyncs on return
+                log.debug("consensus watch lost its connection", error=str(exc)[:200])
+                await asyncio.sleep(max(self.watch_seconds, 1.0))
 
 
 class EventPublisher:

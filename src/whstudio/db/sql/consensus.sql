@@ -32,6 +32,9 @@ SELECT c.task_id
 -- name: rebuild
 SELECT consensus_rebuild_v1(%(task_id)s);
 
+-- name: newest_version
+SELECT coalesce(max(version), 0) AS version FROM response_consensus;
+
 -- name: changed_since
 SELECT c.task_id, c.version, c.total_responses, c.remaining, c.consensus_reached,
        c.agreement_percentage, c.final_answer, c.count_a, c.count_b, c.count_tie

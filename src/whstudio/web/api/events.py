@@ -75,7 +75,11 @@ async def _stream(
 
     try:
         yield "retry: 2000\n\n"
-        if last or send_current:
+        if not last and not send_current:
+            # From now on: a resynchronisation must not replay the whole history.
+            async with pool.connection() as conn:
+                last = await consensus_domain.newest_version(conn)
+        elif last or send_current:
             for row in await catch_up(last):
                 last = max(last, row["version"])
                 yield format_event(shape(row))
