@@ -384,9 +384,18 @@ async def auto_explain(conn: psycopg.AsyncConnection):
         await conn.execute("SET auto_explain.log_min_duration = -1")
 
 
-def pgbench(url: str, script: str, *, clients: int, seconds: float, folder: Path) -> dict[str, Any]:
+def pgbench(
+    url: str,
+    script: str,
+    *,
+    clients: int,
+    seconds: float,
+    folder: Path,
+    options: str | None = None,
+) -> dict[str, Any]:
     """Run pgbench (prepared statements) with `script` for `seconds`; return its transactions
-    per second, mean latency, failed transactions and the command line (without the URL)."""
+    per second, mean latency, failed transactions and the command line (without the URL).
+    `options`: server settings for its sessions (PGOPTIONS, e.g. "-c track_functions=all")."""
     from whstudio.db.embedded import pg_bin_dir
 
     path = folder / "pgbench_script.sql"
@@ -395,8 +404,9 @@ def pgbench(url: str, script: str, *, clients: int, seconds: float, folder: Path
         str(pg_bin_dir() / "pgbench"), "-n", "-M", "prepared", "-c", str(clients), "-j", "2",
         "-T", str(max(1, round(seconds))), "-f", str(path), url,
     ]  # fmt: skip
+    env = {**os.environ, "PGOPTIONS": options} if options else None
     done = subprocess.run(
-        command, capture_output=True, text=True, timeout=seconds + 120, check=False
+        command, capture_output=True, text=True, timeout=seconds + 120, check=False, env=env
     )
     if done.returncode != 0:
         raise RuntimeError(f"pgbench failed: {done.stderr.strip()[-500:]}")
@@ -409,3 +419,50 @@ def pgbench(url: str, script: str, *, clients: int, seconds: float, folder: Path
         "failed": int(failed.group(1)) if failed else 0,
         "command": " ".join(command[:-1]) + " <url>",
     }
+
+
+LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def scratch_server(given: str | None, prefix: str = "whs-bench-pg-") -> tuple[str, Any]:
+    """A server for a benchmark's scratch database: `given`, else DATABASE_URL, else the
+    machine's PostgreSQL at 127.0.0.1:5432 if it answers, else an embedded one. Returns its
+    maintenance URL and the embedded server to clean up (None for the others)."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    url = given or os.environ.get("DATABASE_URL")
+    if url:
+        params = conninfo_to_dict(url)
+        params["dbname"] = "postgres"
+        return make_conninfo(**params), None
+    try:
+        with psycopg.connect(LOCAL_SERVER, connect_timeout=3):
+            return LOCAL_SERVER, None
+    except psycopg.Error:
+        from whstudio.db.embedded import embedded_server
+
+        server = embedded_server(Path(tempfile.mkdtemp(prefix=prefix)))
+        return server.get_uri(), server
+
+
+def fresh_database(server_url: str, name: str) -> str:
+    """Drop and create database `name` on the server, bring it to the newest revision."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    from whstudio.db import migrate
+
+    drop_database(server_url, name)
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    params = conninfo_to_dict(server_url)
+    params["dbname"] = name
+    url = make_conninfo(**params)
+    migrate.upgrade(url, "head")
+    return url
+
+
+def drop_database(server_url: str, name: str) -> None:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )

@@ -24,11 +24,17 @@ from collections import Counter
 from pathlib import Path
 
 import psycopg
-from psycopg import sql
 
-from benchmarks.common import ROOT, SCALES, machine, pgbench
+from benchmarks.common import (
+    ROOT,
+    SCALES,
+    drop_database,
+    fresh_database,
+    machine,
+    pgbench,
+    scratch_server,
+)
 from benchmarks.generate import generate
-from benchmarks.quality import _fresh_db, _server
 from benchmarks.report import put_section, table
 
 DB_NAME = "whs_bench_notify"
@@ -50,7 +56,7 @@ WAYS = {
 }
 
 
-def _prepare(url: str) -> tuple[int, int]:
+def prepare(url: str) -> tuple[int, int]:
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(
             "CREATE TABLE bench_t AS SELECT row_number() OVER (ORDER BY c.task_id) AS n, c.task_id"
@@ -138,11 +144,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db-name", default=DB_NAME, help="database made afresh for the run")
     parser.add_argument("--report", type=Path, default=ROOT / "BENCHMARKS.md")
     args = parser.parse_args(argv)
-    server_url, server = _server(args.database_url)
+    server_url, server = scratch_server(args.database_url)
     try:
-        url = _fresh_db(server_url, args.db_name)
+        url = fresh_database(server_url, args.db_name)
         generate(url, SCALES[args.scale], log=lambda m: print(m, flush=True))
-        tasks, users = _prepare(url)
+        tasks, users = prepare(url)
         results = {}
         with tempfile.TemporaryDirectory() as folder:
             for way, script in WAYS.items():
@@ -155,12 +161,7 @@ def main(argv: list[str] | None = None) -> int:
             "notify",
             render(results, info, clients=args.clients, seconds=args.seconds, tasks=tasks),
         )
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    sql.Identifier(args.db_name)
-                )
-            )
+        drop_database(server_url, args.db_name)
     finally:
         if server is not None:
             server.cleanup()

@@ -17,58 +17,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import psycopg
-from psycopg import sql
 from psycopg.rows import dict_row
 
-from benchmarks.common import ROOT, machine
+from benchmarks.common import ROOT, fresh_database, machine, scratch_server
 from benchmarks.report import put_section, table
 from whstudio import simulate
-from whstudio.db import migrate
 from whstudio.domain import batch
 
-LOCAL_SERVER = "postgresql://postgres@127.0.0.1:5432/postgres"
 DB_NAME = "whs_bench_quality"
-
-
-def _server(given: str | None) -> tuple[str, object | None]:
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-    url = given or os.environ.get("DATABASE_URL")
-    if url:
-        params = conninfo_to_dict(url)
-        params["dbname"] = "postgres"
-        return make_conninfo(**params), None
-    try:
-        with psycopg.connect(LOCAL_SERVER, connect_timeout=3):
-            return LOCAL_SERVER, None
-    except psycopg.Error:
-        from whstudio.db.embedded import embedded_server
-
-        server = embedded_server(Path(tempfile.mkdtemp(prefix="whs-quality-pg-")))
-        return server.get_uri(), server
-
-
-def _fresh_db(server_url: str, name: str = DB_NAME) -> str:
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    params = conninfo_to_dict(server_url)
-    params["dbname"] = name
-    url = make_conninfo(**params)
-    migrate.upgrade(url, "head")
-    return url
 
 
 async def _crowdkit(conn: psycopg.AsyncConnection, sim: simulate.Simulation) -> dict[str, float]:
@@ -205,9 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db-name", default=DB_NAME, help="database made afresh for the run")
     parser.add_argument("--report", type=Path, default=ROOT / "BENCHMARKS.md")
     args = parser.parse_args(argv)
-    server_url, server = _server(args.database_url)
+    server_url, server = scratch_server(args.database_url)
     try:
-        url = _fresh_db(server_url, args.db_name)
+        url = fresh_database(server_url, args.db_name)
         report = asyncio.run(
             measure(
                 url, tasks=args.tasks, threshold=args.threshold, seed=args.seed,

@@ -4,6 +4,7 @@ server for the same time."""
 
 from __future__ import annotations
 
+import os
 import random
 import time
 from typing import Any
@@ -161,6 +162,10 @@ async def run(ctx: Context) -> dict[str, Any]:
         await conn.close()
     ratio = ours / bench["tps"] if bench["tps"] else float("nan")
     service_ms = 1000.0 / ours if ours else float("nan")
+    cores = os.cpu_count() or 1
+    per_answer = ours_cpu["app"] + ours_cpu["db"] + ours_cpu["loadgen"]
+    ceiling = cores * 1e6 / per_answer if per_answer > 0 else float("nan")
+    budget = cores * 1e6 / (TARGET_RATIO * bench["tps"]) if bench["tps"] else float("nan")
     statuses = ", ".join(f"{k.split()[1]}: {n}" for k, n in sorted(stats.statuses.items()))
     return result(
         "submit",
@@ -212,19 +217,25 @@ async def run(ctx: Context) -> dict[str, Any]:
             f"({scale.users_per_client} accounts per client, switching account when it has "
             "answered every task of its share), answering active tasks furthest from threshold.",
             f"Client-side errors (no HTTP answer) by kind: {dict(stats.errors) or 'none'}.",
-            "The load generator (one Python process, httpx) runs on the same machine as the app "
-            "and PostgreSQL and competes with them for the cores; pgbench is C and light.",
+            "The load generator (one Python process, a lean asyncio HTTP/1.1 client, "
+            "benchmarks/http_load.py) runs on the same machine as the app and PostgreSQL and "
+            "competes with them for the cores; pgbench is C and light.",
             f"pgbench: `{bench['command']}`; the script is one INSERT into a scratch table.",
             "Plans of every statement one submit runs (triggers included): "
-            "benchmarks/plans/submit.txt.",
-            f"Throughput × p50 ≈ the number of clients: requests queue for the app processes, "
-            f"which complete one every {service_ms:.1f} ms between them. In PostgreSQL the whole "
-            "write is one call of submit_answer_v1 (validation, revision, idempotency, the vote "
-            "trigger, the consensus row), each statement well under a millisecond (see the "
-            "plan). What limits the rate is Python time per request (FastAPI, the token check, "
-            "psycopg), measured with py-spy, on cores shared with PostgreSQL and the load "
-            "generator; app processes scale out (`--workers`, more machines), PostgreSQL's side "
-            "of the work is not the bottleneck.",
+            "benchmarks/plans/submit.txt; PostgreSQL's time per answer by function: the "
+            'section "Where PostgreSQL\'s time goes in one answer" '
+            "(benchmarks/submit_profile.py).",
+            f"Throughput × p50 ≈ the number of clients: requests queue, and complete one every "
+            f"{service_ms:.1f} ms between the app processes. The cores are the limit: "
+            f"{cores} cores give {cores * 1e6:,.0f} µs of CPU a second, and one answer costs "
+            f"{per_answer:,.0f} µs of it in all (app + PostgreSQL + load generator), a ceiling "
+            f"of about {ceiling:,.0f} answers/s on this machine. {TARGET_RATIO:.0%} of pgbench's "
+            f"rate would need at most {budget:,.0f} µs per answer in all, while one pgbench "
+            f"INSERT costs PostgreSQL {pgbench_cpu['db']:.0f} µs. An answer is an HTTP request "
+            "(FastAPI, validation, the token, JSON) and a transaction that stores it, moves "
+            "its task's consensus row and dashboard counters, writes its quality row and "
+            "updates the annotator's counters and reputation, with the idempotency key, all "
+            "before it is acknowledged.",
         ],
         extra={
             "ours_tps": ours,

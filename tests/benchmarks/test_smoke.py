@@ -92,3 +92,24 @@ def test_the_notify_benchmark_runs_at_tiny_scale(server_url: str, tmp_path) -> N
             ]
             == 0
         )
+
+
+def test_the_submit_profile_benchmark_runs_at_tiny_scale(server_url: str, tmp_path) -> None:
+    from benchmarks import submit_profile
+
+    report = tmp_path / "BENCHMARKS.md"
+    report.write_text("# Benchmarks\n\nkept text\n")
+    name = f"whs_profile_smoke_{os.getpid()}"
+    code = submit_profile.main(
+        ["--scale", "tiny", "--seconds", "1", "--clients", "2", "--database-url", server_url,
+         "--db-name", name, "--report", str(report)]
+    )  # fmt: skip
+    assert code == 0
+    text = report.read_text()
+    assert "kept text" in text and "<!-- section:submit_profile -->" in text
+    # the traced run saw the API's function and the triggers it fires
+    rows = {line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| `")}
+    assert {"`submit_answer_v2`", "`submissions_count_vote`", "`submissions_quality`"} <= rows
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        gone = conn.execute("SELECT count(*) FROM pg_database WHERE datname = %s", [name])
+        assert gone.fetchone()[0] == 0
