@@ -3,14 +3,15 @@
     .venv/bin/python -m benchmarks.submit_profile [--seconds 20] [--clients 2]
 
 pgbench calls `submit_answer_v2` (what the API calls for each answer) directly, random
-annotators answering random open tasks of the small generated data set, twice in the same run:
-once plainly, for the answers per second and the whole server's CPU per answer, then with
-`track_functions = all`, which times every SQL and PL/pgSQL function call (triggers included)
-and costs some time itself. The table gives each function's calls and self time per answer
-(time inside the function, less the functions it called; the statements a function runs count
-as its own, so `submit_answer_v2`'s self time holds the INSERT's index and foreign-key work).
-Few clients by default so that wall time stays close to CPU time. The section "submit_profile"
-of BENCHMARKS.md; the data goes into a database `whs_bench_profile`, made afresh.
+annotators answering random open tasks of the small generated data set, twice in the same run
+after a warm-up: once plainly, for the answers per second and the whole server's CPU per
+answer, then with `track_functions = all`, which times every SQL and PL/pgSQL function call
+(triggers included) and costs some time itself. The table gives each function's calls and
+self time per answer: time inside the function less the functions it called. The statements a
+function runs count as its own, so `submit_answer_v2`'s self time holds the INSERT's index and
+foreign-key work. Few clients by default, so that wall time stays close to CPU time. The
+section "submit_profile" of BENCHMARKS.md; the data goes into a database `whs_bench_profile`,
+made afresh.
 """
 
 from __future__ import annotations
@@ -88,6 +89,7 @@ def _functions(url: str) -> list[dict]:
 def measure(url: str, *, clients: int, seconds: int) -> dict:
     tasks, users = prepare(url)
     script = f"\\set t random(1, {tasks})\n\\set u random(1, {users})\n" + SCRIPT
+    _run(url, script, clients, max(3, seconds // 4), None)  # warm-up: caches, autovacuum
     plain = _run(url, script, clients, seconds, None)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("SELECT pg_stat_reset()")
