@@ -396,8 +396,12 @@ def render(r: dict[str, Any]) -> str:
         f"`python -m benchmarks.legacy_migration --tasks {r['tasks']} --submissions "
         f"{r['submissions']} --workers {r['workers']} --ops-per-second {r['ops_per_second']:g} "
         f"--batch {r['batch']}`, {m['date']}: {m['cores']} cores, {m['ram']}, {m['cpu']}; "
-        f"{m['postgresql']} ({m['postgresql_settings']}). The machine was shared with other "
-        "work during the run.",
+        f"{m['postgresql']} ({m['postgresql_settings']}). "
+        + {
+            True: "The machine was shared with other work during the run.",
+            False: "Nothing else ran on the machine during the run.",
+            None: "",
+        }[r.get("shared")],
         "",
         f"A legacy database of {r['tasks']:,} tasks and {r['submissions']:,} submissions (the "
         f"generator's messy shapes; generated in {r.get('generate_s')} s) migrated while a "
@@ -481,6 +485,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     parser.add_argument(
+        "--shared",
+        action=argparse.BooleanOptionalAction,
+        help="say in the report whether other work ran on the machine meanwhile",
+    )
+    parser.add_argument(
         "--render",
         type=Path,
         help="only rewrite the report's section from this --out file (with its 'notes')",
@@ -506,6 +515,7 @@ def main(argv: list[str] | None = None) -> int:
         keep=args.keep,
         ops_per_second=args.ops_per_second,
     )
+    result["shared"] = args.shared
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
             f.write(json.dumps(result, indent=2, default=str))

@@ -543,6 +543,19 @@ def test_old_path_writes_and_the_backfill_commit_without_notifying(legacy_url, r
             ).fetchone()
     assert heard == []
     assert row[:2] == (2, 2) and row[2] > before  # changed, with a newer version to find
+    # nor are the events kept in the transaction: a bulk edit of many answers stays linear
+    with psycopg.connect(legacy_url) as conn:
+        changed = conn.execute(
+            'UPDATE submissions SET submission_data = \'{"chosen_response": "A"}\''
+            " WHERE id IN (SELECT id FROM submissions WHERE chosen_response IS NOT NULL"
+            " ORDER BY id LIMIT 50)"
+        ).rowcount
+        kept = conn.execute(
+            "SELECT current_setting('whstudio.defer_events', true),"
+            " coalesce(current_setting('whstudio.deferred_events', true), '')"
+        ).fetchone()
+        conn.rollback()
+    assert changed == 50 and kept == ("silent", "")
     # a new-path write still notifies in its own transaction
     with psycopg.connect(legacy_url, autocommit=True) as listener:
         listener.execute("LISTEN whstudio_consensus")

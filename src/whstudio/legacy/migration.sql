@@ -429,11 +429,13 @@ $$;
 -- that notified holds a database-wide lock from just before its commit until its commit is
 -- flushed, so every such write would commit one at a time behind the others' flushes: under
 -- the backfill's WAL at 10^6 rows, old-application writes queued for seconds. So these
--- transactions defer their events (consensus_store keeps them in the transaction); the app's
--- listener finds the changed rows by their version within a second (ConsensusBroker's watch).
+-- transactions send no events ('silent': consensus_store neither notifies nor keeps them, so a
+-- bulk update of many tasks costs nothing more); the app's listener finds the changed rows by
+-- their version within a second (ConsensusBroker's watch). A transaction that collects its
+-- events ('on', the API's submit_answer_v2) keeps collecting them.
 CREATE OR REPLACE FUNCTION whs_legacy.defer_events_v1() RETURNS void
 LANGUAGE sql AS $$
-    SELECT set_config('whstudio.defer_events', 'on', true)
+    SELECT set_config('whstudio.defer_events', 'silent', true)
      WHERE current_setting('whstudio.defer_events', true) IS DISTINCT FROM 'on'
 $$;
 

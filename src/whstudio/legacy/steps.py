@@ -461,7 +461,7 @@ BACKFILL_LOCK_TIMEOUT_MS = 50
 # about 100 times a minute at 10^6 rows, each time redoing its work).
 _BACKFILL_SETTINGS = (
     f"SET LOCAL lock_timeout = '{BACKFILL_LOCK_TIMEOUT_MS}ms'; SET LOCAL synchronous_commit = off;"
-    " SET LOCAL whstudio.defer_events = on"
+    " SET LOCAL whstudio.defer_events = silent"
 )
 _RETRYABLE = (
     errors.LockNotAvailable,

@@ -458,6 +458,7 @@ CREATE FUNCTION public.consensus_store(r public.response_consensus, was_reached 
     AS $$
 DECLARE
     payload text;
+    mode text := current_setting('whstudio.defer_events', true);
 BEGIN
     IF NOT r.consensus_reached THEN
         r.reached_at := NULL;
@@ -480,13 +481,16 @@ BEGIN
         reached_at = r.reached_at, remaining = r.remaining, details = r.details,
         version = r.version, updated_at = CURRENT_TIMESTAMP
      WHERE c.task_id = r.task_id;
+    IF mode = 'silent' THEN
+        RETURN;  -- left to the listeners' version watch
+    END IF;
     payload := json_build_object(
         'task_id', r.task_id, 'version', r.version, 'total_responses', r.total_responses,
         'remaining', r.remaining, 'consensus_reached', r.consensus_reached,
         'agreement_percentage', r.agreement_percentage, 'final_answer', r.final_answer,
         'count_a', r.count_a, 'count_b', r.count_b, 'count_tie', r.count_tie,
         'reached_changed', r.consensus_reached IS DISTINCT FROM was_reached)::text;
-    IF current_setting('whstudio.defer_events', true) = 'on' THEN
+    IF mode = 'on' THEN
         PERFORM set_config('whstudio.deferred_events',
                            coalesce(current_setting('whstudio.deferred_events', true), '')
                            || payload || E'\n', true);
@@ -845,21 +849,25 @@ CREATE FUNCTION public.quality_apply_row(m public.response_quality_metrics, sign
     LANGUAGE plpgsql
     AS $$
 BEGIN
-    INSERT INTO annotator_stats AS a (user_id) VALUES (m.user_id) ON CONFLICT DO NOTHING;
-    UPDATE annotator_stats SET
-        answers = answers + sign,
-        gold_answered = gold_answered + sign * (m.gold_correct IS NOT NULL)::int,
-        gold_correct = gold_correct + sign * coalesce(m.gold_correct, false)::int,
-        evaluated = evaluated + sign * (m.agreed IS NOT NULL)::int,
-        agreed = agreed + sign * coalesce(m.agreed, false)::int,
-        sided = sided + sign * (m.picked_left IS NOT NULL)::int,
-        picked_left = picked_left + sign * coalesce(m.picked_left, false)::int,
-        picked_a = picked_a + sign * coalesce(m.choice = 'A', false)::int,
-        picked_b = picked_b + sign * coalesce(m.choice = 'B', false)::int,
-        timed = timed + sign * (m.time_spent_seconds IS NOT NULL)::int,
-        time_sum = time_sum + sign * coalesce(m.time_spent_seconds, 0),
-        fast = fast + sign * ('fast' = ANY (m.outlier_reasons))::int
-     WHERE user_id = m.user_id;
+    FOR i IN 1 .. 2 LOOP
+        UPDATE annotator_stats SET
+            answers = answers + sign,
+            gold_answered = gold_answered + sign * (m.gold_correct IS NOT NULL)::int,
+            gold_correct = gold_correct + sign * coalesce(m.gold_correct, false)::int,
+            evaluated = evaluated + sign * (m.agreed IS NOT NULL)::int,
+            agreed = agreed + sign * coalesce(m.agreed, false)::int,
+            sided = sided + sign * (m.picked_left IS NOT NULL)::int,
+            picked_left = picked_left + sign * coalesce(m.picked_left, false)::int,
+            picked_a = picked_a + sign * coalesce(m.choice = 'A', false)::int,
+            picked_b = picked_b + sign * coalesce(m.choice = 'B', false)::int,
+            timed = timed + sign * (m.time_spent_seconds IS NOT NULL)::int,
+            time_sum = time_sum + sign * coalesce(m.time_spent_seconds, 0),
+            fast = fast + sign * ('fast' = ANY (m.outlier_reasons))::int
+         WHERE user_id = m.user_id;
+        EXIT WHEN FOUND;
+        -- an annotator's first answer (another session may make the row meanwhile)
+        INSERT INTO annotator_stats (user_id) VALUES (m.user_id) ON CONFLICT DO NOTHING;
+    END LOOP;
 END
 $$;
 
@@ -869,18 +877,24 @@ $$;
 --
 
 CREATE FUNCTION public.quality_reason(m public.response_quality_metrics) RETURNS text
-    LANGUAGE sql IMMUTABLE
+    LANGUAGE plpgsql IMMUTABLE
     AS $$
-SELECT CASE
-    WHEN m.gold_correct IS NOT NULL AND m.gold_source = 'adjudication'
-        THEN CASE WHEN m.gold_correct THEN 'matched the reviewer''s adjudication'
-                  ELSE 'differed from the reviewer''s adjudication' END
-    WHEN m.gold_correct IS NOT NULL
-        THEN CASE WHEN m.gold_correct THEN 'passed a gold check' ELSE 'failed a gold check' END
-    WHEN m.agreed IS NOT NULL
-        THEN format('%s a %s–%s consensus', CASE WHEN m.agreed THEN 'agreed with' ELSE 'disagreed with' END,
-                    CASE WHEN m.agreed THEN m.others_agreeing ELSE m.others_total - m.others_agreeing END,
-                    CASE WHEN m.agreed THEN m.others_total - m.others_agreeing ELSE m.others_agreeing END)
+BEGIN
+    RETURN CASE
+        WHEN m.gold_correct IS NOT NULL AND m.gold_source = 'adjudication'
+            THEN CASE WHEN m.gold_correct THEN 'matched the reviewer''s adjudication'
+                      ELSE 'differed from the reviewer''s adjudication' END
+        WHEN m.gold_correct IS NOT NULL
+            THEN CASE WHEN m.gold_correct THEN 'passed a gold check'
+                      ELSE 'failed a gold check' END
+        WHEN m.agreed IS NOT NULL
+            THEN format('%s a %s–%s consensus',
+                        CASE WHEN m.agreed THEN 'agreed with' ELSE 'disagreed with' END,
+                        CASE WHEN m.agreed THEN m.others_agreeing
+                             ELSE m.others_total - m.others_agreeing END,
+                        CASE WHEN m.agreed THEN m.others_total - m.others_agreeing
+                             ELSE m.others_agreeing END)
+    END;
 END
 $$;
 
@@ -1605,19 +1619,22 @@ $$;
 --
 
 CREATE FUNCTION public.task_gold(p_task uuid, OUT gold jsonb, OUT source text) RETURNS record
-    LANGUAGE sql STABLE
+    LANGUAGE plpgsql STABLE
     AS $$
-SELECT coalesce(a.final_answer, CASE q.question_type
-           WHEN 'pairwise_ab' THEN jsonb_build_object('chosen_response', q.gold_standard)
-           WHEN 'ranking' THEN jsonb_build_object('ranking', q.gold_standard)
-           WHEN 'text_generation' THEN jsonb_build_object('text', q.gold_standard)
-           ELSE jsonb_build_object('transcript', q.gold_standard) END),
-       CASE WHEN a.task_id IS NOT NULL THEN 'adjudication'
-            WHEN q.gold_standard IS NOT NULL THEN 'gold' END
-  FROM tasks t
-  JOIN questions q ON q.id = t.question_id
-  LEFT JOIN task_adjudications a ON a.task_id = t.id
- WHERE t.id = p_task
+BEGIN
+    SELECT coalesce(a.final_answer, CASE q.question_type
+               WHEN 'pairwise_ab' THEN jsonb_build_object('chosen_response', q.gold_standard)
+               WHEN 'ranking' THEN jsonb_build_object('ranking', q.gold_standard)
+               WHEN 'text_generation' THEN jsonb_build_object('text', q.gold_standard)
+               ELSE jsonb_build_object('transcript', q.gold_standard) END),
+           CASE WHEN a.task_id IS NOT NULL THEN 'adjudication'
+                WHEN q.gold_standard IS NOT NULL THEN 'gold' END
+      INTO gold, source
+      FROM tasks t
+      JOIN questions q ON q.id = t.question_id
+      LEFT JOIN task_adjudications a ON a.task_id = t.id
+     WHERE t.id = p_task;
+END
 $$;
 
 
