@@ -466,3 +466,20 @@ def drop_database(server_url: str, name: str) -> None:
         conn.execute(
             sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
         )
+
+
+@contextlib.contextmanager
+def generated_database(given: str | None, name: str, scale: Scale) -> Iterator[str]:
+    """A database `name` made afresh on a scratch server (see `scratch_server`), filled by the
+    generator at `scale`; dropped after a run that ends normally, kept for a look otherwise."""
+    from benchmarks.generate import generate
+
+    server_url, server = scratch_server(given)
+    try:
+        url = fresh_database(server_url, name)
+        generate(url, scale, log=lambda m: print(m, flush=True))
+        yield url
+        drop_database(server_url, name)
+    finally:
+        if server is not None:
+            server.cleanup()

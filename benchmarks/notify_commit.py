@@ -28,13 +28,10 @@ import psycopg
 from benchmarks.common import (
     ROOT,
     SCALES,
-    drop_database,
-    fresh_database,
+    generated_database,
     machine,
     pgbench,
-    scratch_server,
 )
-from benchmarks.generate import generate
 from benchmarks.report import put_section, table
 
 DB_NAME = "whs_bench_notify"
@@ -144,10 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db-name", default=DB_NAME, help="database made afresh for the run")
     parser.add_argument("--report", type=Path, default=ROOT / "BENCHMARKS.md")
     args = parser.parse_args(argv)
-    server_url, server = scratch_server(args.database_url)
-    try:
-        url = fresh_database(server_url, args.db_name)
-        generate(url, SCALES[args.scale], log=lambda m: print(m, flush=True))
+    with generated_database(args.database_url, args.db_name, SCALES[args.scale]) as url:
         tasks, users = prepare(url)
         results = {}
         with tempfile.TemporaryDirectory() as folder:
@@ -161,10 +155,6 @@ def main(argv: list[str] | None = None) -> int:
             "notify",
             render(results, info, clients=args.clients, seconds=args.seconds, tasks=tasks),
         )
-        drop_database(server_url, args.db_name)
-    finally:
-        if server is not None:
-            server.cleanup()
     return 0
 
 

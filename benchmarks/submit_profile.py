@@ -28,13 +28,10 @@ from benchmarks import cpu
 from benchmarks.common import (
     ROOT,
     SCALES,
-    drop_database,
-    fresh_database,
+    generated_database,
     machine,
     pgbench,
-    scratch_server,
 )
-from benchmarks.generate import generate
 from benchmarks.notify_commit import CALL, prepare
 from benchmarks.report import put_section, table
 
@@ -170,16 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db-name", default=DB_NAME, help="database made afresh for the run")
     parser.add_argument("--report", type=Path, default=ROOT / "BENCHMARKS.md")
     args = parser.parse_args(argv)
-    server_url, server = scratch_server(args.database_url)
-    try:
-        url = fresh_database(server_url, args.db_name)
-        generate(url, SCALES[args.scale], log=lambda m: print(m, flush=True))
+    with generated_database(args.database_url, args.db_name, SCALES[args.scale]) as url:
         result = measure(url, clients=args.clients, seconds=args.seconds)
         put_section(args.report, "submit_profile", render(result, machine(url)))
-        drop_database(server_url, args.db_name)
-    finally:
-        if server is not None:
-            server.cleanup()
     return 0
 
 

@@ -83,6 +83,12 @@ async def newest_version(conn: AsyncConnection) -> int:
     return (await q.fetch_one(conn, "consensus.newest_version", {}))["version"]
 
 
+async def versions_since(conn: AsyncConnection, version: int, limit: int = 10_000) -> list[int]:
+    """The versions of the consensus rows changed after event `version`, oldest first."""
+    rows = await q.fetch_all(conn, "consensus.versions_since", {"version": version, "limit": limit})
+    return [r["version"] for r in rows]
+
+
 async def changed_since(
     conn: AsyncConnection, version: int, *, task_id: UUID | None = None, limit: int = 1000
 ) -> list[dict[str, Any]]:

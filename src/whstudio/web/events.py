@@ -12,6 +12,9 @@ from typing import Any
 
 import structlog
 from psycopg import AsyncConnection
+from psycopg.rows import dict_row
+
+from whstudio.domain import consensus as consensus_domain
 
 log = structlog.get_logger("whstudio.events")
 CHANNEL = "whstudio_consensus"
@@ -115,12 +118,12 @@ class ConsensusBroker:
     async def _watch(self) -> None:
         while True:
             try:
-                conn = await AsyncConnection.connect(self.url, autocommit=True)
+                conn = await AsyncConnection.connect(
+                    self.url, autocommit=True, row_factory=dict_row
+                )
                 async with conn:
-                    cur = await conn.execute(
-                        "SELECT coalesce(max(version), 0) FROM response_consensus"
-                    )
-                    (checked,) = await cur.fetchone()  # the past is the listener's business
+                    # the past is the listener's business
+                    checked = await consensus_domain.newest_version(conn)
                     pending: list[int] = []
                     while True:
                         await asyncio.sleep(self.watch_seconds)
@@ -129,12 +132,7 @@ class ConsensusBroker:
                             self.resyncs += 1
                             self._publish(RESYNC)
                         self._notified = {v for v in self._notified if v > checked}
-                        cur = await conn.execute(
-                            "SELECT version FROM response_consensus WHERE version > %s"
-                            " ORDER BY version LIMIT 10000",
-                            [checked],
-                        )
-                        fresh = [v for (v,) in await cur.fetchall()]
+                        fresh = await consensus_domain.versions_since(conn, checked)
                         if fresh:
                             checked = fresh[-1]
                         pending = [v for v in fresh if v not in self._notified]

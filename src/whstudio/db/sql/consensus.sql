@@ -35,6 +35,10 @@ SELECT consensus_rebuild_v1(%(task_id)s);
 -- name: newest_version
 SELECT coalesce(max(version), 0) AS version FROM response_consensus;
 
+-- name: versions_since
+-- The versions of the rows changed after `version`, oldest first (response_consensus_version_idx).
+SELECT version FROM response_consensus WHERE version > %(version)s ORDER BY version LIMIT %(limit)s;
+
 -- name: changed_since
 SELECT c.task_id, c.version, c.total_responses, c.remaining, c.consensus_reached,
        c.agreement_percentage, c.final_answer, c.count_a, c.count_b, c.count_tie
