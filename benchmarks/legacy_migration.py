@@ -12,16 +12,19 @@ step) and whether anything the old application wrote was lost or refused.
 from __future__ import annotations
 
 import argparse
+import bisect
+import contextlib
 import itertools
 import json
+import multiprocessing
 import os
 import random
 import re
 import signal
 import sys
-import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -60,17 +63,17 @@ def _pg(query: str) -> str:
 
 @dataclass
 class OldApp:
-    """One worker of the old application on its own connection."""
+    """One worker of the old application on its own connection, in its own process (the old
+    application is another program: the migration tool's Python must not pace it)."""
 
     url: str
     seed: int
     users: list[tuple[uuid.UUID, str]]
-    stop: threading.Event
-    step: list[str]
+    stop: Any  # an Event shared with the benchmark's process
     rate: float = 50.0  # operations per second of this worker (an application, not a flood)
-    # (step, op, seconds, when it started: time.time())
-    samples: list[tuple[str, str, float, float]] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
+    # (op, seconds, when it started: time.time())
+    samples: list[tuple[str, float, float]] = field(default_factory=list)
+    errors: list[tuple[float, str]] = field(default_factory=list)  # (when, what)
     tasks: dict[uuid.UUID, str] = field(default_factory=dict)  # last instructions written
     subs: dict[uuid.UUID, dict] = field(default_factory=dict)  # last submission_data written
 
@@ -81,10 +84,10 @@ class OldApp:
             cur = conn.execute(_pg(query), params, prepare=True)
             row = cur.fetchone() if cur.description else None
         except psycopg.Error as exc:
-            self.errors.append(f"{self.step[0]} {op}: {type(exc).__name__}: {exc}".strip())
+            self.errors.append((wall, f"{op}: {type(exc).__name__}: {exc}".strip()))
             return None
         finally:
-            self.samples.append((self.step[0], op, time.perf_counter() - t0, wall))
+            self.samples.append((op, time.perf_counter() - t0, wall))
         return row
 
     def run(self) -> None:
@@ -153,17 +156,33 @@ class OldApp:
                     self._timed(conn, "read_submission", READ_SUB, (rng.choice(list(self.subs)),))
 
 
-def _lost(url: str, apps: list[OldApp]) -> dict[str, int]:
+def _old_app_process(url: str, seed: int, users: list, rate: float, stop: Any, out: Any) -> None:
+    """A worker process of the old application: run until `stop`, then send what it saw."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the benchmark decides when it ends
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    app = OldApp(url, seed, users, stop, rate)
+    try:
+        app.run()
+    finally:
+        out.put((app.samples, app.errors, app.tasks, app.subs))
+
+
+def _label(marks: list[tuple[float, str]], wall: float) -> str:
+    """The step that was running at `wall` (marks: when each step started, in order)."""
+    return marks[max(0, bisect.bisect_right([m[0] for m in marks], wall) - 1)][1]
+
+
+def _lost(url: str, apps: list[tuple[dict, dict]]) -> dict[str, int]:
     """Rows the old application wrote that are missing or not as it last wrote them."""
     lost = {"tasks": 0, "submissions": 0}
     with psycopg.connect(url) as conn:
-        for app in apps:
-            for tid, text in app.tasks.items():
+        for tasks, subs in apps:
+            for tid, text in tasks.items():
                 row = conn.execute(
                     "SELECT instructions FROM tasks WHERE id = %s", (tid,)
                 ).fetchone()
                 lost["tasks"] += row is None or row[0] != text
-            for sid, data in app.subs.items():
+            for sid, data in subs.items():
                 row = conn.execute(
                     "SELECT submission_data FROM submissions WHERE id = %s", (sid,)
                 ).fetchone()
@@ -221,8 +240,10 @@ def run(
     ops_per_second: float = 200.0,
     batch: int = 500,
     keep: bool = False,
+    server_settings: dict[str, str] | None = None,
 ) -> dict[str, Any]:
-    """Run the whole migration under load; return the figures."""
+    """Run the whole migration under load; return the figures. `server_settings` are set on
+    the server (ALTER SYSTEM, reloaded) for the run and put back afterwards."""
     name = f"whs_bench_legacy_{os.getpid()}"
     params = conninfo_to_dict(admin_url)
     params["dbname"] = name
@@ -239,7 +260,23 @@ def run(
         "workers": workers,
         "steps": {},
         "batch": batch,
+        "server_settings": dict(server_settings or {}),
     }
+    with settings_for_the_run(admin_url, server_settings or {}):
+        return _run(admin_url, name, url, result, workers, ops_per_second, batch, keep)
+
+
+def _run(
+    admin_url: str,
+    name: str,
+    url: str,
+    result: dict[str, Any],
+    workers: int,
+    ops_per_second: float,
+    batch: int,
+    keep: bool,
+) -> dict[str, Any]:
+    tasks, submissions = result["tasks"], result["submissions"]
     try:
         t0 = time.time()
         generate.generate(url, tasks=tasks, submissions=submissions)
@@ -249,15 +286,23 @@ def run(
             users = conn.execute(
                 "SELECT id, nullifier_hash FROM users ORDER BY id DESC LIMIT 200"
             ).fetchall()
-        stop, step = threading.Event(), ["before"]
-        apps = [OldApp(url, i, users, stop, step, ops_per_second / workers) for i in range(workers)]
-        threads = [threading.Thread(target=a.run, daemon=True) for a in apps]
-        for t in threads:
-            t.start()
+        ctx = multiprocessing.get_context("spawn")
+        stop, out = ctx.Event(), ctx.Queue()
+        procs = [
+            ctx.Process(
+                target=_old_app_process,
+                args=(url, i, users, ops_per_second / workers, stop, out),
+                daemon=True,
+            )
+            for i in range(workers)
+        ]
+        for proc in procs:
+            proc.start()
+        marks: list[tuple[float, str]] = [(0.0, "before")]  # (when, step) in order
         time.sleep(1.0)
 
         def timed(label: str, work) -> Any:
-            step[0] = label
+            marks.append((time.time(), label))
             start = time.time()
             print(f"{time.strftime('%H:%M:%S')} {label}", file=sys.stderr, flush=True)
             value = work()
@@ -268,14 +313,17 @@ def run(
             _migrate(url, result, timed, batch)
         except Interrupted:
             # SIGTERM (an operator's deadline): report what was measured up to here
-            result["interrupted_in"] = step[0]
-            print(f"interrupted in {step[0]}", file=sys.stderr, flush=True)
-        step[0] = "after"
+            result["interrupted_in"] = marks[-1][1]
+            print(f"interrupted in {marks[-1][1]}", file=sys.stderr, flush=True)
+        marks.append((time.time(), "after"))
         time.sleep(1.0)
         stop.set()
-        for t in threads:
-            t.join()
-        samples = [s for a in apps for s in a.samples]
+        seen = [out.get() for _ in procs]  # before join: a full pipe would hold a child
+        for proc in procs:
+            proc.join()
+        samples = [
+            (_label(marks, wall), op, secs, wall) for got in seen for op, secs, wall in got[0]
+        ]
         result["latency"] = _stats(samples)
         result["worst_op_ms"] = round(max(s[2] for s in samples) * 1000, 2)
         start = min(s[3] for s in samples)
@@ -283,9 +331,11 @@ def run(
             {"step": s[0], "op": s[1], "ms": round(s[2] * 1000, 1), "at_s": round(s[3] - start, 1)}
             for s in sorted(samples, key=lambda s: -s[2])[:10]
         ]
-        result["errors"] = [e for a in apps for e in a.errors][:20]
-        result["error_count"] = sum(len(a.errors) for a in apps)
-        result["lost"] = _lost(url, apps)
+        errors = sorted(e for got in seen for e in got[1])
+        result["errors"] = [f"{_label(marks, wall)} {what}" for wall, what in errors][:20]
+        result["error_count"] = len(errors)
+        result["old_app_started_at"] = start
+        result["lost"] = _lost(url, [(got[2], got[3]) for got in seen])
         result["contract_catalog_diff"] = None
         if result.get("verify_ok") and "interrupted_in" not in result:
             try:
@@ -299,6 +349,74 @@ def run(
                     sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
                 )
     return result
+
+
+# Settings an operator can change for a migration window without a restart.
+_RELOADABLE = ("sighup", "superuser", "user")
+
+
+@contextlib.contextmanager
+def settings_for_the_run(admin_url: str, wanted: dict[str, str]) -> Iterator[None]:
+    """Set server settings with ALTER SYSTEM and a reload; put back what postgresql.auto.conf
+    held before, even when the run fails (a SIGKILLed run leaves them: see the log line)."""
+    if not wanted:
+        yield
+        return
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        before: dict[str, str | None] = {}
+        for name in wanted:
+            row = conn.execute(
+                "SELECT context FROM pg_settings WHERE name = %s", (name,)
+            ).fetchone()
+            if row is None:
+                raise SystemExit(f"--server-setting {name}: the server has no such setting")
+            if row[0] not in _RELOADABLE:
+                raise SystemExit(f"--server-setting {name}: needs a server restart ({row[0]})")
+            auto = conn.execute(
+                "SELECT setting FROM pg_file_settings WHERE name = %s"
+                " AND sourcefile LIKE '%%postgresql.auto.conf' ORDER BY seqno DESC LIMIT 1",
+                (name,),
+            ).fetchone()
+            before[name] = auto[0] if auto else None
+        print(f"server settings for the run: {wanted}; before: {before}", file=sys.stderr)
+        try:
+            for name, value in wanted.items():
+                conn.execute(
+                    sql.SQL("ALTER SYSTEM SET {} = {}").format(
+                        sql.Identifier(name), sql.Literal(value)
+                    )
+                )
+            conn.execute("SELECT pg_reload_conf()")
+            _await_settings(admin_url, wanted)
+            yield
+        finally:
+            for name, value in before.items():
+                if value is None:
+                    conn.execute(sql.SQL("ALTER SYSTEM RESET {}").format(sql.Identifier(name)))
+                else:
+                    conn.execute(
+                        sql.SQL("ALTER SYSTEM SET {} = {}").format(
+                            sql.Identifier(name), sql.Literal(value)
+                        )
+                    )
+            conn.execute("SELECT pg_reload_conf()")
+            print("server settings put back", file=sys.stderr)
+
+
+def _await_settings(admin_url: str, wanted: dict[str, str]) -> None:
+    """A reload is asynchronous: wait until a new session takes each setting from
+    postgresql.auto.conf, then show what it sees."""
+    for _ in range(50):
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            rows = conn.execute(
+                "SELECT name, setting, unit, sourcefile FROM pg_settings WHERE name = ANY(%s)",
+                (list(wanted),),
+            ).fetchall()
+        if all((r[3] or "").endswith("postgresql.auto.conf") for r in rows):
+            print(f"applied: {[r[:3] for r in rows]}", file=sys.stderr)
+            return
+        time.sleep(0.1)
+    raise SystemExit(f"the server did not apply {wanted} after a reload")
 
 
 class Interrupted(Exception):
@@ -407,7 +525,14 @@ def render(r: dict[str, Any]) -> str:
         f"generator's messy shapes; generated in {r.get('generate_s')} s) migrated while a "
         f"simulated old application runs on {r['workers']} connections with prepared "
         f"statements, {r['ops_per_second']:g} operations/s in all (inserts, updates and point "
-        "reads of tasks and submissions). Contract runs after the old application stopped.",
+        "reads of tasks and submissions), each connection in a process of its own. Contract "
+        "runs after the old application stopped. Server settings for the migration window "
+        "(ALTER SYSTEM and a reload, put back afterwards): "
+        + (
+            ", ".join(f"`{k} = {v}`" for k, v in r["server_settings"].items())
+            if r.get("server_settings")
+            else "none, the server's own."
+        ),
         "",
         table(["step", "seconds"], [[k, v["seconds"]] for k, v in r["steps"].items()]),
         "",
@@ -490,11 +615,25 @@ def main(argv: list[str] | None = None) -> int:
         help="say in the report whether other work ran on the machine meanwhile",
     )
     parser.add_argument(
+        "--server-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a server setting for the run (ALTER SYSTEM and a reload; put back afterwards),"
+        " for example max_wal_size=8GB; repeatable",
+    )
+    parser.add_argument(
         "--render",
         type=Path,
         help="only rewrite the report's section from this --out file (with its 'notes')",
     )
     args = parser.parse_args(argv)
+    server_settings = {}
+    for item in args.server_setting:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            parser.error(f"--server-setting {item!r}: expected NAME=VALUE")
+        server_settings[name.strip()] = value.strip()
 
     def interrupt(_signum, _frame) -> None:
         raise Interrupted
@@ -514,6 +653,7 @@ def main(argv: list[str] | None = None) -> int:
         batch=args.batch,
         keep=args.keep,
         ops_per_second=args.ops_per_second,
+        server_settings=server_settings,
     )
     result["shared"] = args.shared
     if args.out:

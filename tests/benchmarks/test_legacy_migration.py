@@ -39,3 +39,41 @@ def test_the_migration_benchmark_runs_under_a_simulated_old_application(server_u
         assert not result["plans"]["tasks"].strip()
     text = legacy_migration.render(result)
     assert "rows/s" in text and "Goal (no old-application operation over 200 ms" in text
+    assert "each connection in a process of its own" in text
+
+
+def _show(server_url: str, name: str) -> tuple[str, str]:
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        return conn.execute(
+            "SELECT setting, coalesce(sourcefile, '') FROM pg_settings WHERE name = %s", (name,)
+        ).fetchone()
+
+
+def test_server_settings_hold_for_the_run_and_are_put_back(server_url: str) -> None:
+    name = "checkpoint_warning"  # reloadable, and harmless to whatever else uses the server
+    before = _show(server_url, name)
+    wanted = "17" if before[0] != "17" else "19"
+
+    with legacy_migration.settings_for_the_run(server_url, {name: f"{wanted}s"}):
+        setting, source = _show(server_url, name)
+        assert setting == wanted and source.endswith("postgresql.auto.conf")
+
+    assert _show(server_url, name) == before
+
+
+@pytest.mark.parametrize(
+    ("name", "reason"),
+    [("shared_buffers", "needs a server restart"), ("no_such_setting", "no such setting")],
+)
+def test_a_setting_that_cannot_be_reloaded_is_refused_and_nothing_changes(
+    server_url: str, name: str, reason: str
+) -> None:
+    before = _show(server_url, "checkpoint_warning")
+    with (
+        pytest.raises(SystemExit, match=reason),
+        legacy_migration.settings_for_the_run(
+            server_url, {"checkpoint_warning": "23s", name: "256MB"}
+        ),
+    ):
+        pass
+    assert _show(server_url, "checkpoint_warning") == before
