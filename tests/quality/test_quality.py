@@ -353,3 +353,64 @@ async def test_an_answer_edited_in_place_is_judged_again(conn):
     )
     assert after == {"choice": "A", "agreed": True, "others_agreeing": 2}
     assert await quality.stats_drift(conn) == []
+
+
+async def test_a_batch_recompute_and_a_quality_refresh_at_once_do_not_deadlock(db_url):
+    """Both store Dawid–Skene (every annotator's counters) and batch results (the results
+    table). A third session holds the table so that the recompute reaches it first, having
+    stored majority, and the refresh queues behind it: taken in opposite orders, the two
+    would deadlock here every time. No retry is allowed."""
+    import asyncio
+
+    import psycopg
+    from psycopg.rows import dict_row
+
+    from whstudio.domain import batch
+
+    async with await psycopg.AsyncConnection.connect(db_url, row_factory=dict_row) as conn:
+        people = await _users(conn, 4, "lockorder")
+        tasks = await _pairwise(conn, 6, threshold=3, tag="lockorder")
+        for i, task in enumerate(tasks):
+            for j, person in enumerate(people[:3]):
+                await _answer(conn, task, person, "AB"[(i + j) % 2])
+        await conn.commit()
+
+    async def waiting(pid: int) -> bool:
+        async with await psycopg.AsyncConnection.connect(db_url, autocommit=True) as watch:
+            for _ in range(200):
+                cur = await watch.execute(
+                    "SELECT wait_event_type FROM pg_stat_activity WHERE pid = %s", (pid,)
+                )
+                if (await cur.fetchone())[0] == "Lock":
+                    return True
+                await asyncio.sleep(0.05)
+        return False
+
+    gate = await psycopg.AsyncConnection.connect(db_url)
+    recompute_conn = await psycopg.AsyncConnection.connect(db_url, row_factory=dict_row)
+    refresh_conn = await psycopg.AsyncConnection.connect(db_url, row_factory=dict_row)
+    try:
+        await gate.execute("LOCK TABLE consensus_batch_results IN ROW EXCLUSIVE MODE")
+
+        async def recompute():
+            run = await batch.recompute(recompute_conn, ("majority", "dawid_skene"), store=True)
+            await recompute_conn.commit()
+            return run
+
+        async def refresh():
+            done = await quality.refresh(refresh_conn, dawid_skene=True)
+            await refresh_conn.commit()
+            return done
+
+        first = asyncio.create_task(recompute())
+        assert await waiting(recompute_conn.info.backend_pid)
+        second = asyncio.create_task(refresh())
+        assert await waiting(refresh_conn.info.backend_pid)
+        await gate.rollback()
+        run, done = await asyncio.wait_for(asyncio.gather(first, second), 60)
+    finally:
+        for c in (gate, recompute_conn, refresh_conn):
+            await c.close()
+    assert run.tasks == len(tasks) and done.dawid_skene_workers == 3
+    async with await psycopg.AsyncConnection.connect(db_url, row_factory=dict_row) as conn:
+        assert await quality.stats_drift(conn) == []

@@ -232,10 +232,11 @@ _STAGE = np.dtype(
 _EXPLAINABLE = ("CREATE", "UPDATE", "INSERT", "DELETE")
 _ANSWER = """CASE s.winner WHEN 0 THEN '{"chosen_response": "A"}'::jsonb
                            WHEN 1 THEN '{"chosen_response": "B"}'::jsonb END"""
+# Writers of the table wait until this transaction ends (only this module writes it, and a
+# task's deletion cascades to it); readers do not. The row versions found next stay put.
+LOCK_RESULTS = "LOCK TABLE consensus_batch_results IN SHARE ROW EXCLUSIVE MODE"
 _STORE_SQL = (
-    # Writers of the table wait until this transaction ends (only this module writes it, and a
-    # task's deletion cascades to it); readers do not. The row versions found next stay put.
-    "LOCK TABLE consensus_batch_results IN SHARE ROW EXCLUSIVE MODE",
+    LOCK_RESULTS,
     "DROP TABLE IF EXISTS pg_temp.batch_rows",
     # The method's rows as they stand, in task order: a run writes its rows in that order, so
     # the next one reads the old rows and writes index entries and new rows in storage order.
@@ -326,6 +327,11 @@ async def recompute(
     """Run the batch methods over all pairwise tasks (inside the caller's transaction)."""
     started = time.perf_counter()
     async with _numbered(conn):
+        if store and "dawid_skene" in methods:
+            # Storing Dawid-Skene locks every annotator's counters (quality.store_skill); a
+            # method stored before it holds the results table meanwhile. Whoever takes both
+            # (this, and quality.refresh) takes the table first, or two runs could deadlock.
+            await conn.execute(LOCK_RESULTS)
         loaded, numbering = await _load_numbered(conn)
         run = BatchRun(
             run_id=uuid.uuid4(),

@@ -240,6 +240,9 @@ async def refresh(conn: AsyncConnection, *, dawid_skene: bool = True) -> Refresh
     annotator's counters, in one order, until it commits)."""
     from whstudio.domain import batch  # batch imports this module
 
+    if dawid_skene:
+        # The results table before the counters, in the order batch.recompute takes them.
+        await conn.execute(batch.LOCK_RESULTS)
     await q.fetch_all(conn, "quality.lock_all_stats")
     drift = len(await stats_drift(conn))
     rejudged = await q.execute(conn, "quality.rejudge")
