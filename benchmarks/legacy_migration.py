@@ -61,6 +61,10 @@ def _pg(query: str) -> str:
     return query
 
 
+# A worker is warm (connected, its statements prepared) after this many operations.
+_WARM_OPS = 20
+
+
 @dataclass
 class OldApp:
     """One worker of the old application on its own connection, in its own process (the old
@@ -71,6 +75,7 @@ class OldApp:
     users: list[tuple[uuid.UUID, str]]
     stop: Any  # an Event shared with the benchmark's process
     rate: float = 50.0  # operations per second of this worker (an application, not a flood)
+    ready: Any = None  # a queue told once this worker has connected and run its first operations
     # (op, seconds, when it started: time.time())
     samples: list[tuple[str, float, float]] = field(default_factory=list)
     errors: list[tuple[float, str]] = field(default_factory=list)  # (when, what)
@@ -96,6 +101,8 @@ class OldApp:
             next_user: dict[uuid.UUID, int] = {}
             pace = time.perf_counter()
             while not self.stop.is_set():
+                if self.ready is not None and len(self.samples) == _WARM_OPS:
+                    self.ready.put(self.seed)
                 pace += 1.0 / self.rate
                 time.sleep(max(0.0, pace - time.perf_counter()))
                 roll = rng.random()
@@ -156,11 +163,13 @@ class OldApp:
                     self._timed(conn, "read_submission", READ_SUB, (rng.choice(list(self.subs)),))
 
 
-def _old_app_process(url: str, seed: int, users: list, rate: float, stop: Any, out: Any) -> None:
+def _old_app_process(
+    url: str, seed: int, users: list, rate: float, stop: Any, out: Any, ready: Any
+) -> None:
     """A worker process of the old application: run until `stop`, then send what it saw."""
     signal.signal(signal.SIGTERM, signal.SIG_IGN)  # the benchmark decides when it ends
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    app = OldApp(url, seed, users, stop, rate)
+    app = OldApp(url, seed, users, stop, rate, ready=ready)
     try:
         app.run()
     finally:
@@ -286,12 +295,19 @@ def _run(
             users = conn.execute(
                 "SELECT id, nullifier_hash FROM users ORDER BY id DESC LIMIT 200"
             ).fetchall()
+        # A legacy database has been at rest for a while: the generator's WAL is not left to
+        # start checkpoints in the middle of the first steps.
+        with (
+            psycopg.connect(url, autocommit=True) as conn,
+            contextlib.suppress(psycopg.errors.InsufficientPrivilege),
+        ):
+            conn.execute("CHECKPOINT")
         ctx = multiprocessing.get_context("spawn")
-        stop, out = ctx.Event(), ctx.Queue()
+        stop, out, ready = ctx.Event(), ctx.Queue(), ctx.Queue()
         procs = [
             ctx.Process(
                 target=_old_app_process,
-                args=(url, i, users, ops_per_second / workers, stop, out),
+                args=(url, i, users, ops_per_second / workers, stop, out, ready),
                 daemon=True,
             )
             for i in range(workers)
@@ -299,7 +315,11 @@ def _run(
         for proc in procs:
             proc.start()
         marks: list[tuple[float, str]] = [(0.0, "before")]  # (when, step) in order
-        time.sleep(1.0)
+        # The old application is running, warm, before the migration starts: a worker's
+        # first operations (a new connection, statements prepared) are measured as "before".
+        for _ in procs:
+            ready.get(timeout=120)
+        time.sleep(2.0)
 
         def timed(label: str, work) -> Any:
             marks.append((time.time(), label))
