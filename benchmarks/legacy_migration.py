@@ -3,10 +3,11 @@
     python -m benchmarks.legacy_migration --tasks 1000000 --submissions 1000000
 
 Builds a legacy database (the generator, messy shapes included), starts the old application
-(several connections, prepared statements: inserts, updates and point reads of tasks and
-submissions), runs expand, backfill, verify and switch under it, stops it, runs contract, and
-reports each step's duration, the backfill rate, every operation's latency (worst and p99 per
-step) and whether anything the old application wrote was lost or refused.
+(several connections, each in a process of its own, prepared statements: inserts, updates and
+point reads of tasks and submissions), waits until it is warm, runs expand, backfill, verify
+and switch under it, stops it, runs contract, and reports each step's duration, the backfill
+rate, every operation's latency (worst and p99 per step) and whether anything the old
+application wrote was lost or refused.
 """
 
 from __future__ import annotations
