@@ -357,9 +357,10 @@ async def test_an_answer_edited_in_place_is_judged_again(conn):
 
 async def test_a_batch_recompute_and_a_quality_refresh_at_once_do_not_deadlock(db_url):
     """Both store Dawid–Skene (every annotator's counters) and batch results (the results
-    table). A third session holds the table so that the recompute reaches it first, having
-    stored majority, and the refresh queues behind it: taken in opposite orders, the two
-    would deadlock here every time. No retry is allowed."""
+    table). A third session holds the table until the recompute and then the refresh wait for
+    it. In the old order the recompute, let through, stored majority and then waited for the
+    counters the refresh held while the refresh waited for the table: a deadlock every time.
+    No retry is allowed."""
     import asyncio
 
     import psycopg
