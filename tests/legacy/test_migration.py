@@ -567,3 +567,24 @@ def test_old_path_writes_and_the_backfill_commit_without_notifying(legacy_url, r
         assert [n.channel for n in listener.notifies(timeout=2, stop_after=1)] == [
             "whstudio_consensus"
         ]
+
+
+def test_backfill_rate_caps_rows_per_second_and_changes_no_result(make_legacy, reference_url):
+    capped, free = make_legacy(seed=6), make_legacy(seed=6)
+    _migrate(free, reference_url)
+    steps.expand(capped, reference_url=reference_url)
+    rate = 300.0
+    seen: list[tuple[float, int]] = []
+    started = time.monotonic()
+    phases = steps.backfill(
+        capped,
+        batch=20,
+        rate=rate,
+        on_progress=lambda p: seen.append((time.monotonic(), p.migrated + p.quarantined)),
+    )
+    elapsed = time.monotonic() - started
+    rows = sum(p.migrated + p.quarantined for p in phases)
+    assert rows > 100 and len(seen) > 5
+    # each batch is followed by the pause that brings it down to the rate
+    assert rows / elapsed <= rate * 1.02, (rows, elapsed)
+    assert _snapshot(capped) == _snapshot(free)
