@@ -25,7 +25,7 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -400,44 +400,50 @@ def settings_for_the_run(admin_url: str, wanted: dict[str, str]) -> Iterator[Non
             ).fetchone()
             before[name] = auto[0] if auto else None
         print(f"server settings for the run: {wanted}; before: {before}", file=sys.stderr)
+        as_found = _seen_by_a_new_session(admin_url, list(wanted))
         try:
-            for name, value in wanted.items():
-                conn.execute(
-                    sql.SQL("ALTER SYSTEM SET {} = {}").format(
-                        sql.Identifier(name), sql.Literal(value)
-                    )
-                )
-            conn.execute("SELECT pg_reload_conf()")
-            _await_settings(admin_url, wanted)
+            _alter_system(conn, wanted)
+            _await(admin_url, list(wanted), lambda rows: all(r[2] == _AUTO for r in rows))
             yield
         finally:
-            for name, value in before.items():
-                if value is None:
-                    conn.execute(sql.SQL("ALTER SYSTEM RESET {}").format(sql.Identifier(name)))
-                else:
-                    conn.execute(
-                        sql.SQL("ALTER SYSTEM SET {} = {}").format(
-                            sql.Identifier(name), sql.Literal(value)
-                        )
-                    )
-            conn.execute("SELECT pg_reload_conf()")
+            _alter_system(conn, before)
+            _await(admin_url, list(wanted), lambda rows: rows == as_found)
             print("server settings put back", file=sys.stderr)
 
 
-def _await_settings(admin_url: str, wanted: dict[str, str]) -> None:
-    """A reload is asynchronous: wait until a new session takes each setting from
-    postgresql.auto.conf, then show what it sees."""
+def _alter_system(conn: psycopg.Connection, settings: dict[str, str | None]) -> None:
+    """Write each setting to postgresql.auto.conf (None: take it out), then reload."""
+    for name, value in settings.items():
+        if value is None:
+            conn.execute(sql.SQL("ALTER SYSTEM RESET {}").format(sql.Identifier(name)))
+        else:
+            conn.execute(
+                sql.SQL("ALTER SYSTEM SET {} = {}").format(sql.Identifier(name), sql.Literal(value))
+            )
+    conn.execute("SELECT pg_reload_conf()")
+
+
+_AUTO = "postgresql.auto.conf"
+
+
+def _seen_by_a_new_session(admin_url: str, names: list[str]) -> list[tuple]:
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        return conn.execute(
+            "SELECT name, setting, regexp_replace(coalesce(sourcefile, ''), '^.*/', '')"
+            "  FROM pg_settings WHERE name = ANY(%s) ORDER BY name",
+            (names,),
+        ).fetchall()
+
+
+def _await(admin_url: str, names: list[str], done: Callable[[list[tuple]], bool]) -> None:
+    """A reload is asynchronous: wait until a new session sees the settings as `done` wants."""
     for _ in range(50):
-        with psycopg.connect(admin_url, autocommit=True) as conn:
-            rows = conn.execute(
-                "SELECT name, setting, unit, sourcefile FROM pg_settings WHERE name = ANY(%s)",
-                (list(wanted),),
-            ).fetchall()
-        if all((r[3] or "").endswith("postgresql.auto.conf") for r in rows):
-            print(f"applied: {[r[:3] for r in rows]}", file=sys.stderr)
+        rows = _seen_by_a_new_session(admin_url, names)
+        if done(rows):
+            print(f"server settings now: {rows}", file=sys.stderr)
             return
         time.sleep(0.1)
-    raise SystemExit(f"the server did not apply {wanted} after a reload")
+    raise SystemExit(f"the server did not reload {names} as expected: {rows}")
 
 
 class Interrupted(Exception):
