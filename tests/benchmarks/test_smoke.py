@@ -113,3 +113,28 @@ def test_the_submit_profile_benchmark_runs_at_tiny_scale(server_url: str, tmp_pa
     with psycopg.connect(server_url, autocommit=True) as conn:
         gone = conn.execute("SELECT count(*) FROM pg_database WHERE datname = %s", [name])
         assert gone.fetchone()[0] == 0
+
+
+def test_the_submit_floor_benchmark_runs_and_loses_no_acknowledged_row(
+    server_url: str, tmp_path
+) -> None:
+    from benchmarks.common import drop_database, machine
+
+    from benchmarks import submit_floor
+
+    name = f"whs_floor_smoke_{os.getpid()}"
+    url = submit_floor.make_database(server_url, name)
+    try:
+        result = submit_floor.measure(url, clients=4, seconds=1.5, workers=1)
+        text = submit_floor.render(result, machine(url))
+    finally:
+        drop_database(server_url, name)
+    services = result["services"]
+    assert set(services) == set(submit_floor.SERVICES)
+    for name, got in services.items():
+        assert got["errors"] == 0 and got["ok"] > 0, (name, got)
+        if name != "http_only":
+            assert got["rows_written"] == got["acknowledged"], (name, got)
+    assert services["http_only"]["rows_written"] == 0
+    assert result["pgbench"]["tps"] > 0
+    assert "| pgbench, the same INSERT |" in text

@@ -1,0 +1,145 @@
+"""The smallest web services that do what pgbench's script does: the floor under POST /submit.
+
+Each one answers `POST /answers` with a JSON body by inserting one row (the same INSERT the
+sustained-submit benchmark gives pgbench) and answering 201 with the new row's id, served by
+uvicorn like the app. `benchmarks/submit_floor.py` measures them beside pgbench, to say what
+share of pgbench's rate any Python web service can reach on this machine before it does any of
+the app's work. Built from the environment (FLOOR_DATABASE_URL) by uvicorn's factory option:
+
+- `http_only`: plain ASGI, parses the JSON body, answers; no database;
+- `raw_insert`: plain ASGI plus the INSERT through a psycopg_pool connection;
+- `fastapi_insert`: FastAPI with a Pydantic body model, the pool connection a dependency, the
+  INSERT, and a response model: the app's own stack with none of its work.
+"""
+
+import json
+import os
+from contextlib import asynccontextmanager
+from typing import Annotated, Literal
+from uuid import UUID
+
+from psycopg_pool import AsyncConnectionPool
+
+TABLE = "bench_pgbench_insert"
+INSERT = (
+    f"INSERT INTO {TABLE} (task_id, user_id, chosen_response, confidence)"
+    " VALUES (%s, %s, %s, %s) RETURNING id"
+)
+POOL_SIZE = 10
+
+
+def _pool() -> AsyncConnectionPool:
+    return AsyncConnectionPool(
+        os.environ["FLOOR_DATABASE_URL"],
+        min_size=POOL_SIZE,
+        max_size=POOL_SIZE,
+        kwargs={"autocommit": True},
+        open=False,
+    )
+
+
+async def _read_body(receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+async def _answer(send, status: int, payload: dict) -> None:
+    body = json.dumps(payload).encode()
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _plain(with_database: bool):
+    """A plain ASGI app; with_database: the INSERT, else only the parsing and the answer."""
+    state: dict[str, AsyncConnectionPool] = {}
+
+    async def app(scope, receive, send) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    if with_database:
+                        state["pool"] = _pool()
+                        await state["pool"].open(wait=True)
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    if "pool" in state:
+                        await state["pool"].close()
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            return
+        if scope["method"] != "POST" or scope["path"] != "/answers":
+            await _answer(send, 404, {"detail": "not found"})
+            return
+        try:
+            data = json.loads(await _read_body(receive))
+            row = (
+                UUID(data["task_id"]),
+                UUID(data["user_id"]),
+                str(data["chosen_response"]),
+                int(data["confidence"]),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            await _answer(send, 422, {"detail": str(exc)})
+            return
+        if not with_database:
+            await _answer(send, 201, {"id": 0})
+            return
+        async with state["pool"].connection() as conn:
+            cur = await conn.execute(INSERT, row)
+            (new_id,) = await cur.fetchone()
+        await _answer(send, 201, {"id": new_id})
+
+    return app
+
+
+def http_only():
+    return _plain(with_database=False)
+
+
+def raw_insert():
+    return _plain(with_database=True)
+
+
+def fastapi_insert():
+    from fastapi import Depends, FastAPI, Request
+    from psycopg import AsyncConnection
+    from pydantic import BaseModel, Field
+
+    class Answer(BaseModel):
+        task_id: UUID
+        user_id: UUID
+        chosen_response: Literal["A", "B", "tie"]
+        confidence: int = Field(ge=1, le=5)
+
+    class Stored(BaseModel):
+        id: int
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.pool = _pool()
+        await app.state.pool.open(wait=True)
+        yield
+        await app.state.pool.close()
+
+    async def connection(request: Request):
+        async with request.app.state.pool.connection() as conn:
+            yield conn
+
+    app = FastAPI(lifespan=lifespan)
+
+    @app.post("/answers", status_code=201, response_model=Stored)
+    async def answer(body: Answer, conn: Annotated[AsyncConnection, Depends(connection)]):
+        cur = await conn.execute(
+            INSERT, (body.task_id, body.user_id, body.chosen_response, body.confidence)
+        )
+        (new_id,) = await cur.fetchone()
+        return Stored(id=new_id)
+
+    return app
