@@ -236,7 +236,7 @@ async def run(ctx: Context) -> dict[str, Any]:
             "its task's consensus row and dashboard counters, writes its quality row and "
             "updates the annotator's counters and reputation, with the idempotency key, all "
             "before it is acknowledged.",
-            "What any Python service reaches here: the section \"The floor under sustained "
+            'What any Python service reaches here: the section "The floor under sustained '
             "submit\" (benchmarks/submit_floor.py) serves only pgbench's INSERT over HTTP with "
             "the same clients and load generator; FastAPI + Pydantic doing nothing else reaches "
             "11–13% of pgbench's rate, plain ASGI about 22%.",
