@@ -3,8 +3,9 @@ web service gets on this machine when all it does is that INSERT.
 
     .venv/bin/python -m benchmarks.submit_floor [--seconds 30] [--clients 32] [--workers 2]
 
-Three services from benchmarks/floor_app.py (plain ASGI answering without a database; plain
-ASGI doing the INSERT through psycopg_pool; FastAPI + Pydantic doing it), each served by
+Five services from benchmarks/floor_app.py (plain ASGI answering without a database; plain
+ASGI doing the INSERT through psycopg_pool; FastAPI + Pydantic doing it; the last two again with
+group commit, concurrent requests' rows in one INSERT and one transaction), each served by
 uvicorn with `--workers` processes and driven by the same load generator and clients as the
 submit benchmark (benchmarks/http_load.py), then pgbench with the same INSERT against the same
 server for the same time. Each row gives requests per second, latency, the share of pgbench's
@@ -52,6 +53,8 @@ SERVICES = {
     "http_only": "plain ASGI, JSON parsed, no database",
     "raw_insert": "plain ASGI + one INSERT (psycopg_pool)",
     "fastapi_insert": "FastAPI + Pydantic + one INSERT (psycopg_pool)",
+    "raw_batched": "plain ASGI + the INSERT by group commit",
+    "fastapi_batched": "FastAPI + Pydantic + the INSERT by group commit",
 }
 PGBENCH_SCRIPT = (
     f"INSERT INTO {TABLE} (task_id, user_id, chosen_response, confidence)"
@@ -260,7 +263,9 @@ def render(result: dict[str, Any], where: dict[str, str]) -> str:
             "None of these services does any of the app's work (no token, no task, no "
             "consensus, no quality, no idempotency): they show what share of pgbench's rate is "
             "open to a Python service on this machine at all, with the stack the project uses "
-            "(uvicorn, psycopg_pool; FastAPI and Pydantic in the last).",
+            "(uvicorn, psycopg_pool; FastAPI and Pydantic where named). Group commit: "
+            "concurrent requests' rows go into one INSERT in one transaction, each request "
+            "answered once its batch has committed (benchmarks/floor_app.py, GroupCommit).",
             "",
             "Rows written / requests acknowledged (warm-up included): "
             + "; ".join(
