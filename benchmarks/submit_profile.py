@@ -32,7 +32,7 @@ from benchmarks.common import (
     machine,
     pgbench,
 )
-from benchmarks.notify_commit import CALL, prepare
+from benchmarks.notify_commit import CALL, pick, prepare
 from benchmarks.report import put_section, table
 
 DB_NAME = "whs_bench_profile"
@@ -85,7 +85,7 @@ def _functions(url: str) -> list[dict]:
 
 def measure(url: str, *, clients: int, seconds: int) -> dict:
     tasks, users = prepare(url)
-    script = f"\\set t random(1, {tasks})\n\\set u random(1, {users})\n" + SCRIPT
+    script = pick(tasks, users, clients) + SCRIPT
     _run(url, script, clients, max(3, seconds // 4), None)  # warm-up: caches, autovacuum
     plain = _run(url, script, clients, seconds, None)
     with psycopg.connect(url, autocommit=True) as conn:
