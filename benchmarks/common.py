@@ -337,14 +337,19 @@ def serving(url: str, home: Path, *, timeout: float = 60.0) -> Iterator[tuple[st
             time.sleep(0.2)
         yield base, proc.pid
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+        stop_process(proc)
         log.close()
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within 15 s."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
 
 
 @contextlib.asynccontextmanager
@@ -382,6 +387,20 @@ async def auto_explain(conn: psycopg.AsyncConnection):
     finally:
         conn.remove_notice_handler(keep)
         await conn.execute("SET auto_explain.log_min_duration = -1")
+
+
+# The baseline the submit benchmarks are measured against: pgbench inserting one row of an
+# answer's shape into a scratch table.
+PGBENCH_TABLE = "bench_pgbench_insert"
+PGBENCH_TABLE_DDL = (
+    f"CREATE TABLE IF NOT EXISTS {PGBENCH_TABLE} (id bigserial PRIMARY KEY,"
+    " task_id uuid NOT NULL, user_id uuid NOT NULL, chosen_response text NOT NULL,"
+    " confidence smallint, created_at timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+)
+PGBENCH_INSERT_SCRIPT = (
+    f"INSERT INTO {PGBENCH_TABLE} (task_id, user_id, chosen_response, confidence)"
+    " VALUES (gen_random_uuid(), gen_random_uuid(), 'A', 3);\n"
+)
 
 
 def pgbench(
@@ -445,18 +464,23 @@ def scratch_server(given: str | None, prefix: str = "whs-bench-pg-") -> tuple[st
         return server.get_uri(), server
 
 
-def fresh_database(server_url: str, name: str) -> str:
-    """Drop and create database `name` on the server, bring it to the newest revision."""
+def empty_database(server_url: str, name: str) -> str:
+    """Drop and create database `name` on the server; return its URL."""
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-    from whstudio.db import migrate
 
     drop_database(server_url, name)
     with psycopg.connect(server_url, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     params = conninfo_to_dict(server_url)
     params["dbname"] = name
-    url = make_conninfo(**params)
+    return make_conninfo(**params)
+
+
+def fresh_database(server_url: str, name: str) -> str:
+    """Drop and create database `name` on the server, bring it to the newest revision."""
+    from whstudio.db import migrate
+
+    url = empty_database(server_url, name)
     migrate.upgrade(url, "head")
     return url
 

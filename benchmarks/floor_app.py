@@ -24,7 +24,8 @@ from uuid import UUID
 
 from psycopg_pool import AsyncConnectionPool
 
-TABLE = "bench_pgbench_insert"
+from benchmarks.common import PGBENCH_TABLE as TABLE
+
 INSERT = (
     f"INSERT INTO {TABLE} (task_id, user_id, chosen_response, confidence)"
     " VALUES (%s, %s, %s, %s) RETURNING id"

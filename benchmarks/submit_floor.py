@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import os
 import random
-import signal
 import subprocess
 import tempfile
 import time
@@ -30,22 +29,24 @@ from typing import Any
 from uuid import UUID
 
 import psycopg
-from psycopg import sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from benchmarks import cpu, http_load
 from benchmarks.common import (
+    PGBENCH_INSERT_SCRIPT,
+    PGBENCH_TABLE,
+    PGBENCH_TABLE_DDL,
     PYTHON,
     ROOT,
     drop_database,
+    empty_database,
     fmt_ms,
     free_port,
     machine,
     percentiles,
     pgbench,
     scratch_server,
+    stop_process,
 )
-from benchmarks.floor_app import TABLE
 from benchmarks.report import put_section, table
 
 DB_NAME = "whs_bench_floor"
@@ -56,32 +57,19 @@ SERVICES = {
     "raw_batched": "plain ASGI + the INSERT by group commit",
     "fastapi_batched": "FastAPI + Pydantic + the INSERT by group commit",
 }
-PGBENCH_SCRIPT = (
-    f"INSERT INTO {TABLE} (task_id, user_id, chosen_response, confidence)"
-    " VALUES (gen_random_uuid(), gen_random_uuid(), 'A', 3);\n"
-)
 
 
 def make_database(server_url: str, name: str) -> str:
     """A database `name` made afresh with the one table every service and pgbench write to."""
-    drop_database(server_url, name)
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    params = conninfo_to_dict(server_url)
-    params["dbname"] = name
-    url = make_conninfo(**params)
+    url = empty_database(server_url, name)
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(
-            f"CREATE TABLE {TABLE} (id bigserial PRIMARY KEY, task_id uuid NOT NULL,"
-            " user_id uuid NOT NULL, chosen_response text NOT NULL, confidence smallint,"
-            " created_at timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP)"
-        )
+        conn.execute(PGBENCH_TABLE_DDL)
     return url
 
 
 def _rows(url: str) -> int:
     with psycopg.connect(url, autocommit=True) as conn:
-        return conn.execute(f"SELECT count(*) FROM {TABLE}").fetchone()[0]
+        return conn.execute(f"SELECT count(*) FROM {PGBENCH_TABLE}").fetchone()[0]
 
 
 def _body(rng: random.Random) -> dict[str, Any]:
@@ -114,12 +102,7 @@ def _serving(name: str, url: str, workers: int, log: Path) -> Iterator[tuple[str
         try:
             yield f"http://127.0.0.1:{port}", proc.pid
         finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
+            stop_process(proc)
 
 
 async def _ready(base: str, timeout: float = 60.0) -> None:
@@ -195,7 +178,9 @@ def measure(url: str, *, clients: int, seconds: float, workers: int) -> dict[str
             )
         meter = cpu.Meter(None, postmaster)
         before_cpu = meter.read()
-        bench = pgbench(url, PGBENCH_SCRIPT, clients=clients, seconds=seconds, folder=scratch)
+        bench = pgbench(
+            url, PGBENCH_INSERT_SCRIPT, clients=clients, seconds=seconds, folder=scratch
+        )
         bench["cpu"] = cpu.per_operation(before_cpu, meter.read(), round(bench["tps"] * seconds))
         print(f"pgbench: {bench['tps']:.0f}/s", flush=True)
     return {

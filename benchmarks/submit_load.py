@@ -12,6 +12,9 @@ from uuid import UUID
 
 from benchmarks import cpu, http_load
 from benchmarks.common import (
+    PGBENCH_INSERT_SCRIPT,
+    PGBENCH_TABLE,
+    PGBENCH_TABLE_DDL,
     Context,
     auto_explain,
     connect,
@@ -24,7 +27,6 @@ from benchmarks.common import (
 )
 
 TARGET_RATIO = 0.20
-PGBENCH_TABLE = "bench_pgbench_insert"
 
 
 async def pick_tasks(conn, count: int) -> list[str]:
@@ -42,11 +44,7 @@ async def pick_tasks(conn, count: int) -> list[str]:
 
 def run_pgbench(url: str, clients: int, seconds: float, scratch) -> dict[str, Any]:
     """Run pgbench with a one-row INSERT script; return its tps and mean latency."""
-    script = (
-        f"INSERT INTO {PGBENCH_TABLE} (task_id, user_id, chosen_response, confidence)"
-        " VALUES (gen_random_uuid(), gen_random_uuid(), 'A', 3);\n"
-    )
-    return pgbench(url, script, clients=clients, seconds=seconds, folder=scratch)
+    return pgbench(url, PGBENCH_INSERT_SCRIPT, clients=clients, seconds=seconds, folder=scratch)
 
 
 async def _submit_plan(ctx: Context, conn, task_id: str) -> None:
@@ -87,11 +85,7 @@ async def run(ctx: Context) -> dict[str, Any]:
             conn, f"bench-sub-{stamp}", clients * scale.users_per_client
         )
         await _submit_plan(ctx, conn, tasks[-1])
-        await conn.execute(
-            f"CREATE TABLE IF NOT EXISTS {PGBENCH_TABLE} (id bigserial PRIMARY KEY,"
-            " task_id uuid NOT NULL, user_id uuid NOT NULL, chosen_response text NOT NULL,"
-            " confidence smallint, created_at timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP)"
-        )
+        await conn.execute(PGBENCH_TABLE_DDL)
         await conn.execute(f"TRUNCATE {PGBENCH_TABLE}")
     finally:
         await conn.close()
