@@ -26,6 +26,7 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from benchmarks import (
+    analytics_page,
     batch_recompute,
     consensus_read,
     jsonb_vs_text,
@@ -58,6 +59,7 @@ BENCHMARKS: dict[str, tuple[Any, bool]] = {
     "next_task": (next_task, True),
     "batch_recompute": (batch_recompute, False),
     "jsonb_vs_text": (jsonb_vs_text, False),
+    "analytics": (analytics_page, True),
 }
 
 

@@ -86,6 +86,15 @@ class Settings(BaseSettings):
         "(PostgreSQL notifies every process); the cache is bypassed while that notification "
         "channel is down.",
     )
+    analytics_max_age: float = Field(
+        default=60,
+        ge=0,
+        le=3600,
+        description="Seconds an app process serves admin analytics figures that took a "
+        "quarter of a second or more to compute before computing them again, in the "
+        "background, while it serves them as they are with their age (0: compute on every "
+        "request; quicker figures are always computed on request).",
+    )
     gold_rate: float = Field(
         default=0.1,
         ge=0,

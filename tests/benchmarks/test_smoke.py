@@ -44,6 +44,16 @@ def test_every_benchmark_runs_at_tiny_scale(db_url: str, tmp_path) -> None:
         assert section in text
     assert (plans / "tasks_list__sort_created.txt").exists()
     assert (plans / "recompute_one.txt").exists()
+    analytics = stored["benchmarks"]["analytics"]
+    assert [row[:2] for row in analytics["rows"]] == [
+        [30, "computed (fresh=true)"], [30, "served"],
+        [366, "computed (fresh=true)"], [366, "served"],
+    ]  # fmt: skip
+    assert all(row[-1] == 0 for row in analytics["rows"])  # every request answered 200
+    # the year's window counts the generated answers of the last 366 days, and some there are
+    answers = [row[3] for row in analytics["rows"]]
+    assert min(answers) > 0 and min(answers[2:]) >= max(answers[:2])
+    assert (plans / "analytics__30d.txt").exists()
 
 
 def test_the_quality_benchmark_runs_at_tiny_scale(server_url: str, tmp_path) -> None:

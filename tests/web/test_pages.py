@@ -484,3 +484,29 @@ async def test_analytics_figures_count_answers_agreement_and_datasets(env):
     for path in ("/admin/analytics", "/admin/analytics.json"):
         assert (await ann.get(path, headers=HTML)).status_code == 403
     assert (await admin.get("/admin/analytics.json?days=0")).status_code == 422
+
+
+async def test_costly_analytics_figures_are_kept_and_say_how_old_they_are(env):
+    task = await make_task(env, "Kept", consensus_threshold=2)
+    ann, bob = await sign_in(env, "ann"), await sign_in(env, "bob")
+    admin = await sign_in(env, "boss", "admin")
+    first = (await admin.get("/admin/analytics.json")).json()
+    # figures this small are computed for every request
+    assert first["cached"] is False and first["max_age_seconds"] == 60
+    assert first["computed_at"].endswith("+00:00") and first["age_seconds"] >= 0
+    await _answer(ann, task["task_id"], "A")
+    assert (
+        sum(d["answers"] for d in (await admin.get("/admin/analytics.json")).json()["throughput"])
+        == 1
+    )
+    # as if they were costly: kept, and served as they were
+    env.app.state.analytics.cheap_seconds = 0
+    await admin.get("/admin/analytics.json")
+    await _answer(bob, task["task_id"], "A")
+    kept = (await admin.get("/admin/analytics.json")).json()
+    assert kept["cached"] is True and sum(d["answers"] for d in kept["throughput"]) == 1
+    page = await admin.get("/admin/analytics", headers=HTML)
+    assert page.status_code == 200 and "compute now" in page.text
+    fresh = (await admin.get("/admin/analytics.json?fresh=true")).json()
+    assert fresh["cached"] is False and sum(d["answers"] for d in fresh["throughput"]) == 2
+    assert (await ann.get("/admin/analytics.json?fresh=true")).status_code == 403

@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from whstudio import __version__
 from whstudio.db import migrate
 from whstudio.db.pool import make_pool
+from whstudio.domain import analytics
 from whstudio.settings import Settings
 from whstudio.web import errors
 from whstudio.web.api import consensus, events, health, quality, review, tasks, users
@@ -72,6 +73,12 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     token_cache = TokenCache(settings.token_cache_seconds, live=lambda: broker.listening.is_set())
     broker = ConsensusBroker(database_url, on_auth_change=token_cache.clear)
     publisher = EventPublisher(pool)
+
+    async def compute_figures(days: int) -> dict:
+        async with pool.connection() as conn:
+            return await analytics.figures(conn, days=days)
+
+    figures_cache = analytics.FiguresCache(settings.analytics_max_age, compute_figures)
     policy = Policy.from_settings(settings)
     webhooks = Worker(pool.connection, policy) if settings.webhook_worker else None
 
@@ -87,6 +94,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         finally:
             if webhooks is not None:
                 await webhooks.stop()
+            await figures_cache.close()
             await publisher.stop()
             await broker.stop()
             await pool.close()
@@ -105,6 +113,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.state.broker = broker
     app.state.publisher = publisher
     app.state.token_cache = token_cache
+    app.state.analytics = figures_cache
     app.state.secret = secret
     app.state.sessions = SessionCodec(secret, settings.session_max_age)
     app.state.templates = make_templates()

@@ -10,9 +10,8 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import FileResponse, JSONResponse
 
-from whstudio.domain import analytics
 from whstudio.domain.users import Principal
-from whstudio.web.deps import Conn, require
+from whstudio.web.deps import require
 from whstudio.web.policies import ADMIN, ANYONE_SIGNED_IN
 from whstudio.web.templating import CONTENT_SECURITY_POLICY, page
 
@@ -21,6 +20,10 @@ router = APIRouter(tags=["pages"], include_in_schema=False)
 Admin = Annotated[Principal, Depends(require(ADMIN))]
 SignedIn = Annotated[Principal, Depends(require(ANYONE_SIGNED_IN))]
 Days = Annotated[int, Query(ge=1, le=366)]
+Fresh = Annotated[
+    bool,
+    Query(description="compute the figures now rather than serve them up to analytics_max_age old"),
+]
 # Plotly sets inline styles on the elements it draws; scripts stay our own files only.
 CHARTS_POLICY = CONTENT_SECURITY_POLICY.replace(
     "style-src 'self'", "style-src 'self' 'unsafe-inline'"
@@ -28,16 +31,19 @@ CHARTS_POLICY = CONTENT_SECURITY_POLICY.replace(
 
 
 @router.get("/admin/analytics")
-async def analytics_page(request: Request, user: Admin, conn: Conn, days: Days = 30):
-    figures = jsonable_encoder(await analytics.figures(conn, days=days))
+async def analytics_page(request: Request, user: Admin, days: Days = 30, fresh: Fresh = False):
+    figures = jsonable_encoder(await request.app.state.analytics.get(days, fresh=fresh))
     response = page(request, "analytics.html", {"figures": figures}, user=user)
     response.headers["Content-Security-Policy"] = CHARTS_POLICY
     return response
 
 
 @router.get("/admin/analytics.json")
-async def analytics_json(user: Admin, conn: Conn, days: Days = 30):
-    return JSONResponse(jsonable_encoder(await analytics.figures(conn, days=days)))
+async def analytics_json(request: Request, user: Admin, days: Days = 30, fresh: Fresh = False):
+    """Every figure of the page; `computed_at`, `age_seconds` and `cached` say how fresh (see
+    the setting analytics_max_age)."""
+    figures = await request.app.state.analytics.get(days, fresh=fresh)
+    return JSONResponse(jsonable_encoder(figures))
 
 
 @router.get("/vendor/plotly.min.js")
