@@ -127,7 +127,7 @@ def quality_agreement(
     )
     out.print(f"Krippendorff's alpha: {figures['krippendorff_alpha']}", highlight=False)
     out.print(f"Fleiss' kappa: {figures['fleiss_kappa']}", highlight=False)
-    out.print(f"annotator pairs with shared items: {len(figures['pairwise'])}", highlight=False)
+    out.print(f"annotator pairs with shared items: {figures['pairs_total']}", highlight=False)
 
 
 @quality_app.command("gold-rate")

@@ -255,7 +255,7 @@ async def evaluate(conn: psycopg.AsyncConnection, sim: Simulation) -> dict[str, 
         "accuracy": accuracy,
         "people": people,
         "agreement": {k: v for k, v in metrics.items() if k != "pairwise"},
-        "pairwise_pairs": len(metrics["pairwise"]),
+        "pairwise_pairs": metrics["pairs_total"],
         "timings": timings,
         "counters_out_of_step": len(drift),
     }

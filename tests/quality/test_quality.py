@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import numpy as np
 import pytest
@@ -19,13 +19,15 @@ async def _users(conn, n: int, prefix: str = "q") -> list[UUID]:
     return [(await users_domain.create_user(conn, f"{prefix}{i}", None))["id"] for i in range(n)]
 
 
-async def _pairwise(conn, n: int, *, threshold: int = 3, gold=None, tag: str = "t") -> list[UUID]:
+async def _pairwise(
+    conn, n: int, *, threshold: int = 3, gold=None, tag: str = "t", dataset: str = "qa"
+) -> list[UUID]:
     items = [
         {
             "question_type": "pairwise_ab",
             "content": {"prompt": f"{tag} {i}", "optionA": "left one", "optionB": "right one"},
             "gold_standard": gold,
-            "source_dataset": "qa",
+            "source_dataset": dataset,
             "consensus_threshold": threshold,
         }
         for i in range(n)
@@ -294,6 +296,35 @@ async def test_agreement_metrics_on_the_database_with_their_item_counts(conn):
     assert out["fleiss_kappa"] == pytest.approx(round(agreement.fleiss_kappa(counts), 4))
     by_dataset = await agreement.compute(conn, dataset="no-such-dataset")
     assert by_dataset["items"] == 0 and by_dataset["krippendorff_alpha"] is None
+
+
+async def test_agreement_by_dataset_equals_by_tasks_and_lists_the_most_shared_pairs_first(conn):
+    people = await _users(conn, 4, "pair")
+    dataset = f"agreement-{uuid4().hex[:8]}"
+    tasks = await _pairwise(conn, 5, threshold=4, tag="pairs", dataset=dataset)
+    # pair0 and pair1 share all five tasks; pair2 answers three, pair3 one
+    plan = {0: "AAAB", 1: "ABA", 2: "BBB", 3: "AB", 4: "BA"}
+    for index, choices in plan.items():
+        for person, choice in zip(people, choices, strict=False):
+            await _answer(conn, tasks[index], person, choice)
+    by_tasks = await agreement.compute(conn, task_ids=tasks)
+    by_dataset = await agreement.compute(conn, dataset=dataset)
+    for key in ("items", "answers", "annotators", "krippendorff_alpha", "fleiss_kappa"):
+        assert by_dataset[key] == by_tasks[key], key
+    assert by_dataset["items"] == 5 and by_dataset["answers"] == 14
+    assert by_dataset["pairwise"] == by_tasks["pairwise"]
+    assert by_dataset["pairs_total"] == 6  # every two of the four share a task
+    top = await agreement.compute(conn, dataset=dataset, pair_limit=2)
+    assert top["pairs_total"] == 6 and top["pair_limit"] == 2
+    assert [p["items"] for p in top["pairwise"]] == [5, 3]
+    first = top["pairwise"][0]
+    assert {first["annotator_a"], first["annotator_b"]} == {"pair0", "pair1"}
+    assert first["agreement"] == pytest.approx(2 / 5, abs=1e-4)  # same on tasks 0 and 2 only
+    assert [p["items"] for p in by_dataset["pairwise"]] == sorted(
+        (p["items"] for p in by_dataset["pairwise"]), reverse=True
+    )
+    rare = await agreement.compute(conn, dataset=dataset, min_pair_items=4)
+    assert rare["pairs_total"] == 1 and len(rare["pairwise"]) == 1
 
 
 async def test_tasks_settling_at_once_with_shared_annotators_never_deadlock(db_url):

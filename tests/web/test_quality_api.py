@@ -94,6 +94,15 @@ async def test_agreement_metrics_are_for_staff(team):
     assert subset.json()["items"] == 2
     bad = await team.clients["rita"].get("/api/quality/agreement", params={"task_id": "x"})
     assert bad.status_code == 422
+    one = await team.clients["rita"].get(
+        "/api/quality/agreement", params={"dataset": "agree", "pair_limit": 1}
+    )
+    assert len(one.json()["pairwise"]) == 1 and one.json()["pairs_total"] == 3
+    for limit in ("0", "100001", "x"):
+        refused = await team.clients["rita"].get(
+            "/api/quality/agreement", params={"pair_limit": limit}
+        )
+        assert refused.status_code == 422 and "pair_limit" in refused.text
 
 
 async def test_refresh_and_gold_rates_are_for_admins(team):

@@ -10,6 +10,7 @@ left out of every figure.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -17,21 +18,12 @@ from uuid import UUID
 import krippendorff
 import numpy as np
 from psycopg import AsyncConnection
+from psycopg.rows import tuple_row
 from scipy import sparse
 
-from whstudio.domain.batch import dense_ids
+from whstudio.domain import batch
 
 CATEGORIES = ("A", "B", "tie")
-_SQL = """
-SELECT s.task_id, s.user_id, u.username,
-       CASE s.chosen_response WHEN 'A' THEN 0 WHEN 'B' THEN 1 ELSE 2 END AS label
-  FROM submissions s
-  JOIN response_consensus c ON c.task_id = s.task_id
-  JOIN users u ON u.id = s.user_id
- WHERE s.is_latest AND s.chosen_response IS NOT NULL
-   AND (%(dataset)s::text IS NULL OR c.source_dataset = %(dataset)s::text)
-   AND (%(task_ids)s::uuid[] IS NULL OR s.task_id = ANY (%(task_ids)s::uuid[]))
-"""
 
 
 @dataclass(frozen=True)
@@ -67,64 +59,101 @@ def krippendorff_alpha(counts: np.ndarray) -> float | None:
     )
 
 
-def pairwise_matrix(ratings: Ratings, min_items: int = 1) -> list[dict[str, Any]]:
-    """For every two annotators who answered a task in common: on how many tasks, and the share
-    of those where they gave the same answer."""
-    shape = (ratings.n_items, len(ratings.raters))
-    ones = np.ones(len(ratings.item))
-    both = sparse.csr_matrix((ones, (ratings.item, ratings.rater)), shape=shape)
-    shared = (both.T @ both).toarray()
-    same = np.zeros_like(shared)
-    for k in range(len(CATEGORIES)):
-        mask = ratings.label == k
-        ind = sparse.csr_matrix(
-            (ones[mask], (ratings.item[mask], ratings.rater[mask])), shape=shape
+PAIR_LIMIT = 1000
+_BLOCK = 256  # annotators per block of the shared-task matrix: memory is _BLOCK x annotators
+
+
+def pairwise_matrix(
+    ratings: Ratings, min_items: int = 1, limit: int = PAIR_LIMIT
+) -> tuple[list[dict[str, Any]], int]:
+    """For two annotators who answered at least `min_items` tasks in common: on how many tasks,
+    and the share of those where they gave the same answer. Returns the `limit` pairs sharing
+    the most tasks (ties by annotator order) and how many pairs there are in all.
+
+    10,000 annotators make 50 million pairs, so the annotators x annotators matrix of shared
+    tasks is never held whole: it is computed a block of rows at a time, each block counted
+    and cut to its best `limit` pairs, and agreement is computed for the pairs kept only."""
+    n = len(ratings.raters)
+    shape = (ratings.n_items, n)
+    ones = np.ones(len(ratings.item), dtype=np.float32)  # counts stay exact below 2^24
+    answered = sparse.csc_matrix((ones, (ratings.item, ratings.rater)), shape=shape)
+    right = answered.tocsr()
+    total = 0
+    best = (np.empty(0, np.float32), np.empty(0, np.int64), np.empty(0, np.int64))
+    for lo in range(0, n, _BLOCK):
+        hi = min(n, lo + _BLOCK)
+        shared = (answered[:, lo:hi].T @ right).toarray()
+        # each pair once (b > a), and only pairs sharing enough tasks
+        shared[np.arange(hi - lo)[:, None] >= np.arange(n)[None, :] - lo] = 0
+        rows, cols = np.nonzero(shared >= min_items)  # in (a, b) order
+        items = shared[rows, cols]
+        total += len(items)
+        if len(items) > limit:
+            # the block's best `limit`: all above the cut, then the first of those at it
+            cut = np.partition(items, len(items) - limit)[len(items) - limit]
+            above = items > cut
+            at = np.flatnonzero(items == cut)[: limit - int(above.sum())]
+            keep = np.concatenate([np.flatnonzero(above), at])
+            rows, cols, items = rows[keep], cols[keep], items[keep]
+        merged = (
+            np.concatenate([best[0], items]),
+            np.concatenate([best[1], rows + lo]),
+            np.concatenate([best[2], cols]),
         )
-        same += (ind.T @ ind).toarray()
-    out = []
-    for a in range(len(ratings.raters)):
-        for b in range(a + 1, len(ratings.raters)):
-            items = int(shared[a, b])
-            if items >= min_items:
-                out.append(
-                    {
-                        "annotator_a": ratings.raters[a],
-                        "annotator_b": ratings.raters[b],
-                        "items": items,
-                        "agreement": round(float(same[a, b]) / items, 4),
-                    }
-                )
-    return out
+        order = np.lexsort((merged[2], merged[1], -merged[0]))[:limit]
+        best = (merged[0][order], merged[1][order], merged[2][order])
+    items, first, second = best
+    same = np.zeros(len(items))
+    if len(items):
+        for k in range(len(CATEGORIES)):
+            mask = ratings.label == k
+            chose = sparse.csc_matrix(
+                (ones[mask], (ratings.item[mask], ratings.rater[mask])), shape=shape
+            )
+            same += np.asarray(chose[:, first].multiply(chose[:, second]).sum(axis=0)).ravel()
+    out = [
+        {
+            "annotator_a": ratings.raters[a],
+            "annotator_b": ratings.raters[b],
+            "items": int(count),
+            "agreement": round(float(agreed) / float(count), 4),
+        }
+        for a, b, count, agreed in zip(first, second, items, same, strict=True)
+    ]
+    return out, total
 
 
 async def load(
     conn: AsyncConnection, *, dataset: str | None = None, task_ids: list[UUID] | None = None
 ) -> Ratings:
-    cur = await conn.execute(_SQL, {"dataset": dataset, "task_ids": task_ids})
-    rows = await cur.fetchall()
-    if not rows:
-        return Ratings(np.zeros(0, int), np.zeros(0, int), np.zeros(0, int), [], 0)
-    tasks = np.array([r["task_id"].bytes for r in rows], dtype="V16")
-    users = np.array([r["user_id"].bytes for r in rows], dtype="V16")
-    task_ids_, item = dense_ids(tasks)
-    user_ids, rater = dense_ids(users)
-    names = {r["user_id"].bytes: r["username"] for r in rows}
+    """Every latest pairwise answer (of a dataset, of some tasks) as index arrays: loaded as
+    the batch recompute loads them, without a Python object per answer (10^7 answers take
+    seconds and a few hundred MB)."""
+    loaded = await batch.load_labels(conn, dataset=dataset, task_ids=task_ids)
+    ids = [UUID(bytes=bytes(u)) for u in loaded.user_ids]
+    async with conn.cursor(row_factory=tuple_row) as cur:
+        await cur.execute("SELECT id, username FROM users WHERE id = ANY (%s)", [ids])
+        names = dict(await cur.fetchall())
+    labels = loaded.labels
     return Ratings(
-        item=item.astype(np.int64),
-        rater=rater.astype(np.int64),
-        label=np.array([r["label"] for r in rows], dtype=np.int64),
-        raters=[names[bytes(u)] for u in user_ids],
-        n_items=len(task_ids_),
+        item=labels.task.astype(np.int64),
+        rater=labels.worker.astype(np.int64),
+        label=labels.label.astype(np.int64),
+        raters=[names[i] for i in ids],
+        n_items=labels.n_tasks,
     )
 
 
-def metrics(ratings: Ratings, *, min_pair_items: int = 1) -> dict[str, Any]:
+def metrics(
+    ratings: Ratings, *, min_pair_items: int = 1, pair_limit: int = PAIR_LIMIT
+) -> dict[str, Any]:
     counts = np.zeros((ratings.n_items, len(CATEGORIES)))
     np.add.at(counts, (ratings.item, ratings.label), 1)
     multi = counts.sum(axis=1) >= 2
     kept = counts[multi]
     alpha = krippendorff_alpha(kept)
     kappa = fleiss_kappa(kept)
+    pairs, pairs_total = pairwise_matrix(ratings, min_pair_items, pair_limit)
     return {
         "categories": list(CATEGORIES),
         "items": int(multi.sum()),
@@ -133,7 +162,8 @@ def metrics(ratings: Ratings, *, min_pair_items: int = 1) -> dict[str, Any]:
         "items_with_one_answer": int((~multi & (counts.sum(axis=1) == 1)).sum()),
         "krippendorff_alpha": None if alpha is None else round(alpha, 4),
         "fleiss_kappa": None if kappa is None else round(kappa, 4),
-        "pairwise": pairwise_matrix(ratings, min_pair_items),
+        "pairwise": pairs,
+        "pairs_total": pairs_total,
     }
 
 
@@ -143,10 +173,15 @@ async def compute(
     dataset: str | None = None,
     task_ids: list[UUID] | None = None,
     min_pair_items: int = 1,
+    pair_limit: int = PAIR_LIMIT,
 ) -> dict[str, Any]:
-    """Agreement figures for one dataset, a set of tasks, or (neither given) everything."""
+    """Agreement figures for one dataset, a set of tasks, or (neither given) everything. The
+    arithmetic runs off the event loop: at 10^7 answers it takes seconds."""
     ratings = await load(conn, dataset=dataset, task_ids=task_ids)
-    out = metrics(ratings, min_pair_items=min_pair_items)
+    out = await asyncio.to_thread(
+        metrics, ratings, min_pair_items=min_pair_items, pair_limit=pair_limit
+    )
     out["dataset"] = dataset
     out["task_ids"] = task_ids
+    out["pair_limit"] = pair_limit
     return out

@@ -50,6 +50,16 @@ SELECT array_send(array_agg((t.idx::int8 << {_WORKER_BITS}) | (u.idx::int8 << 2)
  WHERE s.is_latest AND s.chosen_response IS NOT NULL
  GROUP BY t.idx >> {_CHUNK_BITS}
 """
+# The same answers of one dataset's tasks, or of given tasks (either or both NULL: no limit).
+# PostgreSQL plans the statement with the values given, so a NULL's condition costs nothing.
+_LABELS_OF_SQL = _LABELS_SQL.replace(
+    " GROUP BY",
+    """   AND (%(dataset)s::text IS NULL
+        OR s.task_id IN (SELECT c.task_id FROM response_consensus c
+                          WHERE c.source_dataset = %(dataset)s::text))
+   AND (%(task_ids)s::uuid[] IS NULL OR s.task_id = ANY (%(task_ids)s::uuid[]))
+ GROUP BY""",
+)
 _IDS_SQL = "SELECT array_send(array_agg(idx)), array_send(array_agg(id)) FROM batch_{}"
 _WEIGHTS_SQL = "SELECT array_send(array_agg(idx)), array_send(array_agg(weight)) FROM batch_users"
 _REALTIME_SQL = """
@@ -118,9 +128,9 @@ def dense_ids(uuids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.unique(uuids, return_inverse=True)
 
 
-async def _fetch(conn: AsyncConnection, query: str) -> list[tuple]:
+async def _fetch(conn: AsyncConnection, query: str, params: dict | None = None) -> list[tuple]:
     async with conn.cursor(binary=True, row_factory=tuple_row) as cur:
-        await cur.execute(query)
+        await cur.execute(query, params)
         return await cur.fetchall()
 
 
@@ -167,8 +177,14 @@ async def _numbered(conn: AsyncConnection) -> AsyncIterator[None]:
                 await conn.execute("SELECT set_config('work_mem', %s, true)", [previous])
 
 
-async def _load_numbered(conn: AsyncConnection) -> tuple[Loaded, _Numbering]:
-    chunks = [unpack_array(raw, ">i8") for (raw,) in await _fetch(conn, _LABELS_SQL)]
+async def _load_numbered(
+    conn: AsyncConnection, *, dataset: str | None = None, task_ids: list[uuid.UUID] | None = None
+) -> tuple[Loaded, _Numbering]:
+    if dataset is None and task_ids is None:
+        found = await _fetch(conn, _LABELS_SQL)
+    else:
+        found = await _fetch(conn, _LABELS_OF_SQL, {"dataset": dataset, "task_ids": task_ids})
+    chunks = [unpack_array(raw, ">i8") for (raw,) in found]
     packed = np.concatenate(chunks) if chunks else np.empty(0, np.int64)
     del chunks
     all_tasks = await _numbered_ids(conn, "tasks")
@@ -193,10 +209,13 @@ async def _load_numbered(conn: AsyncConnection) -> tuple[Loaded, _Numbering]:
     return loaded, _Numbering(task_of, worker_of)
 
 
-async def load_labels(conn: AsyncConnection) -> Loaded:
-    """Return every latest pairwise answer as index arrays."""
+async def load_labels(
+    conn: AsyncConnection, *, dataset: str | None = None, task_ids: list[uuid.UUID] | None = None
+) -> Loaded:
+    """Return every latest pairwise answer (of one dataset's tasks, of the tasks given) as
+    index arrays."""
     async with _numbered(conn):
-        loaded, _ = await _load_numbered(conn)
+        loaded, _ = await _load_numbered(conn, dataset=dataset, task_ids=task_ids)
     return loaded
 
 

@@ -89,9 +89,22 @@ async def agreement_metrics(
     dataset: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     task_id: Annotated[list[UUID] | None, Query(max_length=10_000)] = None,
     min_pair_items: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    pair_limit: Annotated[
+        int,
+        Query(
+            ge=1,
+            le=100_000,
+            description="most annotator pairs listed, those sharing the most tasks first "
+            "(pairs_total counts them all)",
+        ),
+    ] = 1000,
 ):
     return await agreement.compute(
-        conn, dataset=dataset, task_ids=task_id, min_pair_items=min_pair_items
+        conn,
+        dataset=dataset,
+        task_ids=task_id,
+        min_pair_items=min_pair_items,
+        pair_limit=pair_limit,
     )
 
 

@@ -95,7 +95,7 @@
         document.getElementById("agreement-items").textContent = show(figures.items);
         document.getElementById("agreement-answers").textContent = show(figures.answers);
         document.getElementById("agreement-annotators").textContent = show(figures.annotators);
-        document.getElementById("agreement-pairs").textContent = show((figures.pairwise || []).length);
+        document.getElementById("agreement-pairs").textContent = show(figures.pairs_total);
         table.hidden = false;
         status.textContent = dataset ? "Dataset " + dataset + "." : "Every dataset.";
       })
