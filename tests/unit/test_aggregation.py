@@ -141,20 +141,6 @@ def test_results_copy_payload_layout():
     assert second == (3, 16, b"\x02" * 16, 2, -1, 8, 0.0)  # no confidence stored as 0
 
 
-def test_dense_ids_map_uuids_to_indexes_even_when_their_first_halves_collide():
-    import uuid
-
-    from whstudio.domain.batch import dense_ids
-
-    ids = [uuid.uuid4().bytes for _ in range(50)]
-    twin = ids[0][:8] + bytes(8)  # same first 8 bytes as ids[0], different second half
-    values = np.array([*ids, *ids[:10], twin], dtype="V16")
-    for distinct, index in (dense_ids(values[:60]), dense_ids(values)):
-        assert [bytes(distinct[i]) for i in index] == [bytes(v) for v in values[: len(index)]]
-    distinct, _ = dense_ids(values)
-    assert len(distinct) == 51
-
-
 def test_vote_totals_and_winners_equal_the_plain_numpy_formulation():
     rng = np.random.default_rng(4)
     n = 5_000

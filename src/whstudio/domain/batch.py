@@ -113,21 +113,6 @@ def unpack_array(raw: bytes | None, dtype: str) -> np.ndarray:
     return values if item.kind == "V" else values.astype(item.newbyteorder("="))
 
 
-def dense_ids(uuids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Return (distinct uuids, index of each input in them) for an array of 16-byte uuids.
-
-    Sorting 16-byte values is slow at 10 million rows; their first 8 bytes, as integers, sort
-    several times faster and are all but certainly distinct among random uuids. Should two
-    distinct uuids share them, the full 16 bytes are used instead.
-    """
-    packed = np.ascontiguousarray(uuids).view(np.uint64).reshape(-1, 2)
-    high, low = packed[:, 0], packed[:, 1]
-    _, first, inverse = np.unique(high, return_index=True, return_inverse=True)
-    if np.array_equal(low, low[first][inverse]):
-        return uuids[first], inverse
-    return np.unique(uuids, return_inverse=True)
-
-
 async def _fetch(conn: AsyncConnection, query: str, params: dict | None = None) -> list[tuple]:
     async with conn.cursor(binary=True, row_factory=tuple_row) as cur:
         await cur.execute(query, params)
