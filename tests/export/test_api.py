@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import psycopg
@@ -99,3 +100,53 @@ async def test_rankings_are_for_reviewers_and_admins(env, clients):
         assert m["ci_lower"] <= m["rating"] <= m["ci_upper"]
     bad = await clients["admin"].get("/api/rankings/models", params={"basis": "votes"})
     assert bad.status_code == 422 and bad.json()["field"] == "basis"
+
+
+async def test_an_empty_export_is_an_empty_download(clients):
+    for path in ("preferences", "responses"):
+        answer = await clients["admin"].get(
+            f"/api/export/{path}", params={"dataset": "no-such-dataset"}
+        )
+        assert answer.status_code == 200 and answer.content == b""
+        assert "attachment" in answer.headers["content-disposition"]
+
+
+async def test_a_jsonl_export_streams_batch_by_batch_and_gives_its_connection_back(
+    env, clients, monkeypatch
+):
+    from whstudio.domain import export as export_domain
+
+    whole = (await clients["admin"].get("/api/export/responses")).content
+    monkeypatch.setattr(export_domain, "BATCH_ROWS", 2)
+    token = await env.token_for("streamer", "admin")
+    # the app called as an ASGI server would (httpx's test transport gathers the body first)
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+        "scheme": "http", "path": "/api/export/responses", "raw_path": b"/api/export/responses",
+        "query_string": b"", "root_path": "", "server": ("test", 80), "client": ("127.0.0.1", 1),
+        "headers": [(b"host", b"test"), (b"authorization", f"Bearer {token}".encode())],
+    }  # fmt: skip
+    sent: list[dict] = []
+    requested, done = False, asyncio.Event()
+
+    async def receive():
+        nonlocal requested
+        if not requested:
+            requested = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        await done.wait()  # the client stays until the whole body is sent
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        sent.append(message)
+        if message["type"] == "http.response.body" and not message.get("more_body"):
+            done.set()
+
+    await env.app(scope, receive, send)
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 200
+    assert b"x-export-rows" not in dict(sent[0]["headers"])
+    parts = [m["body"] for m in sent[1:] if m.get("body")]
+    assert b"".join(parts) == whole and whole.count(b"\n") > 4
+    assert len(parts) >= whole.count(b"\n") // 2  # sent as the batches of 2 came
+    stats = env.app.state.pool.get_stats()
+    assert stats["pool_size"] == stats["pool_available"]  # nothing still checked out

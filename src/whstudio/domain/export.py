@@ -4,6 +4,7 @@ annotators, and the per-annotator quality table; as JSONL or Parquet, written in
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 from collections.abc import AsyncIterator
@@ -175,14 +176,15 @@ def _plain(value: Any) -> Any:
 
 
 async def batches(
-    conn: AsyncConnection, kind: str, params: dict[str, Any], *, size: int = BATCH_ROWS
+    conn: AsyncConnection, kind: str, params: dict[str, Any], *, size: int | None = None
 ) -> AsyncIterator[list[dict[str, Any]]]:
-    """Yield the export's rows in batches through a server-side cursor (needs a transaction)."""
+    """Yield the export's rows in batches (of BATCH_ROWS) through a server-side cursor (needs
+    a transaction)."""
     if kind not in KINDS:
         raise InvalidInput(f"kind must be one of {', '.join(KINDS)}", field="kind")
     async with conn.cursor(name=f"whstudio_export_{kind}") as cur:
         await cur.execute(QUERIES[_QUERY[kind]], params)
-        while rows := await cur.fetchmany(size):
+        while rows := await cur.fetchmany(size or BATCH_ROWS):
             yield [{k: _plain(v) for k, v in row.items()} for row in rows]
 
 
@@ -192,29 +194,44 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot write {type(value).__name__} as JSON")
 
 
+def _jsonl(rows: list[dict[str, Any]], names: list[str]) -> bytes:
+    return b"".join(
+        json.dumps(
+            {name: row.get(name) for name in names}, ensure_ascii=False, default=_json_default
+        ).encode()
+        + b"\n"
+        for row in rows
+    )
+
+
+async def jsonl_chunks(
+    conn: AsyncConnection, kind: str, params: dict[str, Any]
+) -> AsyncIterator[tuple[bytes, int]]:
+    """Yield the export as JSON Lines, a batch of rows at a time: (bytes, rows in them). The
+    encoding runs in a thread, so that the event loop serves other requests meanwhile."""
+    names = SCHEMAS[kind].names if kind in SCHEMAS else []
+    async for rows in batches(conn, kind, params):
+        yield await asyncio.to_thread(_jsonl, rows, names), len(rows)
+
+
 async def write(
     conn: AsyncConnection, kind: str, params: dict[str, Any], fmt: str, out: IO[bytes]
 ) -> int:
     """Write the export to a binary stream in `fmt`; return the number of rows."""
     if fmt not in FORMATS:
         raise InvalidInput(f"format must be one of {', '.join(FORMATS)}", field="format")
-    schema = SCHEMAS[kind]
     count = 0
-    writer = pq.ParquetWriter(out, schema, compression="zstd") if fmt == "parquet" else None
+    if fmt == "jsonl":
+        async for chunk, rows in jsonl_chunks(conn, kind, params):
+            out.write(chunk)
+            count += rows
+        return count
+    schema = SCHEMAS[kind]
+    writer = pq.ParquetWriter(out, schema, compression="zstd")
     try:
         async for rows in batches(conn, kind, params):
             count += len(rows)
-            if writer is not None:
-                writer.write_table(pa.Table.from_pylist(rows, schema=schema))
-            else:
-                for row in rows:
-                    line = json.dumps(
-                        {name: row.get(name) for name in schema.names},
-                        ensure_ascii=False,
-                        default=_json_default,
-                    )
-                    out.write(line.encode() + b"\n")
+            writer.write_table(pa.Table.from_pylist(rows, schema=schema))
     finally:
-        if writer is not None:
-            writer.close()
+        writer.close()
     return count

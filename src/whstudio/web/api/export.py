@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from datetime import UTC, datetime
 from typing import Annotated, Literal
@@ -12,7 +13,7 @@ from starlette.background import BackgroundTask
 
 from whstudio.domain import export as export_domain
 from whstudio.domain.users import Principal
-from whstudio.web.deps import Conn, require
+from whstudio.web.deps import require
 from whstudio.web.errors import error_responses
 from whstudio.web.policies import ADMIN
 
@@ -28,25 +29,54 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
-async def _download(conn, kind: str, params: dict, fmt: str) -> StreamingResponse:
-    spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 (closed after the response)
-    try:
-        async with conn.transaction():
-            rows = await export_domain.write(conn, kind, params, fmt, spool)
-    except BaseException:
-        spool.close()
-        raise
-    spool.seek(0)
+def _headers(kind: str, fmt: str) -> dict[str, str]:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return StreamingResponse(
-        iter(lambda: spool.read(1 << 16), b""),
-        media_type=_MEDIA[fmt],
-        headers={
-            "Content-Disposition": f'attachment; filename="whstudio-{kind}-{stamp}.{fmt}"',
-            "X-Export-Rows": str(rows),
-        },
-        background=BackgroundTask(spool.close),
-    )
+    return {"Content-Disposition": f'attachment; filename="whstudio-{kind}-{stamp}.{fmt}"'}
+
+
+async def _download(request: Request, kind: str, params: dict, fmt: str) -> StreamingResponse:
+    """JSON Lines stream as the rows come: the query runs and its first batch is encoded before
+    the answer starts (an error there is a clean error status); an error later cuts the
+    download short (the chunked body has no end). Parquet, whose footer comes last, is written
+    whole first (to memory, to a temporary file past 32 MB) and sent with X-Export-Rows."""
+    pool = request.app.state.pool
+    if fmt == "parquet":
+        spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 (closed after the response)
+        try:
+            async with pool.connection() as conn, conn.transaction():
+                rows = await export_domain.write(conn, kind, params, fmt, spool)
+        except BaseException:
+            spool.close()
+            raise
+        spool.seek(0)
+        return StreamingResponse(
+            iter(lambda: spool.read(1 << 16), b""),
+            media_type=_MEDIA[fmt],
+            headers={**_headers(kind, fmt), "X-Export-Rows": str(rows)},
+            background=BackgroundTask(spool.close),
+        )
+    held = contextlib.AsyncExitStack()  # the connection and transaction the stream reads from
+    try:
+        conn = await held.enter_async_context(pool.connection())
+        await held.enter_async_context(conn.transaction())
+        chunks = export_domain.jsonl_chunks(conn, kind, params)
+        held.push_async_callback(chunks.aclose)
+        try:  # not anext(chunks, default), which raised SystemError on an empty export (seen
+            # under uvicorn and in the tests' ASGI client; CPython 3.11)
+            first, _ = await chunks.__anext__()
+        except StopAsyncIteration:
+            first = b""
+    except BaseException:
+        await held.aclose()
+        raise
+
+    async def body():
+        async with held:
+            yield first
+            async for chunk, _ in chunks:
+                yield chunk
+
+    return StreamingResponse(body(), media_type=_MEDIA[fmt], headers=_headers(kind, fmt))
 
 
 @router.get(
@@ -56,8 +86,8 @@ async def _download(conn, kind: str, params: dict, fmt: str) -> StreamingRespons
     response_class=StreamingResponse,
 )
 async def export_preferences(
+    request: Request,
     user: Admin,
-    conn: Conn,
     format: Format = "jsonl",
     dataset: Annotated[str | None, Query(max_length=200)] = None,
     min_agreement: Annotated[float, Query(ge=0, le=100)] = 0.0,
@@ -76,7 +106,7 @@ async def export_preferences(
         include_ties=include_ties,
         method=method,
     )
-    return await _download(conn, "preferences", filters.params(), format)
+    return await _download(request, "preferences", filters.params(), format)
 
 
 @router.get(
@@ -88,7 +118,6 @@ async def export_preferences(
 async def export_responses(
     request: Request,
     user: Admin,
-    conn: Conn,
     format: Format = "jsonl",
     dataset: Annotated[str | None, Query(max_length=200)] = None,
     since: datetime | None = None,
@@ -104,7 +133,7 @@ async def export_responses(
         latest_only=latest_only,
         reveal=reveal_annotators,
     )
-    return await _download(conn, "responses", filters.params(), format)
+    return await _download(request, "responses", filters.params(), format)
 
 
 @router.get(
@@ -116,11 +145,10 @@ async def export_responses(
 async def export_quality(
     request: Request,
     user: Admin,
-    conn: Conn,
     format: Format = "jsonl",
     reveal_annotators: bool = False,
 ):
     filters = export_domain.RawFilters(
         salt=export_domain.default_salt(request.app.state.secret), reveal=reveal_annotators
     )
-    return await _download(conn, "quality", filters.params(), format)
+    return await _download(request, "quality", filters.params(), format)
