@@ -2633,6 +2633,13 @@ CREATE INDEX response_quality_metrics_user_time_idx ON public.response_quality_m
 
 
 --
+-- Name: submissions_created_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX submissions_created_idx ON public.submissions USING btree (created_at, id);
+
+
+--
 -- Name: submissions_idempotency_idx; Type: INDEX; Schema: public; Owner: -
 --
 
