@@ -66,8 +66,8 @@ async def _download(request: Request, kind: str, params: dict, fmt: str) -> Stre
             first, _ = await chunks.__anext__()
         except StopAsyncIteration:
             first = b""
-    except BaseException:
-        await held.aclose()
+    except BaseException as exc:  # the transaction ends as it failed: rolled back
+        await held.__aexit__(type(exc), exc, exc.__traceback__)
         raise
 
     async def body():
