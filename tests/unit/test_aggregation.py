@@ -6,8 +6,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from whstudio.domain import aggregation
-from whstudio.domain.batch import copy_payload, unpack_array
+from whstudio.db.bulk import unpack_array
+from whstudio.db.queries import QUERIES
+from whstudio.domain import aggregation, batch
+from whstudio.domain.batch import copy_payload
 
 
 def simulate(n_tasks=400, accuracies=None, per_task=5, seed=7):
@@ -139,6 +141,12 @@ def test_results_copy_payload_layout():
     first, second = row.unpack_from(body, 0), row.unpack_from(body, row.size)
     assert first == (3, 16, b"\x01" * 16, 2, 1, 8, 0.75)
     assert second == (3, 16, b"\x02" * 16, 2, -1, 8, 0.0)  # no confidence stored as 0
+
+
+def test_the_answer_loads_pack_answers_as_the_unpacking_reads_them():
+    for name in ("batch.labels", "batch.labels_of"):
+        assert f"(t.idx::int8 << {batch._WORKER_BITS})" in QUERIES[name]
+        assert f"GROUP BY t.idx >> {batch._CHUNK_BITS}" in QUERIES[name]
 
 
 def test_vote_totals_and_winners_equal_the_plain_numpy_formulation():

@@ -18,9 +18,9 @@ from uuid import UUID
 import krippendorff
 import numpy as np
 from psycopg import AsyncConnection
-from psycopg.rows import tuple_row
 from scipy import sparse
 
+from whstudio.db import bulk
 from whstudio.domain import batch
 
 CATEGORIES = ("A", "B", "tie")
@@ -131,9 +131,7 @@ async def load(
     seconds and a few hundred MB)."""
     loaded = await batch.load_labels(conn, dataset=dataset, task_ids=task_ids)
     ids = [UUID(bytes=bytes(u)) for u in loaded.user_ids]
-    async with conn.cursor(row_factory=tuple_row) as cur:
-        await cur.execute("SELECT id, username FROM users WHERE id = ANY (%s)", [ids])
-        names = dict(await cur.fetchall())
+    names = dict(await bulk.fetch_rows(conn, "agreement.usernames", {"ids": ids}))
     labels = loaded.labels
     return Ratings(
         item=labels.task.astype(np.int64),

@@ -5,6 +5,7 @@ annotators, and the per-annotator quality table; as JSONL or Parquet, written in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 from collections.abc import AsyncIterator
@@ -18,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from psycopg import AsyncConnection
 
-from whstudio.db.queries import QUERIES
+from whstudio.db import stream
 from whstudio.errors import InvalidInput
 
 FORMATS = ("jsonl", "parquet")
@@ -182,9 +183,11 @@ async def batches(
     a transaction)."""
     if kind not in KINDS:
         raise InvalidInput(f"kind must be one of {', '.join(KINDS)}", field="kind")
-    async with conn.cursor(name=f"whstudio_export_{kind}") as cur:
-        await cur.execute(QUERIES[_QUERY[kind]], params)
-        while rows := await cur.fetchmany(size or BATCH_ROWS):
+    read = stream.batches(
+        conn, _QUERY[kind], params, cursor=f"whstudio_export_{kind}", size=size or BATCH_ROWS
+    )
+    async with contextlib.aclosing(read):
+        async for rows in read:
             yield [{k: _plain(v) for k, v in row.items()} for row in rows]
 
 

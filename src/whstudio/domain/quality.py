@@ -7,22 +7,18 @@ module reads them, explains them, and runs the batch steps.
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-import numpy as np
 from psycopg import AsyncConnection
-from psycopg.types.json import Jsonb
 from scipy import stats as scipy_stats
 
 from whstudio.db import queries as q
-from whstudio.domain import aggregation
+from whstudio.domain import batch
 from whstudio.errors import NotFound
 
-CLASSES = ("A", "B", "tie")
 # Gold accuracy is shown with a uniform Beta(1, 1) prior: 2 of 2 estimates 0.75 (0.29–0.99),
 # 95 of 100 estimates 0.94 (0.89–0.98), so few answers never outrank many.
 GOLD_PRIOR = (1.0, 1.0)
@@ -55,8 +51,7 @@ def beta_estimate(successes: int, trials: int, prior: tuple[float, float] = GOLD
 
 async def resolve_user(conn: AsyncConnection, username: str) -> UUID:
     """Return the id of the account with this name (the `user` parameter), or raise NotFound."""
-    cur = await conn.execute("SELECT id FROM users WHERE username = %s", [username])
-    row = await cur.fetchone()
+    row = await q.fetch_one(conn, "quality.user_by_name", {"username": username})
     if row is None:
         raise NotFound("no such user", field="user")
     return row["id"]
@@ -184,43 +179,6 @@ async def leaderboard(
     return out
 
 
-def skill_rows(
-    fit: aggregation.DawidSkeneFit, labels: aggregation.Labels, user_ids: np.ndarray
-) -> list[dict[str, Any]]:
-    """Per annotator: the confusion matrix (true class x given label), the expected accuracy
-    under the fitted class priors, and the number of answers the estimate rests on."""
-    counts = np.bincount(labels.worker, minlength=labels.n_workers)
-    accuracy = np.einsum("k,wkk->w", fit.priors / fit.priors.sum(), fit.confusion)
-    return [
-        {
-            "user_id": str(uuid.UUID(bytes=bytes(user_ids[w]))),
-            "confusion": np.round(fit.confusion[w], 6).tolist(),
-            "accuracy": float(np.clip(accuracy[w], 0.0, 1.0)),
-            "labels": int(counts[w]),
-        }
-        for w in range(labels.n_workers)
-    ]
-
-
-async def store_skill(conn: AsyncConnection, rows: list[dict[str, Any]], run_id: UUID) -> None:
-    """Keep the Dawid–Skene estimates and let them move the reputations (inside a transaction)."""
-    await q.fetch_all(conn, "quality.lock_all_stats")
-    await q.execute(conn, "quality.clear_skill", {"method": "dawid_skene"})
-    await q.execute(conn, "quality.clear_ds")
-    await q.execute(
-        conn,
-        "quality.store_skill",
-        {
-            "method": "dawid_skene",
-            "classes": list(CLASSES),
-            "rows": Jsonb(rows),
-            "run_id": run_id,
-        },
-    )
-    await q.execute(conn, "quality.stats_from_skill")
-    await q.fetch_all(conn, "quality.update_all_reputations", {"kind": "dawid_skene"})
-
-
 @dataclass
 class Refresh:
     rejudged: int
@@ -238,11 +196,9 @@ async def refresh(conn: AsyncConnection, *, dawid_skene: bool = True) -> Refresh
     """Judge every latest answer again against its task's current state, re-estimate skill with
     Dawid–Skene, and update every reputation (in the caller's transaction; it locks every
     annotator's counters, in one order, until it commits)."""
-    from whstudio.domain import batch  # batch imports this module
-
     if dawid_skene:
         # The results table before the counters, in the order batch.recompute takes them.
-        await conn.execute(batch.LOCK_RESULTS)
+        await batch.lock_results(conn)
     await q.fetch_all(conn, "quality.lock_all_stats")
     drift = len(await stats_drift(conn))
     rejudged = await q.execute(conn, "quality.rejudge")

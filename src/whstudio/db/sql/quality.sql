@@ -179,3 +179,6 @@ UPDATE submissions s
   FROM users u
  WHERE u.id = s.user_id AND s.is_latest
    AND s.vote_weight <> least(u.reputation_weight, 100)::numeric(9, 6);
+
+-- name: user_by_name
+SELECT id FROM users WHERE username = %(username)s;

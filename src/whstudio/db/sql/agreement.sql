@@ -1,0 +1,2 @@
+-- name: usernames
+SELECT id, username FROM users WHERE id = ANY (%(ids)s);
