@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from tests.importing.mtbench import answer, judgments, row
-from whstudio.domain import import_items as items
+from whstudio.domain import importing as items
 from whstudio.domain import rankings
 from whstudio.errors import InvalidInput
 

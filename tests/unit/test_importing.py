@@ -100,3 +100,34 @@ def test_repeated_pairs_keep_an_agreed_gold_and_drop_a_disputed_one():
     by_prompt = {m.item.prompt: m for m in merged}
     assert by_prompt["p"].gold == "A" and not by_prompt["p"].conflict
     assert by_prompt["q"].gold is None and by_prompt["q"].conflict
+
+
+def test_every_source_checks_into_one_report_shape():
+    from tests.importing.mtbench import judgments
+
+    jsonl = "\n".join(json.dumps(r) for r in judgments()).encode()
+    reports = {
+        "demo sample": importing.parse_text(
+            importing.sample_path().read_text(), "mtbench_sample.json"
+        ).checked,
+        "pairwise file": importing.parse_text(
+            '{"prompt": "p", "optionA": "a", "optionB": "b"}', "x.jsonl"
+        ).checked,
+        "mtbench judgments": importing.check_file(jsonl, "human.jsonl"),
+        "typed file": importing.check_file(
+            b'{"prompt": "write"}', "t.jsonl", question_type="text_generation"
+        ),
+        "unreadable file": importing.check_file(b"nope", "x.parquet"),
+    }
+    for source, checked in reports.items():
+        assert type(checked) is importing.Checked, source
+        assert checked.layout in importing.LAYOUTS, source
+        assert all(type(item) is importing.Item for item in checked.items), source
+    layouts = {source: checked.layout for source, checked in reports.items()}
+    assert layouts == {
+        "demo sample": "mtbench_sample",
+        "pairwise file": "pairs",
+        "mtbench judgments": "mtbench_judgments",
+        "typed file": "items",
+        "unreadable file": "items",
+    }

@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile, status
 
-from whstudio.domain import import_items as items_domain
+from whstudio.domain import importing as items_domain
 from whstudio.domain.users import Principal
 from whstudio.errors import InvalidInput
 from whstudio.web.deps import Conn, require
@@ -79,9 +79,7 @@ async def import_items(
     dataset_name = items_domain.dataset_name(checked, name, dataset)
     if check:
         response.status_code = status.HTTP_200_OK
-        return items_domain.ItemsReport(
-            source=name, rows=checked.rows, failed=checked.failed, layout=checked.layout
-        )
+        return items_domain.report_of(checked, name)
     try:
         async with conn.transaction():
             return await items_domain.store(

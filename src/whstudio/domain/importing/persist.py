@@ -1,0 +1,206 @@
+"""Stage three of an import: store checked items, with the answers recorded with them.
+
+Each item is a question, its task and its answers, written in a savepoint inside the caller's
+transaction; the report counts what was created and what was already there, so a second import of
+the same file creates nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg import AsyncConnection
+
+from whstudio.db import queries as q
+from whstudio.domain import questions as questions_domain
+from whstudio.domain import tasks as tasks_domain
+from whstudio.domain.importing.validate import LAYOUTS, Checked, Item, Layout
+from whstudio.domain.responses import domain_error
+from whstudio.errors import InvalidInput, WhError
+from whstudio.schemas import ImportIssue, ImportReport
+
+
+class ItemsReport(ImportReport):
+    """The report of every import, whatever its source."""
+
+    layout: str = "items"
+    users_created: int = 0
+    responses_created: int = 0
+    responses_existing: int = 0
+
+
+class ImportRefused(WhError):
+    """A strict import found bad rows: nothing was stored; the report lists them."""
+
+    status = 422
+    code = "invalid"
+
+    def __init__(self, report: ItemsReport) -> None:
+        first = report.failed[0] if report.failed else None
+        message = f"{len(report.failed)} bad row(s); nothing was imported" + (
+            f" (row {first.line}: {first.reason})" if first else ""
+        )
+        super().__init__(message, field="file")
+        self.report = report
+
+
+def report_of(checked: Checked, source: str) -> ItemsReport:
+    """Return the report of checked items before anything is stored."""
+    return ItemsReport(
+        source=source, rows=checked.rows, failed=list(checked.failed), layout=checked.layout
+    )
+
+
+async def _judge_ids(conn: AsyncConnection, names: set[str], report: ItemsReport) -> dict:
+    ids: dict[str, UUID] = {}
+    for name in sorted(names):
+        row = await q.fetch_one(
+            conn,
+            "import_items.ensure_judge",
+            {"username": name, "display_name": f"Imported judge {name}"},
+        )
+        assert row is not None
+        ids[name] = row["id"]
+        report.users_created += int(row["created"])
+    return ids
+
+
+async def store(
+    conn: AsyncConnection,
+    checked: Checked,
+    *,
+    source: str,
+    dataset: str,
+    creator_id: UUID | None = None,
+    consensus_threshold: int = 3,
+    min_agreement_percentage: float = 70.0,
+    allow_tie: bool | None = None,
+    strict: bool = True,
+    on_progress: Callable[[int], None] | None = None,
+) -> ItemsReport:
+    """Store the checked items in the caller's transaction and return the report.
+
+    strict: refuse the whole file (raise ImportRefused, nothing written) if any row is bad or
+    any item fails to store; otherwise store the good items and list the bad rows.
+    """
+    report = report_of(checked, source)
+    if strict and report.failed:
+        raise ImportRefused(report)
+    layout = LAYOUTS[checked.layout]
+    tie = layout.allow_tie if allow_tie is None else allow_tie
+    judges = await _judge_ids(
+        conn, {a.judge for item in checked.items for a in item.answers}, report
+    )
+    for item in checked.items:
+        try:
+            async with conn.transaction():
+                await _store_item(
+                    conn,
+                    item,
+                    report,
+                    layout=layout,
+                    judges=judges,
+                    dataset=dataset,
+                    creator_id=creator_id,
+                    rule=(consensus_threshold, min_agreement_percentage, tie),
+                )
+        except WhError as exc:
+            report.failed.append(ImportIssue(line=item.lines[0], reason=exc.message))
+            if strict:
+                raise ImportRefused(report) from exc
+        if on_progress:
+            on_progress(len(item.lines))
+    report.failed.sort(key=lambda issue: issue.line)
+    return report
+
+
+def _gold(item: Item, report: ItemsReport, layout: Layout, tie: bool) -> Any:
+    """The gold to store, noting (or refusing, see Layout.gold_notes) what cannot be kept."""
+    if item.disputed:
+        report.notes.append(
+            f"lines {', '.join(map(str, item.lines))} repeat one pair with different verdicts: "
+            "the question has no gold answer"
+        )
+    if item.gold == "tie" and not tie:
+        if not layout.gold_notes:
+            raise InvalidInput("gold 'tie' but the tasks do not allow ties (use --allow-tie)")
+        report.notes.append(
+            f"line {item.lines[0]}: gold 'tie' ignored, the tasks do not allow ties"
+        )
+        return None
+    return item.gold
+
+
+async def _store_item(
+    conn, item: Item, report: ItemsReport, *, layout, judges, dataset, creator_id, rule
+):
+    threshold, min_agreement, tie = rule
+    gold = _gold(item, report, layout, tie)
+    metadata = dict(item.metadata)
+    if len(item.lines) > 1:
+        metadata["source_lines"] = item.lines
+    question, created = await questions_domain.get_or_create(
+        conn,
+        question_type=item.question_type,
+        content=item.content,
+        gold_standard=gold,
+        source_dataset=dataset,
+        source_ref=item.source_ref,
+        metadata=metadata,
+        created_by=creator_id,
+    )
+    report.questions_created += int(created)
+    report.questions_existing += int(not created)
+    if not created and layout.gold_notes and question["gold_standard"] != gold:
+        report.notes.append(
+            f"line {item.lines[0]}: the stored question keeps its gold "
+            f"{question['gold_standard']!r}; this file says {gold!r}"
+        )
+    task_id = await tasks_domain.task_for_question(conn, question["id"])
+    if task_id is None:
+        preview = " ".join(item.content["prompt"].split())[:80]
+        task = await tasks_domain.create_task(
+            conn,
+            question_id=question["id"],
+            title=item.title or f"{layout.title or item.question_type} – {dataset}: {preview}",
+            creator_id=creator_id,
+            consensus_threshold=threshold,
+            min_agreement_percentage=min_agreement,
+            allow_tie=tie,
+        )
+        task_id = task["id"]
+        report.tasks_created += 1
+    else:
+        report.tasks_existing += 1
+    for answer in item.answers:
+        try:
+            row = await q.fetch_one(
+                conn,
+                "responses.submit",
+                {
+                    "task_id": task_id,
+                    "user_id": judges[answer.judge],
+                    "chosen_response": answer.chosen_response,
+                    "ranking": None,
+                    "text": None,
+                    "transcript": None,
+                    "confidence": None,
+                    "explanation": None,
+                    "time_spent_seconds": None,
+                    "shown_order": answer.shown_order,
+                    "idempotency_key": answer.key,
+                },
+            )
+        except psycopg.DatabaseError as exc:
+            raise domain_error(exc) from exc
+        replayed = row["result"]["replayed"]
+        report.responses_existing += int(replayed)
+        report.responses_created += int(not replayed)
+
+
+def report_json(report: ItemsReport) -> str:
+    """Return the report as JSON text (for scripts)."""
+    return report.model_dump_json(indent=2)

@@ -1,0 +1,481 @@
+"""Stage two of an import: rows -> items, each bad row with its reason. No database.
+
+Three row rules feed the same report (`Checked`): typed items of any question type with a column
+mapping, the MT-Bench human judgments (an item per question, model pair and turn, with the
+answers the judges recorded), and the pairwise rows of `whstudio import`, the import page and the
+demo sample. Rows that ask the same question fold into one item. What a layout means downstream
+(the tasks' tie rule, the default title, how gold disagreements are reported) is in LAYOUTS.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from whstudio.domain import questions as questions_domain
+from whstudio.domain.importing.sources import Row, read_rows
+from whstudio.errors import InvalidInput
+from whstudio.schemas import ImportIssue
+
+MTBENCH_DATASET = "mt_bench_human_judgments"
+MAX_FIELD_CHARS = 100_000
+MTBENCH_COLUMNS = frozenset(
+    {"question_id", "model_a", "model_b", "winner", "judge", "conversation_a", "conversation_b"}
+)
+# The fields each type reads, with the column names looked for when no mapping is given.
+FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
+    "pairwise_ab": {
+        "prompt": ("prompt", "question", "instruction"),
+        "optionA": ("optionA", "option_a", "response_a", "answer_a"),
+        "optionB": ("optionB", "option_b", "response_b", "answer_b"),
+        "gold": ("gold", "gold_standard", "label"),
+        "model_a": ("model_a", "modelA"),
+        "model_b": ("model_b", "modelB"),
+        "id": ("id", "question_id"),
+    },
+    "ranking": {
+        "prompt": ("prompt", "question", "instruction"),
+        "options": ("options", "responses", "candidates"),
+        "gold": ("gold", "gold_ranking", "ranking"),
+        "id": ("id", "question_id"),
+    },
+    "text_generation": {
+        "prompt": ("prompt", "question", "instruction"),
+        "gold": ("gold", "reference", "reference_answer"),
+        "id": ("id", "question_id"),
+    },
+    "voice_transcription": {
+        "prompt": ("prompt", "instruction"),
+        "audio_url": ("audio_url", "audio", "url"),
+        "gold": ("gold", "transcript", "reference"),
+        "id": ("id", "question_id"),
+    },
+}
+# The pairwise files of `whstudio import` and the import page also take `winner` for the gold.
+PAIR_FIELDS = {**FIELDS["pairwise_ab"], "gold": (*FIELDS["pairwise_ab"]["gold"], "winner")}
+_WINNERS = {"model_a": "A", "model_b": "B", "tie": "tie", "tie (bothbad)": "tie"}
+_USERNAME_BAD = re.compile(r"[^A-Za-z0-9_.@-]")
+
+
+@dataclass(frozen=True)
+class Layout:
+    """What a file's layout means when its items are stored."""
+
+    allow_tie: bool  # the imported tasks' tie rule unless the caller says otherwise
+    dataset: str | None = None  # the dataset unless one is given (None: the file's name)
+    title: str | None = None  # a task title's first words (None: the question type)
+    # Pairwise files: repeats that disagree lose their gold, a tie gold the tasks cannot take is
+    # dropped, and a stored question that keeps another gold is noted; each with a note. Else the
+    # first row's gold is kept and a tie gold the tasks cannot take fails its item.
+    gold_notes: bool = False
+
+
+LAYOUTS = {
+    "items": Layout(allow_tie=False),
+    "mtbench_judgments": Layout(allow_tie=True, dataset=MTBENCH_DATASET),
+    "pairs": Layout(allow_tie=False, title="A/B Preference", gold_notes=True),
+    # A .json array of pairs, like the demo sample: MT-Bench records a tie verdict as a null gold.
+    "mtbench_sample": Layout(
+        allow_tie=True, dataset=MTBENCH_DATASET, title="A/B Preference", gold_notes=True
+    ),
+}
+
+
+@dataclass
+class Answer:
+    line: int
+    judge: str
+    chosen_response: str
+    shown_order: str
+    key: str
+
+
+@dataclass
+class Item:
+    lines: list[int]
+    question_type: str
+    content: dict[str, Any]
+    gold: Any = None
+    source_ref: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    answers: list[Answer] = field(default_factory=list)
+    title: str | None = None
+    disputed: bool = False  # its rows gave different golds (layouts with gold_notes)
+
+
+@dataclass
+class Checked:
+    """The validation report of every source: the items to store and each bad row."""
+
+    layout: str
+    question_type: str
+    rows: int = 0
+    items: list[Item] = field(default_factory=list)
+    failed: list[ImportIssue] = field(default_factory=list)
+
+
+def parse_mapping(pairs: Iterable[str], question_type: str) -> dict[str, str]:
+    """Return {field: column} from `field=column` strings; raise InvalidInput on a bad one."""
+    if question_type not in FIELDS:
+        raise InvalidInput(
+            f"question type must be one of {', '.join(FIELDS)}", field="question_type"
+        )
+    mapping: dict[str, str] = {}
+    for pair in pairs:
+        name, sep, column = pair.partition("=")
+        name, column = name.strip(), column.strip()
+        if not sep or not name or not column:
+            raise InvalidInput(f"mapping {pair!r} must read FIELD=COLUMN", field="map")
+        if name not in FIELDS[question_type]:
+            raise InvalidInput(
+                f"{question_type} has no field {name!r}; fields: "
+                f"{', '.join(FIELDS[question_type])}",
+                field="map",
+            )
+        mapping[name] = column
+    return mapping
+
+
+def is_mtbench_judgments(rows: list[Row]) -> bool:
+    """Whether the rows have the MT-Bench human-judgments columns."""
+    first = next((row for _, row in rows if isinstance(row, dict)), None)
+    return first is not None and set(first) >= MTBENCH_COLUMNS
+
+
+# --- one row ---------------------------------------------------------------------------------
+
+
+def _value(row: dict[str, Any], name: str, aliases: tuple[str, ...], mapping: dict[str, str]):
+    if name in mapping:
+        if mapping[name] not in row:
+            raise InvalidInput(f"column {mapping[name]!r} (for {name}) is missing", field=name)
+        return row[mapping[name]]
+    for alias in aliases:
+        if alias in row:
+            return row[alias]
+    return None
+
+
+def _text(value: Any, name: str, *, required: bool, pairs: bool = False) -> str | None:
+    """The text of a field. pairs: the older rules of pairwise files: only "" counts as absent,
+    only an id may be a number (an int or a float), and only the prompt may not be blank."""
+    if isinstance(value, str) and not required and (value == "" if pairs else not value.strip()):
+        value = None
+    if value is None:
+        if required:
+            raise InvalidInput(f"{name} is missing", field=name)
+        return None
+    number = (int, float) if pairs else int
+    if isinstance(value, number) and not isinstance(value, bool) and (name == "id" or not pairs):
+        value = str(value)
+    if not isinstance(value, str):
+        raise InvalidInput(f"{name} must be text, not {type(value).__name__}", field=name)
+    if required and not value.strip() and (name == "prompt" or not pairs):
+        raise InvalidInput(f"{name} is empty", field=name)
+    if len(value) > MAX_FIELD_CHARS:
+        raise InvalidInput(f"{name} is longer than {MAX_FIELD_CHARS} characters", field=name)
+    return value
+
+
+def _list(value: Any, name: str) -> list | None:
+    """A list as it comes from JSON or Parquet, or a JSON array in a CSV cell."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError:
+            raise InvalidInput(f"{name} must be a JSON array", field=name) from None
+    if hasattr(value, "tolist"):
+        value = value.tolist()
+    if not isinstance(value, list):
+        raise InvalidInput(f"{name} must be a list", field=name)
+    return value
+
+
+def typed_item(row: Any, line: int, question_type: str, mapping: dict[str, str]) -> Item:
+    """Return the item of one row of a typed file, or raise InvalidInput with the reason."""
+    if not isinstance(row, dict):
+        raise InvalidInput(f"expected an object, got {type(row).__name__}")
+    spec = FIELDS[question_type]
+    get = {name: _value(row, name, aliases, mapping) for name, aliases in spec.items()}
+    content: dict[str, Any] = {}
+    gold: Any = None
+    metadata: dict[str, Any] = {}
+    if question_type == "pairwise_ab":
+        for name in ("prompt", "optionA", "optionB"):
+            content[name] = _text(get[name], name, required=True)
+        gold = questions_domain.normalize_pairwise_gold(get["gold"])
+        for name in ("model_a", "model_b"):
+            if (model := _text(get[name], name, required=False)) is not None:
+                metadata[name] = model
+    elif question_type == "ranking":
+        content["prompt"] = _text(get["prompt"], "prompt", required=True)
+        options = _list(get["options"], "options")
+        if options is None:
+            raise InvalidInput("options is missing", field="options")
+        content["options"] = [_text(o, "options", required=False) or "" for o in options]
+        gold = _list(get["gold"], "gold")
+        if gold is not None and sorted(gold) != list(range(len(options))):
+            raise InvalidInput(
+                f"gold must order every option index 0..{len(options) - 1} once", field="gold"
+            )
+    elif question_type == "text_generation":
+        content["prompt"] = _text(get["prompt"], "prompt", required=True)
+        gold = _text(get["gold"], "gold", required=False)
+    else:
+        content["prompt"] = _text(get["prompt"], "prompt", required=False) or (
+            "Transcribe the recording."
+        )
+        content["audio_url"] = _text(get["audio_url"], "audio_url", required=True)
+        gold = _text(get["gold"], "gold", required=False)
+    content = questions_domain.validate_content(question_type, content)
+    return Item(
+        lines=[line],
+        question_type=question_type,
+        content=content,
+        gold=gold,
+        source_ref=_text(get["id"], "id", required=False),
+        metadata=metadata,
+    )
+
+
+def pair_item(row: Any, line: int, *, mtbench: bool) -> Item:
+    """Return the item of one row of a pairwise file, or raise InvalidInput with the reason.
+
+    mtbench: a .json array like the demo sample, where a null gold is a tie verdict and a
+    numbered item's task is titled by its MT-Bench number."""
+    if not isinstance(row, dict):
+        raise InvalidInput(f"expected an object, got {type(row).__name__}")
+
+    def text(name: str, required: bool) -> str | None:
+        return _text(_value(row, name, PAIR_FIELDS[name], {}), name, required=required, pairs=True)
+
+    gold_raw = _value(row, "gold", PAIR_FIELDS["gold"], {})
+    gold = questions_domain.normalize_pairwise_gold(gold_raw)
+    if gold is None and mtbench and gold_raw is None and "gold" in row:
+        gold = "tie"
+    content = {name: text(name, True) or "" for name in ("prompt", "optionA", "optionB")}
+    source_ref = text("id", False)
+    model_a, model_b = text("model_a", False), text("model_b", False)
+    return Item(
+        lines=[line],
+        question_type="pairwise_ab",
+        content=content,
+        gold=gold,
+        source_ref=source_ref,
+        metadata={"model_a": model_a, "model_b": model_b} if model_a or model_b else {},
+        title=f"A/B Preference – MTBench #{source_ref}" if mtbench and source_ref else None,
+    )
+
+
+def _conversation(value: Any, name: str, turn: int) -> list[tuple[str, str]]:
+    messages = _list(value, name)
+    if messages is None:
+        raise InvalidInput(f"{name} is missing", field=name)
+    pairs = []
+    for message in messages:
+        if not isinstance(message, dict) or not isinstance(message.get("content"), str):
+            raise InvalidInput(f"{name} must be a list of {{role, content}} messages", field=name)
+        pairs.append((message.get("role"), message["content"]))
+    roles = [role for role, _ in pairs[: 2 * turn]]
+    if len(pairs) < 2 * turn or roles != ["user", "assistant"] * turn:
+        raise InvalidInput(
+            f"{name} needs alternating user/assistant messages through turn {turn}", field=name
+        )
+    return pairs[: 2 * turn]
+
+
+def _judge_name(judge: str, prefix: str) -> str:
+    name = _USERNAME_BAD.sub("_", f"{prefix}{judge}")[:64]
+    return name if name[:1].isalnum() else f"j{name}"[:64]
+
+
+def judgment_item(row: Any, line: int, prefix: str) -> Item:
+    """Return the item of one MT-Bench judgment with the judge's answer, or raise InvalidInput."""
+    if not isinstance(row, dict):
+        raise InvalidInput(f"expected an object, got {type(row).__name__}")
+    qid = _text(row.get("question_id"), "question_id", required=True)
+    model_a = _text(row.get("model_a"), "model_a", required=True)
+    model_b = _text(row.get("model_b"), "model_b", required=True)
+    if model_a == model_b:
+        raise InvalidInput("model_a and model_b are the same model", field="model_b")
+    winner = _WINNERS.get(str(row.get("winner")).strip().lower())
+    if winner is None:
+        raise InvalidInput(
+            f"winner must be model_a, model_b or tie, not {row.get('winner')!r}", field="winner"
+        )
+    judge = _text(row.get("judge"), "judge", required=True)
+    turn = row.get("turn", 1)
+    if isinstance(turn, str) and turn.strip().isdigit():
+        turn = int(turn)
+    if turn not in (1, 2):
+        raise InvalidInput(f"turn must be 1 or 2, not {turn!r}", field="turn")
+    conv_a = _conversation(row.get("conversation_a"), "conversation_a", turn)
+    conv_b = _conversation(row.get("conversation_b"), "conversation_b", turn)
+    asked_a = [text for role, text in conv_a if role == "user"]
+    asked_b = [text for role, text in conv_b if role == "user"]
+    if asked_a != asked_b:
+        raise InvalidInput("conversation_a and conversation_b ask different questions")
+    answers_a = [text for role, text in conv_a if role == "assistant"]
+    answers_b = [text for role, text in conv_b if role == "assistant"]
+    # One question per (question, unordered model pair, turn): the pair is stored with its models
+    # in name order, so judgments shown either way round count on the same task; the order the
+    # judge saw is kept as the answer's shown_order.
+    flipped = model_b < model_a
+    if flipped:
+        model_a, model_b = model_b, model_a
+        answers_a, answers_b = answers_b, answers_a
+        winner = {"A": "B", "B": "A"}.get(winner, winner)
+
+    def side(answers: list[str]) -> str:
+        if turn == 1:
+            return answers[0]
+        return f"Turn 1:\n{answers[0]}\n\nTurn 2:\n{answers[1]}"
+
+    prompt = asked_a[0] if turn == 1 else f"Turn 1:\n{asked_a[0]}\n\nTurn 2:\n{asked_a[1]}"
+    content = questions_domain.validate_content(
+        "pairwise_ab", {"prompt": prompt, "optionA": side(answers_a), "optionB": side(answers_b)}
+    )
+    for name, text in content.items():
+        _text(text, name, required=name == "prompt")
+    identity = json.dumps([qid, model_a, model_b, turn, judge, winner, line], ensure_ascii=False)
+    return Item(
+        lines=[line],
+        question_type="pairwise_ab",
+        content=content,
+        source_ref=qid,
+        metadata={"model_a": model_a, "model_b": model_b, "turn": turn},
+        title=f"A/B Preference – MT-Bench #{qid} turn {turn}: {model_a} vs {model_b}",
+        answers=[
+            Answer(
+                line=line,
+                judge=_judge_name(judge, prefix),
+                chosen_response=winner,
+                shown_order="BA" if flipped else "AB",
+                key="import:" + hashlib.sha256(identity.encode()).hexdigest()[:40],
+            )
+        ],
+    )
+
+
+# --- every row -------------------------------------------------------------------------------
+
+
+def groups(items: list[Item]) -> list[list[int]]:
+    """Return the positions of the items that ask the same question, by first appearance."""
+    found: dict[str, list[int]] = {}
+    for position, item in enumerate(items):
+        key = json.dumps([item.question_type, item.content], sort_keys=True)
+        found.setdefault(key, []).append(position)
+    return list(found.values())
+
+
+def fold(group: list[Item], *, agreed_gold: bool) -> Item:
+    """Return one item carrying all the group's rows and answers, with the first row's question.
+
+    agreed_gold: the gold the rows agree on (rows without one do not disagree), none if they
+    disagree (the item is then `disputed`); else the first row's gold."""
+    first = group[0]
+    if len(group) == 1:
+        return first
+    gold, disputed = first.gold, False
+    if agreed_gold:
+        verdicts = {item.gold for item in group if item.gold is not None}
+        disputed = len(verdicts) > 1
+        gold = None if disputed else (verdicts.pop() if verdicts else None)
+    return replace(
+        first,
+        lines=[line for item in group for line in item.lines],
+        answers=[answer for item in group for answer in item.answers],
+        gold=gold,
+        disputed=disputed,
+    )
+
+
+def validate_rows(
+    rows: list[Row],
+    unreadable: list[ImportIssue],
+    *,
+    layout: str,
+    question_type: str,
+    validate: Callable[[Any, int], Item],
+) -> tuple[Checked, list[Item]]:
+    """Validate every row with `validate`; return the report (rows asking the same question
+    folded into one item) and each valid row's own item, in file order."""
+    checked = Checked(
+        layout=layout,
+        question_type=question_type,
+        rows=len(rows) + len(unreadable),
+        failed=list(unreadable),
+    )
+    valid = []
+    for line, row in rows:
+        try:
+            valid.append(validate(row, line))
+        except InvalidInput as exc:
+            where = f"{exc.field}: " if exc.field and exc.field not in exc.message else ""
+            checked.failed.append(ImportIssue(line=line, reason=where + exc.message))
+    agreed_gold = LAYOUTS[layout].gold_notes
+    checked.items = [fold([valid[i] for i in g], agreed_gold=agreed_gold) for g in groups(valid)]
+    checked.failed.sort(key=lambda issue: issue.line)
+    return checked, valid
+
+
+def check(
+    rows: list[Row],
+    *,
+    question_type: str | None = None,
+    mapping: dict[str, str] | None = None,
+    judge_prefix: str = "mtbench.",
+    unreadable: list[ImportIssue] | None = None,
+) -> Checked:
+    """Validate every row; return the items and each bad row with its reason. No database."""
+    mtbench = question_type is None and not mapping and is_mtbench_judgments(rows)
+    kind = "pairwise_ab" if mtbench or question_type is None else question_type
+    if kind not in FIELDS:
+        raise InvalidInput(f"question type must be one of {', '.join(FIELDS)}", field="type")
+
+    def validate(row: Any, line: int) -> Item:
+        if mtbench:
+            return judgment_item(row, line, judge_prefix)
+        return typed_item(row, line, kind, mapping or {})
+
+    checked, _ = validate_rows(
+        rows,
+        unreadable or [],
+        layout="mtbench_judgments" if mtbench else "items",
+        question_type=kind,
+        validate=validate,
+    )
+    return checked
+
+
+def check_file(
+    data: bytes,
+    filename: str,
+    *,
+    question_type: str | None = None,
+    mapping: Iterable[str] = (),
+    judge_prefix: str = "mtbench.",
+) -> Checked:
+    """Read a file's rows and check them with a `FIELD=COLUMN` mapping (see `check`)."""
+    rows, unreadable = read_rows(data, filename)
+    fields = parse_mapping(mapping, question_type or "pairwise_ab")
+    return check(
+        rows,
+        question_type=question_type,
+        mapping=fields,
+        judge_prefix=judge_prefix,
+        unreadable=unreadable,
+    )
+
+
+def dataset_name(checked: Checked, filename: str, given: str | None = None) -> str:
+    """The dataset the items go to: the one given, else MT-Bench's or the file's name."""
+    return given or LAYOUTS[checked.layout].dataset or Path(filename).stem
