@@ -9,7 +9,6 @@ from uuid import UUID
 from psycopg import AsyncConnection
 
 from whstudio.db import queries as q
-from whstudio.domain.responses import to_shown
 from whstudio.errors import NotFound
 
 
@@ -98,14 +97,21 @@ async def changed_since(
     )
 
 
-def as_shown(state: dict[str, Any], order: str | None) -> dict[str, Any]:
-    """Return a pairwise consensus in the A/B labels one annotator was shown."""
-    if order is None or order == "AB" or state.get("question_type") != "pairwise_ab":
-        return state
-    shown = dict(state)
-    for key in ("final_answer", "crowd_final_answer"):
-        final = shown.get(key)
-        if final and final.get("chosen_response"):
-            shown[key] = {"chosen_response": to_shown(final["chosen_response"], order)}
-    shown["counts"] = {to_shown(k, order): v for k, v in (shown.get("counts") or {}).items()}
-    return shown
+def event_row(state: dict[str, Any]) -> dict[str, Any]:
+    """Return a task's consensus (`shape`) as a `changed_since` row: a stream's first event."""
+    return {
+        k: state.get(k)
+        for k in (
+            "task_id",
+            "version",
+            "total_responses",
+            "remaining",
+            "consensus_reached",
+            "agreement_percentage",
+            "final_answer",
+        )
+    } | {
+        "count_a": state["counts"]["A"]["count"],
+        "count_b": state["counts"]["B"]["count"],
+        "count_tie": state["counts"]["tie"]["count"],
+    }

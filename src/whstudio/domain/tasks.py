@@ -14,8 +14,6 @@ from psycopg import AsyncConnection, sql
 
 from whstudio.db import queries as q
 from whstudio.domain import questions as questions_domain
-from whstudio.domain.consensus import as_shown
-from whstudio.domain.responses import shown_content, shown_order, to_shown
 from whstudio.errors import Conflict, InvalidInput, NotFound
 from whstudio.legacy import readpath
 
@@ -220,66 +218,6 @@ async def change_rule(conn: AsyncConnection, task_id: UUID, changes: dict[str, A
     }
     if await q.fetch_one(conn, "tasks.set_rule", params) is None:
         raise NotFound("no such task", field="task_id")
-
-
-def task_view(
-    row: dict[str, Any],
-    *,
-    user_id: UUID,
-    staff: bool,
-    answer: dict[str, Any] | None,
-    consensus: dict[str, Any] | None,
-) -> dict[str, Any]:
-    """Return what one caller may see of a task.
-
-    Everyone sees the question as they are to answer it: pairwise options in their own shown
-    order, labelled A and B as shown. Annotators see no gold answer, and no consensus or other
-    answers until they have answered; reviewers and admins see all, canonical order included.
-    """
-    order = shown_order(row["id"], user_id) if row["question_type"] == "pairwise_ab" else None
-    content = shown_content(row["content"], order) if order else dict(row["content"])
-    view: dict[str, Any] = {
-        "id": row["id"],
-        "title": row["title"],
-        "description": row["description"],
-        "status": row["status"],
-        "priority": row["priority"],
-        "expires_at": row["expires_at"],
-        "question_type": row["question_type"],
-        "question_id": row["question_id"],
-        "question_version": row["question_version"],
-        "source_dataset": row["source_dataset"],
-        "content": content,
-        "shown_order": order,
-        "allow_tie": row["allow_tie"],
-        "consensus_threshold": row["consensus_threshold"],
-        "min_agreement_percentage": float(row["min_agreement_percentage"]),
-        "reward_amount": row["reward_amount"],
-        "reward_currency": row["reward_currency"],
-        "total_responses": row["total_responses"],
-        "remaining": row["remaining"],
-        "my_answer": None,
-        "consensus": None,
-    }
-    if answer is not None:
-        mine = dict(answer)
-        if order and mine.get("chosen_response"):
-            mine["chosen_response"] = to_shown(mine["chosen_response"], order)
-        mine.pop("shown_order", None)
-        view["my_answer"] = mine
-    if staff or answer is not None:
-        view["consensus"] = consensus
-    if staff:
-        view["canonical"] = {
-            "content": dict(row["content"]),
-            "gold_standard": row["gold_standard"],
-            "source_ref": row["source_ref"],
-            "metadata": row["metadata"],
-        }
-    elif consensus is not None:
-        # Shown to an annotator who answered: the winner and counts in their own labels.
-        view["consensus"] = as_shown(consensus, order)
-    return view
 
 
 async def create_many(

@@ -3,28 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
-from typing import Annotated, Any
+from collections.abc import AsyncIterator
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 
 from whstudio.domain import consensus as consensus_domain
-from whstudio.domain import responses
+from whstudio.domain import visibility
 from whstudio.domain.users import Principal
-from whstudio.errors import Forbidden, InvalidInput
+from whstudio.errors import InvalidInput
 from whstudio.web.deps import require_briefly
 from whstudio.web.errors import error_responses
 from whstudio.web.events import RESYNC, format_event
-from whstudio.web.policies import ANYONE_SIGNED_IN, STAFF
+from whstudio.web.policies import ANYONE_SIGNED_IN
 
 router = APIRouter(prefix="/api", tags=["events"], responses=error_responses())
 
 SignedIn = Annotated[Principal, Depends(require_briefly(ANYONE_SIGNED_IN))]
 KEEPALIVE_SECONDS = 15
-# What an annotator may see of a task they have not answered: progress, not answers.
-PROGRESS_FIELDS = ("task_id", "version", "total_responses", "remaining", "consensus_reached")
 
 
 def _last_event_id(request: Request) -> int:
@@ -40,38 +38,18 @@ async def _stream(
     request: Request,
     last: int,
     task_id: UUID | None,
-    shape: Callable[[dict[str, Any]], dict[str, Any]],
+    sight: visibility.Sight,
     send_current: bool,
 ) -> AsyncIterator[str]:
     broker = request.app.state.broker
     pool = request.app.state.pool
     queue = broker.subscribe()
 
-    async def catch_up(since: int) -> list[dict[str, Any]]:
+    async def catch_up(since: int) -> list[dict]:
         async with pool.connection() as conn:
-            rows = await consensus_domain.changed_since(conn, since, task_id=task_id)
-            if not rows and send_current and task_id is not None and since == 0:
-                state = await consensus_domain.read(conn, task_id)
-                rows = [
-                    {
-                        k: state.get(k)
-                        for k in (
-                            "task_id",
-                            "version",
-                            "total_responses",
-                            "remaining",
-                            "consensus_reached",
-                            "agreement_percentage",
-                            "final_answer",
-                        )
-                    }
-                    | {
-                        "count_a": state["counts"]["A"]["count"],
-                        "count_b": state["counts"]["B"]["count"],
-                        "count_tie": state["counts"]["tie"]["count"],
-                    }
-                ]
-            return rows
+            return await visibility.events_since(
+                conn, sight, since, task_id=task_id, send_current=send_current
+            )
 
     try:
         yield "retry: 2000\n\n"
@@ -80,9 +58,9 @@ async def _stream(
             async with pool.connection() as conn:
                 last = await consensus_domain.newest_version(conn)
         elif last or send_current:
-            for row in await catch_up(last):
-                last = max(last, row["version"])
-                yield format_event(shape(row))
+            for shown in await catch_up(last):
+                last = max(last, shown["version"])
+                yield format_event(shown)
         while True:
             try:
                 event = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
@@ -92,16 +70,16 @@ async def _stream(
                 yield ": keep-alive\n\n"
                 continue
             if event is RESYNC:
-                for row in await catch_up(last):
-                    last = max(last, row["version"])
-                    yield format_event(shape(row))
+                for shown in await catch_up(last):
+                    last = max(last, shown["version"])
+                    yield format_event(shown)
                 continue
             if task_id is not None and event.get("task_id") != str(task_id):
                 continue
             if event["version"] <= last:
                 continue
             last = event["version"]
-            yield format_event(shape(event))
+            yield format_event(visibility.event_view(sight, event))
     finally:
         broker.unsubscribe(queue)
 
@@ -121,29 +99,11 @@ def _sse(body: AsyncIterator[str]) -> StreamingResponse:
 )
 async def consensus_stream(task_id: UUID, request: Request, user: SignedIn):
     last = _last_event_id(request)
-    pool = request.app.state.pool
-    order = None
-    async with pool.connection() as conn:
-        state = await consensus_domain.read(conn, task_id)
-        if user.role not in STAFF:
-            if not await responses.has_answered(conn, task_id, user.id):
-                raise Forbidden("answer this task before following its consensus")
-            if state["question_type"] == "pairwise_ab":
-                order = responses.shown_order(task_id, user.id)
-
-    def shape(event: dict[str, Any]) -> dict[str, Any]:
-        if order != "BA":
-            return event
-        swapped = dict(event)
-        swapped["count_a"], swapped["count_b"] = event.get("count_b"), event.get("count_a")
-        final = event.get("final_answer")
-        if final and final.get("chosen_response") in ("A", "B"):
-            swapped["final_answer"] = {
-                "chosen_response": responses.to_shown(final["chosen_response"], order)
-            }
-        return swapped
-
-    return _sse(_stream(request, last, task_id, shape, send_current=True))
+    async with request.app.state.pool.connection() as conn:
+        sight, _ = await visibility.consensus_sight(
+            conn, user, task_id, refusal=visibility.FOLLOW_REFUSAL
+        )
+    return _sse(_stream(request, last, task_id, sight, send_current=True))
 
 
 @router.get(
@@ -153,9 +113,5 @@ async def consensus_stream(task_id: UUID, request: Request, user: SignedIn):
 )
 async def all_events(request: Request, user: SignedIn):
     last = _last_event_id(request)
-    staff = user.role in STAFF
-
-    def shape(event: dict[str, Any]) -> dict[str, Any]:
-        return event if staff else {k: event.get(k) for k in PROGRESS_FIELDS}
-
-    return _sse(_stream(request, last, None, shape, send_current=False))
+    sight = visibility.stream_sight(user)
+    return _sse(_stream(request, last, None, sight, send_current=False))

@@ -8,8 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
 from whstudio.db.retry import in_transaction, retrying
-from whstudio.domain import consensus as consensus_domain
-from whstudio.domain import distribution, responses
+from whstudio.domain import distribution, responses, visibility
 from whstudio.domain import tasks as tasks_domain
 from whstudio.domain.users import Principal
 from whstudio.errors import Forbidden
@@ -39,7 +38,6 @@ IdempotencyKey = Annotated[
         description="Retries with the same key return the first result and count once.",
     ),
 ]
-_ANNOTATOR_HIDDEN = ("agreement_percentage", "final_answer", "has_gold")
 
 
 @router.get(
@@ -62,33 +60,17 @@ async def list_tasks(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     total: bool = True,
 ):
-    staff = user.role in STAFF
     filters: dict[str, Any] = {
         "status": status_,
         "question_type": question_type,
         "source_dataset": source_dataset,
         "consensus_reached": consensus_reached,
         "needs_more_responses": needs_more_responses,
-        "has_gold": has_gold if staff else None,
+        "has_gold": has_gold,
     }
-    page = await tasks_domain.list_tasks(
-        conn, filters=filters, sort=sort, limit=limit, cursor=cursor, with_total=total
+    return await visibility.task_list(
+        conn, user, filters=filters, sort=sort, limit=limit, cursor=cursor, with_total=total
     )
-    if not staff:
-        for item in page["items"]:
-            for key in _ANNOTATOR_HIDDEN:
-                item.pop(key, None)
-    return page
-
-
-async def _view(conn, task_id: UUID, user: Principal) -> dict[str, Any]:
-    row = await tasks_domain.detail(conn, task_id)
-    answer = await tasks_domain.latest_answer(conn, task_id, user.id)
-    staff = user.role in STAFF
-    state = None
-    if staff or answer is not None:
-        state = await consensus_domain.read(conn, task_id)
-    return tasks_domain.task_view(row, user_id=user.id, staff=staff, answer=answer, consensus=state)
 
 
 @router.get(
@@ -119,13 +101,7 @@ async def next_task(
     )
     if lease is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
-    # `next` never hands out a task this annotator has answered: there is no answer of theirs to
-    # show, and only staff see the consensus of an unanswered task.
-    staff = user.role in STAFF
-    state = await consensus_domain.read(conn, lease.task_id) if staff else None
-    view = tasks_domain.task_view(
-        lease.task, user_id=user.id, staff=staff, answer=None, consensus=state
-    )
+    view = await visibility.leased_task(conn, user, lease.task)
     view["lease_expires_at"] = lease.expires_at
     return view
 
@@ -136,7 +112,7 @@ async def next_task(
     "answers until they answered (anyone signed in)",
 )
 async def get_task(task_id: UUID, user: SignedIn, conn: Conn):
-    return await _view(conn, task_id, user)
+    return await visibility.task_for(conn, user, task_id)
 
 
 @router.post(
@@ -181,15 +157,12 @@ async def submit(
         metrics.consensus_events.labels("updated").inc()
         if done.reached_now:
             metrics.consensus_events.labels("reached").inc()
-    state = consensus_domain.shape(done.consensus)
-    if user.role not in STAFF:
-        state = consensus_domain.as_shown(state, responses.shown_order(task_id, user.id))
     return SubmitResult(
         submission_id=done.submission_id,
         task_id=task_id,
         response_version=done.response_version,
         replayed=done.replayed,
-        consensus=state,
+        consensus=visibility.submitted_consensus(user, task_id, done.consensus),
     )
 
 
@@ -243,7 +216,7 @@ async def create_tasks(body: TasksCreate, user: Admin, conn: Conn):
 async def change_rule(task_id: UUID, body: RuleChange, user: Admin, conn: Conn):
     async with conn.transaction():
         await tasks_domain.change_rule(conn, task_id, body.model_dump(exclude_unset=True))
-    return await consensus_domain.read(conn, task_id)
+    return await visibility.consensus_for(conn, user, task_id)
 
 
 @router.post("/admin/tasks/{task_id}/{action}", summary="Pause, resume or close a task (admin)")

@@ -10,8 +10,8 @@ from fastapi import APIRouter, Depends, Form, Query, Request
 from fastapi.responses import RedirectResponse
 from pydantic import ValidationError
 
-from whstudio.domain import consensus as consensus_domain
 from whstudio.domain import tasks as tasks_domain
+from whstudio.domain import visibility
 from whstudio.domain.users import Principal
 from whstudio.errors import Conflict
 from whstudio.schemas import RuleChange
@@ -38,8 +38,9 @@ async def admin_tasks(
     progress: Progress = "",
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ):
-    result = await tasks_domain.list_tasks(
+    result = await visibility.task_list(
         conn,
+        user,
         filters=dashboard_filters(status, question_type, source_dataset, progress),
         sort="created",
         limit=PAGE_SIZE,
@@ -64,7 +65,7 @@ async def admin_tasks(
 
 async def _task_page(request, conn, user, task_id: UUID, *, error=None, field=None, status=200):
     task = await tasks_domain.detail(conn, task_id)
-    state = await consensus_domain.read(conn, task_id)
+    state = await visibility.consensus_for(conn, user, task_id)
     saved = SAVED.get(request.query_params.get("saved", ""))
     context = {"task": task, "consensus": state, "error": error, "error_field": field}
     context["saved"] = saved

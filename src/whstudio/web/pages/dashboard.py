@@ -7,8 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 
-from whstudio.domain import quality
-from whstudio.domain.responses import shown_order, to_shown
+from whstudio.domain import quality, visibility
 from whstudio.domain.users import Principal
 from whstudio.errors import Forbidden
 from whstudio.web.deps import Conn, require
@@ -49,18 +48,6 @@ def history_chart(events: list[dict[str, Any]]) -> dict[str, Any] | None:
     }
 
 
-def as_shown(rows: list[dict[str, Any]], user_id) -> list[dict[str, Any]]:
-    """Return answers with pairwise choices in the labels this annotator saw."""
-    out = []
-    for row in rows:
-        shown = dict(row)
-        if row["question_type"] == "pairwise_ab" and row["chosen_response"]:
-            order = shown_order(row["task_id"], user_id)
-            shown["chosen_response"] = to_shown(row["chosen_response"], order)
-        out.append(shown)
-    return out
-
-
 async def _dashboard(
     request: Request, conn, user: Principal, whose_name: str | None, cursor: str | None = None
 ):
@@ -77,7 +64,7 @@ async def _dashboard(
     answers = await quality.answers(conn, whose, limit=ANSWERS, before=before, staff=staff)
     context = {
         "rep": rep,
-        "answers": as_shown(answers["items"], whose),
+        "answers": visibility.answers_as_shown(answers["items"], whose),
         "chart": history_chart(rep["history"]),
         "own": whose == user.id,
         "staff": staff,

@@ -8,9 +8,10 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request
 
 from whstudio.domain import tasks as tasks_domain
+from whstudio.domain import visibility
 from whstudio.domain.users import Principal
 from whstudio.web.deps import Conn, require
-from whstudio.web.policies import ANYONE_SIGNED_IN, STAFF
+from whstudio.web.policies import ANYONE_SIGNED_IN
 from whstudio.web.templating import page
 
 router = APIRouter(tags=["pages"], include_in_schema=False)
@@ -48,11 +49,11 @@ async def task_list(
     sort: Sort = "created",
     cursor: Annotated[str | None, Query(max_length=500)] = None,
 ):
-    staff = user.role in STAFF
-    if sort == "agreement" and not staff:
-        sort = "created"  # annotators do not see agreement, so they cannot sort by it
-    result = await tasks_domain.list_tasks(
+    sight = visibility.decide(user.role, user.id)
+    sort = visibility.list_sort(sight, sort)
+    result = await visibility.task_list(
         conn,
+        user,
         filters=dashboard_filters(status, question_type, source_dataset, progress),
         sort=sort,
         limit=PAGE_SIZE,
@@ -75,7 +76,7 @@ async def task_list(
             "next_cursor": result["next_cursor"],
             "chosen": chosen,
             "datasets": [d["source_dataset"] for d in overview["datasets"] if d["source_dataset"]],
-            "staff": staff,
+            "staff": sight.staff,
         },
         user=user,
     )
