@@ -265,7 +265,7 @@ def webhooks_work(
     import signal
 
     from whstudio.db.pool import connect
-    from whstudio.webhook_worker import Policy, Worker
+    from whstudio.workers.webhooks import Policy, Worker
 
     settings = _settings()
     url = _database_url(settings)
