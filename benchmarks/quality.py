@@ -27,13 +27,13 @@ from psycopg.rows import dict_row
 
 from benchmarks.common import ROOT, fresh_database, machine, scratch_server
 from benchmarks.report import put_section, table
-from whstudio import simulate
 from whstudio.domain import batch
+from whstudio.simulation import crowd
 
 DB_NAME = "whs_bench_quality"
 
 
-async def _crowdkit(conn: psycopg.AsyncConnection, sim: simulate.Simulation) -> dict[str, float]:
+async def _crowdkit(conn: psycopg.AsyncConnection, sim: crowd.Simulation) -> dict[str, float]:
     """crowd-kit's Dawid–Skene on the same latest answers: accuracy and time."""
     import pandas as pd
     from crowdkit.aggregation import DawidSkene
@@ -52,7 +52,7 @@ async def _crowdkit(conn: psycopg.AsyncConnection, sim: simulate.Simulation) -> 
     winners = np.full(loaded.labels.n_tasks, -1)
     winners[labels.index.to_numpy()] = labels.to_numpy()
     return {
-        "accuracy": simulate._accuracy(winners, loaded.task_ids, sim),
+        "accuracy": crowd.winner_accuracy(winners, loaded.task_ids, sim),
         "seconds": seconds,
         "labels": len(frame),
     }
@@ -63,12 +63,12 @@ async def measure(url: str, *, tasks: int, threshold: int, seed: int, workers: i
         url, autocommit=True, row_factory=dict_row
     ) as conn:
         began = time.perf_counter()
-        sim = await simulate.setup(
+        sim = await crowd.setup(
             conn, tasks=tasks, gold_share=0.1, threshold=threshold, gold_rate=0.1, seed=seed
         )
         setup_seconds = time.perf_counter() - began
-        await simulate.run(url, sim, seed=seed, workers=workers)
-        report = await simulate.evaluate(conn, sim)
+        await crowd.run(url, sim, seed=seed, workers=workers)
+        report = await crowd.evaluate(conn, sim)
         report["setup_seconds"] = setup_seconds
         report["crowdkit"] = await _crowdkit(conn, sim)
         report["threshold"] = threshold

@@ -7,19 +7,19 @@ import asyncio
 import psycopg
 from psycopg.rows import dict_row
 
-from whstudio import simulate
+from whstudio.simulation import crowd
 
 
 async def _crowd(url: str) -> None:
     async with await psycopg.AsyncConnection.connect(
         url, autocommit=True, row_factory=dict_row
     ) as conn:
-        crowd = [simulate.Annotator(f"cli-good-{i}", "honest", 0.9) for i in range(4)]
-        crowd.append(simulate.Annotator("cli-adversary", "adversarial", 0.0))
-        sim = await simulate.setup(
-            conn, tasks=80, gold_share=0.2, threshold=3, gold_rate=0.2, seed=3, crowd=crowd
+        people = [crowd.Annotator(f"cli-good-{i}", "honest", 0.9) for i in range(4)]
+        people.append(crowd.Annotator("cli-adversary", "adversarial", 0.0))
+        sim = await crowd.setup(
+            conn, tasks=80, gold_share=0.2, threshold=3, gold_rate=0.2, seed=3, crowd=people
         )
-        await simulate.run(url, sim, seed=3, workers=2)
+        await crowd.run(url, sim, seed=3, workers=2)
 
 
 def test_quality_commands(whstudio, db_url):

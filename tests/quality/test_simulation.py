@@ -10,7 +10,7 @@ import pytest
 from psycopg.rows import dict_row
 
 from tests.conftest import _create_db, _drop_db
-from whstudio import simulate
+from whstudio.simulation import crowd
 
 pytestmark = pytest.mark.slow
 
@@ -28,11 +28,11 @@ async def report(sim_db: str):
     async with await psycopg.AsyncConnection.connect(
         url, autocommit=True, row_factory=dict_row
     ) as conn:
-        sim = await simulate.setup(
+        sim = await crowd.setup(
             conn, tasks=2000, gold_share=0.1, threshold=5, gold_rate=0.1, seed=11
         )
-        await simulate.run(url, sim, seed=11, workers=4)
-        return await simulate.evaluate(conn, sim)
+        await crowd.run(url, sim, seed=11, workers=4)
+        return await crowd.evaluate(conn, sim)
 
 
 def test_reputation_orders_annotators_by_true_accuracy(report):

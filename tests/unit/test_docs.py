@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from whstudio import docgen
+from whstudio.cli import docs
 from whstudio.settings import Settings
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
@@ -12,9 +12,9 @@ README = Path(__file__).resolve().parents[2] / "README.md"
 
 
 def test_generated_references_are_current():
-    for name, build in docgen.DOCS.items():
+    for name, build in docs.DOCS.items():
         assert (DOCS / name).read_text() == build(), (
-            f"docs/{name} is stale: run `python -m whstudio.docgen`"
+            f"docs/{name} is stale: run `python -m whstudio.cli.docs`"
         )
 
 

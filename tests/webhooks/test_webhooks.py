@@ -15,7 +15,7 @@ from psycopg.rows import dict_row
 
 from whstudio.domain import importing, users, webhooks
 from whstudio.errors import InvalidInput
-from whstudio.webhook_worker import Policy, Worker
+from whstudio.workers.webhooks import Policy, Worker
 
 FAST = Policy(max_attempts=3, backoff_base=0.05, timeout=5, poll_seconds=0.05, lease=0.3)
 

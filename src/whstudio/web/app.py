@@ -30,7 +30,7 @@ from whstudio.web.pages import review as review_pages
 from whstudio.web.pages import tasks as task_pages
 from whstudio.web.sessions import SessionCodec
 from whstudio.web.templating import make_templates
-from whstudio.webhook_worker import Policy, Worker
+from whstudio.workers.webhooks import Policy, Worker
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 # Routes that take files bigger than that (path: bytes, plus room for the multipart framing).

@@ -21,6 +21,7 @@ import psycopg
 from psycopg.rows import dict_row
 from scipy import stats as scipy_stats
 
+from whstudio.db import queries as q
 from whstudio.db.retry import in_transaction, retrying
 from whstudio.domain import agreement, batch, distribution, quality, responses, users
 from whstudio.domain import tasks as tasks_domain
@@ -187,7 +188,7 @@ async def run(
     sim.seconds = time.perf_counter() - started
 
 
-def _accuracy(winners: np.ndarray, task_ids: np.ndarray, sim: Simulation) -> float:
+def winner_accuracy(winners: np.ndarray, task_ids: np.ndarray, sim: Simulation) -> float:
     """Share of the non-gold tasks whose winner is the truth (no winner counts as wrong)."""
     index = {"A": 0, "B": 1}
     hits = total = 0
@@ -214,11 +215,9 @@ async def evaluate(conn: psycopg.AsyncConnection, sim: Simulation) -> dict[str, 
     loaded = await batch.load_labels(conn)
     for method in batch.METHODS:
         timings[f"batch {method}"] = run.seconds[method]
-    accuracy = {m: _accuracy(run.winners[m], loaded.task_ids, sim) for m in batch.METHODS}
-    cur = await conn.execute(
-        "SELECT task_id, final_answer ->> 'chosen_response' AS choice FROM response_consensus"
-    )
-    realtime = {row["task_id"]: row["choice"] for row in await cur.fetchall()}
+    accuracy = {m: winner_accuracy(run.winners[m], loaded.task_ids, sim) for m in batch.METHODS}
+    rows = await q.fetch_all(conn, "simulation.realtime_choices")
+    realtime = {row["task_id"]: row["choice"] for row in rows}
     scored = [t for t in sim.truth if t not in sim.gold_tasks]
     accuracy["realtime"] = sum(realtime.get(t) == sim.truth[t] for t in scored) / len(scored)
 

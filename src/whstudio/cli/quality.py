@@ -1,7 +1,4 @@
-"""`whstudio quality`: reputation, agreement, the refresh, and gold-check rates per dataset.
-
-Registered on the main Typer app when cli.py imports this module.
-"""
+"""`whstudio quality …`: reputation, agreement, the refresh, and gold-check rates per dataset."""
 
 from __future__ import annotations
 
@@ -10,15 +7,14 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from whstudio.cli import _database_url, _ensure_schema, _run, _settings, app, fail, out
+from whstudio.cli.common import database_url, ensure_schema, fail, load_settings, out, transact
 
-quality_app = typer.Typer(
+app = typer.Typer(
     help="Annotator quality: reputation, agreement, refresh, gold rates.", no_args_is_help=True
 )
-app.add_typer(quality_app, name="quality")
 
 
-@quality_app.command("refresh")
+@app.command("refresh")
 def quality_refresh(
     dawid_skene: Annotated[
         bool, typer.Option(help="Re-estimate every annotator's skill with Dawid–Skene.")
@@ -31,11 +27,11 @@ def quality_refresh(
     """Judge every answer again, re-estimate skill, and update every reputation."""
     from whstudio.domain import quality
 
-    url = _database_url(_settings())
-    _ensure_schema(url)
-    done = _run(url, lambda conn: quality.refresh(conn, dawid_skene=dawid_skene))
+    url = database_url(load_settings())
+    ensure_schema(url)
+    done = transact(url, lambda conn: quality.refresh(conn, dawid_skene=dawid_skene))
     if reweight:
-        done.reweighted = _run(url, quality.reweight)
+        done.reweighted = transact(url, quality.reweight)
     out.print(f"answers judged anew: {done.rejudged}", highlight=False)
     out.print(f"counters out of step before: {done.drift_before}", highlight=False)
     if dawid_skene:
@@ -44,16 +40,16 @@ def quality_refresh(
         out.print(f"answers reweighted: {done.reweighted}", highlight=False)
 
 
-@quality_app.command("leaderboard")
+@app.command("leaderboard")
 def quality_leaderboard(
     limit: Annotated[int, typer.Option(min=1, max=10_000, help="How many rows.")] = 50,
 ) -> None:
     """Annotators by reputation, with what it rests on and their flags."""
     from whstudio.domain import quality
 
-    url = _database_url(_settings())
-    _ensure_schema(url)
-    rows = _run(url, lambda conn: quality.leaderboard(conn, limit=limit, staff=True))
+    url = database_url(load_settings())
+    ensure_schema(url)
+    rows = transact(url, lambda conn: quality.leaderboard(conn, limit=limit, staff=True))
     table = Table("#", "annotator", "score", "weight", "answers", "gold", "agreement", "flags")
     for row in rows:
         gold = row["gold_accuracy"]
@@ -70,7 +66,7 @@ def quality_leaderboard(
     out.print(table)
 
 
-@quality_app.command("show")
+@app.command("show")
 def quality_show(
     username: Annotated[str, typer.Argument(help="Whose reputation.")],
     history: Annotated[int, typer.Option(min=0, max=1000, help="Events to list.")] = 20,
@@ -78,15 +74,15 @@ def quality_show(
     """One annotator's reputation, its basis, flags, and what moved it."""
     from whstudio.domain import quality
 
-    url = _database_url(_settings())
-    _ensure_schema(url)
+    url = database_url(load_settings())
+    ensure_schema(url)
 
     async def work(conn):
         return await quality.reputation(
             conn, await quality.resolve_user(conn, username), history=history, staff=True
         )
 
-    rep = _run(url, work)
+    rep = transact(url, work)
     gold, agreement = rep["gold"], rep["agreement"]
     low, high = rep["accuracy"]["interval_95"]
     out.print(
@@ -110,16 +106,16 @@ def quality_show(
         )
 
 
-@quality_app.command("agreement")
+@app.command("agreement")
 def quality_agreement(
     dataset: Annotated[str | None, typer.Option(help="Only this source dataset.")] = None,
 ) -> None:
     """Krippendorff's alpha, Fleiss' kappa and the number of items they rest on."""
     from whstudio.domain import agreement
 
-    url = _database_url(_settings())
-    _ensure_schema(url)
-    figures = _run(url, lambda conn: agreement.compute(conn, dataset=dataset))
+    url = database_url(load_settings())
+    ensure_schema(url)
+    figures = transact(url, lambda conn: agreement.compute(conn, dataset=dataset))
     out.print(
         f"items {figures['items']} (with ≥2 answers), answers {figures['answers']}, "
         f"annotators {figures['annotators']}",
@@ -130,7 +126,7 @@ def quality_agreement(
     out.print(f"annotator pairs with shared items: {figures['pairs_total']}", highlight=False)
 
 
-@quality_app.command("gold-rate")
+@app.command("gold-rate")
 def quality_gold_rate(
     dataset: Annotated[str, typer.Argument(help="Source dataset.")],
     rate: Annotated[
@@ -150,7 +146,7 @@ def quality_gold_rate(
             fail("rate: a number between 0 and 1, or 'clear'", 2)
     if not 1 <= len(dataset) <= 200:
         fail("dataset: 1 to 200 characters", 2)
-    url = _database_url(_settings())
-    _ensure_schema(url)
-    _run(url, lambda conn: distribution.set_gold_rate(conn, dataset, value))
+    url = database_url(load_settings())
+    ensure_schema(url)
+    transact(url, lambda conn: distribution.set_gold_rate(conn, dataset, value))
     out.print(f"{dataset}: gold rate {'default' if value is None else value}", highlight=False)

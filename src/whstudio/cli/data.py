@@ -1,8 +1,5 @@
-"""`whstudio export`, `whstudio rankings` and `whstudio webhooks`: data leaving the platform.
-
-Kept apart from cli.py (which was nearing the size where modules get split); the commands are
-registered on the same Typer app when cli.py imports this module.
-"""
+"""`whstudio import`, `import-items`, `export` and `rankings`: data entering and leaving the
+platform."""
 
 from __future__ import annotations
 
@@ -14,7 +11,17 @@ from typing import Annotated
 
 import typer
 
-from whstudio.cli import _database_url, _ensure_schema, _run, _settings, app, err, fail, out
+from whstudio.cli.common import (
+    database_url,
+    ensure_schema,
+    err,
+    fail,
+    import_file,
+    load_settings,
+    out,
+    print_import_report,
+    transact,
+)
 from whstudio.errors import InvalidInput
 
 _DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
@@ -24,7 +31,42 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
-@app.command("export")
+def import_(
+    file: Annotated[Path, typer.Argument(help=".json (MT-Bench layout), .jsonl or .csv file.")],
+    dataset: Annotated[
+        str | None, typer.Option(help="Dataset name (default: from the file).")
+    ] = None,
+    threshold: Annotated[int, typer.Option(min=1, max=10000, help="Answers each task needs.")] = 3,
+    min_agreement: Annotated[
+        float, typer.Option(min=0.01, max=100, help="Agreement % for consensus.")
+    ] = 70.0,
+    allow_tie: Annotated[
+        bool | None,
+        typer.Option("--allow-tie/--no-allow-tie", help="Whether answers may be a tie."),
+    ] = None,
+    as_user: Annotated[
+        str | None, typer.Option("--as", help="Record this user as creator.")
+    ] = None,
+) -> None:
+    """Import pairwise items; malformed lines are listed and the exit code is 1 if any failed."""
+    if not file.is_file():
+        fail(f"no such file: {file}")
+    url = database_url(load_settings())
+    ensure_schema(url)
+    report = import_file(
+        url,
+        file,
+        dataset=dataset,
+        threshold=threshold,
+        min_agreement=min_agreement,
+        allow_tie=allow_tie,
+        as_user=as_user,
+    )
+    print_import_report(report)
+    if report.failed:
+        raise typer.Exit(1)
+
+
 def export(
     output: Annotated[Path, typer.Option("--output", "-o", help="File to write.")],
     fmt: Annotated[
@@ -76,7 +118,7 @@ def export(
         fail("format: use --format jsonl or parquet (or a .jsonl / .parquet file name)")
     if what not in export_domain.KINDS:
         fail(f"what: use one of {', '.join(export_domain.KINDS)}")
-    settings = _settings()
+    settings = load_settings()
     if what == "preferences":
         params_source = export_domain.PreferenceFilters(
             dataset=dataset,
@@ -102,8 +144,8 @@ def export(
         fail(f"{exc.field}: {exc.message}" if exc.field else exc.message)
     if not output.parent.is_dir():
         fail(f"output: no such folder {output.parent}")
-    url = _database_url(settings)
-    _ensure_schema(url)
+    url = database_url(settings)
+    ensure_schema(url)
     partial = output.with_name(output.name + ".partial")
 
     async def work(conn):
@@ -111,7 +153,7 @@ def export(
             return await export_domain.write(conn, what, params, chosen_format, handle)
 
     try:
-        rows = _run(url, work)
+        rows = transact(url, work)
     except OSError as exc:
         partial.unlink(missing_ok=True)
         fail(f"output: cannot write {output}: {exc.strerror or exc}")
@@ -122,7 +164,6 @@ def export(
     out.print(f"wrote {rows} {what} rows to {output} ({chosen_format})", highlight=False)
 
 
-@app.command("rankings")
 def rankings(
     dataset: Annotated[str | None, typer.Option(help="Only this source dataset.")] = None,
     basis: Annotated[
@@ -139,9 +180,9 @@ def rankings(
 
     from whstudio.domain import rankings as rankings_domain
 
-    url = _database_url(_settings())
-    _ensure_schema(url)
-    doc = _run(
+    url = database_url(load_settings())
+    ensure_schema(url)
+    doc = transact(
         url,
         lambda c: rankings_domain.model_rankings(
             c, dataset=dataset, basis=basis, rounds=rounds, seed=seed
@@ -171,121 +212,6 @@ def rankings(
     )
 
 
-webhooks_app = typer.Typer(help="Webhook subscriptions and delivery.", no_args_is_help=True)
-app.add_typer(webhooks_app, name="webhooks")
-
-
-@webhooks_app.command("add")
-def webhooks_add(
-    url: Annotated[str, typer.Argument(help="Receiver URL (http or https).")],
-    event: Annotated[
-        list[str],
-        typer.Option(
-            help="task.consensus_reached, task.adjudicated or response.created; repeat for more."
-        ),
-    ],
-    description: Annotated[str, typer.Option(help="What the receiver is.")] = "",
-) -> None:
-    """Register a webhook; its signing secret is printed once, alone on the last line."""
-    from whstudio.domain import webhooks
-
-    url_ = _database_url(_settings())
-    _ensure_schema(url_)
-    row = _run(url_, lambda c: webhooks.create(c, url=url, events=event, description=description))
-    err.print(f"webhook {row['id']} -> {row['url']} for {', '.join(row['events'])}; secret:")
-    print(row["secret"])
-
-
-@webhooks_app.command("list")
-def webhooks_list() -> None:
-    """List webhooks with their delivery counts."""
-    from rich.table import Table
-
-    from whstudio.domain import webhooks
-
-    url = _database_url(_settings())
-    _ensure_schema(url)
-    rows = _run(url, webhooks.list_all)
-    table = Table("id", "url", "events", "active", "pending", "delivered", "failed", box=None)
-    for r in rows:
-        table.add_row(
-            str(r["id"]),
-            r["url"],
-            ", ".join(r["events"]),
-            "yes" if r["is_active"] else "no",
-            str(r["pending"]),
-            str(r["delivered"]),
-            str(r["failed"]),
-        )
-    out.print(table)
-
-
-@webhooks_app.command("remove")
-def webhooks_remove(webhook_id: Annotated[str, typer.Argument(help="Webhook id.")]) -> None:
-    """Remove a webhook and its undelivered events."""
-    from uuid import UUID
-
-    from whstudio.domain import webhooks
-
-    try:
-        ident = UUID(webhook_id)
-    except ValueError:
-        fail("webhook_id: not a valid id")
-    url = _database_url(_settings())
-    _ensure_schema(url)
-    _run(url, lambda c: webhooks.delete(c, ident))
-    out.print(f"removed {ident}")
-
-
-@webhooks_app.command("deliveries")
-def webhooks_deliveries(
-    status: Annotated[str | None, typer.Option(help="pending, delivered or failed.")] = None,
-    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many, newest first.")] = 20,
-) -> None:
-    """Print the delivery log as JSON lines, newest first."""
-    from whstudio.domain import webhooks
-
-    if status not in (None, "pending", "delivered", "failed"):
-        fail("status: use pending, delivered or failed")
-    url = _database_url(_settings())
-    _ensure_schema(url)
-    rows = _run(url, lambda c: webhooks.deliveries(c, status=status, limit=limit))
-    for row in rows:
-        sys.stdout.write(json.dumps(row, default=str) + "\n")
-
-
-@webhooks_app.command("work")
-def webhooks_work(
-    once: Annotated[
-        bool, typer.Option(help="Deliver what is due now, then exit (for cron).")
-    ] = False,
-) -> None:
-    """Run a delivery worker (beside or instead of the app's own; any number may run)."""
-    import asyncio
-    import signal
-
-    from whstudio.db.pool import connect
-    from whstudio.webhook_worker import Policy, Worker
-
-    settings = _settings()
-    url = _database_url(settings)
-    _ensure_schema(url)
-    worker = Worker(lambda: connect(url), Policy.from_settings(settings))
-
-    async def main() -> int:
-        if once:
-            return await worker.drain()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, worker.request_stop)
-        await worker.run()
-        return 0
-
-    made = asyncio.run(main())
-    out.print(f"{made} delivery attempts" if once else "stopped", highlight=False)
-
-
-@app.command("import-items")
 def import_items(
     file: Annotated[Path, typer.Argument(help=".jsonl, .json, .csv or .parquet file.")],
     question_type: Annotated[
@@ -353,9 +279,9 @@ def import_items(
         )
         _print_items_report(report, as_json, checked=checked)
         raise typer.Exit(1 if report.failed else 0)
-    url = _database_url(_settings())
-    _ensure_schema(url)
-    report = _run(
+    url = database_url(load_settings())
+    ensure_schema(url)
+    report = transact(
         url,
         lambda c: items_domain.store(
             c,

@@ -6,16 +6,14 @@ import json
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-legacy_app = typer.Typer(
+from whstudio.cli.common import err, fail, out, progress_bar
+
+app = typer.Typer(
     help="Online migration of a legacy database (DATABASE_URL) to the new schema.",
     no_args_is_help=True,
 )
-out = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
 
 ReferenceUrl = Annotated[
     str | None,
@@ -32,13 +30,8 @@ def _url() -> str:
 
     settings = get_settings()
     if settings.database_url is None or not settings.database_url.get_secret_value():
-        _fail("DATABASE_URL must name the legacy database", 2)
+        fail("DATABASE_URL must name the legacy database", 2)
     return normalize_url(settings.database_url.get_secret_value())
-
-
-def _fail(message: str, code: int = 1) -> None:
-    err.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    raise typer.Exit(code)
 
 
 def _guard(work):
@@ -48,10 +41,10 @@ def _guard(work):
     try:
         return work()
     except (StepRefused, LetInError, ValueError) as exc:
-        _fail(str(exc), 2)
+        fail(str(exc), 2)
 
 
-@legacy_app.command("status")
+@app.command("status")
 def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Show the recorded step, read path, backfill progress and quarantine counts."""
     from whstudio.legacy import steps
@@ -74,7 +67,7 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
         out.print(f"quarantine: {n} {table} row(s)")
 
 
-@legacy_app.command("plan")
+@app.command("plan")
 def plan(reference_url: ReferenceUrl = None) -> None:
     """List what expand would run, with the lock each statement takes; changes nothing."""
     from whstudio.legacy import steps
@@ -92,7 +85,7 @@ def plan(reference_url: ReferenceUrl = None) -> None:
     out.print(f"{len(statements)} statement(s)")
 
 
-@legacy_app.command("expand")
+@app.command("expand")
 def expand(reference_url: ReferenceUrl = None) -> None:
     """Add the new schema's objects and the dual-write triggers; only adds, online."""
     from whstudio.legacy import steps
@@ -104,7 +97,7 @@ def expand(reference_url: ReferenceUrl = None) -> None:
     )
 
 
-@legacy_app.command("backfill")
+@app.command("backfill")
 def backfill(
     batch: Annotated[int, typer.Option(min=1, max=100000, help="Rows per batch.")] = 500,
     rate: Annotated[
@@ -114,14 +107,7 @@ def backfill(
     """Migrate existing rows in keyset batches; resumes where a killed run stopped."""
     from whstudio.legacy import steps
 
-    progress = Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        disable=not err.is_terminal,
-    )
+    progress = progress_bar()
     bars: dict[str, int] = {}
 
     def show(p) -> None:
@@ -135,7 +121,7 @@ def backfill(
         out.print(f"{p.name}: {p.migrated} migrated, {p.quarantined} quarantined")
 
 
-@legacy_app.command("verify")
+@app.command("verify")
 def verify(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False) -> None:
     """Prove zero loss; exit 1 on any difference."""
     from whstudio.legacy import verify as v
@@ -159,7 +145,7 @@ def verify(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
         raise typer.Exit(1)
 
 
-@legacy_app.command("switch")
+@app.command("switch")
 def switch(path: Annotated[str, typer.Argument(help="old or new.")]) -> None:
     """Point the application's reads at the old or the new structure (instant both ways)."""
     from whstudio.legacy import steps
@@ -168,7 +154,7 @@ def switch(path: Annotated[str, typer.Argument(help="old or new.")]) -> None:
     out.print(f"read path: {before} -> {path}")
 
 
-@legacy_app.command("contract")
+@app.command("contract")
 def contract(
     confirm: Annotated[
         bool, typer.Option("--confirm", help="Really remove the old columns and triggers.")
@@ -182,7 +168,7 @@ def contract(
     from whstudio.legacy import contract as c
 
     if not confirm:
-        _fail("contract removes the old application's columns for good: add --confirm", 2)
+        fail("contract removes the old application's columns for good: add --confirm", 2)
     report = _guard(
         lambda: c.contract(_url(), reference_url=reference_url, quiet_seconds=quiet_seconds)
     )
@@ -191,11 +177,11 @@ def contract(
     for line in report.catalog_diff[:40]:
         err.print(line, highlight=False)
     if report.catalog_diff:
-        _fail("the schema still differs from a fresh install (above)")
+        fail("the schema still differs from a fresh install (above)")
     out.print(f"contracted in {report.seconds:.1f} s: the schema equals a fresh install's")
 
 
-@legacy_app.command("rollback")
+@app.command("rollback")
 def rollback(
     confirm: Annotated[
         bool, typer.Option("--confirm", help="Really remove the new schema.")
@@ -205,7 +191,7 @@ def rollback(
     from whstudio.legacy import steps
 
     if not confirm:
-        _fail("rollback removes the new schema's tables and columns: add --confirm", 2)
+        fail("rollback removes the new schema's tables and columns: add --confirm", 2)
     report = _guard(lambda: steps.rollback(_url()))
     out.print(f"dropped {len(report.dropped)} object group(s)")
     for line in report.catalog_diff[:40]:
@@ -217,7 +203,7 @@ def rollback(
     out.print("rolled back: schema and legacy checksums equal the baseline")
 
 
-@legacy_app.command("let-in")
+@app.command("let-in")
 def let_in(
     identity: Annotated[str, typer.Argument(help="The user's id, world_id, nullifier or name.")],
     username: Annotated[str | None, typer.Option(help="Sign-in name to give the user.")] = None,

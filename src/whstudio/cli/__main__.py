@@ -1,0 +1,3 @@
+from whstudio.cli import main
+
+main()

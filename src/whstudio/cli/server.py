@@ -1,0 +1,150 @@
+"""`whstudio config`, `serve` and `demo`: the settings in force and the running app."""
+
+from __future__ import annotations
+
+import secrets
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from whstudio.cli.common import (
+    database_url,
+    import_file,
+    load_settings,
+    out,
+    print_import_report,
+    transact,
+)
+from whstudio.errors import WhError
+from whstudio.settings import Settings
+
+
+def config() -> None:
+    """Print the settings in force, secrets masked."""
+    table = Table("setting", "value", box=None)
+    for key, value in load_settings().masked().items():
+        table.add_row(key, value)
+    out.print(table)
+
+
+def _prestart(url: str) -> None:
+    """Bring the schema to head, one process at a time (several servers may start together)."""
+    import psycopg
+
+    from whstudio.db import migrate
+    from whstudio.db.queries import QUERIES
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(QUERIES["admin.migrate_lock"])
+        try:
+            if migrate.current_revision(url) != migrate.head_revision():
+                migrate.upgrade(url, "head")
+        finally:
+            conn.execute(QUERIES["admin.migrate_unlock"])
+
+
+def _serve(settings: Settings, url: str) -> None:
+    import signal
+
+    import uvicorn
+
+    # uvicorn shuts down on SIGTERM, then raises the signal again; left to its default action,
+    # that ends the process before exit handlers run, and the embedded PostgreSQL (stopped by
+    # one) would outlive us. Exit normally instead, with the status a SIGTERM gives.
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
+
+    from whstudio.web.app import create_app
+    from whstudio.web.logs import configure_logging
+
+    configure_logging(settings.log_level)
+    options = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": settings.log_level.lower(),
+        "access_log": False,
+        "log_config": None,
+    }
+    if settings.workers > 1:
+        # Worker processes build the app from the environment: the database this process
+        # resolved (the embedded server stays this process's to stop) and a secret key that
+        # exists before they start, so that they all sign sessions alike.
+        import os
+
+        settings.resolved_secret_key()
+        os.environ["DATABASE_URL"] = url
+        os.environ["WHSTUDIO_HOST"] = settings.host
+        os.environ["WHSTUDIO_PORT"] = str(settings.port)
+        uvicorn.run(
+            "whstudio.web.app:app_from_environment",
+            factory=True,
+            workers=settings.workers,
+            **options,
+        )
+        return
+    uvicorn.run(create_app(settings, url), **options)
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Address to bind (WHSTUDIO_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind (WHSTUDIO_PORT).")] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=64, help="Processes (WHSTUDIO_WORKERS).")
+    ] = None,
+) -> None:
+    """Migrate the schema to head if needed, then serve the web app and the API."""
+    settings = load_settings(host=host, port=port, workers=workers)
+    url = database_url(settings)
+    _prestart(url)
+    out.print(f"serving on http://{settings.host}:{settings.port}/")
+    _serve(settings, url)
+
+
+DEMO_USERS = (("admin", "admin"), ("alice", "annotator"), ("bob", "annotator"))
+
+
+def demo(
+    host: Annotated[str | None, typer.Option(help="Address to bind (WHSTUDIO_HOST).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port to bind (WHSTUDIO_PORT).")] = None,
+    serve_app: Annotated[
+        bool, typer.Option("--serve/--no-serve", help="Serve after setting up.")
+    ] = True,
+) -> None:
+    """Start the database, migrate, create an admin and two annotators, import MT-Bench, serve."""
+    from whstudio.domain import importing, users
+
+    settings = load_settings(host=host, port=port)
+    url = database_url(settings)
+    _prestart(url)
+    logins: list[tuple[str, str, str]] = []
+    for name, role in DEMO_USERS:
+        password = secrets.token_urlsafe(9)
+
+        async def ensure(conn, name=name, role=role, password=password):
+            try:
+                await users.get_user(conn, name)
+            except WhError:
+                await users.create_user(conn, name, password, role)
+            else:
+                await users.set_password(conn, name, password)
+
+        transact(url, ensure)
+        logins.append((name, role, password))
+    report = import_file(
+        url,
+        importing.sample_path(),
+        dataset=None,
+        threshold=3,
+        min_agreement=70.0,
+        allow_tie=None,
+        as_user="admin",
+    )
+    print_import_report(report)
+    out.print("MT-Bench sample: LMSYS mt_bench_human_judgments (CC BY 4.0), Zheng et al. 2023.")
+    print(f"WorldHuman Studio demo: http://{settings.host}:{settings.port}/login")
+    for name, role, password in logins:
+        print(f"login: {name} / {password} ({role})")
+    sys.stdout.flush()
+    if serve_app:
+        _serve(settings, url)
