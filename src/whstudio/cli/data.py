@@ -253,7 +253,7 @@ def import_items(
     The file is checked first; bad rows are listed with their reasons, and unless --skip-bad is
     given a file with any bad row stores nothing. Exit code 1 when any row was bad.
     """
-    from whstudio.domain import import_items as items_domain
+    from whstudio.domain import importing as items_domain
 
     if not file.is_file():
         fail(f"no such file: {file}")
@@ -274,9 +274,7 @@ def import_items(
     name = items_domain.dataset_name(checked, file.name, dataset)
     if check_only or (checked.failed and not skip_bad):
         # The report first: a file with bad rows is refused before the database is touched.
-        report = items_domain.ItemsReport(
-            source=str(file), rows=checked.rows, failed=checked.failed, layout=checked.layout
-        )
+        report = items_domain.report_of(checked, str(file))
         _print_items_report(report, as_json, checked=checked)
         raise typer.Exit(1 if report.failed else 0)
     url = database_url(load_settings())

@@ -37,12 +37,12 @@ def _prestart(url: str) -> None:
     from whstudio.db.queries import QUERIES
 
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(QUERIES["admin.migrate_lock"])
+        conn.execute(QUERIES["migrate.lock"])
         try:
             if migrate.current_revision(url) != migrate.head_revision():
                 migrate.upgrade(url, "head")
         finally:
-            conn.execute(QUERIES["admin.migrate_unlock"])
+            conn.execute(QUERIES["migrate.unlock"])
 
 
 def _serve(settings: Settings, url: str) -> None:

@@ -2,7 +2,7 @@
 
 Events are written by database triggers in the transaction of the change they report (see
 revision 0006); code that raises one itself calls `enqueue` (SQL: `webhook_enqueue_v1`) inside
-its own transaction. Posting is done by `whstudio.webhook_worker`.
+its own transaction. Posting is done by `whstudio.workers.webhooks`.
 """
 
 from __future__ import annotations
