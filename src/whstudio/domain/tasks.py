@@ -13,11 +13,11 @@ from uuid import UUID
 from psycopg import AsyncConnection, sql
 
 from whstudio.db import queries as q
+from whstudio.db import readpath
 from whstudio.domain import questions as questions_domain
 from whstudio.domain.consensus import as_shown
 from whstudio.domain.responses import shown_content, shown_order, to_shown
 from whstudio.errors import Conflict, InvalidInput, NotFound
-from whstudio.legacy import readpath
 
 
 async def create_task(
