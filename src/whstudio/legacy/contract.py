@@ -15,8 +15,8 @@ from psycopg import sql
 
 from whstudio.db import catalog as db_catalog
 from whstudio.db import migrate
-from whstudio.legacy import common, ddl, objects, steps
-from whstudio.legacy.common import StepRefused, connect
+from whstudio.legacy import ddl, objects, steps
+from whstudio.legacy.common import StepRefused, connect, record, require, set_step, with_db
 from whstudio.legacy.users import USERNAME
 from whstudio.legacy.verify import verify
 
@@ -53,7 +53,7 @@ def _run(conn: psycopg.Connection, report: ContractReport, stmt: sql.Composable 
 
 
 def _refuse_unless_ready(conn: psycopg.Connection, quiet_seconds: float) -> None:
-    st = common.require(conn, ("verified",), "contract")
+    st = require(conn, ("verified",), "contract")
     if st["read_path"] != "new":
         raise StepRefused("switch the application to the new read path first")
     open_rows = conn.execute("SELECT count(*) FROM whs_legacy.quarantine").fetchone()[0]
@@ -230,8 +230,8 @@ def contract(
         report.seconds = time.time() - started
         with conn.transaction():
             if not report.catalog_diff:
-                common.set_step(conn, "contracted", head=migrate.head_revision())
-            common.record(
+                set_step(conn, "contracted", head=migrate.head_revision())
+            record(
                 conn,
                 "contract",
                 started,
@@ -319,11 +319,11 @@ def structural_diff(url: str, reference_url: str | None = None) -> list[str]:
         return db_catalog.diff(reference_url, url, skip_tables=skip)
     dbname = psycopg.conninfo.conninfo_to_dict(url).get("dbname") or "postgres"
     scratch = f"{dbname[:40]}_whsref_{int(time.time())}"
-    admin = common.with_db(url, "postgres")
+    admin = with_db(url, "postgres")
     with connect(admin) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(_i(scratch)))
     try:
-        ref = common.with_db(url, scratch)
+        ref = with_db(url, scratch)
         migrate.upgrade(ref, "head")
         return db_catalog.diff(ref, url, skip_tables=skip)
     finally:
