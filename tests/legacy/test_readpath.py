@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import psycopg
 
-from whstudio.legacy import readpath, steps
+from whstudio.db import readpath
+from whstudio.legacy import steps
 from whstudio.legacy.verify import verify
 
 

@@ -12,8 +12,8 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 from whstudio.db import queries as q
+from whstudio.db.errors import domain_error
 from whstudio.domain import aggregation
-from whstudio.errors import Conflict, InvalidInput, NotFound
 from whstudio.schemas import TaskResponse
 
 _SWAP = {"A": "B", "B": "A", "tie": "tie"}
@@ -46,23 +46,11 @@ def shown_content(content: dict[str, Any], order: str) -> dict[str, Any]:
     return {**content, "optionA": content["optionB"], "optionB": content["optionA"]}
 
 
-_ERRORS = {"WH404": NotFound, "WH409": Conflict, "WH422": InvalidInput}
-
-
 def single_statement(answer: TaskResponse) -> bool:
     """Return whether storing this answer is one statement. Only a transcript is followed by a
     second step (word error rates) that must share its transaction; an answer without one is
     either for another type or refused by the database function."""
     return answer.transcript is None
-
-
-def domain_error(exc: psycopg.Error) -> Exception:
-    """Return the domain error a database function raised on purpose (SQLSTATE WHnnn), or the
-    original error."""
-    kind = _ERRORS.get(exc.sqlstate or "")
-    if kind is None:
-        return exc
-    return kind(exc.diag.message_primary or str(exc), field=exc.diag.message_hint)
 
 
 @dataclass(frozen=True)

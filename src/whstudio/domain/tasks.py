@@ -10,12 +10,12 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection
 
 from whstudio.db import queries as q
+from whstudio.db import readpath, tasklist
 from whstudio.domain import questions as questions_domain
 from whstudio.errors import Conflict, InvalidInput, NotFound
-from whstudio.legacy import readpath
 
 
 async def create_task(
@@ -69,46 +69,6 @@ async def overview(conn: AsyncConnection) -> dict[str, list[dict[str, Any]]]:
 
 # --- the task dashboard -------------------------------------------------------------------
 
-# Sort keys: column, direction, and the SQL type the cursor value is read back as.
-SORTS: dict[str, tuple[str, str, str]] = {
-    "created": ("t.created_at", "DESC", "timestamptz"),
-    "priority": ("t.priority", "DESC", "integer"),
-    "progress": ("c.total_responses", "DESC", "integer"),
-    "remaining": ("c.remaining", "ASC", "integer"),
-    "agreement": ("c.agreement_percentage", "DESC", "numeric"),
-}
-
-# Filters: each a fixed SQL fragment over named parameters.
-FILTERS: dict[str, str] = {
-    "status": "t.status = %(status)s",
-    "question_type": "q.question_type = %(question_type)s",
-    "source_dataset": "q.source_dataset = %(source_dataset)s",
-    "consensus_reached": "c.consensus_reached = %(consensus_reached)s",
-    "needs_more_responses": "(c.remaining > 0) = %(needs_more_responses)s",
-    "has_gold": "c.has_gold = %(has_gold)s",
-}
-
-# The same filters over task_counts, the kept totals (revision 0004): a sum over a few rows.
-COUNT_FILTERS: dict[str, str] = {
-    "status": "task_status = %(status)s",
-    "question_type": "question_type = %(question_type)s",
-    "source_dataset": "source_dataset = %(source_dataset)s",
-    "consensus_reached": "consensus_reached = %(consensus_reached)s",
-    "needs_more_responses": "needs_more = %(needs_more_responses)s",
-    "has_gold": "has_gold = %(has_gold)s",
-}
-
-_LIST_COLUMNS = """
-SELECT t.id, t.title, t.status, t.priority, t.expires_at, t.created_at, t.consensus_threshold,
-       t.min_agreement_percentage, t.allow_tie, t.reward_amount, t.reward_currency,
-       q.question_type, q.source_dataset, left(q.content ->> 'prompt', 280) AS prompt_preview,
-       c.has_gold, c.total_responses, c.remaining, c.consensus_reached, c.agreement_percentage,
-       c.final_answer, {sort} AS sort_value
-  FROM tasks t
-  JOIN questions q ON q.id = t.question_id
-  JOIN response_consensus c ON c.task_id = t.id
-"""
-
 
 def encode_cursor(value: Any, task_id: UUID) -> str:
     """Return an opaque keyset cursor for the row after which the next page starts."""
@@ -138,32 +98,14 @@ async def list_tasks(
     with_total: bool = True,
 ) -> dict[str, Any]:
     """Return one keyset page of the task dashboard, the cursor of the next, and the total."""
-    column, direction, cast = SORTS[sort]
     params: dict[str, Any] = {k: v for k, v in filters.items() if v is not None}
-    where = [sql.SQL(FILTERS[name]) for name in FILTERS if name in params]
-    if cursor is not None:
-        value, after = decode_cursor(cursor)
-        params.update(after_value=value, after_id=after)
-        op = "<" if direction == "DESC" else ">"
-        where.append(sql.SQL(f"({column}, t.id) {op} (%(after_value)s::{cast}, %(after_id)s)"))
-    params["limit"] = limit + 1
-    query = sql.SQL(_LIST_COLUMNS.format(sort=column))
-    if where:
-        query += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where)
-    query += sql.SQL(f" ORDER BY {column} {direction}, t.id {direction} LIMIT %(limit)s")
-    cur = await conn.execute(query, params)
-    rows = await cur.fetchall()
+    after = decode_cursor(cursor) if cursor is not None else None
+    rows = await tasklist.page(conn, filters=params, sort=sort, after=after, limit=limit + 1)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
         next_cursor = encode_cursor(rows[-1]["sort_value"], rows[-1]["id"])
-    total = None
-    if with_total:
-        count = sql.SQL("SELECT coalesce(sum(n), 0)::bigint AS n FROM task_counts")
-        kept = [sql.SQL(COUNT_FILTERS[name]) for name in COUNT_FILTERS if name in params]
-        if kept:
-            count += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(kept)
-        total = (await (await conn.execute(count, params)).fetchone())["n"]
+    total = await tasklist.total(conn, filters=params) if with_total else None
     for row in rows:
         row.pop("sort_value", None)
     return {"items": rows, "next_cursor": next_cursor, "total": total}

@@ -16,7 +16,9 @@ from psycopg import sql
 from whstudio.db import catalog as db_catalog
 from whstudio.db import migrate
 from whstudio.legacy import ddl, objects, steps
+from whstudio.legacy.common import StepRefused, connect, record, require, set_step, with_db
 from whstudio.legacy.users import USERNAME
+from whstudio.legacy.verify import verify
 
 # Tables the description says the migration must leave intact; the fresh install has none.
 KEPT_TABLES = (
@@ -51,12 +53,12 @@ def _run(conn: psycopg.Connection, report: ContractReport, stmt: sql.Composable 
 
 
 def _refuse_unless_ready(conn: psycopg.Connection, quiet_seconds: float) -> None:
-    st = steps._require(conn, ("verified",), "contract")
+    st = require(conn, ("verified",), "contract")
     if st["read_path"] != "new":
-        raise steps.StepRefused("switch the application to the new read path first")
+        raise StepRefused("switch the application to the new read path first")
     open_rows = conn.execute("SELECT count(*) FROM whs_legacy.quarantine").fetchone()[0]
     if open_rows:
-        raise steps.StepRefused(
+        raise StepRefused(
             f"{open_rows} row(s) in quarantine: fix them through the old application"
             " (the dual writes migrate a fixed row) before contract"
         )
@@ -64,7 +66,7 @@ def _refuse_unless_ready(conn: psycopg.Connection, quiet_seconds: float) -> None
     time.sleep(quiet_seconds)
     after = conn.execute("SELECT last_value FROM whs_legacy.old_path_writes").fetchone()[0]
     if after != before:
-        raise steps.StepRefused(
+        raise StepRefused(
             f"old-path writes still arrive ({after - before} in {quiet_seconds:g} s):"
             " stop the old application first"
         )
@@ -116,16 +118,14 @@ def contract(
     url: str, *, reference_url: str | None = None, quiet_seconds: float = 5.0
 ) -> ContractReport:
     """Remove the old columns, triggers and constraints; the result equals a fresh install."""
-    from whstudio.legacy.verify import verify
-
     started = time.time()
     report = ContractReport()
-    with steps.connect(url) as conn:
+    with connect(url) as conn:
         _refuse_unless_ready(conn, quiet_seconds)
     if not verify(url, record=False).ok:
-        raise steps.StepRefused("verify finds differences: run `whstudio legacy verify`")
+        raise StepRefused("verify finds differences: run `whstudio legacy verify`")
     fresh = steps.fresh_catalog(url, reference_url)
-    with steps.connect(url) as conn:
+    with connect(url) as conn:
         cur = objects.read(conn)
         _archive(conn, report, cur, fresh)
         # The migration's own triggers go first: they read the columns that go next.
@@ -171,11 +171,9 @@ def contract(
             for c, want in fresh.tables[t].items():
                 have = cur.tables[t].get(c)
                 if have is None:
-                    raise steps.StepRefused(f"{t}.{c} is missing: run expand again first")
+                    raise StepRefused(f"{t}.{c} is missing: run expand again first")
                 if have.type != want.type:
-                    raise steps.StepRefused(
-                        f"{t}.{c} is {have.type}, a fresh install has {want.type}"
-                    )
+                    raise StepRefused(f"{t}.{c} is {have.type}, a fresh install has {want.type}")
                 _align_column(conn, report, t, c, have, want)
         # Constraints of a fresh install that are still missing: NOT VALID, then validated.
         cur = objects.read(conn)
@@ -207,7 +205,7 @@ def contract(
             )
         # Whatever else a fresh install has (a revision that landed since expand) comes as in
         # expand.
-        steps._apply(
+        steps.apply_statements(
             conn, objects.expand_plan(conn, objects.read(conn), fresh), steps.ExpandReport()
         )
         cur = objects.read(conn)
@@ -232,8 +230,8 @@ def contract(
         report.seconds = time.time() - started
         with conn.transaction():
             if not report.catalog_diff:
-                steps._set_step(conn, "contracted", head=migrate.head_revision())
-            steps._record(
+                set_step(conn, "contracted", head=migrate.head_revision())
+            record(
                 conn,
                 "contract",
                 started,
@@ -321,13 +319,13 @@ def structural_diff(url: str, reference_url: str | None = None) -> list[str]:
         return db_catalog.diff(reference_url, url, skip_tables=skip)
     dbname = psycopg.conninfo.conninfo_to_dict(url).get("dbname") or "postgres"
     scratch = f"{dbname[:40]}_whsref_{int(time.time())}"
-    admin = steps._with_db(url, "postgres")
-    with steps.connect(admin) as conn:
+    admin = with_db(url, "postgres")
+    with connect(admin) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(_i(scratch)))
     try:
-        ref = steps._with_db(url, scratch)
+        ref = with_db(url, scratch)
         migrate.upgrade(ref, "head")
         return db_catalog.diff(ref, url, skip_tables=skip)
     finally:
-        with steps.connect(admin) as conn:
+        with connect(admin) as conn:
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(_i(scratch)))

@@ -12,88 +12,15 @@ from typing import Any
 
 import psycopg
 from psycopg import errors, sql
-from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.conninfo import conninfo_to_dict
 
 from whstudio.db import catalog as db_catalog
-from whstudio.db import migrate
-from whstudio.legacy import ddl, objects, readpath
-
-SCHEMA = "whs_legacy"
-LEGACY_TABLES = (
-    "users",
-    "task_categories",
-    "tasks",
-    "submissions",
-    "payments",
-    "user_sessions",
-    "task_reviews",
-    "disputes",
-    "notifications",
-    "notification_preferences",
-    "notification_templates",
-)
-# The order of the recorded steps; rollback is possible from every one before "contracted".
-STEPS = ("expanded", "backfilled", "verified", "contracted")
-
-
-class StepRefused(RuntimeError):
-    """The database is not at a step from which the requested one may run."""
-
-
-def connect(url: str) -> psycopg.Connection:
-    return psycopg.connect(url, autocommit=True)
-
-
-def _ident(name: str) -> sql.Identifier:
-    return sql.Identifier(name)
-
-
-def state(conn: psycopg.Connection) -> dict[str, Any] | None:
-    """Return the recorded state row, or None when the migration never started."""
-    if conn.execute("SELECT to_regclass('whs_legacy.state')").fetchone()[0] is None:
-        return None
-    row = conn.execute(
-        "SELECT step, read_path, fresh_head, updated_at FROM whs_legacy.state"
-    ).fetchone()
-    if row is None:
-        return None
-    return dict(zip(("step", "read_path", "fresh_head", "updated_at"), row, strict=True))
-
-
-def _record(conn: psycopg.Connection, step: str, started: float, ok: bool, detail: dict) -> None:
-    conn.execute(
-        "INSERT INTO whs_legacy.history (step, started_at, ok, detail)"
-        " VALUES (%s, to_timestamp(%s), %s, %s::jsonb)",
-        (step, started, ok, psycopg.types.json.Jsonb(detail)),
-    )
-
-
-def _set_step(conn: psycopg.Connection, step: str, **extra: Any) -> None:
-    conn.execute(
-        "INSERT INTO whs_legacy.state (step, fresh_head) VALUES (%(step)s, %(head)s)"
-        " ON CONFLICT (id) DO UPDATE SET step = %(step)s,"
-        " fresh_head = coalesce(%(head)s, whs_legacy.state.fresh_head),"
-        " updated_at = CURRENT_TIMESTAMP",
-        {"step": step, "head": extra.get("head")},
-    )
-
-
-def _require(conn: psycopg.Connection, allowed: tuple[str | None, ...], what: str) -> dict | None:
-    st = state(conn)
-    step = st["step"] if st else None
-    if step not in allowed:
-        shown = ", ".join(s or "not started" for s in allowed)
-        raise StepRefused(f"{what} runs after {shown}; this database is at {step or 'not started'}")
-    return st
-
+from whstudio.db import migrate, readpath
+from whstudio.legacy import common, ddl, objects
+from whstudio.legacy.common import LEGACY_TABLES, StepRefused, connect, ident, legacy_columns, state
+from whstudio.legacy.verify import checksum_differences
 
 # ---------------------------------------------------------------- reference (fresh install)
-
-
-def _with_db(url: str, dbname: str) -> str:
-    params = conninfo_to_dict(url)
-    params["dbname"] = dbname
-    return make_conninfo(**params)
 
 
 def fresh_catalog(url: str, reference_url: str | None = None) -> objects.Catalog:
@@ -107,18 +34,18 @@ def fresh_catalog(url: str, reference_url: str | None = None) -> objects.Catalog
             return objects.read(conn)
     dbname = conninfo_to_dict(url).get("dbname") or "postgres"
     scratch = f"{dbname[:40]}_whsref_{os.getpid()}"
-    admin = _with_db(url, "postgres")
+    admin = common.with_db(url, "postgres")
     with connect(admin) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(_ident(scratch)))
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(_ident(scratch)))
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident(scratch)))
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(ident(scratch)))
     try:
-        ref = _with_db(url, scratch)
+        ref = common.with_db(url, scratch)
         migrate.upgrade(ref, "head")
         with connect(ref) as conn:
             return objects.read(conn)
     finally:
         with connect(admin) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(_ident(scratch)))
+            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident(scratch)))
 
 
 # ---------------------------------------------------------------- baseline
@@ -132,24 +59,6 @@ def _install_schema(conn: psycopg.Connection) -> None:
 
 def _baseline_taken(conn: psycopg.Connection) -> bool:
     return conn.execute("SELECT EXISTS (SELECT FROM whs_legacy.baseline_catalog)").fetchone()[0]
-
-
-def _digest_sql(table: str, columns: list[str]) -> sql.Composed:
-    row = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-    return sql.SQL("SELECT id, md5(ROW({row})::text) AS digest FROM public.{t}").format(
-        row=row, t=_ident(table)
-    )
-
-
-def legacy_columns(conn: psycopg.Connection) -> dict[str, list[str]]:
-    """Return each legacy table's columns as they were at the baseline, in order."""
-    out: dict[str, list[str]] = {}
-    for t, c in conn.execute(
-        "SELECT table_name, column_name FROM whs_legacy.legacy_columns"
-        " ORDER BY table_name, position"
-    ):
-        out.setdefault(t, []).append(c)
-    return out
 
 
 def _take_baseline(conn: psycopg.Connection, url: str) -> None:
@@ -172,7 +81,7 @@ def _take_baseline(conn: psycopg.Connection, url: str) -> None:
             "quarantine",
             "validations",
         ):
-            conn.execute(sql.SQL("TRUNCATE whs_legacy.{}").format(_ident(table)))
+            conn.execute(sql.SQL("TRUNCATE whs_legacy.{}").format(ident(table)))
         with conn.cursor().copy("COPY whs_legacy.baseline_objects (kind, name) FROM STDIN") as cp:
             for kind, name in sorted(cat.names()):
                 cp.write_row((kind, name))
@@ -196,7 +105,7 @@ def _take_baseline(conn: psycopg.Connection, url: str) -> None:
                 "CREATE OR REPLACE TRIGGER whs_legacy_log_change AFTER INSERT OR UPDATE OR DELETE"
                 " ON public.{} FOR EACH ROW EXECUTE FUNCTION whs_legacy.log_change_v1()"
             )
-            .format(_ident(t))
+            .format(ident(t))
             .as_string(conn),
         )
     cols = legacy_columns(conn)
@@ -207,7 +116,7 @@ def _take_baseline(conn: psycopg.Connection, url: str) -> None:
                 sql.SQL(
                     "INSERT INTO whs_legacy.checksums (table_name, row_id, digest)"
                     " SELECT {name}, d.id, d.digest FROM ({q}) AS d"
-                ).format(name=sql.Literal(t), q=_digest_sql(t, cols[t]))
+                ).format(name=sql.Literal(t), q=common.digest_sql(t, cols[t]))
             )
 
 
@@ -245,7 +154,9 @@ def plan(url: str, *, reference_url: str | None = None) -> list[objects.Statemen
         return objects.expand_plan(conn, objects.read(conn), fresh)
 
 
-def _apply(conn: psycopg.Connection, statements: list[objects.Statement], report: ExpandReport):
+def apply_statements(
+    conn: psycopg.Connection, statements: list[objects.Statement], report: ExpandReport
+):
     """Run statements, retrying the ones whose dependencies come later in the list."""
     pending = list(statements)
     while pending:
@@ -310,7 +221,7 @@ def expand(url: str, *, reference_url: str | None = None) -> ExpandReport:
         if st is None or st["step"] == "rolled_back" or not _baseline_taken(conn):
             _take_baseline(conn, url)
         fresh = fresh_catalog(url, reference_url)
-        _apply(conn, objects.expand_plan(conn, objects.read(conn), fresh), report)
+        apply_statements(conn, objects.expand_plan(conn, objects.read(conn), fresh), report)
         _seed_table(conn)
         existing = objects.read(conn).triggers
         # All at once: a row written between a BEFORE and its AFTER trigger would be migrated
@@ -323,9 +234,9 @@ def expand(url: str, *, reference_url: str | None = None) -> ExpandReport:
             create.append(
                 sql.SQL("CREATE TRIGGER {} {} ON public.{} FOR EACH ROW{} EXECUTE FUNCTION {}()")
                 .format(
-                    _ident(name),
+                    ident(name),
                     sql.SQL(timing),
-                    _ident(table),
+                    ident(table),
                     guard,
                     sql.Identifier(*func.split(".")),
                 )
@@ -336,8 +247,8 @@ def expand(url: str, *, reference_url: str | None = None) -> ExpandReport:
         report.seconds = time.time() - started
         with conn.transaction():
             if st is None or st["step"] in ("rolled_back", "expanded"):
-                _set_step(conn, "expanded", head=migrate.head_revision())
-            _record(
+                common.set_step(conn, "expanded", head=migrate.head_revision())
+            common.record(
                 conn,
                 "expand",
                 started,
@@ -368,7 +279,7 @@ def _phase_row(conn: psycopg.Connection, phase: str) -> Phase:
         sql.SQL(
             "INSERT INTO whs_legacy.progress (phase, total)"
             " SELECT %s, count(*) FROM public.{} WHERE " + pending + " ON CONFLICT DO NOTHING"
-        ).format(_ident(table)),
+        ).format(ident(table)),
         (phase,),
     )
     m, q, total, fin = conn.execute(
@@ -399,7 +310,7 @@ def backfill(
     done: list[Phase] = []
     batches = 0
     with connect(url) as conn:
-        _require(conn, ("expanded", "backfilled", "verified"), "backfill")
+        common.require(conn, ("expanded", "backfilled", "verified"), "backfill")
         if conn.execute(
             "SELECT to_regprocedure('whs_legacy.backfill_submissions_v2(uuid, integer)') IS NULL"
         ).fetchone()[0]:
@@ -444,9 +355,9 @@ def backfill(
             )
         with conn.transaction():
             if state(conn)["step"] == "expanded":
-                _set_step(conn, "backfilled")
+                common.set_step(conn, "backfilled")
             counts = {p.name: {"migrated": p.migrated, "quarantined": p.quarantined} for p in done}
-            _record(conn, "backfill", started, True, counts)
+            common.record(conn, "backfill", started, True, counts)
     return done
 
 
@@ -539,7 +450,7 @@ def _batch(conn: psycopg.Connection, phase: str, limit: int) -> int:
     ).fetchone()
     fn = "backfill_tasks_v2" if phase == "tasks" else "backfill_submissions_v2"
     last, migrated, quarantined, seen = conn.execute(
-        sql.SQL("SELECT * FROM whs_legacy.{}(%s, %s)").format(_ident(fn)), (after, limit)
+        sql.SQL("SELECT * FROM whs_legacy.{}(%s, %s)").format(ident(fn)), (after, limit)
     ).fetchone()
     conn.execute(
         "UPDATE whs_legacy.progress SET last_id = coalesce(%(last)s, last_id),"
@@ -560,10 +471,10 @@ def switch(url: str, path: str) -> str:
         raise ValueError("path: must be old or new")
     with connect(url) as conn:
         allowed = ("verified",) if path == "new" else ("expanded", "backfilled", "verified")
-        st = _require(conn, allowed, f"switch {path}")
+        st = common.require(conn, allowed, f"switch {path}")
         with conn.transaction():
             conn.execute("UPDATE whs_legacy.state SET read_path = %s, updated_at = now()", (path,))
-            _record(conn, "switch", time.time(), True, {"from": st["read_path"], "to": path})
+            common.record(conn, "switch", time.time(), True, {"from": st["read_path"], "to": path})
         return st["read_path"]
 
 
@@ -584,12 +495,10 @@ class RollbackReport:
 def rollback(url: str) -> RollbackReport:
     """Remove everything the migration added to the public schema and prove the legacy schema
     and every legacy row as they were (rows the old application wrote since excepted)."""
-    from whstudio.legacy.verify import checksum_differences
-
     started = time.time()
     report = RollbackReport()
     with connect(url) as conn:
-        _require(conn, ("expanded", "backfilled", "verified", "rolled_back"), "rollback")
+        common.require(conn, ("expanded", "backfilled", "verified", "rolled_back"), "rollback")
         base = set(conn.execute("SELECT kind, name FROM whs_legacy.baseline_objects").fetchall())
         cat = objects.read(conn)
         extra = cat.names() - base
@@ -614,20 +523,20 @@ def rollback(url: str) -> RollbackReport:
             if kind == "trigger" and split(name)[0] in base_tables:
                 t, n = split(name)
                 drop(
-                    sql.SQL("DROP TRIGGER IF EXISTS {} ON public.{}").format(_ident(n), _ident(t)),
+                    sql.SQL("DROP TRIGGER IF EXISTS {} ON public.{}").format(ident(n), ident(t)),
                     f"trigger {name}",
                 )
         for kind, name in sorted(extra):
             if kind == "view":
                 drop(
-                    sql.SQL("DROP VIEW IF EXISTS public.{} CASCADE").format(_ident(name)),
+                    sql.SQL("DROP VIEW IF EXISTS public.{} CASCADE").format(ident(name)),
                     f"view {name}",
                 )
         for kind, name in sorted(extra):
             if kind == "index" and split(name)[0] in base_tables:
                 conn.execute(
                     sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS public.{}").format(
-                        _ident(split(name)[1])
+                        ident(split(name)[1])
                     )
                 )
                 report.dropped.append(f"index {name}")
@@ -636,7 +545,7 @@ def rollback(url: str) -> RollbackReport:
                 t, n = split(name)
                 drop(
                     sql.SQL("ALTER TABLE public.{} DROP CONSTRAINT IF EXISTS {}").format(
-                        _ident(t), _ident(n)
+                        ident(t), ident(n)
                     ),
                     f"constraint {name}",
                 )
@@ -646,16 +555,16 @@ def rollback(url: str) -> RollbackReport:
                 columns.setdefault(split(name)[0], []).append(split(name)[1])
         for t, cols in columns.items():
             drops = sql.SQL(", ").join(
-                sql.SQL("DROP COLUMN IF EXISTS {}").format(_ident(c)) for c in cols
+                sql.SQL("DROP COLUMN IF EXISTS {}").format(ident(c)) for c in cols
             )
             drop(
-                sql.SQL("ALTER TABLE public.{} {}").format(_ident(t), drops),
+                sql.SQL("ALTER TABLE public.{} {}").format(ident(t), drops),
                 f"columns {t}.{','.join(cols)}",
             )
         for kind, name in sorted(extra):
             if kind == "table":
                 drop(
-                    sql.SQL("DROP TABLE IF EXISTS public.{} CASCADE").format(_ident(name)),
+                    sql.SQL("DROP TABLE IF EXISTS public.{} CASCADE").format(ident(name)),
                     f"table {name}",
                 )
         for kind, name in sorted(extra):
@@ -667,7 +576,7 @@ def rollback(url: str) -> RollbackReport:
         for kind, name in sorted(extra):
             if kind == "sequence":
                 drop(
-                    sql.SQL("DROP SEQUENCE IF EXISTS public.{} CASCADE").format(_ident(name)),
+                    sql.SQL("DROP SEQUENCE IF EXISTS public.{} CASCADE").format(ident(name)),
                     f"sequence {name}",
                 )
         baseline = [r[0] for r in conn.execute("SELECT line FROM whs_legacy.baseline_catalog")]
@@ -680,8 +589,8 @@ def rollback(url: str) -> RollbackReport:
         report.checksum_problems = checksum_differences(conn)
         with conn.transaction():
             if report.ok:
-                _set_step(conn, "rolled_back")
-            _record(
+                common.set_step(conn, "rolled_back")
+            common.record(
                 conn,
                 "rollback",
                 started,

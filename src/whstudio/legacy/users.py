@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from whstudio.domain import security
-from whstudio.legacy import steps
+from whstudio.legacy.common import connect, require
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 
@@ -35,8 +35,8 @@ def let_in(
         raise LetInError("password: must be at least 8 characters")
     if username is not None and not USERNAME.match(username):
         raise LetInError(f"username: {username!r} is not a valid sign-in name")
-    with steps.connect(url) as conn:
-        steps._require(conn, ("expanded", "backfilled", "verified"), "let-in")
+    with connect(url) as conn:
+        require(conn, ("expanded", "backfilled", "verified"), "let-in")
         rows = conn.execute(
             "SELECT id, username FROM public.users WHERE id::text = %(i)s OR world_id = %(i)s"
             " OR nullifier_hash = %(i)s OR username = %(i)s",

@@ -14,7 +14,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from whstudio.legacy import steps
+from whstudio.legacy import common
 
 _NORMAL_KEYS = {
     "prompt": "prompt",
@@ -29,7 +29,7 @@ def checksum_differences(conn: psycopg.Connection) -> dict[str, dict[str, int]]:
     """Return, per legacy table with a difference, how many baseline rows changed or vanished and
     how many rows appeared, none of them written by anyone since the baseline."""
     out: dict[str, dict[str, int]] = {}
-    for table, columns in steps.legacy_columns(conn).items():
+    for table, columns in common.legacy_columns(conn).items():
         q = sql.SQL(
             "SELECT count(*) FILTER (WHERE cur.id IS NULL),"
             "       count(*) FILTER (WHERE b.row_id IS NULL),"
@@ -38,7 +38,7 @@ def checksum_differences(conn: psycopg.Connection) -> dict[str, dict[str, int]]:
             "  FULL JOIN ({digests}) cur ON cur.id = b.row_id"
             " WHERE NOT EXISTS (SELECT FROM whs_legacy.changes c WHERE c.table_name = {t}"
             "                   AND c.row_id = coalesce(b.row_id, cur.id))"
-        ).format(t=sql.Literal(table), digests=steps._digest_sql(table, columns))
+        ).format(t=sql.Literal(table), digests=common.digest_sql(table, columns))
         vanished, appeared, changed = conn.execute(q).fetchone()
         if vanished or appeared or changed:
             out[table] = {"vanished": vanished, "appeared": appeared, "changed": changed}
@@ -195,8 +195,8 @@ def verify(url: str, *, record: bool = True) -> VerifyReport:
     """Check everything; record the step 'verified' when nothing differs."""
     started = time.time()
     report = VerifyReport()
-    with steps.connect(url) as conn:
-        steps._require(conn, ("expanded", "backfilled", "verified"), "verify")
+    with common.connect(url) as conn:
+        common.require(conn, ("expanded", "backfilled", "verified"), "verify")
         report.checksums = checksum_differences(conn)
         report.unmigrated["tasks"] = conn.execute(
             "SELECT count(*) FROM public.tasks t WHERE t.question_id IS NULL AND NOT EXISTS"
@@ -234,12 +234,12 @@ def verify(url: str, *, record: bool = True) -> VerifyReport:
         _compare_submissions(conn, report)
     report.seconds = time.time() - started
     if record:
-        with steps.connect(url) as conn, conn.transaction():
-            step = steps.state(conn)["step"]
+        with common.connect(url) as conn, conn.transaction():
+            step = common.state(conn)["step"]
             if report.ok and step in ("expanded", "backfilled"):
-                steps._set_step(conn, "verified")
+                common.set_step(conn, "verified")
             elif not report.ok and step == "verified":
                 # a pass that no longer holds: contract and switching to new wait for a new one
-                steps._set_step(conn, "backfilled")
-            steps._record(conn, "verify", started, report.ok, report.as_dict())
+                common.set_step(conn, "backfilled")
+            common.record(conn, "verify", started, report.ok, report.as_dict())
     return report

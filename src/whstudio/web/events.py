@@ -11,14 +11,13 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
-from psycopg import AsyncConnection
-from psycopg.rows import dict_row
 
+from whstudio.db import listen
+from whstudio.db.listen import AUTH_CHANNEL
+from whstudio.db.listen import CONSENSUS_CHANNEL as CHANNEL
 from whstudio.domain import consensus as consensus_domain
 
 log = structlog.get_logger("whstudio.events")
-CHANNEL = "whstudio_consensus"
-AUTH_CHANNEL = "whstudio_auth"  # a token or a user's rights changed (payload: the user id)
 RESYNC: dict[str, Any] = {"resync": True}
 QUEUE_SIZE = 1000
 
@@ -87,16 +86,13 @@ class ConsensusBroker:
         delay = 0.5
         while True:
             try:
-                conn = await AsyncConnection.connect(self.url, autocommit=True)
-                async with conn:
-                    await conn.execute(f"LISTEN {CHANNEL}")
-                    await conn.execute(f"LISTEN {AUTH_CHANNEL}")
+                async with listen.listening(self.url, (CHANNEL, AUTH_CHANNEL)) as notices:
                     self.on_auth_change()
                     self.listening.set()
                     delay = 0.5
                     # Anything published while we were away is fetched by each subscriber.
                     self._publish(RESYNC)
-                    async for notice in conn.notifies():
+                    async for notice in notices:
                         if notice.channel == AUTH_CHANNEL:
                             self.on_auth_change()
                             continue
@@ -118,10 +114,7 @@ class ConsensusBroker:
     async def _watch(self) -> None:
         while True:
             try:
-                conn = await AsyncConnection.connect(
-                    self.url, autocommit=True, row_factory=dict_row
-                )
-                async with conn:
+                async with listen.watching(self.url) as conn:
                     # the past is the listener's business
                     checked = await consensus_domain.newest_version(conn)
                     pending: list[int] = []
@@ -189,12 +182,7 @@ class EventPublisher:
             batch = self.pending[: self.MAX_BATCH]
             del self.pending[: self.MAX_BATCH]
             try:
-                async with self.pool.connection() as conn, conn.transaction():
-                    await conn.execute(
-                        "SELECT set_config('synchronous_commit', 'off', true),"
-                        " (SELECT count(pg_notify(%s, e)) FROM unnest(%s::text[]) AS e)",
-                        [CHANNEL, batch],
-                    )
+                await listen.notify_all(self.pool, CHANNEL, batch)
                 self.sent += len(batch)
             except Exception as exc:  # the database is away: the events are dropped, not the app
                 self.dropped += len(batch)

@@ -47,3 +47,16 @@ UPDATE tasks
                          ELSE coalesce(%(expires_at)s, expires_at) END
  WHERE id = %(task_id)s
 RETURNING id;
+
+-- name: list_page
+SELECT t.id, t.title, t.status, t.priority, t.expires_at, t.created_at, t.consensus_threshold,
+       t.min_agreement_percentage, t.allow_tie, t.reward_amount, t.reward_currency,
+       q.question_type, q.source_dataset, left(q.content ->> 'prompt', 280) AS prompt_preview,
+       c.has_gold, c.total_responses, c.remaining, c.consensus_reached, c.agreement_percentage,
+       c.final_answer, {sort} AS sort_value
+  FROM tasks t
+  JOIN questions q ON q.id = t.question_id
+  JOIN response_consensus c ON c.task_id = t.id
+
+-- name: list_count
+SELECT coalesce(sum(n), 0)::bigint AS n FROM task_counts

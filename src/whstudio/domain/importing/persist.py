@@ -15,10 +15,10 @@ import psycopg
 from psycopg import AsyncConnection
 
 from whstudio.db import queries as q
+from whstudio.db.errors import domain_error
 from whstudio.domain import questions as questions_domain
 from whstudio.domain import tasks as tasks_domain
 from whstudio.domain.importing.validate import LAYOUTS, Checked, Item, Layout
-from whstudio.domain.responses import domain_error
 from whstudio.errors import InvalidInput, WhError
 from whstudio.schemas import ImportIssue, ImportReport
 

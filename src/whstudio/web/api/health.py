@@ -6,6 +6,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from whstudio.db import health as db_health
+
 router = APIRouter(tags=["service"])
 
 
@@ -19,11 +21,7 @@ async def readyz(request: Request) -> JSONResponse:
     head = request.app.state.head_revision
     try:
         async with request.app.state.pool.connection(timeout=1) as conn:
-            cur = await conn.execute(
-                "SELECT version_num FROM alembic_version"
-                " WHERE to_regclass('public.alembic_version') IS NOT NULL"
-            )
-            row = await cur.fetchone()
+            current = await db_health.schema_revision(conn)
     except Exception as exc:  # any failure here means not ready; say why
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return JSONResponse(
@@ -31,7 +29,6 @@ async def readyz(request: Request) -> JSONResponse:
             status_code=503,
             headers={"Retry-After": "2"},
         )
-    current = row["version_num"] if row else None
     if current != head:
         return JSONResponse(
             {"status": "migrating", "schema": current, "expected": head},

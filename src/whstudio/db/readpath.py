@@ -19,23 +19,9 @@ from uuid import UUID
 from psycopg import AsyncConnection
 from psycopg.rows import tuple_row
 
-CACHE_SECONDS = 1.0
+from whstudio.db.queries import QUERIES
 
-_EXISTS = "SELECT to_regclass('whs_legacy.state') IS NOT NULL"
-_PATH = """
-SELECT CASE WHEN step = 'contracted' THEN 'new' ELSE read_path END FROM whs_legacy.state
-"""
-_NEW = """
-SELECT q.question_type, q.content, q.gold_standard
-  FROM public.tasks t JOIN public.questions q ON q.id = t.question_id
- WHERE t.id = %(task)s
-"""
-# The old path parses the legacy column itself, with the same function the dual writes use.
-_OLD = """
-SELECT p.qtype, p.content, p.gold
-  FROM public.tasks t, whs_legacy.parse_instructions_v1(t.task_type, t.instructions) AS p
- WHERE t.id = %(task)s AND p.reason IS NULL
-"""
+CACHE_SECONDS = 1.0
 
 # (host, port, dbname) -> (path, monotonic time it was read)
 _cache: dict[tuple[str, int | str, str], tuple[str, float]] = {}
@@ -46,10 +32,10 @@ def _key(conn: AsyncConnection) -> tuple[str, int | str, str]:
     return (info.host, info.port, info.dbname)
 
 
-async def _one(conn: AsyncConnection, query: str, params: dict | None = None) -> tuple | None:
-    """Return the first row as a tuple, whatever the connection's row factory."""
+async def _one(conn: AsyncConnection, name: str, params: dict | None = None) -> tuple | None:
+    """Return the first row of a named query as a tuple, whatever the connection's row factory."""
     cur = conn.cursor(row_factory=tuple_row)
-    await cur.execute(query, params)
+    await cur.execute(QUERIES[name], params)
     return await cur.fetchone()
 
 
@@ -70,8 +56,8 @@ async def read_path(conn: AsyncConnection, *, max_age: float = CACHE_SECONDS) ->
         return hit[0]
     # Two statements: one naming whs_legacy.state could not even be planned without it.
     path = "new"
-    if (await _one(conn, _EXISTS))[0]:
-        row = await _one(conn, _PATH)
+    if (await _one(conn, "readpath.state_exists"))[0]:
+        row = await _one(conn, "readpath.path")
         path = row[0] if row else "new"
     _cache[key] = (path, now)
     return path
@@ -79,8 +65,9 @@ async def read_path(conn: AsyncConnection, *, max_age: float = CACHE_SECONDS) ->
 
 async def task_question(conn: AsyncConnection, task_id: UUID) -> dict[str, Any] | None:
     """Return the task's question (type, content, gold) through the read path in force."""
-    query = _OLD if await read_path(conn) == "old" else _NEW
-    row = await _one(conn, query, {"task": task_id})
+    old = await read_path(conn) == "old"
+    name = "readpath.task_question_old" if old else "readpath.task_question_new"
+    row = await _one(conn, name, {"task": task_id})
     if row is None:
         return None
     return {"question_type": row[0], "content": row[1], "gold_standard": row[2]}

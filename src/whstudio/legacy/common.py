@@ -1,0 +1,107 @@
+"""What every step of the migration shares: the connection, the recorded state and its history,
+the legacy tables and their row checksums."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+SCHEMA = "whs_legacy"
+LEGACY_TABLES = (
+    "users",
+    "task_categories",
+    "tasks",
+    "submissions",
+    "payments",
+    "user_sessions",
+    "task_reviews",
+    "disputes",
+    "notifications",
+    "notification_preferences",
+    "notification_templates",
+)
+# The order of the recorded steps; rollback is possible from every one before "contracted".
+STEPS = ("expanded", "backfilled", "verified", "contracted")
+
+
+class StepRefused(RuntimeError):
+    """The database is not at a step from which the requested one may run."""
+
+
+def connect(url: str) -> psycopg.Connection:
+    return psycopg.connect(url, autocommit=True)
+
+
+def ident(name: str) -> sql.Identifier:
+    return sql.Identifier(name)
+
+
+def with_db(url: str, dbname: str) -> str:
+    """Return the URL with another database name."""
+    params = conninfo_to_dict(url)
+    params["dbname"] = dbname
+    return make_conninfo(**params)
+
+
+def state(conn: psycopg.Connection) -> dict[str, Any] | None:
+    """Return the recorded state row, or None when the migration never started."""
+    if conn.execute("SELECT to_regclass('whs_legacy.state')").fetchone()[0] is None:
+        return None
+    row = conn.execute(
+        "SELECT step, read_path, fresh_head, updated_at FROM whs_legacy.state"
+    ).fetchone()
+    if row is None:
+        return None
+    return dict(zip(("step", "read_path", "fresh_head", "updated_at"), row, strict=True))
+
+
+def record(conn: psycopg.Connection, step: str, started: float, ok: bool, detail: dict) -> None:
+    """Append a run of a step to whs_legacy.history."""
+    conn.execute(
+        "INSERT INTO whs_legacy.history (step, started_at, ok, detail)"
+        " VALUES (%s, to_timestamp(%s), %s, %s::jsonb)",
+        (step, started, ok, psycopg.types.json.Jsonb(detail)),
+    )
+
+
+def set_step(conn: psycopg.Connection, step: str, **extra: Any) -> None:
+    """Record the step the database is at (and the fresh head, when given)."""
+    conn.execute(
+        "INSERT INTO whs_legacy.state (step, fresh_head) VALUES (%(step)s, %(head)s)"
+        " ON CONFLICT (id) DO UPDATE SET step = %(step)s,"
+        " fresh_head = coalesce(%(head)s, whs_legacy.state.fresh_head),"
+        " updated_at = CURRENT_TIMESTAMP",
+        {"step": step, "head": extra.get("head")},
+    )
+
+
+def require(conn: psycopg.Connection, allowed: tuple[str | None, ...], what: str) -> dict | None:
+    """Return the state row, or raise StepRefused when the database is at no step in `allowed`."""
+    st = state(conn)
+    step = st["step"] if st else None
+    if step not in allowed:
+        shown = ", ".join(s or "not started" for s in allowed)
+        raise StepRefused(f"{what} runs after {shown}; this database is at {step or 'not started'}")
+    return st
+
+
+def digest_sql(table: str, columns: list[str]) -> sql.Composed:
+    """Return a query of each row's id and the md5 of the given columns."""
+    row = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
+    return sql.SQL("SELECT id, md5(ROW({row})::text) AS digest FROM public.{t}").format(
+        row=row, t=ident(table)
+    )
+
+
+def legacy_columns(conn: psycopg.Connection) -> dict[str, list[str]]:
+    """Return each legacy table's columns as they were at the baseline, in order."""
+    out: dict[str, list[str]] = {}
+    for t, c in conn.execute(
+        "SELECT table_name, column_name FROM whs_legacy.legacy_columns"
+        " ORDER BY table_name, position"
+    ):
+        out.setdefault(t, []).append(c)
+    return out
