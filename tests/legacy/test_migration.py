@@ -147,10 +147,11 @@ def test_backfill_quarantines_what_it_cannot_parse_with_reason_and_raw(legacy_ur
                      "JSON array, not an object",
                      "contains \\u0000, which PostgreSQL cannot store in JSONB",
                      "duplicate key gold with different values",
-                     'confidence "high" is not a number from 1 to 5',
-                     "chosen_response C is not A or B"):  # fmt: skip
+                     "chosen_response C is not A, B or tie"):  # fmt: skip
         assert expected in reasons
     assert all(raw == source for _, _, raw, source in rows)
+    # an answer whose choice is clear is never held for its other fields
+    assert not [r for r in reasons if r.startswith(("confidence", "time_spent"))]
 
 
 def test_backfill_stores_one_question_per_distinct_content_normalised(legacy_url, reference_url):

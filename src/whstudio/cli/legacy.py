@@ -65,6 +65,8 @@ def status(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
         )
     for table, n in st["quarantine"].items():
         out.print(f"quarantine: {n} {table} row(s)")
+    for table, n in st["normalised"].items():
+        out.print(f"migrated with a field read differently or dropped: {n} {table} row(s)")
 
 
 @app.command("plan")
@@ -134,6 +136,7 @@ def verify(as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] 
         out.print(f"legacy rows changed by the migration: {d['checksums'] or 'none'}")
         out.print(f"rows neither migrated nor quarantined: {d['unmigrated']}")
         out.print(f"quarantined (kept, see the quarantine table): {d['quarantined']}")
+        out.print(f"migrated with a field read differently or dropped: {d['normalised']}")
         out.print(f"rows compared by value: {d['rows_compared']}")
         for table, bad in report.json_mismatches.items():
             for line in bad[:20]:

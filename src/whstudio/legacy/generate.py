@@ -43,7 +43,20 @@ TASK_SHAPES = (
     ("prose", 35),
     ("other_json", 30),
 )
-SUBMISSION_SHAPES = (("v1", 600), ("v2", 370), ("bad_confidence", 20), ("bad_choice", 10))
+# Shapes of submissions.submission_data per 1000 A/B answers: the two client versions, then what
+# the old submit route let through besides (it checked only chosen_response). Every shape but
+# bad_choice is a vote.
+SUBMISSION_SHAPES = (
+    ("v1", 560),
+    ("v2", 350),
+    ("confidence_fraction", 30),
+    ("confidence_word", 20),
+    ("confidence_digits", 10),
+    ("no_confidence", 10),
+    ("time_text", 5),
+    ("time_out_of_range", 5),
+    ("bad_choice", 10),
+)
 
 
 def legacy_schema_sql() -> str:
@@ -151,8 +164,21 @@ def submission_for(shape: str, pairwise: bool, k: int, rng: random.Random) -> di
             "confidence_score": rng.randint(1, 5),
             "additional_comments": f"note {k}",
         }
-    if shape == "bad_confidence":
-        return {"chosen_response": choice, "confidence": "high", "time_spent_seconds": 12}
+    if shape == "confidence_fraction":
+        return {"chosen_response": choice, "confidence": rng.choice((0.8, 0.95, 0.5, 0.3)),
+                "time_spent_seconds": rng.randint(5, 600)}  # fmt: skip
+    if shape == "confidence_word":
+        word = rng.choice(("high", "Medium", "low", "very_high", "HIGH "))
+        return {"chosen_response": choice.lower(), "confidence": word, "time_spent_seconds": 12}
+    if shape == "confidence_digits":
+        return {"chosen_response": choice, "confidence": str(rng.randint(1, 5))}
+    if shape == "no_confidence":
+        return {"chosen_response": choice, "time_spent_seconds": rng.randint(5, 600)}
+    if shape == "time_text":
+        return {"chosen_response": choice, "confidence": 3, "time_spent_seconds": "35"}
+    if shape == "time_out_of_range":
+        return {"chosen_response": choice, "confidence": 4,
+                "time_spent_seconds": rng.choice((-3, 100_000, 12.5))}  # fmt: skip
     return {"chosen_response": "C", "confidence": 3, "time_spent_seconds": 20}
 
 

@@ -283,17 +283,24 @@ BEGIN
 END
 $$;
 
--- A submission_data document as the structured answer columns, or the reason it cannot be.
-CREATE OR REPLACE FUNCTION whs_legacy.parse_submission_v1(
+-- The answer a legacy submission_data document stands for, as the old clients wrote it (see
+-- docs/legacy-migration.md, "How legacy answers are read"). The old submit route checked only
+-- chosen_response, so every other field is read leniently: a vote whose choice is clear is a
+-- vote. Only a choice that cannot be understood sets `reason` (quarantine). Every field whose
+-- stored value is not the document's own value (a fraction or a word read as 1–5, a number
+-- rounded, a string read as a number, a value dropped) adds a line to `notes`.
+CREATE OR REPLACE FUNCTION whs_legacy.parse_submission_v2(
     p_qtype text, p_allow_tie boolean, p_data jsonb,
     OUT chosen text, OUT confidence smallint, OUT explanation text, OUT time_spent integer,
-    OUT payload jsonb, OUT reason text)
+    OUT payload jsonb, OUT reason text, OUT notes text[])
 LANGUAGE plpgsql IMMUTABLE AS $$
 DECLARE
     c text;
-    conf jsonb;
-    t jsonb;
+    v jsonb;
+    x numeric;
+    word text;
 BEGIN
+    notes := '{}';
     IF jsonb_typeof(p_data) IS DISTINCT FROM 'object' THEN
         reason := 'submission_data is not an object';
         RETURN;
@@ -302,11 +309,11 @@ BEGIN
         payload := jsonb_build_object('text', p_data::text, 'legacy', p_data);
         RETURN;
     END IF;
-    c := upper(p_data ->> 'chosen_response');
+    c := upper(btrim(p_data ->> 'chosen_response'));
     IF jsonb_typeof(p_data -> 'chosen_response') IS DISTINCT FROM 'string'
        OR c NOT IN ('A', 'B', 'TIE') THEN
         reason := 'chosen_response ' || coalesce(p_data ->> 'chosen_response', 'missing')
-                  || ' is not A or B';
+                  || ' is not A, B or tie';
         RETURN;
     END IF;
     IF c = 'TIE' AND NOT coalesce(p_allow_tie, false) THEN
@@ -314,34 +321,94 @@ BEGIN
         RETURN;
     END IF;
     chosen := CASE c WHEN 'TIE' THEN 'tie' ELSE c END;
-    conf := coalesce(p_data -> 'confidence', p_data -> 'confidence_score');
-    IF conf IS NOT NULL AND jsonb_typeof(conf) <> 'null' THEN
-        IF jsonb_typeof(conf) = 'number' AND conf::numeric IN (1, 2, 3, 4, 5) THEN
-            confidence := conf::numeric::smallint;
-        ELSIF jsonb_typeof(conf) = 'string' AND conf #>> '{}' ~ '^[1-5]$' THEN
-            confidence := (conf #>> '{}')::smallint;
-        ELSE
-            reason := 'confidence ' || conf::text || ' is not a number from 1 to 5';
-            RETURN;
+
+    -- confidence (or confidence_score): 1–5; a fraction of 1; a digit string; a word
+    v := coalesce(p_data -> 'confidence', p_data -> 'confidence_score');
+    IF v IS NOT NULL AND jsonb_typeof(v) <> 'null' THEN
+        x := NULL;
+        IF jsonb_typeof(v) = 'number' THEN
+            x := v::numeric;
+        ELSIF jsonb_typeof(v) = 'string' THEN
+            word := btrim(v #>> '{}');
+            IF word ~ '^\+?([0-9]+(\.[0-9]*)?|\.[0-9]+)$' THEN
+                x := word::numeric;
+            ELSE
+                word := btrim(regexp_replace(lower(word), '[\s_-]+', ' ', 'g'));
+                x := CASE word WHEN 'very low' THEN 1 WHEN 'low' THEN 2 WHEN 'medium' THEN 3
+                               WHEN 'moderate' THEN 3 WHEN 'neutral' THEN 3 WHEN 'high' THEN 4
+                               WHEN 'very high' THEN 5 END;
+            END IF;
+        END IF;
+        IF x IS NOT NULL AND x >= 0 AND x < 1 THEN
+            confidence := 1 + round(x * 4);
+        ELSIF x IS NOT NULL AND x >= 1 AND x <= 5 THEN
+            confidence := round(x);
+        END IF;
+        IF confidence IS NULL THEN
+            notes := notes || ('confidence ' || v::text
+                               || ' dropped: not 1 to 5, a fraction of 1 or a word');
+        ELSIF jsonb_typeof(v) <> 'number' OR x <> confidence THEN
+            notes := notes || ('confidence ' || v::text || ' read as ' || confidence);
         END IF;
     END IF;
-    t := p_data -> 'time_spent_seconds';
-    IF t IS NOT NULL AND jsonb_typeof(t) <> 'null' THEN
-        IF jsonb_typeof(t) = 'number' AND t::numeric = floor(t::numeric)
-           AND t::numeric BETWEEN 0 AND 86400 THEN
-            time_spent := t::numeric::integer;
-        ELSE
-            reason := 'time_spent_seconds ' || t::text || ' is not whole seconds within a day';
-            RETURN;
+
+    -- time_spent_seconds: whole seconds within a day; a number rounded; a digit string
+    v := p_data -> 'time_spent_seconds';
+    IF v IS NOT NULL AND jsonb_typeof(v) <> 'null' THEN
+        x := NULL;
+        IF jsonb_typeof(v) = 'number' THEN
+            x := v::numeric;
+        ELSIF jsonb_typeof(v) = 'string' AND btrim(v #>> '{}') ~ '^\+?([0-9]+(\.[0-9]*)?|\.[0-9]+)$' THEN
+            x := btrim(v #>> '{}')::numeric;
+        END IF;
+        IF x IS NOT NULL AND x >= 0 AND round(x) <= 86400 THEN
+            time_spent := round(x);
+        END IF;
+        IF time_spent IS NULL THEN
+            notes := notes || ('time_spent_seconds ' || v::text
+                               || ' dropped: not seconds from 0 to 86400');
+        ELSIF jsonb_typeof(v) <> 'number' OR x <> time_spent THEN
+            notes := notes || ('time_spent_seconds ' || v::text || ' read as ' || time_spent);
         END IF;
     END IF;
-    IF jsonb_typeof(p_data -> 'additional_comments') = 'string' THEN
-        explanation := p_data ->> 'additional_comments';
+
+    -- additional_comments: text, at most 5000 characters kept
+    v := p_data -> 'additional_comments';
+    IF jsonb_typeof(v) = 'string' THEN
+        explanation := v #>> '{}';
         IF length(explanation) > 5000 THEN
-            explanation := NULL;
-            reason := 'additional_comments longer than 5000 characters';
-            RETURN;
+            explanation := left(explanation, 5000);
+            notes := notes || ('additional_comments cut from ' || length(v #>> '{}')
+                               || ' to 5000 characters');
         END IF;
+    ELSIF v IS NOT NULL AND jsonb_typeof(v) <> 'null' THEN
+        notes := notes || ('additional_comments ' || left(v::text, 200) || ' dropped: not text');
+    END IF;
+END
+$$;
+
+-- Answers migrated with a field read differently from the document or dropped (the document
+-- itself stays as it was in submission_data). One row per answer, its notes the parser's.
+CREATE TABLE IF NOT EXISTS whs_legacy.normalised (
+    table_name text NOT NULL,
+    row_id     uuid NOT NULL,
+    notes      text[] NOT NULL,
+    seen_at    timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    PRIMARY KEY (table_name, row_id)
+);
+
+CREATE OR REPLACE FUNCTION whs_legacy.note_v1(p_table text, p_id uuid, p_notes text[])
+RETURNS void
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF coalesce(cardinality(p_notes), 0) = 0 THEN
+        DELETE FROM whs_legacy.normalised WHERE table_name = p_table AND row_id = p_id;
+    ELSE
+        INSERT INTO whs_legacy.normalised AS z (table_name, row_id, notes)
+        VALUES (p_table, p_id, p_notes)
+        ON CONFLICT (table_name, row_id) DO UPDATE
+           SET notes = excluded.notes, seen_at = CURRENT_TIMESTAMP
+         WHERE z.notes IS DISTINCT FROM excluded.notes;
     END IF;
 END
 $$;
@@ -503,7 +570,7 @@ BEGIN
                                              s.submission_data::text);
             CONTINUE;
         END IF;
-        p := whs_legacy.parse_submission_v1(t.question_type, t.allow_tie, s.submission_data);
+        p := whs_legacy.parse_submission_v2(t.question_type, t.allow_tie, s.submission_data);
         IF p.reason IS NOT NULL THEN
             PERFORM whs_legacy.quarantine_v1('submissions', s.id, p.reason, s.submission_data::text);
             CONTINUE;
@@ -516,6 +583,7 @@ BEGIN
          WHERE id = s.id AND submission_data = s.submission_data;
         PERFORM set_config('session_replication_role', role, true);
         PERFORM whs_legacy.release_v1('submissions', s.id);
+        PERFORM whs_legacy.note_v1('submissions', s.id, p.notes);
         n := n + 1;
     END LOOP;
     RETURN n;
@@ -598,9 +666,10 @@ BEGIN
         END IF;
         RETURN NEW;
     END IF;
-    p := whs_legacy.parse_submission_v1(t.question_type, t.allow_tie, NEW.submission_data);
+    p := whs_legacy.parse_submission_v2(t.question_type, t.allow_tie, NEW.submission_data);
     IF p.reason IS NOT NULL THEN
         PERFORM whs_legacy.quarantine_v1('submissions', NEW.id, p.reason, NEW.submission_data::text);
+        PERFORM whs_legacy.note_v1('submissions', NEW.id, NULL);
         RETURN NEW;
     END IF;
     NEW.chosen_response := p.chosen;
@@ -609,6 +678,7 @@ BEGIN
     NEW.time_spent_seconds := p.time_spent;
     NEW.payload := p.payload;
     PERFORM whs_legacy.release_v1('submissions', NEW.id);
+    PERFORM whs_legacy.note_v1('submissions', NEW.id, p.notes);
     RETURN NEW;
 END
 $$;
@@ -777,11 +847,11 @@ BEGIN
         SELECT s.id, s.task_id, s.submission_data, t.question_id,
                CASE WHEN t.question_id IS NULL THEN 'its task is in quarantine' ELSE p.reason END
                    AS reason,
-               p.chosen, p.confidence, p.explanation, p.time_spent, p.payload
+               p.chosen, p.confidence, p.explanation, p.time_spent, p.payload, p.notes
           FROM public.submissions s
           JOIN public.tasks t ON t.id = s.task_id
           LEFT JOIN public.questions q ON q.id = t.question_id
-          LEFT JOIN LATERAL whs_legacy.parse_submission_v1(q.question_type, t.allow_tie,
+          LEFT JOIN LATERAL whs_legacy.parse_submission_v2(q.question_type, t.allow_tie,
                                                            s.submission_data) AS p ON true
          WHERE s.id = ANY (keys) AND s.chosen_response IS NULL AND s.payload IS NULL
     ), upd AS (
@@ -798,6 +868,14 @@ BEGIN
     ), released AS (
         DELETE FROM whs_legacy.quarantine
          WHERE table_name = 'submissions' AND row_id IN (SELECT upd.id FROM upd)
+    ), noted AS (
+        INSERT INTO whs_legacy.normalised AS z (table_name, row_id, notes)
+        SELECT 'submissions', x.id, x.notes
+          FROM src AS x JOIN upd ON upd.id = x.id
+         WHERE cardinality(x.notes) > 0
+        ON CONFLICT (table_name, row_id) DO UPDATE
+           SET notes = excluded.notes, seen_at = CURRENT_TIMESTAMP
+         WHERE z.notes IS DISTINCT FROM excluded.notes
     ), held AS (
         INSERT INTO whs_legacy.quarantine AS z (table_name, row_id, reason, raw)
         SELECT 'submissions', x.id, x.reason, x.submission_data::text

@@ -18,7 +18,7 @@ from whstudio.db import catalog as db_catalog
 from whstudio.db import migrate, readpath
 from whstudio.legacy import common, ddl, objects
 from whstudio.legacy.common import LEGACY_TABLES, StepRefused, connect, ident, legacy_columns, state
-from whstudio.legacy.verify import checksum_differences
+from whstudio.legacy.verify import checksum_differences, normalised_counts
 
 # ---------------------------------------------------------------- reference (fresh install)
 
@@ -80,6 +80,7 @@ def _take_baseline(conn: psycopg.Connection, url: str) -> None:
             "progress",
             "quarantine",
             "validations",
+            "normalised",
         ):
             conn.execute(sql.SQL("TRUNCATE whs_legacy.{}").format(ident(table)))
         with conn.cursor().copy("COPY whs_legacy.baseline_objects (kind, name) FROM STDIN") as cp:
@@ -622,4 +623,9 @@ def status(url: str) -> dict[str, Any]:
                 "SELECT table_name, count(*) FROM whs_legacy.quarantine GROUP BY 1"
             ).fetchall()
         )
-        return {**st, "progress": progress, "quarantine": quarantine}
+        return {
+            **st,
+            "progress": progress,
+            "quarantine": quarantine,
+            "normalised": normalised_counts(conn),
+        }

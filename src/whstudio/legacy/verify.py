@@ -7,8 +7,10 @@ migrated them, so that a mistake in one is not repeated by the other.
 from __future__ import annotations
 
 import json
+import re
 import time
 from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import psycopg
@@ -72,8 +74,49 @@ def expected_question(task_type: str, text: str) -> tuple[str, dict, Any]:
     return "pairwise_ab", content, gold
 
 
+_NUMBER = re.compile(r"\+?([0-9]+(\.[0-9]*)?|\.[0-9]+)")
+_WORDS = {"very low": 1, "low": 2, "medium": 3, "moderate": 3, "neutral": 3, "high": 4}
+_WORDS["very high"] = 5
+
+
+def _number(value: Any) -> Decimal | None:
+    """A JSON number, or a string of digits, as an exact decimal."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return Decimal(str(value))
+    if isinstance(value, str) and _NUMBER.fullmatch(value.strip(" ")):
+        return Decimal(value.strip(" "))
+    return None
+
+
+def _half_up(value: Decimal) -> int:
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def expected_confidence(value: Any) -> int | None:
+    """1-5 from what a client sent: 1-5, a fraction of 1, a digit string or a word."""
+    if isinstance(value, str) and not _NUMBER.fullmatch(value.strip(" ")):
+        word = re.sub(r"[\s_-]+", " ", value.strip(" ").lower()).strip(" ")
+        x = Decimal(_WORDS[word]) if word in _WORDS else None
+    else:
+        x = _number(value)
+    if x is None or x < 0 or x > 5:
+        return None
+    return 1 + _half_up(x * 4) if x < 1 else _half_up(x)
+
+
+def expected_seconds(value: Any) -> int | None:
+    """Whole seconds from 0 to a day, from a number or a digit string; otherwise nothing."""
+    x = _number(value)
+    if x is None or x < 0 or _half_up(x) > 86400:
+        return None
+    return _half_up(x)
+
+
 def expected_answer(qtype: str, data: Any) -> dict[str, Any]:
-    """Return the structured columns a submission_data document stands for."""
+    """Return the structured columns a submission_data document stands for (the rules of
+    docs/legacy-migration.md, written here apart from the SQL that applies them)."""
     if qtype != "pairwise_ab":
         return {
             "chosen_response": None,
@@ -82,15 +125,23 @@ def expected_answer(qtype: str, data: Any) -> dict[str, Any]:
             "time_spent_seconds": None,
             "payload": {"text": json.dumps(data), "legacy": data},
         }
-    chosen = str(data["chosen_response"]).upper()
-    conf = data.get("confidence", data.get("confidence_score"))
+    chosen = data["chosen_response"]
+    if not isinstance(chosen, str) or chosen.strip(" ").upper() not in ("A", "B", "TIE"):
+        raise ValueError(f"chosen_response {chosen!r}")
+    chosen = chosen.strip(" ").upper()
+    comments = data.get("additional_comments")
     return {
         "chosen_response": "tie" if chosen == "TIE" else chosen,
-        "confidence": int(conf) if conf is not None else None,
-        "explanation": data.get("additional_comments"),
-        "time_spent_seconds": data.get("time_spent_seconds"),
+        "confidence": expected_confidence(data.get("confidence", data.get("confidence_score"))),
+        "explanation": comments[:5000] if isinstance(comments, str) else None,
+        "time_spent_seconds": expected_seconds(data.get("time_spent_seconds")),
         "payload": None,
     }
+
+
+def normalised_counts(conn: psycopg.Connection) -> dict[str, int]:
+    """Rows migrated with a field read differently from the legacy document, per table."""
+    return dict(conn.execute("SELECT table_name, count(*) FROM whs_legacy.normalised GROUP BY 1"))
 
 
 @dataclass
@@ -98,6 +149,7 @@ class VerifyReport:
     checksums: dict[str, dict[str, int]] = field(default_factory=dict)
     unmigrated: dict[str, int] = field(default_factory=dict)
     quarantined: dict[str, int] = field(default_factory=dict)
+    normalised: dict[str, int] = field(default_factory=dict)
     json_mismatches: dict[str, list[str]] = field(default_factory=dict)
     consensus_drift: int = 0
     missing_consensus: int = 0
@@ -120,6 +172,7 @@ class VerifyReport:
             "checksums": self.checksums,
             "unmigrated": self.unmigrated,
             "quarantined": self.quarantined,
+            "normalised": self.normalised,
             "json_mismatches": {k: v[:20] for k, v in self.json_mismatches.items()},
             "consensus_drift": self.consensus_drift,
             "missing_consensus": self.missing_consensus,
@@ -215,6 +268,7 @@ def verify(url: str, *, record: bool = True) -> VerifyReport:
         report.quarantined = dict(
             conn.execute("SELECT table_name, count(*) FROM whs_legacy.quarantine GROUP BY 1")
         )
+        report.normalised = normalised_counts(conn)
         report.missing_consensus = conn.execute(
             "SELECT count(*) FROM public.tasks t WHERE t.question_id IS NOT NULL AND NOT EXISTS"
             " (SELECT FROM public.response_consensus c WHERE c.task_id = t.id)"
