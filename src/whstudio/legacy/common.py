@@ -10,6 +10,10 @@ from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 SCHEMA = "whs_legacy"
+# The legacy tables the migration knows. It transforms the first three, which must exist; the
+# others it leaves intact, and a deployment may lack some (the notification tables come from a
+# script the old deployment may never have run).
+REQUIRED_TABLES = ("users", "tasks", "submissions")
 LEGACY_TABLES = (
     "users",
     "task_categories",
@@ -79,25 +83,45 @@ def set_step(conn: psycopg.Connection, step: str, **extra: Any) -> None:
 
 
 def require(conn: psycopg.Connection, allowed: tuple[str | None, ...], what: str) -> dict | None:
-    """Return the state row, or raise StepRefused when the database is at no step in `allowed`."""
+    """Return the state row, or raise StepRefused when the database is at no step in `allowed`
+    or a legacy table appeared since the baseline."""
     st = state(conn)
     step = st["step"] if st else None
     if step not in allowed:
         shown = ", ".join(s or "not started" for s in allowed)
         raise StepRefused(f"{what} runs after {shown}; this database is at {step or 'not started'}")
+    if st is not None:
+        refuse_if_tables_appeared(conn, what)
     return st
 
 
-def digest_sql(table: str, columns: list[str]) -> sql.Composed:
-    """Return a query of each row's id and the md5 of the given columns."""
+def digest_sql(table: str, columns: list[str], key: list[str]) -> sql.Composed:
+    """Return a query of each row's key as text (`id`) and the md5 of the given columns.
+
+    The key is the one `whs_legacy.row_key_v1` gives the change log: one key column's JSON text,
+    several columns' JSON array, or for a table without a primary key the md5 of the whole row
+    and its ordinal among identical rows.
+    """
     row = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
-    return sql.SQL("SELECT id, md5(ROW({row})::text) AS digest FROM public.{t}").format(
-        row=row, t=ident(table)
-    )
+    if not key:
+        return sql.SQL(
+            "SELECT 'row:' || md5(t::text) || ':'"
+            " || row_number() OVER (PARTITION BY md5(t::text)) AS id,"
+            " md5(ROW({row})::text) AS digest FROM public.{t} AS t"
+        ).format(row=row, t=ident(table))
+    if len(key) == 1:
+        rid = sql.SQL("to_jsonb(t.{}) #>> '{{}}'").format(sql.Identifier(key[0]))
+    else:
+        rid = sql.SQL("jsonb_build_array({})::text").format(
+            sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in key)
+        )
+    return sql.SQL(
+        "SELECT {rid} AS id, md5(ROW({row})::text) AS digest FROM public.{t} AS t"
+    ).format(rid=rid, row=row, t=ident(table))
 
 
 def legacy_columns(conn: psycopg.Connection) -> dict[str, list[str]]:
-    """Return each legacy table's columns as they were at the baseline, in order."""
+    """Return each legacy table present at the baseline with its columns, in order."""
     out: dict[str, list[str]] = {}
     for t, c in conn.execute(
         "SELECT table_name, column_name FROM whs_legacy.legacy_columns"
@@ -105,3 +129,36 @@ def legacy_columns(conn: psycopg.Connection) -> dict[str, list[str]]:
     ):
         out.setdefault(t, []).append(c)
     return out
+
+
+def legacy_keys(conn: psycopg.Connection) -> dict[str, list[str]]:
+    """Return each legacy table's primary-key columns at the baseline ([] for none)."""
+    out: dict[str, list[str]] = {t: [] for t in legacy_columns(conn)}
+    for t, c in conn.execute(
+        "SELECT table_name, column_name FROM whs_legacy.legacy_columns"
+        " WHERE key_position IS NOT NULL ORDER BY table_name, key_position"
+    ):
+        out[t].append(c)
+    return out
+
+
+def appeared_tables(conn: psycopg.Connection) -> list[str]:
+    """Legacy tables that exist now but did not at the baseline (a script run mid-migration)."""
+    known = set(legacy_columns(conn))
+    rows = conn.execute(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
+        " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname = ANY(%s)",
+        (list(LEGACY_TABLES),),
+    )
+    return sorted(t for (t,) in rows if t not in known)
+
+
+def refuse_if_tables_appeared(conn: psycopg.Connection, what: str) -> None:
+    """Raise StepRefused naming legacy tables that appeared since the baseline: no later step
+    knows their rows or objects (rollback would take them for the migration's own)."""
+    if appeared := appeared_tables(conn):
+        raise StepRefused(
+            f"{what} refused: table {', '.join(appeared)} appeared after expand took its baseline"
+            " (was the old deployment's notifications script run during the migration?);"
+            " run `whstudio legacy expand` again to take it into the baseline"
+        )

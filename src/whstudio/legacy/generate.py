@@ -59,15 +59,19 @@ SUBMISSION_SHAPES = (
 )
 
 
-def legacy_schema_sql() -> str:
-    """Return the legacy schema DDL (the test fixture)."""
-    return resources.files("whstudio.legacy").joinpath("schema.sql").read_text(encoding="utf-8")
+def legacy_schema_sql(script: str = "schema.sql") -> str:
+    """Return one of the old deployment's DDL scripts (test fixtures): the main schema, or its
+    separate notifications script (`notifications.sql`)."""
+    return resources.files("whstudio.legacy").joinpath(script).read_text(encoding="utf-8")
 
 
-def create_schema(url: str) -> None:
-    """Create the legacy schema in an empty database."""
+def create_schema(url: str, *, notifications: bool = True) -> None:
+    """Create the legacy schema in an empty database, as the old deployment did: its main
+    script, then (unless told it was never run) its notifications script."""
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(legacy_schema_sql())
+        if notifications:
+            conn.execute(legacy_schema_sql("notifications.sql"))
 
 
 def row_id(table: str, i: int) -> uuid.UUID:
@@ -199,8 +203,10 @@ def generate(
     users: int | None = None,
     distinct_questions: int | None = None,
     seed: int = 0,
+    notifications: bool = True,
 ) -> Generated:
-    """Fill an empty legacy database (schema created here) with the given numbers of rows."""
+    """Fill an empty legacy database (schema created here) with the given numbers of rows;
+    `notifications=False` for a deployment that never ran its notifications script."""
     rng = random.Random(seed)
     n_users = users or max(60, tasks // 10)
     per_task = -(-submissions // tasks) if tasks else 0
@@ -208,7 +214,7 @@ def generate(
         raise ValueError(f"users: need more than {per_task} users for {submissions} submissions")
     n_questions = distinct_questions or max(10, tasks // 20)
     out = Generated()
-    create_schema(url)
+    create_schema(url, notifications=notifications)
     with psycopg.connect(url) as conn:
         categories = [r[0] for r in conn.execute("SELECT id FROM task_categories ORDER BY name")]
         nullifiers = [f"0x{(i * 2654435761) % (1 << 61):016x}{i:08x}" for i in range(n_users)]
@@ -322,6 +328,8 @@ def generate(
                 )
         out.rows["submissions"] = submissions
         _other_tables(conn, out, n_users, tasks, submissions)
+        if notifications:
+            _notification_tables(conn, out, n_users, submissions)
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("ANALYZE")
     return out
@@ -424,45 +432,37 @@ def _other_tables(
             for i, s in enumerate(range(3, submissions, 100))
         ),
     )
-    copy(
-        "notifications",
-        "id, user_id, type, title, message, data, is_read, created_at",
-        (
-            (
-                row_id("notifications", i),
-                row_id("users", i % n_users),
-                "task_update",
-                "New task",
-                f"Task {i} is open",
-                json.dumps({"n": i}) if i % 2 else None,
-                i % 3 == 0,
-                _at(i),
+
+
+def _notification_tables(
+    conn: psycopg.Connection, out: Generated, n_users: int, submissions: int
+) -> None:
+    """The notifications script's tables: its trigger gave every user a preferences row and it
+    seeded the templates itself; the deployment then sent notifications and users changed
+    some preferences."""
+    with conn.cursor().copy(
+        "COPY notifications (id, user_id, type, title, message, data, is_read, created_at)"
+        " FROM STDIN"
+    ) as cp:
+        n = max(submissions // 10, 10)
+        for i in range(n):
+            cp.write_row(
+                (
+                    row_id("notifications", i),
+                    row_id("users", i % n_users),
+                    "task_available",
+                    "New task",
+                    f"Task {i} is open",
+                    json.dumps({"n": i}) if i % 2 else None,
+                    i % 3 == 0,
+                    _at(i),
+                )
             )
-            for i in range(max(submissions // 10, 10))
-        ),
+    out.rows["notifications"] = n
+    conn.execute(
+        "UPDATE notification_preferences SET email_enabled = false, updated_at = %s"
+        " WHERE user_id IN (SELECT id FROM users WHERE world_id LIKE '%%3')",
+        (_at(10),),
     )
-    copy(
-        "notification_preferences",
-        "id, user_id, email_enabled, push_enabled, created_at",
-        (
-            (row_id("notification_preferences", i), row_id("users", u), u % 3 != 0, True, _at(u))
-            for i, u in enumerate(range(0, n_users, 2))
-        ),
-    )
-    copy(
-        "notification_templates",
-        "id, name, type, title_template, message_template, created_at",
-        (
-            (
-                row_id("notification_templates", i),
-                name,
-                "email",
-                f"{name} title",
-                "Hello {{name}}",
-                _at(i),
-            )
-            for i, name in enumerate(
-                ("welcome", "payment_sent", "task_approved", "dispute_opened", "weekly_digest")
-            )
-        ),
-    )
+    for table in ("notification_preferences", "notification_templates"):
+        out.rows[table] = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]

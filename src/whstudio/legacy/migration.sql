@@ -69,11 +69,15 @@ CREATE TABLE IF NOT EXISTS whs_legacy.legacy_columns (
     position    bigint NOT NULL,
     PRIMARY KEY (table_name, column_name)
 );
+-- The column's place in its table's primary key (1, 2, ...), NULL outside it. A table without a
+-- primary key is checked by whole rows.
+ALTER TABLE whs_legacy.legacy_columns ADD COLUMN IF NOT EXISTS key_position bigint;
 
--- One checksum per legacy row over its legacy columns, taken before the migration.
+-- One checksum per legacy row over its legacy columns, taken before the migration. row_id is the
+-- row's key as text, whatever the key's type (see whs_legacy.row_key_v1).
 CREATE TABLE IF NOT EXISTS whs_legacy.checksums (
     table_name text NOT NULL,
-    row_id     uuid NOT NULL,
+    row_id     text NOT NULL,
     digest     text NOT NULL,
     PRIMARY KEY (table_name, row_id)
 );
@@ -103,12 +107,62 @@ CREATE SEQUENCE IF NOT EXISTS whs_legacy.old_path_writes;
 -- session_replication_role = replica, so this log's triggers do not see it).
 CREATE TABLE IF NOT EXISTS whs_legacy.changes (
     table_name text NOT NULL,
-    row_id     uuid NOT NULL,
+    row_id     text NOT NULL,
     op         text NOT NULL,
     at         timestamptz NOT NULL DEFAULT CURRENT_TIMESTAMP,
     PRIMARY KEY (table_name, row_id)
 );
 
+-- Migrations begun by a release that keyed rows by uuid: the same keys, as text.
+DO $$
+BEGIN
+    IF (SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+         WHERE attrelid = 'whs_legacy.checksums'::regclass AND attname = 'row_id') = 'uuid' THEN
+        ALTER TABLE whs_legacy.checksums ALTER COLUMN row_id TYPE text;
+    END IF;
+    IF (SELECT format_type(atttypid, atttypmod) FROM pg_attribute
+         WHERE attrelid = 'whs_legacy.changes'::regclass AND attname = 'row_id') = 'uuid' THEN
+        ALTER TABLE whs_legacy.changes ALTER COLUMN row_id TYPE text;
+    END IF;
+END
+$$;
+
+-- A legacy row's key as text, the same in the change log and in the checksums: one key column's
+-- JSON text (a uuid, a name, a number as written), several columns' JSON array, or for a table
+-- without a primary key 'row:' and the md5 of the whole row (the checksums add ':n' to tell
+-- identical rows apart).
+CREATE OR REPLACE FUNCTION whs_legacy.row_key_v1(r jsonb, row_text text, key_columns text[])
+RETURNS text
+LANGUAGE sql IMMUTABLE AS $$
+    -- (a trigger's TG_ARGV counts from 0, and is NULL without arguments)
+    SELECT CASE
+        WHEN coalesce(cardinality(key_columns), 0) = 0 THEN 'row:' || md5(row_text)
+        WHEN cardinality(key_columns) = 1 THEN r ->> key_columns[array_lower(key_columns, 1)]
+        ELSE (SELECT jsonb_agg(r -> k ORDER BY o) FROM unnest(key_columns) WITH ORDINALITY AS u(k, o))::text
+    END
+$$;
+
+-- The change log's trigger; its arguments are the table's key columns (none: whole rows). An
+-- update logs the row's key before and after, which differ when the key itself changed.
+CREATE OR REPLACE FUNCTION whs_legacy.log_change_v2() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP IN ('UPDATE', 'DELETE') THEN
+        INSERT INTO whs_legacy.changes (table_name, row_id, op)
+        VALUES (TG_TABLE_NAME, whs_legacy.row_key_v1(to_jsonb(OLD), OLD::text, TG_ARGV), TG_OP)
+        ON CONFLICT (table_name, row_id) DO NOTHING;
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        INSERT INTO whs_legacy.changes (table_name, row_id, op)
+        VALUES (TG_TABLE_NAME, whs_legacy.row_key_v1(to_jsonb(NEW), NEW::text, TG_ARGV), TG_OP)
+        ON CONFLICT (table_name, row_id) DO NOTHING;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+-- The first release's change log (uuid ids only), kept for the triggers a running migration of
+-- that release still has until its next expand replaces them.
 CREATE OR REPLACE FUNCTION whs_legacy.log_change_v1() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN

@@ -1,6 +1,7 @@
 -- The legacy WorldHuman Studio schema, written from ../shared/docs/legacy-schema.md: the database
 -- an online migration starts from. A test fixture and the generator's target, never run on a
--- real deployment (those already have it).
+-- real deployment (those already have it). The notification tables come from a separate script
+-- of the old deployment (notifications.sql), which a deployment may never have run.
 
 CREATE FUNCTION update_updated_at_column() RETURNS trigger
 LANGUAGE plpgsql AS $$
@@ -135,39 +136,6 @@ CREATE TABLE disputes (
     updated_at    TIMESTAMPTZ DEFAULT CURRENT_TIMESTAMP
 );
 
-CREATE TABLE notifications (
-    id         UUID PRIMARY KEY DEFAULT gen_random_uuid(),
-    user_id    UUID NOT NULL REFERENCES users (id) ON DELETE CASCADE,
-    type       TEXT NOT NULL,
-    title      TEXT NOT NULL,
-    message    TEXT NOT NULL,
-    data       JSONB,
-    is_read    BOOLEAN DEFAULT false,
-    created_at TIMESTAMPTZ DEFAULT CURRENT_TIMESTAMP
-);
-
-CREATE TABLE notification_preferences (
-    id              UUID PRIMARY KEY DEFAULT gen_random_uuid(),
-    user_id         UUID NOT NULL UNIQUE REFERENCES users (id) ON DELETE CASCADE,
-    email_enabled   BOOLEAN DEFAULT true,
-    push_enabled    BOOLEAN DEFAULT true,
-    task_updates    BOOLEAN DEFAULT true,
-    payment_updates BOOLEAN DEFAULT true,
-    created_at      TIMESTAMPTZ DEFAULT CURRENT_TIMESTAMP,
-    updated_at      TIMESTAMPTZ DEFAULT CURRENT_TIMESTAMP
-);
-
-CREATE TABLE notification_templates (
-    id               UUID PRIMARY KEY DEFAULT gen_random_uuid(),
-    name             TEXT NOT NULL UNIQUE,
-    type             TEXT NOT NULL,
-    title_template   TEXT NOT NULL,
-    message_template TEXT NOT NULL,
-    is_active        BOOLEAN DEFAULT true,
-    created_at       TIMESTAMPTZ DEFAULT CURRENT_TIMESTAMP,
-    updated_at       TIMESTAMPTZ DEFAULT CURRENT_TIMESTAMP
-);
-
 CREATE TRIGGER update_users_updated_at BEFORE UPDATE ON users
     FOR EACH ROW EXECUTE FUNCTION update_updated_at_column();
 CREATE TRIGGER update_tasks_updated_at BEFORE UPDATE ON tasks
@@ -179,10 +147,6 @@ CREATE TRIGGER update_payments_updated_at BEFORE UPDATE ON payments
 CREATE TRIGGER update_task_reviews_updated_at BEFORE UPDATE ON task_reviews
     FOR EACH ROW EXECUTE FUNCTION update_updated_at_column();
 CREATE TRIGGER update_disputes_updated_at BEFORE UPDATE ON disputes
-    FOR EACH ROW EXECUTE FUNCTION update_updated_at_column();
-CREATE TRIGGER update_notification_preferences_updated_at BEFORE UPDATE ON notification_preferences
-    FOR EACH ROW EXECUTE FUNCTION update_updated_at_column();
-CREATE TRIGGER update_notification_templates_updated_at BEFORE UPDATE ON notification_templates
     FOR EACH ROW EXECUTE FUNCTION update_updated_at_column();
 
 CREATE INDEX idx_tasks_creator_id ON tasks (creator_id);
@@ -205,7 +169,6 @@ CREATE INDEX idx_task_reviews_reviewer_id ON task_reviews (reviewer_id);
 CREATE INDEX idx_disputes_submission_id ON disputes (submission_id);
 CREATE INDEX idx_disputes_raised_by ON disputes (raised_by);
 CREATE INDEX idx_disputes_resolved_by ON disputes (resolved_by);
-CREATE INDEX idx_notifications_user_id ON notifications (user_id);
 
 INSERT INTO task_categories (name, description, icon) VALUES
     ('Data Entry', 'Enter and organise data', 'database'),

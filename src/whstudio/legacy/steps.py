@@ -61,14 +61,71 @@ def _baseline_taken(conn: psycopg.Connection) -> bool:
     return conn.execute("SELECT EXISTS (SELECT FROM whs_legacy.baseline_catalog)").fetchone()[0]
 
 
-def _take_baseline(conn: psycopg.Connection, url: str) -> None:
-    """Record the legacy catalog and columns, install the change log, then checksum every row."""
-    cat = objects.read(conn)
-    missing = [t for t in LEGACY_TABLES if t not in cat.tables]
+_LEGACY_COLUMNS = """
+INSERT INTO whs_legacy.legacy_columns (table_name, column_name, position, key_position)
+SELECT c.relname, a.attname, a.attnum,
+       (SELECT k.ord FROM pg_index i, unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
+         WHERE i.indrelid = c.oid AND i.indisprimary AND k.attnum = a.attnum)
+  FROM pg_attribute a
+  JOIN pg_class c ON c.oid = a.attrelid
+  JOIN pg_namespace n ON n.oid = c.relnamespace
+ WHERE n.nspname = 'public' AND c.relname = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped
+"""
+
+
+def _check_required(cat: objects.Catalog) -> None:
+    missing = [t for t in common.REQUIRED_TABLES if t not in cat.tables]
     if missing:
         raise StepRefused(f"not a legacy database: no table {', '.join(missing)}")
     if "questions" in cat.tables:
         raise StepRefused("this database already has the new schema (table questions)")
+    for t in common.REQUIRED_TABLES:
+        keyed = [k for (table, _), k in cat.constraints.items() if table == t and k.kind == "p"]
+        column = cat.tables[t].get("id")
+        if column is None or column.type != "uuid" or [k.columns for k in keyed] != [("id",)]:
+            got = column.type if column else "no id column"
+            raise StepRefused(
+                f"{t} must be keyed by a uuid column id, as the migration's new schema keys it"
+                f" (found: {got}); this database is not one the migration can take"
+            )
+
+
+def _baseline_tables(conn: psycopg.Connection, tables: list[str]) -> None:
+    """Record the tables' columns and keys, log their writes, then checksum their rows."""
+    with conn.transaction():
+        conn.execute(_LEGACY_COLUMNS, (tables,))
+    keys = common.legacy_keys(conn)
+    # Every write from here on is logged before the checksums' snapshot is taken, so a row
+    # either has its checksum from before or a log entry (or both).
+    for t in tables:
+        args = sql.SQL(", ").join(sql.Literal(c) for c in keys[t])
+        ddl.run(
+            conn,
+            sql.SQL(
+                "CREATE OR REPLACE TRIGGER whs_legacy_log_change AFTER INSERT OR UPDATE OR DELETE"
+                " ON public.{} FOR EACH ROW EXECUTE FUNCTION whs_legacy.log_change_v2({})"
+            )
+            .format(ident(t), args)
+            .as_string(conn),
+        )
+    cols = legacy_columns(conn)
+    with conn.transaction():
+        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        for t in tables:
+            conn.execute(
+                sql.SQL(
+                    "INSERT INTO whs_legacy.checksums (table_name, row_id, digest)"
+                    " SELECT {name}, d.id, d.digest FROM ({q}) AS d"
+                ).format(name=sql.Literal(t), q=common.digest_sql(t, cols[t], keys[t]))
+            )
+
+
+def _take_baseline(conn: psycopg.Connection, url: str) -> list[str]:
+    """Record the legacy catalog, columns and keys, install the change log, then checksum every
+    row; return the known legacy tables this deployment does not have."""
+    cat = objects.read(conn)
+    _check_required(cat)
+    present = [t for t in LEGACY_TABLES if t in cat.tables]
     lines = db_catalog.describe(url, skip_tables=())
     with conn.transaction():
         for table in (
@@ -89,36 +146,52 @@ def _take_baseline(conn: psycopg.Connection, url: str) -> None:
         with conn.cursor().copy("COPY whs_legacy.baseline_catalog (line) FROM STDIN") as cp:
             for line in sorted(set(lines)):
                 cp.write_row((line,))
-        conn.execute(
-            "INSERT INTO whs_legacy.legacy_columns (table_name, column_name, position)"
-            " SELECT c.relname, a.attname, a.attnum FROM pg_attribute a"
-            " JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace"
-            " WHERE n.nspname = 'public' AND c.relname = ANY(%s) AND a.attnum > 0"
-            " AND NOT a.attisdropped",
-            (list(LEGACY_TABLES),),
-        )
-    # Every write from here on is logged before the checksums' snapshot is taken, so a row
-    # either has its checksum from before or a log entry (or both).
-    for t in LEGACY_TABLES:
-        ddl.run(
-            conn,
-            sql.SQL(
-                "CREATE OR REPLACE TRIGGER whs_legacy_log_change AFTER INSERT OR UPDATE OR DELETE"
-                " ON public.{} FOR EACH ROW EXECUTE FUNCTION whs_legacy.log_change_v1()"
-            )
-            .format(ident(t))
-            .as_string(conn),
-        )
-    cols = legacy_columns(conn)
+    _baseline_tables(conn, present)
+    return [t for t in LEGACY_TABLES if t not in cat.tables]
+
+
+def _catalog_lines_of(lines: list[str], adopted: set[tuple[str, str]]) -> list[str]:
+    """The catalog description's lines that describe the adopted objects."""
+    tables = {name for kind, name in adopted if kind == "table"}
+    out = []
+    for line in lines:
+        kind, _, rest = line.partition(" ")
+        fields = rest.split(" | ")
+        if kind == "function":
+            name = ("function", f"{fields[0]}({fields[1]})")
+        elif kind in ("view", "sequence", "table"):
+            name = (kind, fields[0])
+        else:
+            name = (kind, f"{fields[0]}.{fields[1]}")
+        if name in adopted or (kind != "function" and fields[0] in tables):
+            out.append(line)
+    return out
+
+
+def _adopt_appeared(conn: psycopg.Connection, url: str, fresh: objects.Catalog) -> list[str]:
+    """Take legacy tables that appeared since the baseline into it, with every object the
+    script that made them added (a trigger on users, its function): rollback then keeps them
+    and their rows are checked like the others'. Return the tables adopted."""
+    appeared = common.appeared_tables(conn)
+    if not appeared:
+        return []
+    cat = objects.read(conn)
+    base = set(conn.execute("SELECT kind, name FROM whs_legacy.baseline_objects").fetchall())
+    adopted = {
+        (kind, name)
+        for kind, name in cat.names() - base - fresh.names()
+        if not name.rpartition(".")[2].startswith("whs_legacy")
+    }
+    lines = _catalog_lines_of(db_catalog.describe(url, skip_tables=()), adopted)
     with conn.transaction():
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-        for t in LEGACY_TABLES:
-            conn.execute(
-                sql.SQL(
-                    "INSERT INTO whs_legacy.checksums (table_name, row_id, digest)"
-                    " SELECT {name}, d.id, d.digest FROM ({q}) AS d"
-                ).format(name=sql.Literal(t), q=common.digest_sql(t, cols[t]))
-            )
+        with conn.cursor().copy("COPY whs_legacy.baseline_objects (kind, name) FROM STDIN") as cp:
+            for kind, name in sorted(adopted):
+                cp.write_row((kind, name))
+        with conn.cursor().copy("COPY whs_legacy.baseline_catalog (line) FROM STDIN") as cp:
+            for line in sorted(set(lines)):
+                cp.write_row((line,))
+    _baseline_tables(conn, appeared)
+    return appeared
 
 
 # ---------------------------------------------------------------- expand
@@ -130,6 +203,10 @@ class ExpandReport:
     indexes: dict[str, str] = field(default_factory=dict)
     retries: int = 0
     seconds: float = 0.0
+    # Known legacy tables this deployment does not have (left alone, checked as absent), and
+    # tables that appeared since the baseline and were taken into it by this run.
+    absent: list[str] = field(default_factory=list)
+    adopted: list[str] = field(default_factory=list)
 
 
 # (table, name, timing, function, condition): ours, and one that lends the fresh install's own
@@ -222,6 +299,8 @@ def expand(url: str, *, reference_url: str | None = None) -> ExpandReport:
         if st is None or st["step"] == "rolled_back" or not _baseline_taken(conn):
             _take_baseline(conn, url)
         fresh = fresh_catalog(url, reference_url)
+        report.adopted = _adopt_appeared(conn, url, fresh)
+        report.absent = [t for t in LEGACY_TABLES if t not in legacy_columns(conn)]
         apply_statements(conn, objects.expand_plan(conn, objects.read(conn), fresh), report)
         _seed_table(conn)
         existing = objects.read(conn).triggers
@@ -254,7 +333,12 @@ def expand(url: str, *, reference_url: str | None = None) -> ExpandReport:
                 "expand",
                 started,
                 True,
-                {"statements": len(report.statements), "retries": report.retries},
+                {
+                    "statements": len(report.statements),
+                    "retries": report.retries,
+                    "absent_tables": report.absent,
+                    "adopted_tables": report.adopted,
+                },
             )
     return report
 
