@@ -97,6 +97,15 @@ def expand(reference_url: ReferenceUrl = None) -> None:
         f"expanded: {len(report.statements)} statement(s), {report.retries} lock retries,"
         f" {len(report.indexes)} concurrent index(es), {report.seconds:.1f} s"
     )
+    if report.absent:
+        out.print(
+            f"absent legacy tables (this deployment never had them; checked as absent):"
+            f" {', '.join(report.absent)}"
+        )
+    if report.adopted:
+        out.print(
+            f"tables that appeared since the baseline, now taken in: {', '.join(report.adopted)}"
+        )
 
 
 @app.command("backfill")
@@ -204,6 +213,60 @@ def rollback(
     if not report.ok:
         raise typer.Exit(1)
     out.print("rolled back: schema and legacy checksums equal the baseline")
+
+
+@app.command("rehearse")
+def rehearse(
+    source_url: Annotated[str, typer.Argument(help="The database to rehearse on (read only).")],
+    tasks: Annotated[
+        int, typer.Option(min=1, max=10_000_000, help="Tasks to sample, with their answers.")
+    ] = 2000,
+    keep: Annotated[
+        bool, typer.Option("--keep", help="Keep the scratch database for a look afterwards.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Run expand, backfill, verify and rollback on a scratch copy of a sample of the given
+    database and report what the real migration would meet; the original is only read.
+
+    Exit 1 when the rehearsal was refused or verify or rollback would fail.
+    """
+    from whstudio.db.connect import normalize_url
+    from whstudio.legacy import rehearse as rehearsal
+
+    report = _guard(lambda: rehearsal.rehearse(normalize_url(source_url), tasks=tasks, keep=keep))
+    if as_json:
+        print(json.dumps(report.as_dict(), default=str))
+    else:
+        _print_rehearsal(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def _print_rehearsal(report) -> None:
+    d = report.as_dict()
+    out.print(f"rows in the original: {d['source_tables']}")
+    out.print(f"rows copied into the rehearsal: {d['sampled']}")
+    out.print(f"absent legacy tables: {', '.join(d['absent_tables']) or 'none'}")
+    for table, key in d["keys"].items():
+        out.print(f"key of {table}: {key}")
+    for title, groups in (("quarantined", d["quarantined"]), ("read differently or dropped",
+                                                               d["normalised"])):  # fmt: skip
+        for table, kinds in groups.items():
+            for kind, entry in kinds.items():
+                out.print(
+                    f"{title} {table}: {entry['rows']} in the sample,"
+                    f" about {entry['estimated_in_whole_database']} in all: {kind}",
+                    highlight=False,
+                )
+                for example in entry["examples"]:
+                    err.print(f"  e.g. {example}", highlight=False)
+    if d["refused"]:
+        err.print(f"refused: {d['refused']}", highlight=False)
+    v = d["verify"]
+    out.print(f"verify on the copy: {'passes' if v.get('ok') else 'FAILS'}")
+    out.print(f"rollback on the copy: {'passes' if d['rollback_ok'] else 'FAILS'}")
+    out.print(f"seconds: {d['seconds']}")
 
 
 @app.command("let-in")
