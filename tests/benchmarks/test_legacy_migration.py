@@ -32,6 +32,9 @@ def test_the_migration_benchmark_runs_under_a_simulated_old_application(server_u
     # CI on 2026-12-06 showed only checksums, unmigrated and quarantined)
     assert result["verify_ok"], json.dumps(result["verify"], default=str)
     assert result["contract_catalog_diff"] == 0
+    # every legacy answer with a clear choice counts, the old application's messy ones included
+    assert result["votes"]["counted"] == result["votes"]["clear"] > 0
+    assert result["verify"]["normalised"].get("submissions", 0) > 0
     assert result["backfill_rows"] >= 500 and result["backfill_rows_per_s"] > 0
     for step in ("expand", "backfill", "verify", "switch", "contract"):
         assert result["steps"][step]["seconds"] >= 0
