@@ -201,3 +201,48 @@ def test_a_table_that_appears_mid_migration_is_refused_then_taken_in(make_db, re
         assert conn.execute("SELECT count(*) FROM notifications").fetchone()[0] == 3
         assert conn.execute("SELECT count(*) FROM notification_templates").fetchone()[0] == 5
     assert catalog.diff(url, pristine, skip_tables=()) == []
+
+
+@pytest.mark.parametrize("notifications", [True, False], ids=["with_notifications", "without"])
+def test_the_mtbench_deployment_keeps_every_clear_vote_through_every_step(
+    make_db, reference_url, notifications
+):
+    """The old deployment as it held the MT-Bench sample, built by its own scripts, its answers
+    in every shape its clients wrote: expand, backfill, verify, switch and rollback on one copy,
+    contract on a second."""
+    from whstudio.legacy.generate import mtbench_deployment
+
+    first, second = make_db(migrated=False), make_db(migrated=False)
+    written = mtbench_deployment(first, notifications=notifications)
+    mtbench_deployment(second, notifications=notifications)
+    unreadable = sum(1 for a in written["answers"] if a["chosen_response"] == "maybe")
+    pristine = catalog.describe(first, skip_tables=())
+    steps.expand(first, reference_url=reference_url)
+    steps.backfill(first)
+    report = verify(first)
+    assert report.ok, report.as_dict()
+    assert report.quarantined == {"submissions": unreadable}, "only unreadable choices are held"
+    counted, clear = _votes(first)
+    assert counted == clear == len(written["answers"]) - unreadable
+    assert report.normalised["submissions"] > 0
+    steps.switch(first, "new")
+    steps.switch(first, "old")
+    rolled = steps.rollback(first)
+    assert rolled.ok, (rolled.catalog_diff, rolled.checksum_problems)
+    assert catalog.describe(first, skip_tables=()) == pristine
+
+    steps.expand(second, reference_url=reference_url)
+    steps.backfill(second)
+    with psycopg.connect(second, autocommit=True) as conn:  # the operator corrects the held ones
+        conn.execute(
+            'UPDATE submissions SET submission_data = \'{"chosen_response": "A"}\''
+            " WHERE submission_data ->> 'chosen_response' = 'maybe'"
+        )
+    assert verify(second).ok
+    steps.switch(second, "new")
+    done = contract.contract(second, reference_url=reference_url, quiet_seconds=0.2)
+    assert done.catalog_diff == []
+    with psycopg.connect(second) as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM submissions WHERE chosen_response IS NOT NULL"
+        ).fetchone() == (len(written["answers"]),)

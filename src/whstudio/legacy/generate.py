@@ -335,6 +335,66 @@ def generate(
     return out
 
 
+# Every answer shape docs/legacy-schema.md names, as the old deployment's clients sent them: the
+# two client versions, confidence as a fraction, a word or missing, time spent as a string, and
+# one choice nobody can read (the only one the migration may quarantine).
+MTBENCH_ANSWERS = (
+    lambda t: {"chosen_response": "A", "confidence": 4, "time_spent_seconds": 35},
+    lambda t: {"response_a": t["optionA"], "response_b": t["optionB"], "chosen_response": "a",
+               "rating_reasons": ["accuracy"], "confidence_score": 3,
+               "additional_comments": "A is correct and shorter."},
+    lambda t: {"chosen_response": "B", "confidence": 0.8, "time_spent_seconds": 20},
+    lambda t: {"chosen_response": "b", "confidence": 0.95},
+    lambda t: {"chosen_response": "A", "confidence": "high", "time_spent_seconds": 48},
+    lambda t: {"chosen_response": "B"},
+    lambda t: {"chosen_response": "A", "confidence": 2, "time_spent_seconds": "35"},
+    lambda t: {"chosen_response": "maybe", "confidence": 3},
+)  # fmt: skip
+
+
+def mtbench_deployment(url: str, *, notifications: bool = True, tasks: int = 60) -> dict:
+    """Fill an empty database as the old deployment held the MT-Bench sample: its own DDL
+    scripts (with their seed rows), a system user who created the A/B tasks, annotators, and
+    three answers per task in every shape its clients wrote. Returns what was written."""
+    rows = json.loads(
+        resources.files("whstudio.data").joinpath("mtbench_sample.json").read_text("utf-8")
+    )
+    # one task per distinct pair, as the deployment created them
+    distinct = {(r["prompt"], r["optionA"], r["optionB"]): r for r in reversed(rows)}
+    sample = sorted(distinct.values(), key=lambda r: (r["id"], r["prompt"]))[:tasks]
+    create_schema(url, notifications=notifications)
+    answers: list[dict] = []
+    with psycopg.connect(url) as conn:
+        users = [
+            conn.execute(
+                "INSERT INTO users (world_id, nullifier_hash, username) VALUES (%s, %s, %s)"
+                " RETURNING id, nullifier_hash",
+                (f"world_{i}", f"0xnull{i:04d}", "system" if i == 0 else f"annotator_{i}"),
+            ).fetchone()
+            for i in range(13)
+        ]
+        for k, item in enumerate(sample):
+            doc = {"type": "pairwise_ab", "prompt": item["prompt"], "optionA": item["optionA"],
+                   "optionB": item["optionB"], "gold": item["gold"]}  # fmt: skip
+            (task,) = conn.execute(
+                "INSERT INTO tasks (creator_id, title, description, instructions, task_type,"
+                " reward_amount, max_submissions, status)"
+                " VALUES (%s, %s, %s, %s, 'pairwise_ab', 0.1, 3, 'active') RETURNING id",
+                (users[0][0], f"A/B Preference – MTBench #{item['id']}",
+                 "Which answer is better?", json.dumps(doc)),
+            ).fetchone()  # fmt: skip
+            for j in range(3):
+                user, nullifier = users[1 + (k + 4 * j) % 12]
+                data = MTBENCH_ANSWERS[(3 * k + j) % len(MTBENCH_ANSWERS)](item)
+                conn.execute(
+                    "INSERT INTO submissions (task_id, user_id, submitter_nullifier,"
+                    " submission_data) VALUES (%s, %s, %s, %s)",
+                    (task, user, nullifier, json.dumps(data)),
+                )
+                answers.append(data)
+    return {"tasks": len(sample), "answers": answers}
+
+
 def repair_quarantined(url: str) -> None:
     """Correct every quarantined row through the old path, as an operator would before
     contract (the generated bad shapes have no right answer to recover; these are plausible)."""
