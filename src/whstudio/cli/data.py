@@ -24,6 +24,13 @@ from whstudio.cli.common import (
 )
 from whstudio.errors import InvalidInput
 
+# The rule every import gives its new tasks (import and import-items alike).
+ImportDataset = Annotated[str | None, typer.Option(help="Dataset name (default: from the file).")]
+ImportThreshold = Annotated[int, typer.Option(min=1, max=10000, help="Answers each task needs.")]
+ImportAgreement = Annotated[
+    float, typer.Option(min=0.01, max=100, help="Agreement % for consensus.")
+]
+
 _DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
 
 
@@ -33,13 +40,9 @@ def _utc(value: datetime | None) -> datetime | None:
 
 def import_(
     file: Annotated[Path, typer.Argument(help=".json (MT-Bench layout), .jsonl or .csv file.")],
-    dataset: Annotated[
-        str | None, typer.Option(help="Dataset name (default: from the file).")
-    ] = None,
-    threshold: Annotated[int, typer.Option(min=1, max=10000, help="Answers each task needs.")] = 3,
-    min_agreement: Annotated[
-        float, typer.Option(min=0.01, max=100, help="Agreement % for consensus.")
-    ] = 70.0,
+    dataset: ImportDataset = None,
+    threshold: ImportThreshold = 3,
+    min_agreement: ImportAgreement = 70.0,
     allow_tie: Annotated[
         bool | None,
         typer.Option("--allow-tie/--no-allow-tie", help="Whether answers may be a tie."),
@@ -226,13 +229,9 @@ def import_items(
         list[str] | None,
         typer.Option("--map", help="FIELD=COLUMN, e.g. prompt=question; repeat for more."),
     ] = None,
-    dataset: Annotated[
-        str | None, typer.Option(help="Dataset name (default: from the file).")
-    ] = None,
-    threshold: Annotated[int, typer.Option(min=1, max=10000, help="Answers each task needs.")] = 3,
-    min_agreement: Annotated[
-        float, typer.Option(min=0.01, max=100, help="Agreement % for consensus.")
-    ] = 70.0,
+    dataset: ImportDataset = None,
+    threshold: ImportThreshold = 3,
+    min_agreement: ImportAgreement = 70.0,
     allow_tie: Annotated[
         bool | None,
         typer.Option("--allow-tie/--no-allow-tie", help="Whether pairwise answers may be a tie."),

@@ -16,20 +16,21 @@ from psycopg import sql
 from whstudio.db import catalog as db_catalog
 from whstudio.db import migrate
 from whstudio.legacy import ddl, objects, steps
-from whstudio.legacy.common import StepRefused, connect, record, require, set_step, with_db
+from whstudio.legacy.common import (
+    LEGACY_TABLES,
+    REQUIRED_TABLES,
+    StepRefused,
+    connect,
+    record,
+    require,
+    set_step,
+    with_db,
+)
 from whstudio.legacy.users import USERNAME
 from whstudio.legacy.verify import verify
 
 # Tables the description says the migration must leave intact; the fresh install has none.
-KEPT_TABLES = (
-    "payments",
-    "user_sessions",
-    "task_reviews",
-    "disputes",
-    "notifications",
-    "notification_preferences",
-    "notification_templates",
-)
+KEPT_TABLES = tuple(t for t in LEGACY_TABLES if t not in (*REQUIRED_TABLES, "task_categories"))
 LEGACY_UPDATED_AT = "update_updated_at_column()"
 
 
