@@ -146,17 +146,25 @@ $$;
 -- update logs the row's key before and after, which differ when the key itself changed.
 CREATE OR REPLACE FUNCTION whs_legacy.log_change_v2() RETURNS trigger
 LANGUAGE plpgsql AS $$
+DECLARE
+    before text;
+    after text;
 BEGIN
+    -- Only what the key needs is computed: the row as JSON for a keyed table, its text for one
+    -- without a key (this runs on every write of the old application during the migration).
     IF TG_OP IN ('UPDATE', 'DELETE') THEN
-        INSERT INTO whs_legacy.changes (table_name, row_id, op)
-        VALUES (TG_TABLE_NAME, whs_legacy.row_key_v1(to_jsonb(OLD), OLD::text, TG_ARGV), TG_OP)
-        ON CONFLICT (table_name, row_id) DO NOTHING;
+        before := whs_legacy.row_key_v1(CASE WHEN TG_NARGS > 0 THEN to_jsonb(OLD) END,
+                                        CASE WHEN TG_NARGS = 0 THEN OLD::text END, TG_ARGV);
     END IF;
     IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        INSERT INTO whs_legacy.changes (table_name, row_id, op)
-        VALUES (TG_TABLE_NAME, whs_legacy.row_key_v1(to_jsonb(NEW), NEW::text, TG_ARGV), TG_OP)
-        ON CONFLICT (table_name, row_id) DO NOTHING;
+        after := whs_legacy.row_key_v1(CASE WHEN TG_NARGS > 0 THEN to_jsonb(NEW) END,
+                                       CASE WHEN TG_NARGS = 0 THEN NEW::text END, TG_ARGV);
     END IF;
+    -- one row per key: an update that kept its key logs it once, one that moved it both
+    INSERT INTO whs_legacy.changes (table_name, row_id, op)
+    SELECT DISTINCT TG_TABLE_NAME, k, TG_OP FROM unnest(ARRAY[before, after]) AS k
+     WHERE k IS NOT NULL
+    ON CONFLICT (table_name, row_id) DO NOTHING;
     RETURN NULL;
 END
 $$;
