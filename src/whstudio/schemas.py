@@ -95,6 +95,10 @@ class ConsensusResult(BaseModel):
     total_responses: int
 
 
+UserKind = Literal["person", "model"]
+GroupName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.-]{0,39}$")]
+
+
 class UserPublic(BaseModel):
     id: UUID
     username: str
@@ -103,6 +107,21 @@ class UserPublic(BaseModel):
     is_active: bool
     reputation_score: int
     created_at: datetime
+    kind: UserKind = Field(
+        default="person", description="person, or model: an LLM judge whose verdicts were imported"
+    )
+    groups: list[str] = Field(
+        default_factory=list, description="groups by which agreement is sliced (expert, ...)"
+    )
+
+
+class UserGroupsChange(BaseModel):
+    """An account's groups (replaced whole) and kind; a field left out stays as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    groups: list[GroupName] | None = Field(default=None, max_length=16)
+    kind: UserKind | None = None
 
 
 class UserCreate(BaseModel):
@@ -172,6 +191,12 @@ class TaskItemCreate(BaseModel):
     gold_standard: Any | None = None
     source_dataset: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     source_ref: Annotated[str, StringConstraints(max_length=200)] | None = None
+    source_key: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = Field(
+        default=None,
+        description="the item's identity in its source (e.g. model pair and turn): items with "
+        "the same content but different keys get a task each, and the same key finds its task "
+        "again; the item's metadata is kept on that task",
+    )
     metadata: dict[str, Any] | None = None
     title: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = None
     description: Annotated[str, StringConstraints(max_length=10_000)] | None = None

@@ -47,6 +47,22 @@ async def test_charts_draw_and_a_task_reaching_consensus_appears_live(site):
     await expect(admin.locator("#agreement-items")).to_have_text("0")
     await expect(admin.locator("#agreement-answers")).to_have_text("0")
     await expect(admin.locator("#agreement-alpha")).to_have_text("—")
+    # vote-pair agreement beside them: overall, no pair yet
+    rows = admin.locator("#vote-pairs-body tr")
+    await expect(rows).to_have_count(1)
+    await expect(rows.first).to_contain_text("all")
+    await admin.locator("#agreement-versus").select_option("person")
+    await admin.get_by_role("button", name="Compute").click()
+    await expect(admin.locator("#agreement-state")).to_have_text(
+        "Choose whose votes to compare first."
+    )
+    await admin.locator("#agreement-group").select_option("person")
+    await admin.locator("#agreement-by").select_option("model_pair")
+    await admin.get_by_role("button", name="Compute").click()
+    await expect(admin.locator("#vote-pairs-caption")).to_have_text(
+        "Vote pairs agreeing: person against person"
+    )
+    await expect(rows.nth(1)).to_contain_text("model-alpha vs model-beta")
     await shoot(admin, "admin-analytics", "desktop")
     phone = await site.new_page(PHONE)
     await phone.context.add_cookies(await admin.context.cookies())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import psycopg
 from psycopg.rows import dict_row
@@ -40,6 +41,25 @@ def test_quality_commands(whstudio, db_url):
     figures = whstudio("quality", "agreement", "--dataset", "simulation", env=env)
     assert figures.code == 0 and "Krippendorff's alpha" in figures.out
     assert "annotators 5" in figures.out
+    assert "vote pairs agreeing (everyone):" in figures.out and "with ties" in figures.out
+    # groups set from the command line slice the vote pairs; the JSON matches the API's shape
+    grouped = whstudio("users", "groups", "cli-adversary", "adversary", env=env)
+    assert grouped.code == 0 and "cli-adversary: person, groups adversary" in grouped.out
+    bad_group = whstudio("users", "groups", "cli-adversary", "Not Ok", env=env)
+    assert bad_group.code == 1 and "groups.0" in bad_group.err
+    versus = whstudio(
+        "quality", "agreement", "--group", "adversary", "--versus", "person", "--json", env=env
+    )
+    assert versus.code == 0, versus.err
+    pairs = json.loads(versus.out)["vote_pairs"]
+    assert pairs["group"] == "adversary" and pairs["overall"]["with_ties"]["pairs"] > 0
+    # an adversary agrees with the honest crowd far less than the crowd among itself
+    honest = json.loads(
+        whstudio("quality", "agreement", "--group", "person", "--json", env=env).out
+    )["vote_pairs"]
+    assert pairs["overall"]["with_ties"]["agreement"] < honest["overall"]["with_ties"]["agreement"]
+    refused = whstudio("quality", "agreement", "--versus", "person", env=env)
+    assert refused.code == 2 and "versus" in refused.err
     rate = whstudio("quality", "gold-rate", "simulation", "0.3", env=env)
     assert rate.code == 0 and "gold rate 0.3" in rate.out
     with psycopg.connect(db_url) as conn:

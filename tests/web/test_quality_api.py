@@ -201,3 +201,42 @@ async def test_review_queue_detail_and_adjudication_roles_and_effects(team):
         json={"final_answer": {"chosen_response": "A"}, "note": "x"},
     )
     assert missing.status_code == 404
+
+
+async def test_vote_pair_agreement_is_for_staff_and_groups_are_set_by_admins(team):
+    tasks = await create(team, [pair(i, dataset="vp") for i in range(2)])
+    choices = {"ann": "A", "bob": "A", "cat": "B"}
+    for name, choice in choices.items():
+        client = team.clients[name]
+        me = await _me(client)
+        for task in tasks:
+            await client.post(f"/api/tasks/{task}/submit", json=answer(shown(task, me, choice)))
+    url = "/api/quality/agreement/vote-pairs"
+    assert (await team.clients["ann"].get(url)).status_code == 403
+    everyone = (await team.clients["rita"].get(url, params={"dataset": "vp"})).json()
+    # per task: ann-bob agree, ann-cat and bob-cat do not
+    assert everyone["overall"]["with_ties"] == {"agreement": 0.3333, "agreeing": 2, "pairs": 6}
+    # groups: only admins set them, and agreement follows them at once
+    for name in ("ann", "rita"):
+        refused = await team.clients[name].patch("/api/users/bob", json={"groups": ["expert"]})
+        assert refused.status_code == 403
+    for name in ("ann", "bob"):
+        done = await team.clients["admin"].patch(f"/api/users/{name}", json={"groups": ["expert"]})
+        assert done.status_code == 200 and done.json()["groups"] == ["expert"]
+    experts = await team.clients["rita"].get(url, params={"dataset": "vp", "group": "expert"})
+    assert experts.json()["overall"]["with_ties"] == {"agreement": 1.0, "agreeing": 2, "pairs": 2}
+    versus = await team.clients["admin"].get(
+        url, params={"dataset": "vp", "group": "expert", "versus": "person"}
+    )
+    # experts against every person: each expert with the two others, never with himself
+    assert versus.json()["overall"]["with_ties"]["pairs"] == 8
+    for params, field in (({"by": "a b"}, "by"), ({"versus": "expert"}, "versus")):
+        bad = await team.clients["rita"].get(url, params=params)
+        assert bad.status_code == 422 and bad.json()["field"] == field
+    for body, field in (({"groups": ["Not A Group"]}, "groups.0"), ({"kind": "robot"}, "kind")):
+        bad = await team.clients["admin"].patch("/api/users/bob", json=body)
+        assert bad.status_code == 422 and bad.json()["field"] == field
+    missing = await team.clients["admin"].patch("/api/users/nobody", json={"groups": []})
+    assert missing.status_code == 404
+    me = (await team.clients["bob"].get("/api/me")).json()
+    assert (me["kind"], me["groups"]) == ("person", ["expert"])

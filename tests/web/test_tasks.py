@@ -88,6 +88,31 @@ async def test_bulk_creation_is_idempotent_and_admin_only(team):
     assert await count(team.env, "SELECT count(*) FROM tasks") == 3
 
 
+async def test_items_with_one_text_and_different_source_keys_get_a_task_each(team):
+    same = {"content": {"prompt": "p", "optionA": "same", "optionB": "words"}}
+    items = [
+        pair(0, **same, source_key="q1/gpt-4/vicuna", metadata={"model_a": "gpt-4"}),
+        pair(0, **same, source_key="q1/gpt-4/alpaca", metadata={"model_a": "gpt-4x"}),
+        pair(0, **same),
+    ]
+    first = (await team.clients["admin"].post("/api/admin/tasks", json={"items": items})).json()
+    assert [i["question_created"] for i in first["items"]] == [True, False, False]
+    assert len({i["task_id"] for i in first["items"]}) == 3
+    again = (await team.clients["admin"].post("/api/admin/tasks", json={"items": items})).json()
+    assert again["tasks_created"] == 0
+    assert [i["task_id"] for i in again["items"]] == [i["task_id"] for i in first["items"]]
+    # each task reads its own item's metadata over the question's
+    detail = await team.clients["admin"].get(f"/api/tasks/{first['items'][1]['task_id']}")
+    canonical = detail.json()["canonical"]
+    assert (canonical["metadata"]["model_a"], canonical["source_key"]) == (
+        "gpt-4x",
+        "q1/gpt-4/alpaca",
+    )
+    too_long = pair(1, source_key="k" * 501)
+    refused = await team.clients["admin"].post("/api/admin/tasks", json={"items": [too_long]})
+    assert refused.status_code == 422 and refused.json()["field"] == "items.0.source_key"
+
+
 async def test_the_dashboard_filters_sorts_and_pages_without_gaps(team):
     ids = await create(team, [pair(i, priority=1 + i % 5) for i in range(23)])
     await create(team, [pair(100, dataset="other")])

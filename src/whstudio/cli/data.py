@@ -245,6 +245,13 @@ def import_items(
     judge_prefix: Annotated[
         str, typer.Option(help="MT-Bench judgments: prefix of the judges' account names.")
     ] = "mtbench.",
+    judge_kind: Annotated[
+        str,
+        typer.Option(
+            help="MT-Bench judgments: auto, person or model. auto: a judge named like expert_12 "
+            "is a person in group expert, any other (gpt4_pair) a model judge."
+        ),
+    ] = "auto",
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Import items of any type with a column mapping, or MT-Bench judgments with their answers.
@@ -267,6 +274,7 @@ def import_items(
             question_type=question_type or None,
             mapping=mapping or [],
             judge_prefix=judge_prefix,
+            judge_kind=judge_kind,
         )
     except InvalidInput as exc:
         fail(f"{exc.field}: {exc.message}" if exc.field else exc.message)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import sys
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from whstudio.cli.common import database_url, ensure_schema, fail, load_settings, out, transact
+from whstudio.errors import WhError
 
 app = typer.Typer(
     help="Annotator quality: reputation, agreement, refresh, gold rates.", no_args_is_help=True
@@ -109,13 +112,40 @@ def quality_show(
 @app.command("agreement")
 def quality_agreement(
     dataset: Annotated[str | None, typer.Option(help="Only this source dataset.")] = None,
+    by: Annotated[
+        str | None,
+        typer.Option(help="Vote pairs per slice: dataset, model_pair or a metadata field (turn)."),
+    ] = None,
+    group: Annotated[
+        str | None,
+        typer.Option(help="Vote pairs within a group (expert, author...) or kind (person, model)."),
+    ] = None,
+    versus: Annotated[
+        str | None, typer.Option(help="Vote pairs between --group and this second group.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
-    """Krippendorff's alpha, Fleiss' kappa and the number of items they rest on."""
+    """Krippendorff's alpha, Fleiss' kappa and the share of agreeing vote pairs (with ties and
+    without, as the MT-Bench paper reports it), overall, per slice, within or between groups."""
     from whstudio.domain import agreement
 
+    try:
+        agreement.check_vote_pair_options(by, group, versus)
+    except WhError as exc:
+        fail(f"{exc.field}: {exc.message}", 2)
     url = database_url(load_settings())
     ensure_schema(url)
-    figures = transact(url, lambda conn: agreement.compute(conn, dataset=dataset))
+
+    async def both(conn):
+        classic = await agreement.compute(conn, dataset=dataset)
+        pairs = await agreement.vote_pairs(conn, dataset=dataset, by=by, group=group, versus=versus)
+        return classic, pairs
+
+    figures, pairs = transact(url, both)
+    if as_json:
+        classic = {k: v for k, v in figures.items() if k not in ("pairwise", "task_ids")}
+        sys.stdout.write(json.dumps({**classic, "vote_pairs": pairs}, indent=2) + "\n")
+        return
     out.print(
         f"items {figures['items']} (with ≥2 answers), answers {figures['answers']}, "
         f"annotators {figures['annotators']}",
@@ -124,6 +154,28 @@ def quality_agreement(
     out.print(f"Krippendorff's alpha: {figures['krippendorff_alpha']}", highlight=False)
     out.print(f"Fleiss' kappa: {figures['fleiss_kappa']}", highlight=False)
     out.print(f"annotator pairs with shared items: {figures['pairs_total']}", highlight=False)
+    who = group or "everyone"
+    out.print(f"vote pairs agreeing ({who}{f' vs {versus}' if versus else ''}):", highlight=False)
+    table = Table(
+        by or "", "with ties", "pairs", "without ties", "pairs", "alpha", "kappa", box=None
+    )
+    for label, part in [("all", pairs["overall"])] + [
+        (str(s["value"]), s) for s in pairs["slices"]
+    ]:
+        table.add_row(
+            label,
+            _percent(part["with_ties"]["agreement"]),
+            str(part["with_ties"]["pairs"]),
+            _percent(part["without_ties"]["agreement"]),
+            str(part["without_ties"]["pairs"]),
+            "—" if part["krippendorff_alpha"] is None else f"{part['krippendorff_alpha']:.3f}",
+            "—" if part["fleiss_kappa"] is None else f"{part['fleiss_kappa']:.3f}",
+        )
+    out.print(table)
+
+
+def _percent(share: float | None) -> str:
+    return "—" if share is None else f"{share * 100:.0f}%"
 
 
 @app.command("gold-rate")

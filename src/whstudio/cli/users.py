@@ -58,11 +58,13 @@ def users_list() -> None:
     url = database_url(load_settings())
     ensure_schema(url)
     rows = transact(url, users.list_users)
-    table = Table("username", "role", "active", "reputation", "created", box=None)
+    table = Table("username", "role", "kind", "groups", "active", "reputation", "created", box=None)
     for r in rows:
         table.add_row(
             r["username"],
             r["role"],
+            r["kind"],
+            ",".join(r["groups"]),
             "yes" if r["is_active"] else "no",
             str(r["reputation_score"]),
             r["created_at"].strftime("%Y-%m-%d %H:%M"),
@@ -104,6 +106,43 @@ def users_deactivate(username: Annotated[str, typer.Argument(help="Whose account
     ensure_schema(url)
     transact(url, lambda c: users.deactivate(c, username))
     out.print(f"deactivated {username}")
+
+
+@app.command("groups")
+def users_groups(
+    username: Annotated[str, typer.Argument(help="Whose account.")],
+    groups: Annotated[
+        list[str] | None,
+        typer.Argument(help="The account's groups, replacing its own (none given: unchanged)."),
+    ] = None,
+    kind: Annotated[
+        str | None, typer.Option(help="person, or model (an LLM judge); left out: unchanged.")
+    ] = None,
+    clear: Annotated[bool, typer.Option("--clear", help="Remove every group.")] = False,
+) -> None:
+    """Set the groups agreement is sliced by (expert, author, crowd, ...) and the kind."""
+    from pydantic import ValidationError
+
+    from whstudio.domain import users
+    from whstudio.schemas import UserGroupsChange
+
+    if clear and groups:
+        fail("give groups or --clear, not both")
+    try:
+        body = UserGroupsChange(
+            groups=[] if clear else (groups or None),
+            kind=kind,  # type: ignore[arg-type]
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        fail(f"{'.'.join(map(str, first['loc']))}: {first['msg']}")
+    url = database_url(load_settings())
+    ensure_schema(url)
+    row = transact(url, lambda c: users.set_groups(c, username, body.groups, body.kind))
+    out.print(
+        f"{row['username']}: {row['kind']}, groups {', '.join(row['groups']) or '(none)'}",
+        highlight=False,
+    )
 
 
 @app.command("set-password")

@@ -11,6 +11,7 @@ left out of every figure.
 from __future__ import annotations
 
 import asyncio
+import re
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -21,7 +22,9 @@ from psycopg import AsyncConnection
 from scipy import sparse
 
 from whstudio.db import bulk
+from whstudio.db import queries as q
 from whstudio.domain import batch
+from whstudio.errors import InvalidInput
 
 CATEGORIES = ("A", "B", "tie")
 
@@ -183,3 +186,125 @@ async def compute(
     out["task_ids"] = task_ids
     out["pair_limit"] = pair_limit
     return out
+
+
+# --- agreement as the share of agreeing vote pairs -------------------------------------------
+
+SLICES = ("dataset", "model_pair")  # and any metadata field of the items
+_FIELD = re.compile(r"[A-Za-z0-9_]{1,64}")
+_GROUP = re.compile(r"[a-z0-9][a-z0-9_.-]{0,39}")
+
+
+def _share(agreeing: int, pairs: int) -> dict[str, Any]:
+    return {
+        "agreement": round(agreeing / pairs, 4) if pairs else None,
+        "agreeing": agreeing,
+        "pairs": pairs,
+    }
+
+
+def _c2(n: int) -> int:
+    return n * (n - 1) // 2
+
+
+def _figures(rows: list[dict[str, Any]], between: bool) -> dict[str, Any]:
+    """Vote-pair agreement with ties (S1) and without (S2), alpha and kappa, of folded rows."""
+    s1 = s1_agree = s2 = s2_agree = items = answers = 0
+    union: list[tuple[int, int, int]] = []
+    weights: list[int] = []
+    for r in rows:
+        w = r["items"]
+        xa, xb, xt, ya, yb, yt = r["xa"], r["xb"], r["xt"], r["ya"], r["yb"], r["yt"]
+        ba, bb, bt = r["ba"], r["bb"], r["bt"]
+        if between:
+            # one vote from each side, never an annotator with himself
+            pairs = (xa + xb + xt) * (ya + yb + yt) - (ba + bb + bt)
+            agree = xa * ya + xb * yb + xt * yt - (ba + bb + bt)
+            pairs2 = (xa + xb) * (ya + yb) - (ba + bb)
+            agree2 = xa * ya + xb * yb - (ba + bb)
+            a, b, t = xa + ya - ba, xb + yb - bb, xt + yt - bt
+        else:
+            pairs, agree = _c2(xa + xb + xt), _c2(xa) + _c2(xb) + _c2(xt)
+            pairs2, agree2 = _c2(xa + xb), _c2(xa) + _c2(xb)
+            a, b, t = xa, xb, xt
+        s1, s1_agree = s1 + w * pairs, s1_agree + w * agree
+        s2, s2_agree = s2 + w * pairs2, s2_agree + w * agree2
+        items += w * (pairs > 0)
+        answers += w * (a + b + t)
+        if a + b + t >= 2:
+            union.append((a, b, t))
+            weights.append(w)
+    counts = (
+        np.repeat(np.array(union, dtype=float), weights, axis=0)
+        if union
+        else np.zeros((0, len(CATEGORIES)))
+    )
+    alpha, kappa = krippendorff_alpha(counts), fleiss_kappa(counts)
+    return {
+        "items": items,
+        "answers": answers,
+        "with_ties": _share(s1_agree, s1),
+        "without_ties": _share(s2_agree, s2),
+        "krippendorff_alpha": None if alpha is None else round(alpha, 4),
+        "fleiss_kappa": None if kappa is None else round(kappa, 4),
+    }
+
+
+def check_vote_pair_options(by: str | None, group: str | None, versus: str | None) -> None:
+    """Raise InvalidInput naming the option that is not a slice or a group name."""
+    if by is not None and by not in SLICES and not _FIELD.fullmatch(by):
+        raise InvalidInput(
+            "by must be dataset, model_pair or a metadata field (letters, digits, _)", field="by"
+        )
+    for name, value in (("group", group), ("versus", versus)):
+        if value is not None and not _GROUP.fullmatch(value):
+            raise InvalidInput(
+                f"{name} must be a group name (lowercase letters, digits, _ . -)", field=name
+            )
+    if versus is not None and group is None:
+        raise InvalidInput("versus needs a group to compare with", field="versus")
+
+
+async def vote_pairs(
+    conn: AsyncConnection,
+    *,
+    dataset: str | None = None,
+    by: str | None = None,
+    group: str | None = None,
+    versus: str | None = None,
+) -> dict[str, Any]:
+    """Agreement as the share of agreeing vote pairs on the same item, as the MT-Bench paper
+    reports it: with ties as a category ("S1") and with every pair holding a tie left out
+    ("S2"), each with the number of vote pairs behind it, beside alpha and kappa of the same
+    votes; overall and per slice (`by`: dataset, model_pair or a metadata field such as turn).
+
+    group: whose votes (a group such as expert, or a kind, person or model; None: everyone).
+    versus: a second group; then each pair is one vote of each, e.g. experts against a model
+    judge. Pairs are pooled over items, so an item with more votes weighs more."""
+    check_vote_pair_options(by, group, versus)
+    rows = await q.fetch_all(
+        conn,
+        "agreement.vote_counts",
+        {
+            "dataset": dataset,
+            "by": by,
+            "group_x": group,
+            "group_y": versus if versus is not None else group,
+        },
+    )
+    between = versus is not None and versus != group  # a group against itself: within it
+    slices: dict[Any, list[dict[str, Any]]] = {}
+    for row in rows:
+        slices.setdefault(row["slice"], []).append(row)
+    return {
+        "dataset": dataset,
+        "by": by,
+        "group": group,
+        "versus": versus,
+        "overall": _figures(rows, between),
+        "slices": (
+            [{"value": value, **_figures(part, between)} for value, part in slices.items()]
+            if by is not None
+            else []
+        ),
+    }

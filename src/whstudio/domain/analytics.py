@@ -81,6 +81,7 @@ async def figures(conn: AsyncConnection, *, days: int = 30) -> dict[str, Any]:
     weeks = await q.fetch_all(conn, "analytics.success_by_week", {"days": days})
     adjudications = await q.fetch_all(conn, "analytics.adjudication_by_week", {"days": days})
     annotators = await quality.leaderboard(conn, limit=100, min_answers=0, staff=True)
+    groups = await q.fetch_all(conn, "analytics.annotator_groups")
     return {
         "days": days,
         "throughput": [
@@ -100,6 +101,7 @@ async def figures(conn: AsyncConnection, *, days: int = 30) -> dict[str, Any]:
         ],
         "success": success_metrics(weeks, adjudications),
         "annotators": annotators,
+        "annotator_groups": groups,
     }
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
 
 from whstudio.db import queries as q
 from whstudio.db import readpath, tasklist
@@ -31,8 +32,13 @@ async def create_task(
     priority: int = 3,
     status: str = "active",
     expires_at: datetime | None = None,
+    source_key: str | None = None,
+    metadata: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Create a task (its consensus row comes with it) and return it."""
+    """Create a task (its consensus row comes with it) and return it.
+
+    source_key: the item's identity in the source it came from (model pair, turn, source id);
+    metadata: that item's own facts (model names, turn), read over the question's."""
     row = await q.fetch_one(
         conn,
         "tasks.insert",
@@ -47,6 +53,8 @@ async def create_task(
             "priority": priority,
             "status": status,
             "expires_at": expires_at,
+            "source_key": source_key,
+            "metadata": Jsonb(metadata or {}),
         },
     )
     assert row is not None
@@ -54,8 +62,21 @@ async def create_task(
 
 
 async def task_for_question(conn: AsyncConnection, question_id: UUID) -> UUID | None:
-    """Return the first task asking this question, if any."""
+    """Return the first task asking this question without a source key, if any."""
     row = await q.fetch_one(conn, "tasks.for_question", {"question_id": question_id})
+    return row["id"] if row else None
+
+
+async def task_for_item(
+    conn: AsyncConnection, question_id: UUID, source_key: str | None
+) -> UUID | None:
+    """Return the task of a source item: the one with its source_key, or without a key the
+    question's first task that has none."""
+    if source_key is None:
+        return await task_for_question(conn, question_id)
+    row = await q.fetch_one(
+        conn, "tasks.for_source_key", {"question_id": question_id, "source_key": source_key}
+    )
     return row["id"] if row else None
 
 
@@ -185,7 +206,10 @@ async def create_many(
             )
         except InvalidInput as exc:
             raise InvalidInput(exc.message, field=f"items.{index}.content.{exc.field}") from exc
-        task_id = None if item.get("new_task") else await task_for_question(conn, question["id"])
+        source_key = item.get("source_key")
+        task_id = (
+            None if item.get("new_task") else await task_for_item(conn, question["id"], source_key)
+        )
         task_created = task_id is None
         if task_id is None:
             task = await create_task(
@@ -199,6 +223,8 @@ async def create_many(
                 allow_tie=item.get("allow_tie", False),
                 priority=item.get("priority", 3),
                 expires_at=item.get("expires_at"),
+                source_key=source_key,
+                metadata=item.get("metadata") if source_key is not None else None,
             )
             task_id = task["id"]
         out.append(

@@ -78,6 +78,25 @@ async def get_user(conn: AsyncConnection, username: str) -> dict[str, Any]:
     return row
 
 
+async def set_groups(
+    conn: AsyncConnection, username: str, groups: list[str] | None, kind: str | None = None
+) -> dict[str, Any]:
+    """Replace an account's groups (sorted, each once) and/or set its kind; return the account.
+    Raises NotFound for an unknown name."""
+    row = await q.fetch_one(
+        conn,
+        "users.set_groups",
+        {
+            "username": username,
+            "groups": sorted(set(groups)) if groups is not None else None,
+            "kind": kind,
+        },
+    )
+    if row is None:
+        raise NotFound(f"no user {username!r}", field="username")
+    return row
+
+
 async def set_password(conn: AsyncConnection, username: str, password: str) -> None:
     """Set a new password (reactivating the account) and end its existing web sessions."""
     row = await q.fetch_one(

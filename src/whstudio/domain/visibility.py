@@ -151,6 +151,7 @@ def task_view(
             "content": dict(row["content"]),
             "gold_standard": row["gold_standard"],
             "source_ref": row["source_ref"],
+            "source_key": row.get("source_key"),
             "metadata": row["metadata"],
         }
     return view

@@ -101,6 +101,7 @@ CREATE TABLE public.submissions (
     created_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
     updated_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
     vote_weight numeric(9,6) DEFAULT 1 NOT NULL,
+    source_label text,
     CONSTRAINT submissions_answer_check CHECK (((chosen_response IS NULL) <> (payload IS NULL))),
     CONSTRAINT submissions_chosen_response_check CHECK ((chosen_response = ANY (ARRAY['A'::text, 'B'::text, 'tie'::text]))),
     CONSTRAINT submissions_confidence_check CHECK (((confidence >= 1) AND (confidence <= 5))),
@@ -109,6 +110,7 @@ CREATE TABLE public.submissions (
     CONSTRAINT submissions_payload_check CHECK ((jsonb_typeof(payload) = 'object'::text)),
     CONSTRAINT submissions_response_version_check CHECK ((response_version >= 1)),
     CONSTRAINT submissions_shown_order_check CHECK ((shown_order = ANY (ARRAY['AB'::text, 'BA'::text]))),
+    CONSTRAINT submissions_source_label_check CHECK (((length(source_label) >= 1) AND (length(source_label) <= 200))),
     CONSTRAINT submissions_status_check CHECK ((status = ANY (ARRAY['pending'::text, 'approved'::text, 'rejected'::text, 'under_review'::text]))),
     CONSTRAINT submissions_time_spent_seconds_check CHECK (((time_spent_seconds >= 0) AND (time_spent_seconds <= 86400))),
     CONSTRAINT submissions_vote_weight_check CHECK (((vote_weight >= (0)::numeric) AND (vote_weight <= (100)::numeric)))
@@ -1981,13 +1983,17 @@ CREATE TABLE public.tasks (
     reward_currency text DEFAULT 'WLD'::text NOT NULL,
     created_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
     updated_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    source_key text,
+    metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
     CONSTRAINT tasks_consensus_threshold_check CHECK (((consensus_threshold >= 1) AND (consensus_threshold <= 10000))),
     CONSTRAINT tasks_difficulty_level_check CHECK (((difficulty_level >= 1) AND (difficulty_level <= 5))),
     CONSTRAINT tasks_estimated_time_minutes_check CHECK ((estimated_time_minutes > 0)),
+    CONSTRAINT tasks_metadata_check CHECK ((jsonb_typeof(metadata) = 'object'::text)),
     CONSTRAINT tasks_min_agreement_percentage_check CHECK (((min_agreement_percentage > (0)::numeric) AND (min_agreement_percentage <= (100)::numeric))),
     CONSTRAINT tasks_priority_check CHECK (((priority >= 1) AND (priority <= 5))),
     CONSTRAINT tasks_reward_amount_check CHECK ((reward_amount >= (0)::numeric)),
     CONSTRAINT tasks_reward_currency_check CHECK ((reward_currency = ANY (ARRAY['WLD'::text, 'ETH'::text, 'USDC'::text]))),
+    CONSTRAINT tasks_source_key_check CHECK (((length(source_key) >= 1) AND (length(source_key) <= 500))),
     CONSTRAINT tasks_status_check CHECK ((status = ANY (ARRAY['draft'::text, 'active'::text, 'paused'::text, 'completed'::text, 'cancelled'::text]))),
     CONSTRAINT tasks_title_check CHECK (((length(title) >= 1) AND (length(title) <= 500)))
 );
@@ -2081,6 +2087,10 @@ CREATE TABLE public.users (
     total_earned numeric(18,8) DEFAULT 0 NOT NULL,
     created_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
     updated_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    kind text DEFAULT 'person'::text NOT NULL,
+    groups text[] DEFAULT '{}'::text[] NOT NULL,
+    CONSTRAINT users_groups_check CHECK (((cardinality(groups) <= 16) AND (string_to_array(array_to_string(groups, ','::text), ','::text) = groups) AND (array_to_string(groups, ','::text) ~ '^([a-z0-9][a-z0-9_.-]{0,39}(,[a-z0-9][a-z0-9_.-]{0,39})*)?$'::text))),
+    CONSTRAINT users_kind_check CHECK ((kind = ANY (ARRAY['person'::text, 'model'::text]))),
     CONSTRAINT users_password_hash_check CHECK (((password_hash IS NULL) OR (password_hash ~~ '$argon2%'::text))),
     CONSTRAINT users_reputation_score_check CHECK ((reputation_score >= 0)),
     CONSTRAINT users_reputation_weight_check CHECK (((reputation_weight >= (0)::double precision) AND (reputation_weight <= (100)::double precision))),
@@ -2745,10 +2755,17 @@ CREATE INDEX tasks_priority_idx ON public.tasks USING btree (priority, id);
 
 
 --
--- Name: tasks_question_id_idx; Type: INDEX; Schema: public; Owner: -
+-- Name: tasks_question_created_idx; Type: INDEX; Schema: public; Owner: -
 --
 
-CREATE INDEX tasks_question_id_idx ON public.tasks USING btree (question_id);
+CREATE INDEX tasks_question_created_idx ON public.tasks USING btree (question_id, created_at);
+
+
+--
+-- Name: tasks_source_key_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE UNIQUE INDEX tasks_source_key_idx ON public.tasks USING btree (question_id, source_key) WHERE (source_key IS NOT NULL);
 
 
 --

@@ -55,3 +55,11 @@ SELECT date_trunc('week', a.created_at AT TIME ZONE 'UTC')::date AS week, count(
  WHERE a.created_at >= CURRENT_TIMESTAMP - make_interval(days => %(days)s)
  GROUP BY 1
  ORDER BY 1;
+
+-- name: annotator_groups
+-- The groups annotators carry, and the two kinds (person, model), with how many are in each:
+-- the sides agreement can be measured within or between.
+SELECT g AS name, count(*) AS annotators
+  FROM users CROSS JOIN LATERAL unnest(groups || kind) AS g
+ GROUP BY g
+ ORDER BY g;

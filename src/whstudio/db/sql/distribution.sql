@@ -7,7 +7,8 @@ SELECT n.lease_expires_at,
        t.updated_at, t.consensus_threshold, t.min_agreement_percentage, t.allow_tie,
        t.reward_amount, t.reward_currency, t.question_id,
        q.lineage_id AS question_lineage_id, q.version AS question_version, q.question_type,
-       q.content, q.gold_standard, q.source_dataset, q.source_ref, q.metadata,
+       q.content, q.gold_standard, q.source_dataset, q.source_ref,
+       q.metadata || t.metadata AS metadata, t.source_key,
        c.total_responses, c.remaining, c.consensus_reached
   FROM next_task_v2(%(user_id)s, %(lease_seconds)s, %(coin)s, %(default_gold_rate)s,
                     %(dataset)s) AS n

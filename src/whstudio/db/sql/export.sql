@@ -35,10 +35,10 @@ SELECT t.id AS task_id,
        CASE WHEN v.winner = 'B' THEN q.content ->> 'optionA' ELSE q.content ->> 'optionB' END
            AS rejected,
        v.winner = 'tie' AS tie,
-       CASE WHEN v.winner = 'B' THEN q.metadata ->> 'model_b' ELSE q.metadata ->> 'model_a' END
-           AS chosen_model,
-       CASE WHEN v.winner = 'B' THEN q.metadata ->> 'model_a' ELSE q.metadata ->> 'model_b' END
-           AS rejected_model,
+       CASE WHEN v.winner = 'B' THEN (q.metadata || t.metadata) ->> 'model_b'
+            ELSE (q.metadata || t.metadata) ->> 'model_a' END AS chosen_model,
+       CASE WHEN v.winner = 'B' THEN (q.metadata || t.metadata) ->> 'model_a'
+            ELSE (q.metadata || t.metadata) ->> 'model_b' END AS rejected_model,
        v.winner,
        c.agreement_percentage::float8 AS agreement_percentage,
        c.weighted_agreement_percentage::float8 AS weighted_agreement_percentage,

@@ -1,17 +1,19 @@
 -- name: outcomes
--- Pairwise outcomes between the two models named in a question's metadata, grouped by how the
+-- Pairwise outcomes between the two models a task names (its own metadata, else its question's:
+-- an imported item keeps its model pair on the task, since one question text may be shared by
+-- several pairs that gave identical answers), grouped by how the
 -- comparison went. basis 'answers': every latest answer is one comparison; 'consensus': each
 -- task whose consensus was reached is one (its winner), and a task settled on "tie" counts as a
 -- tie. Rows where both sides name the same model tell nothing and are left out.
 WITH pairs AS (
-    SELECT t.id AS task_id, q.metadata ->> 'model_a' AS model_a,
-           q.metadata ->> 'model_b' AS model_b
+    SELECT t.id AS task_id, m.meta ->> 'model_a' AS model_a, m.meta ->> 'model_b' AS model_b
       FROM tasks t
       JOIN questions q ON q.id = t.question_id
+     CROSS JOIN LATERAL (SELECT q.metadata || t.metadata AS meta) AS m
      WHERE q.question_type = 'pairwise_ab'
-       AND q.metadata ->> 'model_a' <> ''
-       AND q.metadata ->> 'model_b' <> ''
-       AND q.metadata ->> 'model_a' <> q.metadata ->> 'model_b'
+       AND m.meta ->> 'model_a' <> ''
+       AND m.meta ->> 'model_b' <> ''
+       AND m.meta ->> 'model_a' <> m.meta ->> 'model_b'
        AND (%(dataset)s::text IS NULL OR q.source_dataset = %(dataset)s)
 ), votes AS (
     SELECT p.model_a, p.model_b, s.chosen_response AS outcome

@@ -1,13 +1,24 @@
 -- name: insert
 INSERT INTO tasks (question_id, creator_id, title, description, consensus_threshold,
-                   min_agreement_percentage, allow_tie, priority, status, expires_at)
+                   min_agreement_percentage, allow_tie, priority, status, expires_at, source_key,
+                   metadata)
 VALUES (%(question_id)s, %(creator_id)s, %(title)s, %(description)s, %(consensus_threshold)s,
-        %(min_agreement_percentage)s, %(allow_tie)s, %(priority)s, %(status)s, %(expires_at)s)
+        %(min_agreement_percentage)s, %(allow_tie)s, %(priority)s, %(status)s, %(expires_at)s,
+        %(source_key)s, %(metadata)s)
 RETURNING id, question_id, title, status, consensus_threshold, min_agreement_percentage, allow_tie,
-          priority, expires_at, created_at;
+          priority, expires_at, created_at, source_key, metadata;
 
 -- name: for_question
-SELECT id FROM tasks WHERE question_id = %(question_id)s ORDER BY created_at LIMIT 1;
+-- The first task asking a question that is no source item's own (tasks made in the app, and
+-- imported items known by their text alone, are found this way).
+SELECT id FROM tasks
+ WHERE question_id = %(question_id)s AND source_key IS NULL
+ ORDER BY created_at LIMIT 1;
+
+-- name: for_source_key
+-- The task of one source item: its question and its identity in the source (model pair, turn,
+-- source id), so that two items with identical texts stay two tasks.
+SELECT id FROM tasks WHERE question_id = %(question_id)s AND source_key = %(source_key)s;
 
 -- name: count_by_status
 SELECT status, count(*) AS tasks FROM tasks GROUP BY status ORDER BY 1;
@@ -17,7 +28,8 @@ SELECT t.id, t.title, t.description, t.status, t.priority, t.expires_at, t.creat
        t.updated_at, t.consensus_threshold, t.min_agreement_percentage, t.allow_tie,
        t.reward_amount, t.reward_currency, t.question_id,
        q.lineage_id AS question_lineage_id, q.version AS question_version, q.question_type,
-       q.content, q.gold_standard, q.source_dataset, q.source_ref, q.metadata,
+       q.content, q.gold_standard, q.source_dataset, q.source_ref,
+       q.metadata || t.metadata AS metadata, t.source_key,
        c.total_responses, c.remaining, c.consensus_reached
   FROM tasks t
   JOIN questions q ON q.id = t.question_id

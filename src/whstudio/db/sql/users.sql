@@ -2,15 +2,23 @@
 INSERT INTO users (username, display_name, role, password_hash)
 VALUES (%(username)s, %(display_name)s, %(role)s, %(password_hash)s)
 ON CONFLICT (username) DO NOTHING
-RETURNING id, username, display_name, role, is_active, reputation_score, created_at;
+RETURNING id, username, display_name, role, is_active, reputation_score, created_at, kind, groups;
 
 -- name: by_username
-SELECT id, username, display_name, role, is_active, reputation_score, created_at, password_hash
+SELECT id, username, display_name, role, is_active, reputation_score, created_at, kind, groups,
+       password_hash
   FROM users WHERE username = %(username)s;
 
 -- name: list
-SELECT id, username, display_name, role, is_active, reputation_score, created_at
+SELECT id, username, display_name, role, is_active, reputation_score, created_at, kind, groups
   FROM users ORDER BY username;
+
+-- name: set_groups
+-- An account's groups (replaced whole) and kind; a NULL leaves that one as it is.
+UPDATE users
+   SET groups = coalesce(%(groups)s::text[], groups), kind = coalesce(%(kind)s, kind)
+ WHERE username = %(username)s
+RETURNING id, username, display_name, role, is_active, reputation_score, created_at, kind, groups;
 
 -- name: set_password
 UPDATE users SET password_hash = %(password_hash)s, is_active = true

@@ -54,13 +54,25 @@ def report_of(checked: Checked, source: str) -> ItemsReport:
     )
 
 
-async def _judge_ids(conn: AsyncConnection, names: set[str], report: ItemsReport) -> dict:
+async def _judge_ids(conn: AsyncConnection, checked: Checked, report: ItemsReport) -> dict:
+    """The account of every judge whose answers come with the file, made where missing, with its
+    kind and the groups the file gives it."""
+    judges: dict[str, tuple[str, set[str]]] = {}
+    for item in checked.items:
+        for answer in item.answers:
+            kind, groups = judges.setdefault(answer.judge, (answer.judge_kind, set()))
+            groups.update(answer.judge_groups)
     ids: dict[str, UUID] = {}
-    for name in sorted(names):
+    for name, (kind, groups) in sorted(judges.items()):
         row = await q.fetch_one(
             conn,
             "import_items.ensure_judge",
-            {"username": name, "display_name": f"Imported judge {name}"},
+            {
+                "username": name,
+                "display_name": f"Imported {'model judge' if kind == 'model' else 'judge'} {name}",
+                "kind": kind,
+                "groups": sorted(groups),
+            },
         )
         assert row is not None
         ids[name] = row["id"]
@@ -91,9 +103,7 @@ async def store(
         raise ImportRefused(report)
     layout = LAYOUTS[checked.layout]
     tie = layout.allow_tie if allow_tie is None else allow_tie
-    judges = await _judge_ids(
-        conn, {a.judge for item in checked.items for a in item.answers}, report
-    )
+    judges = await _judge_ids(conn, checked, report)
     for item in checked.items:
         try:
             async with conn.transaction():
@@ -159,7 +169,7 @@ async def _store_item(
             f"line {item.lines[0]}: the stored question keeps its gold "
             f"{question['gold_standard']!r}; this file says {gold!r}"
         )
-    task_id = await tasks_domain.task_for_question(conn, question["id"])
+    task_id = await tasks_domain.task_for_item(conn, question["id"], item.source_key)
     if task_id is None:
         preview = " ".join(item.content["prompt"].split())[:80]
         task = await tasks_domain.create_task(
@@ -170,6 +180,8 @@ async def _store_item(
             consensus_threshold=threshold,
             min_agreement_percentage=min_agreement,
             allow_tie=tie,
+            source_key=item.source_key,
+            metadata=item.metadata if item.source_key is not None else None,
         )
         task_id = task["id"]
         report.tasks_created += 1
@@ -197,6 +209,12 @@ async def _store_item(
         except psycopg.DatabaseError as exc:
             raise domain_error(exc) from exc
         replayed = row["result"]["replayed"]
+        if answer.source_label is not None and not replayed:
+            await q.execute(
+                conn,
+                "import_items.label_answer",
+                {"id": row["result"]["submission_id"], "source_label": answer.source_label},
+            )
         report.responses_existing += int(replayed)
         report.responses_created += int(not replayed)
 

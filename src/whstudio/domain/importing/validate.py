@@ -58,8 +58,22 @@ FIELDS: dict[str, dict[str, tuple[str, ...]]] = {
 }
 # The pairwise files of `whstudio import` and the import page also take `winner` for the gold.
 PAIR_FIELDS = {**FIELDS["pairwise_ab"], "gold": (*FIELDS["pairwise_ab"]["gold"], "winner")}
-_WINNERS = {"model_a": "A", "model_b": "B", "tie": "tie", "tie (bothbad)": "tie"}
+# A judgment's winner as published -> the stored answer. The two qualified ties are stored as a
+# tie and keep their words as the answer's source_label: "tie (bothbad)" (a human found both
+# answers bad) and "tie (inconsistent)" (a model judge contradicted itself when the two answers
+# were shown the other way round).
+_WINNERS = {
+    "model_a": "A",
+    "model_b": "B",
+    "tie": "tie",
+    "tie (bothbad)": "tie",
+    "tie (inconsistent)": "tie",
+}
 _USERNAME_BAD = re.compile(r"[^A-Za-z0-9_.@-]")
+# A judge named like `expert_12` or `author_3` is a person in the group its name begins with; any
+# other name (`gpt4_pair`, `gpt-4`, `claude-v1`) is a model judge (see `judge_identity`).
+_PERSON_JUDGE = re.compile(r"([a-z][a-z-]*)_\d+")
+JUDGE_KINDS = ("auto", "person", "model")
 
 
 @dataclass(frozen=True)
@@ -93,6 +107,9 @@ class Answer:
     chosen_response: str
     shown_order: str
     key: str
+    source_label: str | None = None  # the verdict's own words where they say more than the answer
+    judge_kind: str = "person"  # person, or model (an LLM judge)
+    judge_groups: tuple[str, ...] = ()
 
 
 @dataclass
@@ -103,6 +120,9 @@ class Item:
     gold: Any = None
     source_ref: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    # The item's identity in its source (source id, model pair, turn) where it has one: items
+    # asking the same text with different identities are different tasks.
+    source_key: str | None = None
     answers: list[Answer] = field(default_factory=list)
     title: str | None = None
     disputed: bool = False  # its rows gave different golds (layouts with gold_notes)
@@ -198,6 +218,15 @@ def _list(value: Any, name: str) -> list | None:
     return value
 
 
+def source_key(source_ref: str | None, metadata: dict[str, Any]) -> str | None:
+    """The identity of an item whose source names what produced it (model pair, turn), with its
+    source id; None for an item known by its text alone (repeats of it are one task)."""
+    named = [metadata.get(name) for name in ("model_a", "model_b", "turn")]
+    if all(value is None for value in named):
+        return None
+    return json.dumps([source_ref, *named], ensure_ascii=False)
+
+
 def typed_item(row: Any, line: int, question_type: str, mapping: dict[str, str]) -> Item:
     """Return the item of one row of a typed file, or raise InvalidInput with the reason."""
     if not isinstance(row, dict):
@@ -235,13 +264,15 @@ def typed_item(row: Any, line: int, question_type: str, mapping: dict[str, str])
         content["audio_url"] = _text(get["audio_url"], "audio_url", required=True)
         gold = _text(get["gold"], "gold", required=False)
     content = questions_domain.validate_content(question_type, content)
+    source_ref = _text(get["id"], "id", required=False)
     return Item(
         lines=[line],
         question_type=question_type,
         content=content,
         gold=gold,
-        source_ref=_text(get["id"], "id", required=False),
+        source_ref=source_ref,
         metadata=metadata,
+        source_key=source_key(source_ref, metadata),
     )
 
 
@@ -263,13 +294,15 @@ def pair_item(row: Any, line: int, *, mtbench: bool) -> Item:
     content = {name: text(name, True) or "" for name in ("prompt", "optionA", "optionB")}
     source_ref = text("id", False)
     model_a, model_b = text("model_a", False), text("model_b", False)
+    metadata = {"model_a": model_a, "model_b": model_b} if model_a or model_b else {}
     return Item(
         lines=[line],
         question_type="pairwise_ab",
         content=content,
         gold=gold,
         source_ref=source_ref,
-        metadata={"model_a": model_a, "model_b": model_b} if model_a or model_b else {},
+        metadata=metadata,
+        source_key=source_key(source_ref, metadata),
         title=f"A/B Preference – MTBench #{source_ref}" if mtbench and source_ref else None,
     )
 
@@ -296,7 +329,26 @@ def _judge_name(judge: str, prefix: str) -> str:
     return name if name[:1].isalnum() else f"j{name}"[:64]
 
 
-def judgment_item(row: Any, line: int, prefix: str) -> Item:
+def _check_judge_kind(kind: str) -> None:
+    if kind not in JUDGE_KINDS:
+        kinds = ", ".join(JUDGE_KINDS)
+        raise InvalidInput(f"judge kind must be one of {kinds}", field="judge_kind")
+
+
+def judge_identity(judge: str, kind: str = "auto") -> tuple[str, tuple[str, ...]]:
+    """Return a judge's kind (person or model) and groups.
+
+    auto: a name like `expert_12` is a person in group `expert`; any other name (the published
+    GPT-4 judgments say `gpt4_pair`) is a model judge in group `model`. person / model: as told;
+    a person's group is still read from the name where it has that shape."""
+    _check_judge_kind(kind)
+    shaped = _PERSON_JUDGE.fullmatch(judge.strip().lower())
+    if kind == "model" or (kind == "auto" and shaped is None):
+        return "model", ("model",)
+    return "person", (shaped.group(1),) if shaped else ()
+
+
+def judgment_item(row: Any, line: int, prefix: str, judge_kind: str = "auto") -> Item:
     """Return the item of one MT-Bench judgment with the judge's answer, or raise InvalidInput."""
     if not isinstance(row, dict):
         raise InvalidInput(f"expected an object, got {type(row).__name__}")
@@ -305,12 +357,19 @@ def judgment_item(row: Any, line: int, prefix: str) -> Item:
     model_b = _text(row.get("model_b"), "model_b", required=True)
     if model_a == model_b:
         raise InvalidInput("model_a and model_b are the same model", field="model_b")
-    winner = _WINNERS.get(str(row.get("winner")).strip().lower())
+    verdict = " ".join(str(row.get("winner")).split()).lower()
+    winner = _WINNERS.get(verdict)
     if winner is None:
         raise InvalidInput(
-            f"winner must be model_a, model_b or tie, not {row.get('winner')!r}", field="winner"
+            "winner must be model_a, model_b or tie (plain, bothbad or inconsistent), "
+            f"not {row.get('winner')!r}",
+            field="winner",
         )
-    judge = _text(row.get("judge"), "judge", required=True)
+    judge_raw = row.get("judge")
+    if isinstance(judge_raw, list | tuple) and all(isinstance(j, str) for j in judge_raw):
+        judge_raw = "/".join(judge_raw)  # FastChat's own files name a judge as [model, prompt]
+    judge = _text(judge_raw, "judge", required=True)
+    kind, groups_of_judge = judge_identity(judge, judge_kind)
     turn = row.get("turn", 1)
     if isinstance(turn, str) and turn.strip().isdigit():
         turn = int(turn)
@@ -345,12 +404,14 @@ def judgment_item(row: Any, line: int, prefix: str) -> Item:
     for name, text in content.items():
         _text(text, name, required=name == "prompt")
     identity = json.dumps([qid, model_a, model_b, turn, judge, winner, line], ensure_ascii=False)
+    metadata = {"model_a": model_a, "model_b": model_b, "turn": turn}
     return Item(
         lines=[line],
         question_type="pairwise_ab",
         content=content,
         source_ref=qid,
-        metadata={"model_a": model_a, "model_b": model_b, "turn": turn},
+        metadata=metadata,
+        source_key=source_key(qid, metadata),
         title=f"A/B Preference – MT-Bench #{qid} turn {turn}: {model_a} vs {model_b}",
         answers=[
             Answer(
@@ -359,6 +420,9 @@ def judgment_item(row: Any, line: int, prefix: str) -> Item:
                 chosen_response=winner,
                 shown_order="BA" if flipped else "AB",
                 key="import:" + hashlib.sha256(identity.encode()).hexdigest()[:40],
+                source_label=verdict if verdict.startswith("tie (") else None,
+                judge_kind=kind,
+                judge_groups=groups_of_judge,
             )
         ],
     )
@@ -368,10 +432,11 @@ def judgment_item(row: Any, line: int, prefix: str) -> Item:
 
 
 def groups(items: list[Item]) -> list[list[int]]:
-    """Return the positions of the items that ask the same question, by first appearance."""
+    """Return the positions of the items that are the same source item (the same question and
+    the same identity in the source), by first appearance."""
     found: dict[str, list[int]] = {}
     for position, item in enumerate(items):
-        key = json.dumps([item.question_type, item.content], sort_keys=True)
+        key = json.dumps([item.question_type, item.content, item.source_key], sort_keys=True)
         found.setdefault(key, []).append(position)
     return list(found.values())
 
@@ -433,9 +498,11 @@ def check(
     question_type: str | None = None,
     mapping: dict[str, str] | None = None,
     judge_prefix: str = "mtbench.",
+    judge_kind: str = "auto",
     unreadable: list[ImportIssue] | None = None,
 ) -> Checked:
     """Validate every row; return the items and each bad row with its reason. No database."""
+    _check_judge_kind(judge_kind)
     mtbench = question_type is None and not mapping and is_mtbench_judgments(rows)
     kind = "pairwise_ab" if mtbench or question_type is None else question_type
     if kind not in FIELDS:
@@ -443,7 +510,7 @@ def check(
 
     def validate(row: Any, line: int) -> Item:
         if mtbench:
-            return judgment_item(row, line, judge_prefix)
+            return judgment_item(row, line, judge_prefix, judge_kind)
         return typed_item(row, line, kind, mapping or {})
 
     checked, _ = validate_rows(
@@ -463,6 +530,7 @@ def check_file(
     question_type: str | None = None,
     mapping: Iterable[str] = (),
     judge_prefix: str = "mtbench.",
+    judge_kind: str = "auto",
 ) -> Checked:
     """Read a file's rows and check them with a `FIELD=COLUMN` mapping (see `check`)."""
     rows, unreadable = read_rows(data, filename)
@@ -472,6 +540,7 @@ def check_file(
         question_type=question_type,
         mapping=fields,
         judge_prefix=judge_prefix,
+        judge_kind=judge_kind,
         unreadable=unreadable,
     )
 

@@ -65,6 +65,13 @@ async def import_items(
         bool, Query(description="store the good rows even if some are bad")
     ] = False,
     judge_prefix: Annotated[str, Query(min_length=1, max_length=50)] = "mtbench.",
+    judge_kind: Annotated[
+        Literal["auto", "person", "model"],
+        Query(
+            description="MT-Bench judgments: whether the judges are people or model judges; "
+            "auto: a name like expert_12 is a person in group expert, any other a model judge"
+        ),
+    ] = "auto",
 ):
     name = file.filename or "upload.jsonl"
     data = await file.read(MAX_FILE_BYTES + 1)
@@ -74,7 +81,12 @@ async def import_items(
             field="file",
         )
     checked = items_domain.check_file(
-        data, name, question_type=question_type, mapping=mapping or [], judge_prefix=judge_prefix
+        data,
+        name,
+        question_type=question_type,
+        mapping=mapping or [],
+        judge_prefix=judge_prefix,
+        judge_kind=judge_kind,
     )
     dataset_name = items_domain.dataset_name(checked, name, dataset)
     if check:

@@ -108,6 +108,45 @@ async def agreement_metrics(
     )
 
 
+@router.get(
+    "/quality/agreement/vote-pairs",
+    summary="Agreement as the share of agreeing vote pairs on the same item, with ties and "
+    "without, with alpha and kappa, overall and per slice, within a group or between two "
+    "(reviewers and admins)",
+)
+async def vote_pair_agreement(
+    user: Staff,
+    conn: Conn,
+    dataset: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
+    by: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=64,
+            description="slice by dataset, model_pair or an item metadata field (e.g. turn)",
+        ),
+    ] = None,
+    group: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=40,
+            description="whose votes: an annotator group (expert, author, ...) or kind "
+            "(person, model); default everyone",
+        ),
+    ] = None,
+    versus: Annotated[
+        str | None,
+        Query(
+            min_length=1,
+            max_length=40,
+            description="a second group: each pair is then one vote of each group",
+        ),
+    ] = None,
+):
+    return await agreement.vote_pairs(conn, dataset=dataset, by=by, group=group, versus=versus)
+
+
 class RefreshRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -9,7 +9,14 @@ from fastapi import APIRouter, Depends, Request, status
 
 from whstudio.domain import users as users_domain
 from whstudio.domain.users import Principal
-from whstudio.schemas import TokenCreate, TokenCreated, TokenPublic, UserCreate, UserPublic
+from whstudio.schemas import (
+    TokenCreate,
+    TokenCreated,
+    TokenPublic,
+    UserCreate,
+    UserGroupsChange,
+    UserPublic,
+)
 from whstudio.web.deps import Conn, require
 from whstudio.web.errors import error_responses
 from whstudio.web.policies import ADMIN, ANYONE_SIGNED_IN
@@ -41,6 +48,16 @@ async def create_user(body: UserCreate, user: Admin, conn: Conn):
         return await users_domain.create_user(
             conn, body.username, body.password, body.role, body.display_name
         )
+
+
+@router.patch(
+    "/users/{username}",
+    response_model=UserPublic,
+    summary="Set an account's groups (replaced whole) and kind, person or model (admin)",
+)
+async def change_user(username: str, body: UserGroupsChange, user: Admin, conn: Conn):
+    async with conn.transaction():
+        return await users_domain.set_groups(conn, username, body.groups, body.kind)
 
 
 @router.post(

@@ -76,20 +76,57 @@
 
   // Agreement metrics on request: they read every answer of the dataset.
   const agreementForm = document.getElementById("agreement-form");
+  const fetchJson = (url) =>
+    fetch(url, { credentials: "same-origin" }).then((response) => {
+      if (!response.ok) {
+        return response.json().then(
+          (body) => { throw new Error((body.field ? body.field + ": " : "") + body.message); },
+          () => { throw new Error("HTTP " + response.status); }
+        );
+      }
+      return response.json();
+    });
+  const show = (value) => (value === null || value === undefined ? "—" : String(value));
+  const percent = (share) => (share === null || share === undefined ? "—" : (share * 100).toFixed(1) + "%");
+
+  function votePairRow(label, part) {
+    const row = document.createElement("tr");
+    const cells = [
+      label,
+      percent(part.with_ties.agreement), part.with_ties.pairs,
+      percent(part.without_ties.agreement), part.without_ties.pairs,
+      show(part.krippendorff_alpha), show(part.fleiss_kappa), part.items,
+    ];
+    cells.forEach((value, i) => {
+      const cell = document.createElement(i === 0 ? "th" : "td");
+      if (i === 0) cell.scope = "row";
+      cell.textContent = String(value);
+      row.appendChild(cell);
+    });
+    return row;
+  }
+
   agreementForm.addEventListener("submit", function (event) {
     event.preventDefault();
-    const dataset = document.getElementById("agreement-dataset").value;
+    const value = (id) => document.getElementById(id).value;
+    const dataset = value("agreement-dataset");
+    const options = { dataset: dataset, by: value("agreement-by"), group: value("agreement-group"), versus: value("agreement-versus") };
+    if (options.versus && !options.group) {
+      document.getElementById("agreement-state").textContent = "Choose whose votes to compare first.";
+      return;
+    }
     const status = document.getElementById("agreement-state");
     const table = document.getElementById("agreement-table");
+    const pairsTable = document.getElementById("vote-pairs-table");
     const query = dataset ? "?dataset=" + encodeURIComponent(dataset) : "";
+    const params = new URLSearchParams();
+    Object.keys(options).forEach((key) => { if (options[key]) params.set(key, options[key]); });
     status.textContent = "Computing…";
-    fetch("/api/quality/agreement" + query, { credentials: "same-origin" })
-      .then((response) => {
-        if (!response.ok) throw new Error("HTTP " + response.status);
-        return response.json();
-      })
-      .then((figures) => {
-        const show = (value) => (value === null || value === undefined ? "—" : String(value));
+    Promise.all([
+      fetchJson("/api/quality/agreement" + query),
+      fetchJson("/api/quality/agreement/vote-pairs?" + params.toString()),
+    ])
+      .then(([figures, pairs]) => {
         document.getElementById("agreement-alpha").textContent = show(figures.krippendorff_alpha);
         document.getElementById("agreement-kappa").textContent = show(figures.fleiss_kappa);
         document.getElementById("agreement-items").textContent = show(figures.items);
@@ -97,6 +134,14 @@
         document.getElementById("agreement-annotators").textContent = show(figures.annotators);
         document.getElementById("agreement-pairs").textContent = show(figures.pairs_total);
         table.hidden = false;
+        const body = document.getElementById("vote-pairs-body");
+        body.replaceChildren(votePairRow("all", pairs.overall));
+        pairs.slices.forEach((slice) => body.appendChild(votePairRow(show(slice.value), slice)));
+        document.getElementById("vote-pairs-slice").textContent = options.by || "Slice";
+        document.getElementById("vote-pairs-caption").textContent =
+          "Vote pairs agreeing: " + (options.group || "everyone") +
+          (options.versus ? " against " + options.versus : " among themselves");
+        pairsTable.hidden = false;
         status.textContent = dataset ? "Dataset " + dataset + "." : "Every dataset.";
       })
       .catch((err) => {

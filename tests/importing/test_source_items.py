@@ -1,0 +1,150 @@
+"""A task is its source's item: two model pairs with identical answer texts stay two tasks (each
+vote on the pair its row names), and judgments by model judges import beside human ones."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tests.importing.mtbench import conversation, row
+from whstudio.domain import importing as items
+from whstudio.domain import rankings
+
+
+def _jsonl(rows) -> bytes:
+    return "\n".join(json.dumps(r) for r in rows).encode()
+
+
+def _parquet(rows) -> bytes:
+    buffer = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(rows), buffer)
+    return buffer.getvalue()
+
+
+def _check(data: bytes, name: str, **kw) -> items.Checked:
+    rows, unreadable = items.read_rows(data, name)
+    return items.check(rows, unreadable=unreadable, **kw)
+
+
+def _same_answer(r: dict, side: str, text_of: str) -> dict:
+    """The row with one side's conversation answered word for word as another model did."""
+    r[f"conversation_{side}"] = conversation(text_of, r["question_id"])
+    return r
+
+
+def twins() -> list[dict]:
+    """vicuna-13b and wizardlm-13b gave the identical answer: (gpt-4, vicuna) and (gpt-4,
+    wizardlm) are the same texts but different pairs. One judge votes on both, differently."""
+    return [
+        row(81, "gpt-4", "vicuna-13b", "model_a", "expert_0"),
+        _same_answer(row(81, "gpt-4", "wizardlm-13b", "model_b", "expert_0"), "b", "vicuna-13b"),
+        _same_answer(row(81, "wizardlm-13b", "gpt-4", "model_a", "expert_1"), "a", "vicuna-13b"),
+    ]
+
+
+async def _rows(conn, sql, *args):
+    cur = await conn.execute(sql, args)
+    return await cur.fetchall()
+
+
+def test_identical_texts_of_different_pairs_are_different_items():
+    checked = _check(_jsonl(twins()), "human.jsonl")
+    assert checked.failed == []
+    assert len({json.dumps(i.content, sort_keys=True) for i in checked.items}) == 1
+    pairs = sorted((i.metadata["model_a"], i.metadata["model_b"]) for i in checked.items)
+    assert pairs == [("gpt-4", "vicuna-13b"), ("gpt-4", "wizardlm-13b")]
+    wizard = next(i for i in checked.items if i.metadata["model_b"] == "wizardlm-13b")
+    # both of its rows name (gpt-4, wizardlm); wizardlm won both, whichever side it was shown on
+    assert [a.chosen_response for a in wizard.answers] == ["B", "B"]
+
+
+async def test_each_vote_lands_on_the_pair_its_row_names(conn):
+    checked = _check(_jsonl(twins()), "human.jsonl")
+    report = await items.store(conn, checked, source="human.jsonl", dataset="twins")
+    assert (report.questions_created, report.tasks_created, report.responses_created) == (1, 2, 3)
+    votes = await _rows(
+        conn,
+        "SELECT t.metadata->>'model_a' AS a, t.metadata->>'model_b' AS b, u.username,"
+        "       s.chosen_response, s.is_latest"
+        "  FROM submissions s JOIN tasks t ON t.id = s.task_id JOIN users u ON u.id = s.user_id"
+        " ORDER BY 1, 2, 3",
+    )
+    assert [
+        (v["a"], v["b"], v["username"], v["chosen_response"], v["is_latest"]) for v in votes
+    ] == [
+        ("gpt-4", "vicuna-13b", "mtbench.expert_0", "A", True),  # not replaced by his other vote
+        ("gpt-4", "wizardlm-13b", "mtbench.expert_0", "B", True),
+        ("gpt-4", "wizardlm-13b", "mtbench.expert_1", "B", True),
+    ]
+    ranked = await rankings.model_rankings(conn, dataset="twins", rounds=20)
+    records = {m["model"]: (m["wins"], m["losses"]) for m in ranked["models"]}
+    assert records == {"wizardlm-13b": (2, 0), "gpt-4": (1, 2), "vicuna-13b": (0, 1)}
+    again = await items.store(conn, checked, source="human.jsonl", dataset="twins")
+    assert (again.tasks_created, again.tasks_existing, again.responses_created) == (0, 2, 0)
+
+
+def gpt4_pair_rows() -> list[dict]:
+    """Rows in the layout of the published GPT-4 pairwise judgments (judge `gpt4_pair`)."""
+    return [
+        row(81, "gpt-4", "vicuna-13b", "model_a", "gpt4_pair"),
+        row(81, "vicuna-13b", "llama-13b", "tie (inconsistent)", "gpt4_pair"),
+        row(82, "gpt-4", "llama-13b", "tie", "gpt4_pair", turn=2),
+    ]
+
+
+async def test_model_judgments_import_with_their_inconsistent_ties(conn):
+    for data, name in (
+        (_jsonl(gpt4_pair_rows()), "gpt4.jsonl"),
+        (_parquet(gpt4_pair_rows()), "gpt4.parquet"),
+    ):
+        checked = _check(data, name)
+        assert checked.failed == [] and checked.layout == "mtbench_judgments"
+    report = await items.store(conn, checked, source="gpt4.parquet", dataset="mtb")
+    assert report.failed == [] and report.responses_created == 3
+    stored = await _rows(
+        conn,
+        "SELECT s.chosen_response, s.source_label, u.kind, u.groups"
+        "  FROM submissions s JOIN users u ON u.id = s.user_id ORDER BY s.source_label NULLS FIRST,"
+        "  s.chosen_response",
+    )
+    assert [(s["chosen_response"], s["source_label"]) for s in stored] == [
+        ("A", None),
+        ("tie", None),
+        ("tie", "tie (inconsistent)"),
+    ]
+    assert {(s["kind"], tuple(s["groups"])) for s in stored} == {("model", ("model",))}
+
+
+async def test_human_judges_are_people_in_the_group_their_names_begin_with(conn):
+    rows = [
+        row(81, "gpt-4", "vicuna-13b", "model_a", "expert_3"),
+        row(81, "gpt-4", "vicuna-13b", "tie (bothbad)", "author_12"),
+    ]
+    checked = _check(_jsonl(rows), "human.jsonl")
+    await items.store(conn, checked, source="human.jsonl", dataset="mtb")
+    judges = await _rows(conn, "SELECT username, kind, groups FROM users ORDER BY username")
+    assert [(j["username"], j["kind"], j["groups"]) for j in judges] == [
+        ("mtbench.author_12", "person", ["author"]),
+        ("mtbench.expert_3", "person", ["expert"]),
+    ]
+    labels = await _rows(conn, "SELECT source_label FROM submissions ORDER BY 1")
+    assert [r["source_label"] for r in labels] == ["tie (bothbad)", None]
+    # told otherwise, every judge of the file is a model judge; groups add to an account's own
+    forced = _check(_jsonl(rows), "human.jsonl", judge_kind="model")
+    assert {a.judge_kind for i in forced.items for a in i.answers} == {"model"}
+    await items.store(conn, forced, source="human.jsonl", dataset="mtb")
+    kept = await _rows(conn, "SELECT kind, groups FROM users WHERE username = 'mtbench.expert_3'")
+    assert (kept[0]["kind"], kept[0]["groups"]) == ("person", ["expert", "model"])
+
+
+def test_a_judge_kind_that_is_not_one_is_refused():
+    import pytest
+
+    from whstudio.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as caught:
+        _check(_jsonl(gpt4_pair_rows()), "gpt4.jsonl", judge_kind="robot")
+    assert caught.value.field == "judge_kind"
