@@ -203,6 +203,9 @@ class TaskItemCreate(BaseModel):
     consensus_threshold: int = Field(default=3, ge=1, le=10_000)
     min_agreement_percentage: float = Field(default=70.0, gt=0, le=100)
     allow_tie: bool = False
+    count_model_votes: bool = Field(
+        default=False, description="model judges' answers count in consensus as people's do"
+    )
     priority: int = Field(default=3, ge=1, le=5)
     expires_at: datetime | None = None
     new_task: bool = Field(default=False, description="add a task even if the question has one")
@@ -222,6 +225,9 @@ class RuleChange(BaseModel):
     consensus_threshold: int | None = Field(default=None, ge=1, le=10_000)
     min_agreement_percentage: float | None = Field(default=None, gt=0, le=100)
     allow_tie: bool | None = None
+    count_model_votes: bool | None = Field(
+        default=None, description="whether model judges' answers count in consensus"
+    )
     priority: int | None = Field(default=None, ge=1, le=5)
     expires_at: datetime | None = None
 

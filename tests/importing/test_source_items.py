@@ -148,3 +148,59 @@ def test_a_judge_kind_that_is_not_one_is_refused():
     with pytest.raises(InvalidInput) as caught:
         _check(_jsonl(gpt4_pair_rows()), "gpt4.jsonl", judge_kind="robot")
     assert caught.value.field == "judge_kind"
+
+
+async def _consensus(conn, model_b: str = "vicuna-13b"):
+    [row] = await _rows(
+        conn,
+        "SELECT t.id, c.count_a, c.count_b, c.count_tie, c.total_responses,"
+        "       (consensus_recompute_v1(t.id)).total_responses AS recomputed"
+        "  FROM tasks t JOIN response_consensus c ON c.task_id = t.id"
+        " WHERE t.metadata->>'model_a' = 'gpt-4' AND t.metadata->>'model_b' = %s"
+        "   AND t.metadata->>'turn' = '1'",
+        model_b,
+    )
+    assert row["total_responses"] == row["recomputed"]  # the live row is what a recompute gives
+    return row
+
+
+async def test_a_model_judge_never_counts_as_a_person_unless_the_task_says_so(conn):
+    from whstudio.domain import tasks as tasks_domain
+    from whstudio.domain import users as users_domain
+
+    people = [row(81, "gpt-4", "vicuna-13b", "model_b", f"expert_{i}") for i in range(2)]
+    await items.store(conn, _check(_jsonl(people), "human.jsonl"), source="h", dataset="mtb")
+    model = [row(81, "gpt-4", "vicuna-13b", "model_a", "gpt4_pair")]
+    await items.store(conn, _check(_jsonl(model), "gpt4.jsonl"), source="g", dataset="mtb")
+    task = await _consensus(conn)
+    assert (task["count_a"], task["count_b"], task["total_responses"]) == (0, 2, 2)
+    [judged] = await _rows(
+        conn,
+        "SELECT s.in_consensus, m.counted FROM submissions s"
+        "  JOIN users u ON u.id = s.user_id"
+        "  JOIN response_quality_metrics m ON m.submission_id = s.id"
+        " WHERE u.kind = 'model'",
+    )
+    assert (judged["in_consensus"], judged["counted"]) == (False, False)
+    # the task's rule counts model votes: the judge's answer joins the consensus, and leaves it
+    await tasks_domain.change_rule(conn, task["id"], {"count_model_votes": True})
+    assert (await _consensus(conn))["count_a"] == 1
+    await tasks_domain.change_rule(conn, task["id"], {"count_model_votes": False})
+    assert (await _consensus(conn))["count_a"] == 0
+    # an account found to be a model judge (or a person after all): its answers follow
+    await users_domain.set_groups(conn, "mtbench.expert_0", None, "model")
+    assert (await _consensus(conn))["count_b"] == 1
+    await users_domain.set_groups(conn, "mtbench.gpt4_pair", None, "person")
+    counted = await _consensus(conn)
+    assert (counted["count_a"], counted["count_b"]) == (1, 1)
+    # and rankings by answers read only the answers that count
+    ranked = await rankings.model_rankings(conn, dataset="mtb", rounds=10, basis="answers")
+    assert sum(m["wins"] for m in ranked["models"]) == 2
+
+
+async def test_an_import_may_count_model_votes_on_the_tasks_it_makes(conn):
+    rows = [row(81, "gpt-4", "vicuna-13b", "model_a", "gpt4_pair")]
+    checked = _check(_jsonl(rows), "gpt4.jsonl")
+    await items.store(conn, checked, source="g", dataset="mtb", count_model_votes=True)
+    task = await _consensus(conn)
+    assert (task["count_a"], task["total_responses"]) == (1, 1)

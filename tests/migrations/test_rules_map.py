@@ -38,7 +38,9 @@ def test_a_later_revision_wins_and_down_halves_do_not_count():
     text = (Path(rules.__file__).parents[1] / place.path).read_text().splitlines()
     assert "FUNCTION consensus_store(" in text[place.line - 1]
     assert text.index("-- migrate:down") > place.line - 1
-    assert triggers["submissions_count_vote"].path.endswith("0002_expand_consensus.sql")
+    # the trigger was created in 0002 and created again (with in_consensus) in 0011
+    assert triggers["submissions_count_vote"].path.endswith("0011_expand_model_judges.sql")
+    assert triggers["submissions_check_answer"].path.endswith("0001_expand_initial_schema.sql")
 
 
 def test_a_replaced_definition_is_reported(db_url):

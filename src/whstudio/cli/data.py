@@ -252,6 +252,13 @@ def import_items(
             "is a person in group expert, any other (gpt4_pair) a model judge."
         ),
     ] = "auto",
+    count_model_votes: Annotated[
+        bool,
+        typer.Option(
+            help="The new tasks count model judges' answers in consensus as people's "
+            "(default: kept and compared, not counted)."
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Import items of any type with a column mapping, or MT-Bench judgments with their answers.
@@ -296,6 +303,7 @@ def import_items(
             consensus_threshold=threshold,
             min_agreement_percentage=min_agreement,
             allow_tie=allow_tie,
+            count_model_votes=count_model_votes,
             strict=not skip_bad,
         ),
     )

@@ -72,6 +72,9 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("time_spent_seconds", pa.int32()),
             ("shown_order", pa.string()),
             ("vote_weight", pa.float64()),
+            ("in_consensus", pa.bool_()),
+            ("source_label", pa.string()),
+            ("annotator_kind", pa.string()),
             ("created_at", _TS),
         ]
     ),

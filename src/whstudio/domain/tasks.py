@@ -34,11 +34,13 @@ async def create_task(
     expires_at: datetime | None = None,
     source_key: str | None = None,
     metadata: dict[str, Any] | None = None,
+    count_model_votes: bool = False,
 ) -> dict[str, Any]:
     """Create a task (its consensus row comes with it) and return it.
 
     source_key: the item's identity in the source it came from (model pair, turn, source id);
-    metadata: that item's own facts (model names, turn), read over the question's."""
+    metadata: that item's own facts (model names, turn), read over the question's;
+    count_model_votes: whether model judges' answers count in its consensus as people's do."""
     row = await q.fetch_one(
         conn,
         "tasks.insert",
@@ -55,6 +57,7 @@ async def create_task(
             "expires_at": expires_at,
             "source_key": source_key,
             "metadata": Jsonb(metadata or {}),
+            "count_model_votes": count_model_votes,
         },
     )
     assert row is not None
@@ -175,6 +178,7 @@ async def change_rule(conn: AsyncConnection, task_id: UUID, changes: dict[str, A
         "consensus_threshold": changes.get("consensus_threshold"),
         "min_agreement_percentage": changes.get("min_agreement_percentage"),
         "allow_tie": changes.get("allow_tie"),
+        "count_model_votes": changes.get("count_model_votes"),
         "priority": changes.get("priority"),
         "expires_at": changes.get("expires_at"),
         "clear_expiry": "expires_at" in changes and changes["expires_at"] is None,
@@ -221,6 +225,7 @@ async def create_many(
                 consensus_threshold=item.get("consensus_threshold", 3),
                 min_agreement_percentage=item.get("min_agreement_percentage", Decimal("70")),
                 allow_tie=item.get("allow_tie", False),
+                count_model_votes=item.get("count_model_votes", False),
                 priority=item.get("priority", 3),
                 expires_at=item.get("expires_at"),
                 source_key=source_key,

@@ -129,6 +129,7 @@ def task_view(
         "content": content,
         "shown_order": order,
         "allow_tie": row["allow_tie"],
+        "count_model_votes": row.get("count_model_votes", False),
         "consensus_threshold": row["consensus_threshold"],
         "min_agreement_percentage": float(row["min_agreement_percentage"]),
         "reward_amount": row["reward_amount"],

@@ -102,6 +102,7 @@ CREATE TABLE public.submissions (
     updated_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
     vote_weight numeric(9,6) DEFAULT 1 NOT NULL,
     source_label text,
+    in_consensus boolean DEFAULT true NOT NULL,
     CONSTRAINT submissions_answer_check CHECK (((chosen_response IS NULL) <> (payload IS NULL))),
     CONSTRAINT submissions_chosen_response_check CHECK ((chosen_response = ANY (ARRAY['A'::text, 'B'::text, 'tie'::text]))),
     CONSTRAINT submissions_confidence_check CHECK (((confidence >= 1) AND (confidence <= 5))),
@@ -430,7 +431,7 @@ BEGIN
            r.confidence_sum_a, r.confidence_sum_b, r.confidence_sum_tie,
            r.time_spent_sum, r.time_spent_count
       FROM submissions
-     WHERE task_id = p_task AND is_latest;
+     WHERE task_id = p_task AND is_latest AND in_consensus;
     IF t.question_type = 'ranking' THEN
         SELECT array_agg(coalesce(p.c, 0)::integer ORDER BY g.k),
                array_agg(coalesce(p.w, 0) ORDER BY g.k)
@@ -441,7 +442,7 @@ BEGIN
                 FROM submissions s,
                      jsonb_array_elements_text(s.payload -> 'ranking') WITH ORDINALITY AS hi(v, pos),
                      jsonb_array_elements_text(s.payload -> 'ranking') WITH ORDINALITY AS lo(v, pos)
-               WHERE s.task_id = p_task AND s.is_latest AND hi.pos < lo.pos
+               WHERE s.task_id = p_task AND s.is_latest AND s.in_consensus AND hi.pos < lo.pos
                GROUP BY 1
           ) p ON p.k = g.k;
     END IF;
@@ -1295,22 +1296,22 @@ CREATE FUNCTION public.submissions_count_vote() RETURNS trigger
     AS $$
 BEGIN
     IF TG_OP = 'INSERT' THEN
-        IF NEW.is_latest THEN
+        IF NEW.is_latest AND NEW.in_consensus THEN
             PERFORM consensus_apply_vote(NEW, 1);
         END IF;
     ELSIF TG_OP = 'DELETE' THEN
-        IF OLD.is_latest THEN
+        IF OLD.is_latest AND OLD.in_consensus THEN
             PERFORM consensus_apply_vote(OLD, -1);
         END IF;
-    ELSIF (OLD.is_latest, OLD.task_id, OLD.chosen_response, OLD.confidence, OLD.time_spent_seconds,
+    ELSIF (OLD.is_latest, OLD.in_consensus, OLD.task_id, OLD.chosen_response, OLD.confidence, OLD.time_spent_seconds,
            OLD.vote_weight, OLD.payload)
           IS DISTINCT FROM
-          (NEW.is_latest, NEW.task_id, NEW.chosen_response, NEW.confidence, NEW.time_spent_seconds,
+          (NEW.is_latest, NEW.in_consensus, NEW.task_id, NEW.chosen_response, NEW.confidence, NEW.time_spent_seconds,
            NEW.vote_weight, NEW.payload) THEN
-        IF OLD.is_latest THEN
+        IF OLD.is_latest AND OLD.in_consensus THEN
             PERFORM consensus_apply_vote(OLD, -1);
         END IF;
-        IF NEW.is_latest THEN
+        IF NEW.is_latest AND NEW.in_consensus THEN
             PERFORM consensus_apply_vote(NEW, 1);
         END IF;
     END IF;
@@ -1340,9 +1341,9 @@ DECLARE
 BEGIN
     IF TG_OP = 'UPDATE' THEN
         IF (OLD.task_id, OLD.chosen_response, OLD.shown_order, OLD.payload,
-            OLD.time_spent_seconds)
+            OLD.time_spent_seconds, OLD.in_consensus)
            IS DISTINCT FROM (NEW.task_id, NEW.chosen_response, NEW.shown_order, NEW.payload,
-                             NEW.time_spent_seconds) THEN
+                             NEW.time_spent_seconds, NEW.in_consensus) THEN
             -- The answer itself was edited in place (another writer, a repair): its row is
             -- made again below, as for a new answer.
             DELETE FROM response_quality_metrics WHERE submission_id = NEW.id;
@@ -1350,7 +1351,8 @@ BEGIN
             UPDATE response_quality_metrics SET counted = false WHERE submission_id = NEW.id;
             RETURN NULL;
         ELSIF NOT OLD.is_latest AND NEW.is_latest THEN
-            UPDATE response_quality_metrics SET counted = true WHERE submission_id = NEW.id;
+            UPDATE response_quality_metrics SET counted = NEW.in_consensus
+             WHERE submission_id = NEW.id;
             RETURN NULL;
         ELSE
             RETURN NULL;
@@ -1388,7 +1390,7 @@ BEGIN
                                  WHERE f IN ('position_bias', 'same_answer', 'gold_failures',
                                              'below_chance'));
     IF g.source IS NULL AND NEW.chosen_response IS NOT NULL AND c.remaining = 0
-       AND NEW.is_latest THEN
+       AND NEW.is_latest AND NEW.in_consensus THEN
         SELECT v.agreed, v.others_agreeing, v.others_total INTO v_agreed, v_agreeing, v_total
           FROM loo_verdict(NEW.chosen_response, c.count_a, c.count_b, c.count_tie) AS v;
     END IF;
@@ -1404,8 +1406,27 @@ BEGIN
         v_agreed, v_agreeing, v_total,
         CASE WHEN v_total > 0 THEN round(100.0 * v_agreeing / v_total, 2) END,
         NEW.time_spent_seconds, cardinality(reasons) > 0, reasons, cardinality(reasons) > 0,
-        NEW.is_latest);
+        NEW.is_latest AND NEW.in_consensus);
     RETURN NULL;
+END
+$$;
+
+
+--
+-- Name: submissions_set_in_consensus(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.submissions_set_in_consensus() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM users u WHERE u.id = NEW.user_id AND u.kind = 'model') THEN
+        NEW.in_consensus := coalesce(
+            (SELECT t.count_model_votes FROM tasks t WHERE t.id = NEW.task_id), false);
+    ELSE
+        NEW.in_consensus := true;
+    END IF;
+    RETURN NEW;
 END
 $$;
 
@@ -1691,6 +1712,33 @@ BEGIN
        (NEW.consensus_threshold, NEW.min_agreement_percentage, NEW.allow_tie, NEW.question_id) THEN
         PERFORM consensus_rebuild_v1(NEW.id);
     END IF;
+    -- Whether model judges' votes count: their answers on the task follow (each changed row
+    -- moves the consensus through submissions_count_vote).
+    IF OLD.count_model_votes IS DISTINCT FROM NEW.count_model_votes THEN
+        UPDATE submissions s
+           SET in_consensus = NEW.count_model_votes
+          FROM users u
+         WHERE s.task_id = NEW.id AND u.id = s.user_id AND u.kind = 'model'
+           AND s.in_consensus IS DISTINCT FROM NEW.count_model_votes;
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+
+--
+-- Name: users_kind_changed(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.users_kind_changed() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    UPDATE submissions s
+       SET in_consensus = (NEW.kind = 'person' OR t.count_model_votes)
+      FROM tasks t
+     WHERE s.user_id = NEW.id AND t.id = s.task_id
+       AND s.in_consensus IS DISTINCT FROM (NEW.kind = 'person' OR t.count_model_votes);
     RETURN NULL;
 END
 $$;
@@ -1985,6 +2033,7 @@ CREATE TABLE public.tasks (
     updated_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
     source_key text,
     metadata jsonb DEFAULT '{}'::jsonb NOT NULL,
+    count_model_votes boolean DEFAULT false NOT NULL,
     CONSTRAINT tasks_consensus_threshold_check CHECK (((consensus_threshold >= 1) AND (consensus_threshold <= 10000))),
     CONSTRAINT tasks_difficulty_level_check CHECK (((difficulty_level >= 1) AND (difficulty_level <= 5))),
     CONSTRAINT tasks_estimated_time_minutes_check CHECK ((estimated_time_minutes > 0)),
@@ -2891,14 +2940,21 @@ CREATE TRIGGER submissions_check_answer BEFORE INSERT OR UPDATE OF task_id, ques
 -- Name: submissions submissions_count_vote; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER submissions_count_vote AFTER INSERT OR DELETE OR UPDATE OF is_latest, task_id, chosen_response, confidence, time_spent_seconds, vote_weight, payload ON public.submissions FOR EACH ROW EXECUTE FUNCTION public.submissions_count_vote();
+CREATE TRIGGER submissions_count_vote AFTER INSERT OR DELETE OR UPDATE OF is_latest, in_consensus, task_id, chosen_response, confidence, time_spent_seconds, vote_weight, payload ON public.submissions FOR EACH ROW EXECUTE FUNCTION public.submissions_count_vote();
+
+
+--
+-- Name: submissions submissions_in_consensus; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER submissions_in_consensus BEFORE INSERT ON public.submissions FOR EACH ROW EXECUTE FUNCTION public.submissions_set_in_consensus();
 
 
 --
 -- Name: submissions submissions_quality; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER submissions_quality AFTER INSERT OR UPDATE OF is_latest, task_id, chosen_response, shown_order, payload, time_spent_seconds ON public.submissions FOR EACH ROW EXECUTE FUNCTION public.submissions_quality();
+CREATE TRIGGER submissions_quality AFTER INSERT OR UPDATE OF is_latest, in_consensus, task_id, chosen_response, shown_order, payload, time_spent_seconds ON public.submissions FOR EACH ROW EXECUTE FUNCTION public.submissions_quality();
 
 
 --
@@ -2940,7 +2996,7 @@ CREATE TRIGGER tasks_set_updated_at BEFORE UPDATE ON public.tasks FOR EACH ROW E
 -- Name: tasks tasks_sync_consensus; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER tasks_sync_consensus AFTER UPDATE OF status, priority, question_id, consensus_threshold, min_agreement_percentage, allow_tie ON public.tasks FOR EACH ROW EXECUTE FUNCTION public.tasks_sync_consensus();
+CREATE TRIGGER tasks_sync_consensus AFTER UPDATE OF status, priority, question_id, consensus_threshold, min_agreement_percentage, allow_tie, count_model_votes ON public.tasks FOR EACH ROW EXECUTE FUNCTION public.tasks_sync_consensus();
 
 
 --
@@ -2955,6 +3011,13 @@ CREATE TRIGGER users_auth_changed AFTER UPDATE OF is_active, role, username, dis
 --
 
 CREATE TRIGGER users_auth_deleted AFTER DELETE ON public.users FOR EACH ROW EXECUTE FUNCTION public.auth_changed_v1();
+
+
+--
+-- Name: users users_kind_changed; Type: TRIGGER; Schema: public; Owner: -
+--
+
+CREATE TRIGGER users_kind_changed AFTER UPDATE OF kind ON public.users FOR EACH ROW WHEN ((old.kind IS DISTINCT FROM new.kind)) EXECUTE FUNCTION public.users_kind_changed();
 
 
 --

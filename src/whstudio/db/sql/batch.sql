@@ -25,7 +25,7 @@ SELECT array_send(array_agg((t.idx::int8 << 32) | (u.idx::int8 << 2)
   FROM submissions s
   JOIN batch_tasks t ON t.id = s.task_id
   JOIN batch_users u ON u.id = s.user_id
- WHERE s.is_latest AND s.chosen_response IS NOT NULL
+ WHERE s.is_latest AND s.in_consensus AND s.chosen_response IS NOT NULL
  GROUP BY t.idx >> 18;
 
 -- name: labels_of
@@ -36,7 +36,7 @@ SELECT array_send(array_agg((t.idx::int8 << 32) | (u.idx::int8 << 2)
   FROM submissions s
   JOIN batch_tasks t ON t.id = s.task_id
   JOIN batch_users u ON u.id = s.user_id
- WHERE s.is_latest AND s.chosen_response IS NOT NULL
+ WHERE s.is_latest AND s.in_consensus AND s.chosen_response IS NOT NULL
    AND (%(dataset)s::text IS NULL
         OR s.task_id IN (SELECT c.task_id FROM response_consensus c
                           WHERE c.source_dataset = %(dataset)s::text))

@@ -5,7 +5,7 @@
 SELECT n.lease_expires_at,
        t.id, t.title, t.description, t.status, t.priority, t.expires_at, t.created_at,
        t.updated_at, t.consensus_threshold, t.min_agreement_percentage, t.allow_tie,
-       t.reward_amount, t.reward_currency, t.question_id,
+       t.count_model_votes, t.reward_amount, t.reward_currency, t.question_id,
        q.lineage_id AS question_lineage_id, q.version AS question_version, q.question_type,
        q.content, q.gold_standard, q.source_dataset, q.source_ref,
        q.metadata || t.metadata AS metadata, t.source_key,

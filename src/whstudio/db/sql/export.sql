@@ -85,6 +85,9 @@ SELECT s.id AS submission_id,
        s.time_spent_seconds,
        s.shown_order,
        s.vote_weight::float8 AS vote_weight,
+       s.in_consensus,
+       s.source_label,
+       u.kind AS annotator_kind,
        s.created_at
   FROM submissions s
   JOIN questions q ON q.id = s.question_id

@@ -2,7 +2,8 @@
 -- Pairwise outcomes between the two models a task names (its own metadata, else its question's:
 -- an imported item keeps its model pair on the task, since one question text may be shared by
 -- several pairs that gave identical answers), grouped by how the
--- comparison went. basis 'answers': every latest answer is one comparison; 'consensus': each
+-- comparison went. basis 'answers': every latest answer that counts in consensus (a model
+-- judge's only where its task counts them) is one comparison; 'consensus': each
 -- task whose consensus was reached is one (its winner), and a task settled on "tie" counts as a
 -- tie. Rows where both sides name the same model tell nothing and are left out.
 WITH pairs AS (
@@ -18,7 +19,7 @@ WITH pairs AS (
 ), votes AS (
     SELECT p.model_a, p.model_b, s.chosen_response AS outcome
       FROM pairs p
-      JOIN submissions s ON s.task_id = p.task_id AND s.is_latest
+      JOIN submissions s ON s.task_id = p.task_id AND s.is_latest AND s.in_consensus
      WHERE %(basis)s = 'answers' AND s.chosen_response IS NOT NULL
     UNION ALL
     SELECT p.model_a, p.model_b,

@@ -1,12 +1,12 @@
 -- name: insert
 INSERT INTO tasks (question_id, creator_id, title, description, consensus_threshold,
                    min_agreement_percentage, allow_tie, priority, status, expires_at, source_key,
-                   metadata)
+                   metadata, count_model_votes)
 VALUES (%(question_id)s, %(creator_id)s, %(title)s, %(description)s, %(consensus_threshold)s,
         %(min_agreement_percentage)s, %(allow_tie)s, %(priority)s, %(status)s, %(expires_at)s,
-        %(source_key)s, %(metadata)s)
+        %(source_key)s, %(metadata)s, %(count_model_votes)s)
 RETURNING id, question_id, title, status, consensus_threshold, min_agreement_percentage, allow_tie,
-          priority, expires_at, created_at, source_key, metadata;
+          priority, expires_at, created_at, source_key, metadata, count_model_votes;
 
 -- name: for_question
 -- The first task asking a question that is no source item's own (tasks made in the app, and
@@ -26,7 +26,7 @@ SELECT status, count(*) AS tasks FROM tasks GROUP BY status ORDER BY 1;
 -- name: detail
 SELECT t.id, t.title, t.description, t.status, t.priority, t.expires_at, t.created_at,
        t.updated_at, t.consensus_threshold, t.min_agreement_percentage, t.allow_tie,
-       t.reward_amount, t.reward_currency, t.question_id,
+       t.count_model_votes, t.reward_amount, t.reward_currency, t.question_id,
        q.lineage_id AS question_lineage_id, q.version AS question_version, q.question_type,
        q.content, q.gold_standard, q.source_dataset, q.source_ref,
        q.metadata || t.metadata AS metadata, t.source_key,
@@ -54,6 +54,7 @@ UPDATE tasks
    SET consensus_threshold = coalesce(%(consensus_threshold)s, consensus_threshold),
        min_agreement_percentage = coalesce(%(min_agreement_percentage)s, min_agreement_percentage),
        allow_tie = coalesce(%(allow_tie)s, allow_tie),
+       count_model_votes = coalesce(%(count_model_votes)s, count_model_votes),
        priority = coalesce(%(priority)s, priority),
        expires_at = CASE WHEN %(clear_expiry)s THEN NULL
                          ELSE coalesce(%(expires_at)s, expires_at) END

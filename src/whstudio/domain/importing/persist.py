@@ -90,11 +90,14 @@ async def store(
     consensus_threshold: int = 3,
     min_agreement_percentage: float = 70.0,
     allow_tie: bool | None = None,
+    count_model_votes: bool = False,
     strict: bool = True,
     on_progress: Callable[[int], None] | None = None,
 ) -> ItemsReport:
     """Store the checked items in the caller's transaction and return the report.
 
+    count_model_votes: the new tasks count model judges' answers in consensus (by default a
+    model judge's verdicts are kept and compared, but only people's answers make consensus).
     strict: refuse the whole file (raise ImportRefused, nothing written) if any row is bad or
     any item fails to store; otherwise store the good items and list the bad rows.
     """
@@ -115,7 +118,7 @@ async def store(
                     judges=judges,
                     dataset=dataset,
                     creator_id=creator_id,
-                    rule=(consensus_threshold, min_agreement_percentage, tie),
+                    rule=(consensus_threshold, min_agreement_percentage, tie, count_model_votes),
                 )
         except WhError as exc:
             report.failed.append(ImportIssue(line=item.lines[0], reason=exc.message))
@@ -147,7 +150,7 @@ def _gold(item: Item, report: ItemsReport, layout: Layout, tie: bool) -> Any:
 async def _store_item(
     conn, item: Item, report: ItemsReport, *, layout, judges, dataset, creator_id, rule
 ):
-    threshold, min_agreement, tie = rule
+    threshold, min_agreement, tie, count_model_votes = rule
     gold = _gold(item, report, layout, tie)
     metadata = dict(item.metadata)
     if len(item.lines) > 1:
@@ -180,6 +183,7 @@ async def _store_item(
             consensus_threshold=threshold,
             min_agreement_percentage=min_agreement,
             allow_tie=tie,
+            count_model_votes=count_model_votes,
             source_key=item.source_key,
             metadata=item.metadata if item.source_key is not None else None,
         )

@@ -72,6 +72,10 @@ async def import_items(
             "auto: a name like expert_12 is a person in group expert, any other a model judge"
         ),
     ] = "auto",
+    count_model_votes: Annotated[
+        bool,
+        Query(description="the new tasks count model judges' answers in consensus as people's"),
+    ] = False,
 ):
     name = file.filename or "upload.jsonl"
     data = await file.read(MAX_FILE_BYTES + 1)
@@ -103,6 +107,7 @@ async def import_items(
                 consensus_threshold=threshold,
                 min_agreement_percentage=min_agreement,
                 allow_tie=allow_tie,
+                count_model_votes=count_model_votes,
                 strict=not skip_bad,
             )
     except items_domain.ImportRefused as exc:
