@@ -232,6 +232,42 @@ class RuleChange(BaseModel):
     expires_at: datetime | None = None
 
 
+class TaskFilter(BaseModel):
+    """Which tasks a bulk change applies to; every field given must hold."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    question_type: QuestionType | None = None
+    status: Literal["draft", "active", "paused", "completed", "cancelled"] | None = None
+    task_ids: list[UUID] | None = Field(default=None, min_length=1, max_length=10_000)
+    metadata: (
+        dict[
+            Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_]{1,64}$")],
+            str | int | float | bool,
+        ]
+        | None
+    ) = Field(
+        default=None,
+        max_length=10,
+        description='item metadata that must match, e.g. {"turn": 1, "model_a": "gpt-4"}',
+    )
+    all: bool = Field(default=False, description="no filter: every task (must be said)")
+
+
+class BulkRuleChange(BaseModel):
+    """One rule change for every task a filter picks; fields left out stay as they are."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    filter: TaskFilter
+    consensus_threshold: int | None = Field(default=None, ge=1, le=10_000)
+    min_agreement_percentage: float | None = Field(default=None, gt=0, le=100)
+    allow_tie: bool | None = None
+    count_model_votes: bool | None = None
+    priority: int | None = Field(default=None, ge=1, le=5)
+
+
 class SkipRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 

@@ -204,3 +204,37 @@ async def test_an_import_may_count_model_votes_on_the_tasks_it_makes(conn):
     await items.store(conn, checked, source="g", dataset="mtb", count_model_votes=True)
     task = await _consensus(conn)
     assert (task["count_a"], task["total_responses"]) == (1, 1)
+
+
+async def test_a_rule_given_at_import_reaches_the_tasks_already_there(conn):
+    rows = [row(81, "gpt-4", "vicuna-13b", "model_a", "expert_0")]
+    checked = _check(_jsonl(rows), "human.jsonl")
+    first = await items.store(conn, checked, source="h", dataset="mtb")
+    assert (first.tasks_created, first.rules_changed) == (1, 0)
+    assert (await _consensus(conn))["total_responses"] == 1
+    [state] = await _rows(conn, "SELECT consensus_reached FROM response_consensus")
+    assert state["consensus_reached"] is False  # one answer of the default three
+    again = await items.store(
+        conn, checked, source="h", dataset="mtb", consensus_threshold=1, gold_rate=0.25
+    )
+    assert (again.tasks_created, again.tasks_existing, again.rules_changed) == (0, 1, 1)
+    [state] = await _rows(
+        conn,
+        "SELECT c.consensus_reached, t.consensus_threshold FROM response_consensus c"
+        " JOIN tasks t ON t.id = c.task_id",
+    )
+    assert (state["consensus_reached"], state["consensus_threshold"]) == (True, 1)
+    [rate] = await _rows(
+        conn, "SELECT gold_rate FROM dataset_settings WHERE source_dataset = 'mtb'"
+    )
+    assert rate["gold_rate"] == 0.25
+    # without a rule, an import leaves the tasks' rule as it is
+    plain = await items.store(conn, checked, source="h", dataset="mtb")
+    assert plain.rules_changed == 0
+    import pytest
+
+    from whstudio.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as caught:
+        await items.store(conn, checked, source="h", dataset="mtb", gold_rate=2)
+    assert caught.value.field == "gold_rate"

@@ -528,3 +528,61 @@ async def test_32_clients_answering_one_task_at_once_are_all_counted(team):
             " r.total_responses"
         ).fetchone()[0]
     assert state["counts"]["A"]["count"] == stored_a and drift == 0
+
+
+async def test_one_request_changes_the_rule_of_every_task_a_filter_picks(team):
+    turn = [{"turn": 1}, {"turn": 2}]
+    ids = await create(
+        team,
+        [pair(i, dataset="rules", metadata=turn[i % 2], source_key=f"k{i}") for i in range(6)]
+        + [pair(9, dataset="other")],
+    )
+    for task in ids:
+        client = team.clients["ann"]
+        await client.post(
+            f"/api/tasks/{task}/submit", json=answer(shown(task, await user_id(client), "A"))
+        )
+    url = "/api/admin/tasks/rules"
+    body = {"filter": {"dataset": "rules", "metadata": {"turn": 1}}, "consensus_threshold": 1}
+    for name in ("ann", "rita"):
+        assert (await team.clients[name].patch(url, json=body)).status_code == 403
+    done = await team.clients["admin"].patch(url, json=body)
+    assert done.status_code == 200, done.text
+    assert done.json() == {
+        "matched": 3,
+        "changed": 3,
+        "consensus_reached_before": 0,
+        "consensus_reached_after": 3,
+        "rule": {"consensus_threshold": 1},
+    }
+    reached = await count(
+        team.env,
+        "SELECT count(*) FROM response_consensus WHERE consensus_reached AND task_id = ANY(%s)",
+        [*ids],
+    )
+    assert reached == 3  # turn 2 and the other dataset untouched
+    again = (await team.clients["admin"].patch(url, json=body)).json()
+    assert (again["matched"], again["changed"], again["consensus_reached_after"]) == (3, 0, 3)
+    whole = {"filter": {"dataset": "rules"}, "consensus_threshold": 2, "priority": 5}
+    back = (await team.clients["admin"].patch(url, json=whole)).json()
+    assert (back["matched"], back["changed"], back["consensus_reached_after"]) == (6, 6, 0)
+    # the live rows equal a recompute from scratch
+    drift = await count(
+        team.env,
+        "SELECT count(*) FROM response_consensus c"
+        " WHERE (c.consensus_reached, c.remaining) IS DISTINCT FROM"
+        "  ((consensus_recompute_v1(c.task_id)).consensus_reached,"
+        "   (consensus_recompute_v1(c.task_id)).remaining)",
+    )
+    assert drift == 0
+    for bad, field in (
+        ({"filter": {}, "consensus_threshold": 1}, "filter"),
+        ({"filter": {"dataset": "rules"}}, "changes"),
+        ({"filter": {"metadata": {"a b": 1}}, "priority": 1}, "filter.metadata.a b.[key]"),
+        ({"filter": {"dataset": "rules"}, "consensus_threshold": 0}, "consensus_threshold"),
+    ):
+        refused = await team.clients["admin"].patch(url, json=bad)
+        assert refused.status_code == 422, bad
+        assert refused.json()["field"] == field, refused.json()
+    everything = {"filter": {"all": True}, "priority": 2}
+    assert (await team.clients["admin"].patch(url, json=everything)).json()["matched"] == 7

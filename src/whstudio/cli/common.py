@@ -89,8 +89,8 @@ def import_file(
     path: Path,
     *,
     dataset: str | None,
-    threshold: int,
-    min_agreement: float,
+    threshold: int | None,
+    min_agreement: float | None,
     allow_tie: bool | None,
     as_user: str | None,
 ):

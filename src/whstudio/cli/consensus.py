@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
 import typer
 
@@ -92,3 +93,91 @@ def consensus_verify(
     err.print(f"{len(drifted)} task(s) differ{'; rebuilt' if repair else ''}", highlight=False)
     if not repair:
         raise typer.Exit(1)
+
+
+def _metadata_filter(pairs: list[str]) -> dict[str, Any]:
+    """FIELD=VALUE pairs; a value that reads as JSON (1, true, 2.5) is taken as such."""
+    found: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep or not name.strip():
+            fail(f"where: {pair!r} must read FIELD=VALUE", 2)
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        if isinstance(value, list | dict) or value is None:
+            value = raw
+        found[name.strip()] = value
+    return found
+
+
+@app.command("rules")
+def consensus_rules(
+    dataset: Annotated[str | None, typer.Option(help="Tasks of this dataset.")] = None,
+    question_type: Annotated[
+        str | None, typer.Option("--type", help="Tasks of this question type.")
+    ] = None,
+    status: Annotated[str | None, typer.Option(help="Tasks in this status.")] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(help="Item metadata FIELD=VALUE that must match (e.g. turn=1); repeatable."),
+    ] = None,
+    every: Annotated[
+        bool, typer.Option("--all", help="Every task (needed when no filter is given).")
+    ] = False,
+    threshold: Annotated[
+        int | None, typer.Option(min=1, max=10000, help="Answers each task needs.")
+    ] = None,
+    min_agreement: Annotated[
+        float | None, typer.Option(min=0.01, max=100, help="Least agreement % for consensus.")
+    ] = None,
+    allow_tie: Annotated[
+        bool | None, typer.Option("--allow-tie/--no-allow-tie", help="Whether ties are allowed.")
+    ] = None,
+    count_model_votes: Annotated[
+        bool | None,
+        typer.Option(
+            "--count-model-votes/--no-count-model-votes",
+            help="Whether model judges' answers count in consensus.",
+        ),
+    ] = None,
+    priority: Annotated[int | None, typer.Option(min=1, max=5, help="Priority 1–5.")] = None,
+) -> None:
+    """Change the consensus rule of every task a filter picks, in one transaction; each changed
+    task's consensus is recomputed with it."""
+    from pydantic import ValidationError
+
+    from whstudio.domain import tasks
+    from whstudio.schemas import BulkRuleChange
+
+    try:
+        body = BulkRuleChange.model_validate(
+            {
+                "filter": {
+                    "dataset": dataset,
+                    "question_type": question_type,
+                    "status": status,
+                    "metadata": _metadata_filter(where) if where else None,
+                    "all": every,
+                },
+                "consensus_threshold": threshold,
+                "min_agreement_percentage": min_agreement,
+                "allow_tie": allow_tie,
+                "count_model_votes": count_model_votes,
+                "priority": priority,
+            }
+        )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        fail(f"{'.'.join(map(str, first['loc']))}: {first['msg']}", 2)
+    url = database_url(load_settings())
+    ensure_schema(url)
+    changes = body.model_dump(exclude={"filter"}, exclude_none=True)
+    done = transact(url, lambda c: tasks.change_rules(c, body.filter.model_dump(), changes))
+    out.print(
+        f"{done['matched']} tasks matched, {done['changed']} changed "
+        f"({', '.join(f'{k} {v}' for k, v in done['rule'].items())}); consensus reached: "
+        f"{done['consensus_reached_before']} before, {done['consensus_reached_after']} after",
+        highlight=False,
+    )

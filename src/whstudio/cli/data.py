@@ -24,11 +24,26 @@ from whstudio.cli.common import (
 )
 from whstudio.errors import InvalidInput
 
-# The rule every import gives its new tasks (import and import-items alike).
+# The rule every import gives its tasks (import and import-items alike): new tasks take it (else
+# the defaults), and the file's tasks already there are changed to what is given.
 ImportDataset = Annotated[str | None, typer.Option(help="Dataset name (default: from the file).")]
-ImportThreshold = Annotated[int, typer.Option(min=1, max=10000, help="Answers each task needs.")]
+ImportThreshold = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        max=10000,
+        help="Answers each task needs (default 3 for new tasks; given, also set on the file's "
+        "tasks already there).",
+    ),
+]
 ImportAgreement = Annotated[
-    float, typer.Option(min=0.01, max=100, help="Agreement % for consensus.")
+    float | None,
+    typer.Option(
+        min=0.01,
+        max=100,
+        help="Agreement % for consensus (default 70 for new tasks; given, also set on the "
+        "file's tasks already there).",
+    ),
 ]
 
 _DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
@@ -41,8 +56,8 @@ def _utc(value: datetime | None) -> datetime | None:
 def import_(
     file: Annotated[Path, typer.Argument(help=".json (MT-Bench layout), .jsonl or .csv file.")],
     dataset: ImportDataset = None,
-    threshold: ImportThreshold = 3,
-    min_agreement: ImportAgreement = 70.0,
+    threshold: ImportThreshold = None,
+    min_agreement: ImportAgreement = None,
     allow_tie: Annotated[
         bool | None,
         typer.Option("--allow-tie/--no-allow-tie", help="Whether answers may be a tie."),
@@ -230,8 +245,8 @@ def import_items(
         typer.Option("--map", help="FIELD=COLUMN, e.g. prompt=question; repeat for more."),
     ] = None,
     dataset: ImportDataset = None,
-    threshold: ImportThreshold = 3,
-    min_agreement: ImportAgreement = 70.0,
+    threshold: ImportThreshold = None,
+    min_agreement: ImportAgreement = None,
     allow_tie: Annotated[
         bool | None,
         typer.Option("--allow-tie/--no-allow-tie", help="Whether pairwise answers may be a tie."),
@@ -253,12 +268,17 @@ def import_items(
         ),
     ] = "auto",
     count_model_votes: Annotated[
-        bool,
+        bool | None,
         typer.Option(
-            help="The new tasks count model judges' answers in consensus as people's "
-            "(default: kept and compared, not counted)."
+            "--count-model-votes/--no-count-model-votes",
+            help="Whether the tasks count model judges' answers in consensus as people's "
+            "(default for new tasks: kept and compared, not counted).",
         ),
-    ] = False,
+    ] = None,
+    gold_rate: Annotated[
+        float | None,
+        typer.Option(min=0, max=1, help="Share of `next` calls serving the dataset's gold first."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Import items of any type with a column mapping, or MT-Bench judgments with their answers.
@@ -304,6 +324,7 @@ def import_items(
             min_agreement_percentage=min_agreement,
             allow_tie=allow_tie,
             count_model_votes=count_model_votes,
+            gold_rate=gold_rate,
             strict=not skip_bad,
         ),
     )
@@ -330,8 +351,11 @@ def _print_items_report(report, as_json: bool, *, checked=None) -> None:
             f"{report.questions_created} new, {report.questions_existing} already there; tasks "
             f"{report.tasks_created} new, {report.tasks_existing} already there; answers "
             f"{report.responses_created} new, {report.responses_existing} already there; "
-            f"judges {report.users_created} new; {len(report.failed)} bad rows",
+            f"judges {report.users_created} new; {len(report.failed)} bad rows"
+            + (f"; rule changed on {report.rules_changed} tasks" if report.rules_changed else ""),
             highlight=False,
         )
+        for note in report.notes:
+            out.print(f"  note: {note}", highlight=False)
     for issue in report.failed:
         err.print(f"  row {issue.line}: {issue.reason}", highlight=False)

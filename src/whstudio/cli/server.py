@@ -135,8 +135,8 @@ def demo(
         url,
         importing.sample_path(),
         dataset=None,
-        threshold=3,
-        min_agreement=70.0,
+        threshold=None,  # the defaults for new tasks; a rule changed since is kept
+        min_agreement=None,
         allow_tie=None,
         as_user="admin",
     )

@@ -187,6 +187,58 @@ async def change_rule(conn: AsyncConnection, task_id: UUID, changes: dict[str, A
         raise NotFound("no such task", field="task_id")
 
 
+RULE_FIELDS = (
+    "consensus_threshold",
+    "min_agreement_percentage",
+    "allow_tie",
+    "count_model_votes",
+    "priority",
+)
+
+
+async def change_rules(
+    conn: AsyncConnection, filters: dict[str, Any], changes: dict[str, Any]
+) -> dict[str, Any]:
+    """Change the rule of every task the filters pick, in one statement; each changed task's
+    consensus is recomputed in the same transaction. Return how many tasks matched, how many
+    changed, and how many had reached consensus before and after.
+
+    filters: dataset, question_type, status, task_ids, metadata (containment); changes: any of
+    RULE_FIELDS. Raises InvalidInput when there is nothing to change or no filter and not
+    `all`."""
+    given = {k: v for k, v in changes.items() if k in RULE_FIELDS and v is not None}
+    if not given:
+        raise InvalidInput(f"give at least one of {', '.join(RULE_FIELDS)}", field="changes")
+    chosen = {k: filters.get(k) for k in ("dataset", "question_type", "status", "task_ids")}
+    metadata = filters.get("metadata")
+    if not filters.get("all") and all(v is None for v in (*chosen.values(), metadata)):
+        raise InvalidInput(
+            "name the tasks (dataset, question_type, status, task_ids, metadata) or say all",
+            field="filter",
+        )
+    row = await q.fetch_one(
+        conn,
+        "tasks.set_rules",
+        {
+            **chosen,
+            "metadata": Jsonb(metadata) if metadata is not None else None,
+            **{k: given.get(k) for k in RULE_FIELDS},
+        },
+    )
+    assert row is not None
+    after = await q.fetch_one(conn, "tasks.reached_among", {"task_ids": row["changed_ids"]})
+    assert after is not None
+    return {
+        "matched": row["matched"],
+        "changed": row["changed"],
+        "consensus_reached_before": row["reached_before"],
+        "consensus_reached_after": row["reached_before"]
+        - row["changed_reached_before"]
+        + after["reached"],
+        "rule": given,
+    }
+
+
 async def create_many(
     conn: AsyncConnection, items: list[dict[str, Any]], *, creator_id: UUID | None
 ) -> list[dict[str, Any]]:

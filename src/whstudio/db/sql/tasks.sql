@@ -73,3 +73,51 @@ SELECT t.id, t.title, t.status, t.priority, t.expires_at, t.created_at, t.consen
 
 -- name: list_count
 SELECT coalesce(sum(n), 0)::bigint AS n FROM task_counts
+
+-- name: set_rules
+-- One rule change for every task a filter picks, in one statement: each changed task's
+-- consensus is recomputed by tasks_sync_consensus in the same transaction. Tasks already under
+-- the new rule are not written. NULL filters and NULL changes leave that part alone; metadata
+-- filters by containment in the task's metadata over its question's (e.g. {"turn": 1}).
+WITH picked AS (
+    SELECT t.id
+      FROM tasks t
+      JOIN questions q ON q.id = t.question_id
+     WHERE (%(dataset)s::text IS NULL OR q.source_dataset = %(dataset)s::text)
+       AND (%(question_type)s::text IS NULL OR q.question_type = %(question_type)s::text)
+       AND (%(status)s::text IS NULL OR t.status = %(status)s::text)
+       AND (%(task_ids)s::uuid[] IS NULL OR t.id = ANY (%(task_ids)s::uuid[]))
+       AND (%(metadata)s::jsonb IS NULL OR q.metadata || t.metadata @> %(metadata)s::jsonb)
+), changed AS (
+    UPDATE tasks t
+       SET consensus_threshold = coalesce(%(consensus_threshold)s, t.consensus_threshold),
+           min_agreement_percentage = coalesce(%(min_agreement_percentage)s,
+                                               t.min_agreement_percentage),
+           allow_tie = coalesce(%(allow_tie)s, t.allow_tie),
+           count_model_votes = coalesce(%(count_model_votes)s, t.count_model_votes),
+           priority = coalesce(%(priority)s, t.priority)
+      FROM picked p
+     WHERE t.id = p.id
+       AND (t.consensus_threshold, t.min_agreement_percentage, t.allow_tie, t.count_model_votes,
+            t.priority)
+           IS DISTINCT FROM
+           (coalesce(%(consensus_threshold)s, t.consensus_threshold),
+            coalesce(%(min_agreement_percentage)s, t.min_agreement_percentage),
+            coalesce(%(allow_tie)s, t.allow_tie),
+            coalesce(%(count_model_votes)s, t.count_model_votes),
+            coalesce(%(priority)s, t.priority))
+    RETURNING t.id
+)
+SELECT (SELECT count(*) FROM picked) AS matched,
+       (SELECT count(*) FROM changed) AS changed,
+       -- the statement's snapshot: consensus as it was before the change
+       (SELECT count(*) FROM response_consensus c
+         WHERE c.task_id IN (SELECT id FROM picked) AND c.consensus_reached) AS reached_before,
+       (SELECT count(*) FROM response_consensus c
+         WHERE c.task_id IN (SELECT id FROM changed) AND c.consensus_reached)
+           AS changed_reached_before,
+       ARRAY(SELECT id FROM changed) AS changed_ids;
+
+-- name: reached_among
+SELECT count(*) AS reached FROM response_consensus
+ WHERE task_id = ANY (%(task_ids)s::uuid[]) AND consensus_reached;

@@ -133,8 +133,8 @@ async def import_pairs(
     source: str,
     dataset: str,
     creator_id: UUID | None = None,
-    consensus_threshold: int = 3,
-    min_agreement_percentage: float = 70.0,
+    consensus_threshold: int | None = None,
+    min_agreement_percentage: float | None = None,
     allow_tie: bool | None = None,
     on_progress: Callable[[int], None] | None = None,
 ) -> ItemsReport:

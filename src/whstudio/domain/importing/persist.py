@@ -16,6 +16,7 @@ from psycopg import AsyncConnection
 
 from whstudio.db import queries as q
 from whstudio.db.errors import domain_error
+from whstudio.domain import distribution
 from whstudio.domain import questions as questions_domain
 from whstudio.domain import tasks as tasks_domain
 from whstudio.domain.importing.validate import LAYOUTS, Checked, Item, Layout
@@ -28,6 +29,7 @@ class ItemsReport(ImportReport):
 
     layout: str = "items"
     users_created: int = 0
+    rules_changed: int = 0  # tasks already there whose rule the import changed
     responses_created: int = 0
     responses_existing: int = 0
 
@@ -87,30 +89,48 @@ async def store(
     source: str,
     dataset: str,
     creator_id: UUID | None = None,
-    consensus_threshold: int = 3,
-    min_agreement_percentage: float = 70.0,
+    consensus_threshold: int | None = None,
+    min_agreement_percentage: float | None = None,
     allow_tie: bool | None = None,
-    count_model_votes: bool = False,
+    count_model_votes: bool | None = None,
+    gold_rate: float | None = None,
     strict: bool = True,
     on_progress: Callable[[int], None] | None = None,
 ) -> ItemsReport:
     """Store the checked items in the caller's transaction and return the report.
 
-    count_model_votes: the new tasks count model judges' answers in consensus (by default a
-    model judge's verdicts are kept and compared, but only people's answers make consensus).
+    The rule (threshold, least agreement, ties, whether model judges' answers count) is the
+    tasks' own: new tasks take what is given, else 3 answers, 70%, the layout's tie rule and
+    people's answers only; what is given is also applied to the file's tasks that were already
+    there, in one set-based change (their consensus recomputed in the same transaction).
+    gold_rate: how often `next` serves the dataset's gold checks from now on.
     strict: refuse the whole file (raise ImportRefused, nothing written) if any row is bad or
     any item fails to store; otherwise store the good items and list the bad rows.
     """
+    if gold_rate is not None and not 0 <= gold_rate <= 1:
+        raise InvalidInput("gold_rate must be between 0 and 1", field="gold_rate")
     report = report_of(checked, source)
     if strict and report.failed:
         raise ImportRefused(report)
     layout = LAYOUTS[checked.layout]
-    tie = layout.allow_tie if allow_tie is None else allow_tie
+    given = {
+        "consensus_threshold": consensus_threshold,
+        "min_agreement_percentage": min_agreement_percentage,
+        "allow_tie": allow_tie,
+        "count_model_votes": count_model_votes,
+    }
+    rule = (
+        3 if consensus_threshold is None else consensus_threshold,
+        70.0 if min_agreement_percentage is None else min_agreement_percentage,
+        layout.allow_tie if allow_tie is None else allow_tie,
+        bool(count_model_votes),
+    )
     judges = await _judge_ids(conn, checked, report)
+    existing: list[UUID] = []
     for item in checked.items:
         try:
             async with conn.transaction():
-                await _store_item(
+                task_id, created = await _store_item(
                     conn,
                     item,
                     report,
@@ -118,14 +138,22 @@ async def store(
                     judges=judges,
                     dataset=dataset,
                     creator_id=creator_id,
-                    rule=(consensus_threshold, min_agreement_percentage, tie, count_model_votes),
+                    rule=rule,
                 )
+            if not created:
+                existing.append(task_id)
         except WhError as exc:
             report.failed.append(ImportIssue(line=item.lines[0], reason=exc.message))
             if strict:
                 raise ImportRefused(report) from exc
         if on_progress:
             on_progress(len(item.lines))
+    if existing and any(v is not None for v in given.values()):
+        changed = await tasks_domain.change_rules(conn, {"task_ids": existing}, given)
+        report.rules_changed = changed["changed"]
+    if gold_rate is not None:
+        await distribution.set_gold_rate(conn, dataset, gold_rate)
+        report.notes.append(f"dataset {dataset}: gold checks served at rate {gold_rate}")
     report.failed.sort(key=lambda issue: issue.line)
     return report
 
@@ -150,6 +178,7 @@ def _gold(item: Item, report: ItemsReport, layout: Layout, tie: bool) -> Any:
 async def _store_item(
     conn, item: Item, report: ItemsReport, *, layout, judges, dataset, creator_id, rule
 ):
+    """Store one item (question, task, answers); return its task and whether it is new."""
     threshold, min_agreement, tie, count_model_votes = rule
     gold = _gold(item, report, layout, tie)
     metadata = dict(item.metadata)
@@ -173,6 +202,7 @@ async def _store_item(
             f"{question['gold_standard']!r}; this file says {gold!r}"
         )
     task_id = await tasks_domain.task_for_item(conn, question["id"], item.source_key)
+    task_created = task_id is None
     if task_id is None:
         preview = " ".join(item.content["prompt"].split())[:80]
         task = await tasks_domain.create_task(
@@ -221,6 +251,7 @@ async def _store_item(
             )
         report.responses_existing += int(replayed)
         report.responses_created += int(not replayed)
+    return task_id, task_created
 
 
 def report_json(report: ItemsReport) -> str:

@@ -57,8 +57,24 @@ async def import_items(
     dataset: Annotated[
         str | None, Query(min_length=1, max_length=200, description="default: the file name")
     ] = None,
-    threshold: Annotated[int, Query(ge=1, le=10000)] = 3,
-    min_agreement: Annotated[float, Query(gt=0, le=100)] = 70.0,
+    threshold: Annotated[
+        int | None,
+        Query(
+            ge=1,
+            le=10000,
+            description="default 3 for new tasks; given, also set on the "
+            "file's tasks already there",
+        ),
+    ] = None,
+    min_agreement: Annotated[
+        float | None,
+        Query(
+            gt=0,
+            le=100,
+            description="default 70 for new tasks; given, also set on the "
+            "file's tasks already there",
+        ),
+    ] = None,
     allow_tie: bool | None = None,
     check: Annotated[bool, Query(description="validate and report; store nothing")] = False,
     skip_bad: Annotated[
@@ -73,9 +89,13 @@ async def import_items(
         ),
     ] = "auto",
     count_model_votes: Annotated[
-        bool,
-        Query(description="the new tasks count model judges' answers in consensus as people's"),
-    ] = False,
+        bool | None,
+        Query(description="the tasks count model judges' answers in consensus as people's"),
+    ] = None,
+    gold_rate: Annotated[
+        float | None,
+        Query(ge=0, le=1, description="share of `next` calls serving the dataset's gold first"),
+    ] = None,
 ):
     name = file.filename or "upload.jsonl"
     data = await file.read(MAX_FILE_BYTES + 1)
@@ -108,6 +128,7 @@ async def import_items(
                 min_agreement_percentage=min_agreement,
                 allow_tie=allow_tie,
                 count_model_votes=count_model_votes,
+                gold_rate=gold_rate,
                 strict=not skip_bad,
             )
     except items_domain.ImportRefused as exc:

@@ -13,6 +13,7 @@ from whstudio.domain import tasks as tasks_domain
 from whstudio.domain.users import Principal
 from whstudio.errors import Forbidden
 from whstudio.schemas import (
+    BulkRuleChange,
     RuleChange,
     SkipRequest,
     SubmitResult,
@@ -207,6 +208,18 @@ async def create_tasks(body: TasksCreate, user: Admin, conn: Conn):
     async with conn.transaction():
         created = await tasks_domain.create_many(conn, items, creator_id=user.id)
     return {"items": created, "tasks_created": sum(1 for c in created if c["task_created"])}
+
+
+@router.patch(
+    "/admin/tasks/rules",
+    summary="Change the consensus rule of every task a filter picks (a dataset, a type, a "
+    "status, item metadata such as turn, or given ids), consensus recomputed in the same "
+    "transaction (admin)",
+)
+async def change_rules(body: BulkRuleChange, user: Admin, conn: Conn):
+    changes = body.model_dump(exclude={"filter"}, exclude_none=True)
+    async with conn.transaction():
+        return await tasks_domain.change_rules(conn, body.filter.model_dump(), changes)
 
 
 @router.patch(
