@@ -1,7 +1,8 @@
 """Named SQL blocks from `sql/*.sql`, loaded once and run by name.
 
 A block starts with `-- name: <name>` and runs to the next such line. Its full name is
-`<file stem>.<name>`. Parameters are psycopg named placeholders (`%(param)s`).
+`<file stem>.<name>`. Parameters are psycopg named placeholders (`%(param)s`). `load_blocks`
+reads another package's blocks the same way (the legacy tool's, `whstudio.legacy.sql`).
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from psycopg import AsyncConnection
 _NAME = re.compile(r"^--\s*name:\s*([a-z0-9_]+)\s*$", re.MULTILINE)
 
 
-def _load() -> dict[str, str]:
+def load_blocks(package: str) -> dict[str, str]:
+    """Return the named blocks of the package's `*.sql` files, keyed `<file stem>.<name>`."""
     blocks: dict[str, str] = {}
-    for entry in sorted(resources.files("whstudio.db.sql").iterdir(), key=lambda e: e.name):
+    for entry in sorted(resources.files(package).iterdir(), key=lambda e: e.name):
         if not entry.name.endswith(".sql"):
             continue
         stem = entry.name[:-4]
@@ -33,7 +35,7 @@ def _load() -> dict[str, str]:
     return blocks
 
 
-QUERIES: dict[str, str] = _load()
+QUERIES: dict[str, str] = load_blocks("whstudio.db.sql")
 
 
 async def fetch_one(
