@@ -15,10 +15,15 @@ from typing import Any
 from psycopg import AsyncConnection
 
 _NAME = re.compile(r"^--\s*name:\s*([a-z0-9_]+)\s*$", re.MULTILINE)
+_OPENING_COMMENT = re.compile(r"\A(--[^\n]*\n\s*)+")
 
 
-def load_blocks(package: str) -> dict[str, str]:
-    """Return the named blocks of the package's `*.sql` files, keyed `<file stem>.<name>`."""
+def load_blocks(package: str, *, keep_comments: bool = True) -> dict[str, str]:
+    """Return the named blocks of the package's `*.sql` files, keyed `<file stem>.<name>`.
+
+    `keep_comments=False` leaves out the comment lines that open a block (what it does), for
+    statements whose text is also shown or stored as written.
+    """
     blocks: dict[str, str] = {}
     for entry in sorted(resources.files(package).iterdir(), key=lambda e: e.name):
         if not entry.name.endswith(".sql"):
@@ -28,6 +33,8 @@ def load_blocks(package: str) -> dict[str, str]:
         parts = _NAME.split(text)
         for i in range(1, len(parts), 2):
             name, body = parts[i], parts[i + 1].strip()
+            if not keep_comments:
+                body = _OPENING_COMMENT.sub("", body)
             key = f"{stem}.{name}"
             if key in blocks:
                 raise RuntimeError(f"duplicate query name {key}")
