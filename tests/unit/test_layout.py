@@ -33,10 +33,11 @@ SQL_HOMES = ("db/", "legacy/")
 
 _SQL_START = re.compile(
     r"""^\s*\(?\s*(
-        SELECT\s | INSERT\s+INTO\s | UPDATE\s+\w+\s+SET\s | DELETE\s+FROM\s | WITH\s+\w+\s+AS\s
-      | (CREATE|ALTER|DROP)\s+(TEMP\s+|TEMPORARY\s+|UNIQUE\s+)?
-        (TABLE|INDEX|FUNCTION|TRIGGER|VIEW|DATABASE|SCHEMA)\b
+        SELECT\s | INSERT\s+INTO\s | UPDATE\s+[\w.]+\s+SET\s | DELETE\s+FROM\s | WITH\s+\w+\s+AS\s
+      | (CREATE|ALTER|DROP)\s+(OR\s+REPLACE\s+)?(TEMP\s+|TEMPORARY\s+|UNIQUE\s+|UNLOGGED\s+)?
+        (TABLE|INDEX|FUNCTION|TRIGGER|VIEW|DATABASE|SCHEMA|SEQUENCE)\b
       | (UN)?LISTEN\s | NOTIFY\s | COPY\s+\w+ | SET\s+(LOCAL\s+|SESSION\s+)?\w+\s*(=|TO\s)
+      | SET\s+TRANSACTION\s | RESET\s+\w+ | LOAD\s+'
       | ANALYZE\s | VACUUM\b | TRUNCATE\s | LOCK\s+TABLE\s | EXPLAIN\b | DECLARE\s+\w+\s+CURSOR
     )""",
     re.VERBOSE,
@@ -198,6 +199,21 @@ def test_the_sql_detector_sees_sql_and_not_prose(tmp_path):
         'H = "See %(name)s for details"\n'
     )
     assert sorted(line for line, _ in sql_literals(sample)) == [2, 4, 5, 7, 8]
+
+
+def test_the_detector_sees_the_statements_of_a_migration(tmp_path):
+    sample = tmp_path / "sample.py"
+    sample.write_text(
+        'A = "UPDATE whs_legacy.progress SET last_id = %s"\n'
+        'B = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ"\n'
+        'C = "RESET lock_timeout"\n'
+        "D = \"LOAD 'auto_explain'\"\n"
+        'E = "CREATE OR REPLACE TRIGGER t AFTER INSERT ON public.users"\n'
+        'F = "DROP SEQUENCE IF EXISTS public.s"\n'
+        'G = ("ANALYZE", "BUFFERS")\n'
+        'H = "Reset the password"\n'
+    )
+    assert sorted(line for line, _ in sql_literals(sample)) == [1, 2, 3, 4, 5, 6]
 
 
 def test_no_sql_outside_the_database_layer():
