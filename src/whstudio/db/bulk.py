@@ -120,11 +120,8 @@ async def explain(
 ) -> str:
     """Run the named statement under EXPLAIN with `options` (with ANALYZE it takes effect);
     return the plan's text."""
-    query = sql.Composed(
-        [
-            sql.SQL("EXPLAIN ({}) ").format(sql.SQL(", ").join(sql.SQL(o) for o in options)),
-            sql.SQL(QUERIES[name]),
-        ]
+    query = sql.SQL(QUERIES["bulk.explain"]).format(
+        options=sql.SQL(", ").join(sql.SQL(o) for o in options), statement=sql.SQL(QUERIES[name])
     )
     async with conn.cursor(binary=binary, row_factory=tuple_row) as cur:
         await cur.execute(query, params)

@@ -9,6 +9,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from whstudio.db.queries import QUERIES
+
 DATABASE_NAME = "whstudio"
 
 _servers: dict[Path, object] = {}
@@ -41,9 +43,10 @@ def embedded_url(home: Path, database: str = DATABASE_NAME) -> str:
     server = embedded_server(home)
     admin_url = server.get_uri("postgres")
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [database]).fetchone()
+        exists = conn.execute(QUERIES["embedded.database_exists"], {"name": database}).fetchone()
         if not exists:
-            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(database)))
+            create = sql.SQL(QUERIES["embedded.create_database"])
+            conn.execute(create.format(name=sql.Identifier(database)))
     return server.get_uri(database)
 
 

@@ -23,7 +23,8 @@ async def listening(url: str, channels: Iterable[str]) -> AsyncIterator[AsyncIte
     conn = await AsyncConnection.connect(url, autocommit=True)
     async with conn:
         for channel in channels:
-            await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+            listen = sql.SQL(q.QUERIES["listen.listen"])
+            await conn.execute(listen.format(channel=sql.Identifier(channel)))
         yield conn.notifies()
 
 

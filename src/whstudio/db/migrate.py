@@ -10,6 +10,8 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 
+from whstudio.db.queries import QUERIES
+
 
 def _config(url: str) -> Config:
     here = Path(str(resources.files("whstudio.migrations")))
@@ -37,10 +39,10 @@ def revisions() -> list[str]:
 def current_revision(url: str) -> str | None:
     """Return the revision a database is at, or None for an empty one."""
     with psycopg.connect(url, autocommit=True) as conn:
-        exists = conn.execute("SELECT to_regclass('public.alembic_version')").fetchone()
+        exists = conn.execute(QUERIES["migrate.version_table"]).fetchone()
         if not exists or exists[0] is None:
             return None
-        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        row = conn.execute(QUERIES["migrate.version"]).fetchone()
         return row[0] if row else None
 
 

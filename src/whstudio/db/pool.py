@@ -9,12 +9,14 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+from whstudio.db.queries import QUERIES
+
 
 async def _configure(conn: AsyncConnection) -> None:
     # Autocommit: a read is its own statement, and writes run in explicit `conn.transaction()`
     # blocks that commit when the block ends, before any response is sent.
     await conn.set_autocommit(True)
-    await conn.execute("SET application_name = 'whstudio'")
+    await conn.execute(QUERIES["pool.application_name"])
 
 
 def make_pool(

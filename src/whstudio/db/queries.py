@@ -1,7 +1,8 @@
 """Named SQL blocks from `sql/*.sql`, loaded once and run by name.
 
 A block starts with `-- name: <name>` and runs to the next such line. Its full name is
-`<file stem>.<name>`. Parameters are psycopg named placeholders (`%(param)s`).
+`<file stem>.<name>`. Parameters are psycopg named placeholders (`%(param)s`). `load_blocks`
+reads another package's blocks the same way (the legacy tool's, `whstudio.legacy.sql`).
 """
 
 from __future__ import annotations
@@ -14,11 +15,17 @@ from typing import Any
 from psycopg import AsyncConnection
 
 _NAME = re.compile(r"^--\s*name:\s*([a-z0-9_]+)\s*$", re.MULTILINE)
+_OPENING_COMMENT = re.compile(r"\A(--[^\n]*\n\s*)+")
 
 
-def _load() -> dict[str, str]:
+def load_blocks(package: str, *, keep_comments: bool = True) -> dict[str, str]:
+    """Return the named blocks of the package's `*.sql` files, keyed `<file stem>.<name>`.
+
+    `keep_comments=False` leaves out the comment lines that open a block (what it does), for
+    statements whose text is also shown or stored as written.
+    """
     blocks: dict[str, str] = {}
-    for entry in sorted(resources.files("whstudio.db.sql").iterdir(), key=lambda e: e.name):
+    for entry in sorted(resources.files(package).iterdir(), key=lambda e: e.name):
         if not entry.name.endswith(".sql"):
             continue
         stem = entry.name[:-4]
@@ -26,6 +33,8 @@ def _load() -> dict[str, str]:
         parts = _NAME.split(text)
         for i in range(1, len(parts), 2):
             name, body = parts[i], parts[i + 1].strip()
+            if not keep_comments:
+                body = _OPENING_COMMENT.sub("", body)
             key = f"{stem}.{name}"
             if key in blocks:
                 raise RuntimeError(f"duplicate query name {key}")
@@ -33,7 +42,7 @@ def _load() -> dict[str, str]:
     return blocks
 
 
-QUERIES: dict[str, str] = _load()
+QUERIES: dict[str, str] = load_blocks("whstudio.db.sql")
 
 
 async def fetch_one(

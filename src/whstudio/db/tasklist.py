@@ -1,5 +1,6 @@
 """The task dashboard's queries: a keyset page and its total, each composed from the named
-blocks tasks.list_page and tasks.list_count and fixed fragments, never from input."""
+blocks tasks.list_page and tasks.list_count and the fixed fragments of db/sql/tasklist.sql,
+never from input."""
 
 from __future__ import annotations
 
@@ -20,28 +21,16 @@ SORTS: dict[str, tuple[str, str, str]] = {
     "agreement": ("c.agreement_percentage", "DESC", "numeric"),
 }
 
-# Filters: each a fixed SQL fragment over named parameters.
-FILTERS: dict[str, str] = {
-    "status": "t.status = %(status)s",
-    "question_type": "q.question_type = %(question_type)s",
-    "source_dataset": "q.source_dataset = %(source_dataset)s",
-    "consensus_reached": "c.consensus_reached = %(consensus_reached)s",
-    "needs_more_responses": "(c.remaining > 0) = %(needs_more_responses)s",
-    "has_gold": "c.has_gold = %(has_gold)s",
-}
-
-# The same filters over task_counts, the kept totals (revision 0004): a sum over a few rows.
-COUNT_FILTERS: dict[str, str] = {
-    "status": "task_status = %(status)s",
-    "question_type": "question_type = %(question_type)s",
-    "source_dataset": "source_dataset = %(source_dataset)s",
-    "consensus_reached": "consensus_reached = %(consensus_reached)s",
-    "needs_more_responses": "needs_more = %(needs_more_responses)s",
-    "has_gold": "has_gold = %(has_gold)s",
-}
-
-_AFTER = "({column}, t.id) {op} (%(after_value)s::{cast}, %(after_id)s)"
-_ORDER = " ORDER BY {column} {direction}, t.id {direction} LIMIT %(limit)s"
+# Filters: each a fixed SQL fragment over named parameters, the block tasklist.where_<filter>
+# for a page and tasklist.count_where_<filter> for the total.
+FILTERS = (
+    "status",
+    "question_type",
+    "source_dataset",
+    "consensus_reached",
+    "needs_more_responses",
+    "has_gold",
+)
 
 
 def _where(fragments: list[sql.Composable]) -> sql.Composable:
@@ -62,11 +51,13 @@ async def page(
     text, task id), each with its `sort_value`. A filter applies when its key is in `filters`."""
     column, direction, cast = SORTS[sort]
     params: dict[str, Any] = dict(filters)
-    where: list[sql.Composable] = [sql.SQL(FILTERS[name]) for name in FILTERS if name in params]
+    where: list[sql.Composable] = [
+        sql.SQL(QUERIES[f"tasklist.where_{name}"]) for name in FILTERS if name in params
+    ]
     if after is not None:
         params.update(after_value=after[0], after_id=after[1])
         where.append(
-            sql.SQL(_AFTER).format(
+            sql.SQL(QUERIES["tasklist.after"]).format(
                 column=sql.SQL(column),
                 op=sql.SQL("<" if direction == "DESC" else ">"),
                 cast=sql.SQL(cast),
@@ -76,7 +67,10 @@ async def page(
     query = (
         sql.SQL(QUERIES["tasks.list_page"]).format(sort=sql.SQL(column))
         + _where(where)
-        + sql.SQL(_ORDER).format(column=sql.SQL(column), direction=sql.SQL(direction))
+        + sql.SQL(" ")
+        + sql.SQL(QUERIES["tasklist.order"]).format(
+            column=sql.SQL(column), direction=sql.SQL(direction)
+        )
     )
     cur = await conn.execute(query, params)
     return await cur.fetchall()
@@ -84,7 +78,7 @@ async def page(
 
 async def total(conn: AsyncConnection, *, filters: Mapping[str, Any]) -> int:
     """Return how many tasks the filters in `filters` let through, from the kept totals."""
-    kept = [sql.SQL(COUNT_FILTERS[name]) for name in COUNT_FILTERS if name in filters]
+    kept = [sql.SQL(QUERIES[f"tasklist.count_where_{name}"]) for name in FILTERS if name in filters]
     query = sql.SQL(QUERIES["tasks.list_count"]) + _where(kept)
     cur = await conn.execute(query, filters)
     return (await cur.fetchone())["n"]

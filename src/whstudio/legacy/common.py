@@ -9,6 +9,8 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from whstudio.legacy.queries import QUERIES, compose
+
 SCHEMA = "whs_legacy"
 # The legacy tables the migration knows. It transforms the first three, which must exist; the
 # others it leaves intact, and a deployment may lack some (the notification tables come from a
@@ -52,11 +54,9 @@ def with_db(url: str, dbname: str) -> str:
 
 def state(conn: psycopg.Connection) -> dict[str, Any] | None:
     """Return the recorded state row, or None when the migration never started."""
-    if conn.execute("SELECT to_regclass('whs_legacy.state')").fetchone()[0] is None:
+    if conn.execute(QUERIES["common.state_table"]).fetchone()[0] is None:
         return None
-    row = conn.execute(
-        "SELECT step, read_path, fresh_head, updated_at FROM whs_legacy.state"
-    ).fetchone()
+    row = conn.execute(QUERIES["common.state"]).fetchone()
     if row is None:
         return None
     return dict(zip(("step", "read_path", "fresh_head", "updated_at"), row, strict=True))
@@ -64,22 +64,12 @@ def state(conn: psycopg.Connection) -> dict[str, Any] | None:
 
 def record(conn: psycopg.Connection, step: str, started: float, ok: bool, detail: dict) -> None:
     """Append a run of a step to whs_legacy.history."""
-    conn.execute(
-        "INSERT INTO whs_legacy.history (step, started_at, ok, detail)"
-        " VALUES (%s, to_timestamp(%s), %s, %s::jsonb)",
-        (step, started, ok, psycopg.types.json.Jsonb(detail)),
-    )
+    conn.execute(QUERIES["common.record"], (step, started, ok, psycopg.types.json.Jsonb(detail)))
 
 
 def set_step(conn: psycopg.Connection, step: str, **extra: Any) -> None:
     """Record the step the database is at (and the fresh head, when given)."""
-    conn.execute(
-        "INSERT INTO whs_legacy.state (step, fresh_head) VALUES (%(step)s, %(head)s)"
-        " ON CONFLICT (id) DO UPDATE SET step = %(step)s,"
-        " fresh_head = coalesce(%(head)s, whs_legacy.state.fresh_head),"
-        " updated_at = CURRENT_TIMESTAMP",
-        {"step": step, "head": extra.get("head")},
-    )
+    conn.execute(QUERIES["common.set_step"], {"step": step, "head": extra.get("head")})
 
 
 def require(conn: psycopg.Connection, allowed: tuple[str | None, ...], what: str) -> dict | None:
@@ -104,29 +94,21 @@ def digest_sql(table: str, columns: list[str], key: list[str]) -> sql.Composed:
     """
     row = sql.SQL(", ").join(sql.Identifier(c) for c in columns)
     if not key:
-        return sql.SQL(
-            "SELECT 'row:' || md5(t::text) || ':'"
-            " || row_number() OVER (PARTITION BY md5(t::text)) AS id,"
-            " md5(ROW({row})::text) AS digest FROM public.{t} AS t"
-        ).format(row=row, t=ident(table))
+        return compose("common.digest_by_row", row=row, table=ident(table))
     if len(key) == 1:
-        rid = sql.SQL("to_jsonb(t.{}) #>> '{{}}'").format(sql.Identifier(key[0]))
+        rid = compose("common.key_of_one_column", column=sql.Identifier(key[0]))
     else:
-        rid = sql.SQL("jsonb_build_array({})::text").format(
-            sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in key)
+        rid = compose(
+            "common.key_of_columns",
+            columns=sql.SQL(", ").join(sql.SQL("t.{}").format(sql.Identifier(c)) for c in key),
         )
-    return sql.SQL(
-        "SELECT {rid} AS id, md5(ROW({row})::text) AS digest FROM public.{t} AS t"
-    ).format(rid=rid, row=row, t=ident(table))
+    return compose("common.digest_by_key", id=rid, row=row, table=ident(table))
 
 
 def legacy_columns(conn: psycopg.Connection) -> dict[str, list[str]]:
     """Return each legacy table present at the baseline with its columns, in order."""
     out: dict[str, list[str]] = {}
-    for t, c in conn.execute(
-        "SELECT table_name, column_name FROM whs_legacy.legacy_columns"
-        " ORDER BY table_name, position"
-    ):
+    for t, c in conn.execute(QUERIES["common.legacy_columns"]):
         out.setdefault(t, []).append(c)
     return out
 
@@ -134,10 +116,7 @@ def legacy_columns(conn: psycopg.Connection) -> dict[str, list[str]]:
 def legacy_keys(conn: psycopg.Connection) -> dict[str, list[str]]:
     """Return each legacy table's primary-key columns at the baseline ([] for none)."""
     out: dict[str, list[str]] = {t: [] for t in legacy_columns(conn)}
-    for t, c in conn.execute(
-        "SELECT table_name, column_name FROM whs_legacy.legacy_columns"
-        " WHERE key_position IS NOT NULL ORDER BY table_name, key_position"
-    ):
+    for t, c in conn.execute(QUERIES["common.legacy_keys"]):
         out[t].append(c)
     return out
 
@@ -145,11 +124,7 @@ def legacy_keys(conn: psycopg.Connection) -> dict[str, list[str]]:
 def appeared_tables(conn: psycopg.Connection) -> list[str]:
     """Legacy tables that exist now but did not at the baseline (a script run mid-migration)."""
     known = set(legacy_columns(conn))
-    rows = conn.execute(
-        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace"
-        " WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND c.relname = ANY(%s)",
-        (list(LEGACY_TABLES),),
-    )
+    rows = conn.execute(QUERIES["common.present_tables"], (list(LEGACY_TABLES),))
     return sorted(t for (t,) in rows if t not in known)
 
 

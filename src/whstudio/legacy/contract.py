@@ -26,6 +26,7 @@ from whstudio.legacy.common import (
     set_step,
     with_db,
 )
+from whstudio.legacy.queries import QUERIES, compose
 from whstudio.legacy.users import USERNAME
 from whstudio.legacy.verify import verify
 
@@ -57,15 +58,15 @@ def _refuse_unless_ready(conn: psycopg.Connection, quiet_seconds: float) -> None
     st = require(conn, ("verified",), "contract")
     if st["read_path"] != "new":
         raise StepRefused("switch the application to the new read path first")
-    open_rows = conn.execute("SELECT count(*) FROM whs_legacy.quarantine").fetchone()[0]
+    open_rows = conn.execute(QUERIES["contract.quarantined_rows"]).fetchone()[0]
     if open_rows:
         raise StepRefused(
             f"{open_rows} row(s) in quarantine: fix them through the old application"
             " (the dual writes migrate a fixed row) before contract"
         )
-    before = conn.execute("SELECT last_value FROM whs_legacy.old_path_writes").fetchone()[0]
+    before = conn.execute(QUERIES["contract.old_path_writes"]).fetchone()[0]
     time.sleep(quiet_seconds)
-    after = conn.execute("SELECT last_value FROM whs_legacy.old_path_writes").fetchone()[0]
+    after = conn.execute(QUERIES["contract.old_path_writes"]).fetchone()[0]
     if after != before:
         raise StepRefused(
             f"old-path writes still arrive ({after - before} in {quiet_seconds:g} s):"
@@ -79,23 +80,21 @@ def _archive(conn, report, current: objects.Catalog, fresh: objects.Catalog) -> 
         if not gone:
             continue
         archive = f"archive_{t}"
-        exists = conn.execute("SELECT to_regclass(%s)", (f"whs_legacy.{archive}",)).fetchone()[0]
-        if exists is None:
+        exists = conn.execute(QUERIES["contract.regclass"], (f"whs_legacy.{archive}",))
+        if exists.fetchone()[0] is None:
             cols = sql.SQL(", ").join(_i(c) for c in ["id", *gone])
             conn.execute(
-                sql.SQL("CREATE TABLE whs_legacy.{} AS SELECT {} FROM public.{}").format(
-                    _i(archive), cols, _i(t)
-                )
+                compose("contract.archive", archive=_i(archive), columns=cols, table=_i(t))
             )
         report.archived[t] = conn.execute(
-            sql.SQL("SELECT count(*) FROM whs_legacy.{}").format(_i(archive))
+            compose("contract.archived_rows", archive=_i(archive))
         ).fetchone()[0]
 
 
 def _fix_usernames(conn: psycopg.Connection) -> int:
     """Give every user a name the new schema accepts; the old one is kept as display name."""
     n = 0
-    rows = conn.execute("SELECT id, username FROM public.users ORDER BY id").fetchall()
+    rows = conn.execute(QUERIES["contract.users"]).fetchall()
     taken = {u for _, u in rows if u}
     for uid, name in rows:
         if name is not None and USERNAME.match(name):
@@ -106,11 +105,7 @@ def _fix_usernames(conn: psycopg.Connection) -> int:
             candidate = f"{base}_{uid.hex[:6]}" if k == 1 else f"{base}_{uid.hex[:6]}_{k}"
             k += 1
         taken.add(candidate)
-        conn.execute(
-            "UPDATE public.users SET username = %s, display_name = coalesce(display_name, %s)"
-            " WHERE id = %s",
-            (candidate, name, uid),
-        )
+        conn.execute(QUERIES["contract.rename_user"], (candidate, name, uid))
         n += 1
     return n
 
@@ -132,42 +127,30 @@ def contract(
         # The migration's own triggers go first: they read the columns that go next.
         for (t, n), _ in sorted(cur.triggers.items()):
             if n.startswith("whs_legacy_"):
-                _run(
-                    conn,
-                    report,
-                    sql.SQL("DROP TRIGGER IF EXISTS {} ON public.{}").format(_i(n), _i(t)),
-                )
+                _run(conn, report, compose("ddl.drop_trigger", name=_i(n), table=_i(t)))
         with conn.transaction():
             report.renamed_users = _fix_usernames(conn)
         common = sorted(set(cur.tables) & set(fresh.tables))
         for (t, n), _ in sorted(cur.indexes.items()):
             if t in common and (t, n) not in fresh.indexes:
-                conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS public.{}").format(_i(n)))
+                conn.execute(compose("ddl.drop_index", name=_i(n)))
                 report.done.append(f"DROP INDEX CONCURRENTLY {n}")
         for (t, n), con in sorted(cur.constraints.items()):
             if t in common and fresh.constraints.get((t, n)) != con:
                 want = fresh.constraints.get((t, n))
                 if want is not None and (want.kind, want.definition) == (con.kind, con.definition):
                     continue
-                _run(
-                    conn,
-                    report,
-                    sql.SQL("ALTER TABLE public.{} DROP CONSTRAINT IF EXISTS {}").format(
-                        _i(t), _i(n)
-                    ),
-                )
+                _run(conn, report, compose("ddl.drop_constraint", table=_i(t), name=_i(n)))
         for (t, n), _ in sorted(cur.triggers.items()):
             if t in common and (t, n) not in fresh.triggers and not n.startswith("whs_legacy_"):
-                _run(
-                    conn,
-                    report,
-                    sql.SQL("DROP TRIGGER IF EXISTS {} ON public.{}").format(_i(n), _i(t)),
-                )
+                _run(conn, report, compose("ddl.drop_trigger", name=_i(n), table=_i(t)))
         for t in common:
             gone = [c for c in cur.tables[t] if c not in fresh.tables[t]]
             if gone:
-                drops = sql.SQL(", ").join(sql.SQL("DROP COLUMN {}").format(_i(c)) for c in gone)
-                _run(conn, report, sql.SQL("ALTER TABLE public.{} {}").format(_i(t), drops))
+                drops = sql.SQL(", ").join(
+                    compose("contract.drop_column", column=_i(c)) for c in gone
+                )
+                _run(conn, report, compose("ddl.alter_table", table=_i(t), actions=drops))
         for t in common:
             for c, want in fresh.tables[t].items():
                 have = cur.tables[t].get(c)
@@ -183,27 +166,29 @@ def contract(
                 continue
             if con.kind in ("u", "p"):
                 cols = con.definition.split(" ", 1)[1]
-                conn.execute(sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS public.{}").format(_i(n)))
-                ddl.create_index_concurrently(
-                    conn,
-                    f"CREATE UNIQUE INDEX CONCURRENTLY {_i(n).as_string(conn)}"
-                    f" ON public.{_i(t).as_string(conn)} {cols}",
+                conn.execute(compose("ddl.drop_index", name=_i(n)))
+                index = compose(
+                    "contract.unique_index", name=_i(n), table=_i(t), columns=sql.SQL(cols)
                 )
+                ddl.create_index_concurrently(conn, index.as_string(conn))
                 kind = "PRIMARY KEY" if con.kind == "p" else "UNIQUE"
-                attach = "ALTER TABLE public.{} ADD CONSTRAINT {} {} USING INDEX {}"
-                _run(conn, report, sql.SQL(attach).format(_i(t), _i(n), sql.SQL(kind), _i(n)))
+                attach = compose(
+                    "contract.attach_index", table=_i(t), name=_i(n), kind=sql.SQL(kind)
+                )
+                _run(conn, report, attach)
                 continue
+            definition = sql.SQL(con.definition)
             _run(
                 conn,
                 report,
-                f"ALTER TABLE public.{_i(t).as_string(conn)} ADD CONSTRAINT"
-                f" {_i(n).as_string(conn)} {con.definition} NOT VALID",
+                compose(
+                    "contract.add_constraint_not_valid",
+                    table=_i(t),
+                    name=_i(n),
+                    definition=definition,
+                ),
             )
-            _run(
-                conn,
-                report,
-                sql.SQL("ALTER TABLE public.{} VALIDATE CONSTRAINT {}").format(_i(t), _i(n)),
-            )
+            _run(conn, report, compose("contract.validate_constraint", table=_i(t), name=_i(n)))
         # Whatever else a fresh install has (a revision that landed since expand) comes as in
         # expand.
         steps.apply_statements(
@@ -213,17 +198,13 @@ def contract(
         for (t, n), (_, enabled) in sorted(cur.triggers.items()):
             want = fresh.triggers.get((t, n))
             if want and want[1] != enabled and want[1] == "O":
-                _run(
-                    conn,
-                    report,
-                    sql.SQL("ALTER TABLE public.{} ENABLE TRIGGER {}").format(_i(t), _i(n)),
-                )
+                _run(conn, report, compose("contract.enable_trigger", table=_i(t), name=_i(n)))
         _retarget_updated_at(conn, report, cur, fresh)
         for sig, body in sorted(fresh.functions.items()):
             if cur.functions.get(sig) not in (None, body):
                 _run(conn, report, body)
         for sig in sorted(set(cur.functions) - set(fresh.functions)):
-            _run(conn, report, f"DROP FUNCTION IF EXISTS public.{sig}")
+            _run(conn, report, compose("contract.drop_function", signature=sql.SQL(sig)))
         from alembic import command
 
         command.stamp(migrate._config(url), "head")
@@ -250,51 +231,27 @@ def _align_column(conn, report, t: str, c: str, have, want) -> None:
     tbl, col = _i(t), _i(c)
     if have.default != want.default:
         if want.default is None:
-            _run(
-                conn,
-                report,
-                sql.SQL("ALTER TABLE public.{} ALTER COLUMN {} DROP DEFAULT").format(tbl, col),
-            )
+            _run(conn, report, compose("contract.drop_default", table=tbl, column=col))
         else:
+            default = sql.SQL(want.default)
             _run(
                 conn,
                 report,
-                f"ALTER TABLE public.{tbl.as_string(conn)} ALTER COLUMN"
-                f" {col.as_string(conn)} SET DEFAULT {want.default}",
+                compose("contract.set_default", table=tbl, column=col, default=default),
             )
     if have.not_null and not want.not_null:
-        _run(
-            conn,
-            report,
-            sql.SQL("ALTER TABLE public.{} ALTER COLUMN {} DROP NOT NULL").format(tbl, col),
-        )
+        _run(conn, report, compose("contract.drop_not_null", table=tbl, column=col))
     elif want.not_null and not have.not_null:
         if want.default is not None:
             with conn.transaction():
-                conn.execute(sql.SQL("SET LOCAL session_replication_role = replica"))
-                conn.execute(
-                    sql.SQL("UPDATE public.{} SET {} = DEFAULT WHERE {} IS NULL").format(
-                        tbl, col, col
-                    )
-                )
+                conn.execute(QUERIES["contract.without_triggers"])
+                conn.execute(compose("contract.fill_default", table=tbl, column=col))
         check = _i(f"whs_legacy_{c}_not_null"[:63])
         # SET NOT NULL after a validated CHECK skips its own full scan under the strong lock.
-        _run(
-            conn,
-            report,
-            sql.SQL(
-                "ALTER TABLE public.{} ADD CONSTRAINT {} CHECK ({} IS NOT NULL) NOT VALID"
-            ).format(tbl, check, col),
-        )
-        _run(
-            conn, report, sql.SQL("ALTER TABLE public.{} VALIDATE CONSTRAINT {}").format(tbl, check)
-        )
-        _run(
-            conn,
-            report,
-            sql.SQL("ALTER TABLE public.{} ALTER COLUMN {} SET NOT NULL").format(tbl, col),
-        )
-        _run(conn, report, sql.SQL("ALTER TABLE public.{} DROP CONSTRAINT {}").format(tbl, check))
+        _run(conn, report, compose("contract.not_null_check", table=tbl, name=check, column=col))
+        _run(conn, report, compose("contract.validate_constraint", table=tbl, name=check))
+        _run(conn, report, compose("contract.set_not_null", table=tbl, column=col))
+        _run(conn, report, compose("contract.drop_check", table=tbl, name=check))
 
 
 def _retarget_updated_at(conn, report, cur: objects.Catalog, fresh: objects.Catalog) -> None:
@@ -309,7 +266,7 @@ def _retarget_updated_at(conn, report, cur: objects.Catalog, fresh: objects.Cata
         _run(
             conn,
             report,
-            sql.SQL("DROP TRIGGER {} ON public.{}; ").format(_i(n), _i(t)).as_string(conn) + new,
+            compose("contract.retarget_trigger", name=_i(n), table=_i(t), definition=sql.SQL(new)),
         )
 
 
@@ -322,11 +279,11 @@ def structural_diff(url: str, reference_url: str | None = None) -> list[str]:
     scratch = f"{dbname[:40]}_whsref_{int(time.time())}"
     admin = with_db(url, "postgres")
     with connect(admin) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(_i(scratch)))
+        conn.execute(compose("common.create_database", name=_i(scratch)))
     try:
         ref = with_db(url, scratch)
         migrate.upgrade(ref, "head")
         return db_catalog.diff(ref, url, skip_tables=skip)
     finally:
         with connect(admin) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(_i(scratch)))
+            conn.execute(compose("common.drop_database", name=_i(scratch)))

@@ -8,7 +8,9 @@ import time
 from collections.abc import Callable
 
 import psycopg
-from psycopg import errors
+from psycopg import errors, sql
+
+from whstudio.legacy.queries import QUERIES, compose
 
 # Statements that wait for a lock longer than this give up and retry later, so that the queue of
 # ordinary reads and writes forming behind a waiting ALTER never grows past it.
@@ -45,7 +47,9 @@ def run(
     for attempt in range(1, attempts + 1):
         try:
             with conn.transaction():
-                conn.execute(f"SET LOCAL lock_timeout = '{int(lock_timeout_ms)}ms'")
+                conn.execute(
+                    compose("ddl.lock_timeout", timeout=sql.Literal(f"{int(lock_timeout_ms)}ms"))
+                )
                 conn.execute(statement)
             return attempt
         except errors.LockNotAvailable:
@@ -57,12 +61,7 @@ def run(
 
 def index_state(conn: psycopg.Connection, name: str) -> bool | None:
     """Return whether the public index is valid, or None when it does not exist."""
-    row = conn.execute(
-        "SELECT x.indisvalid FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid"
-        " JOIN pg_namespace n ON n.oid = i.relnamespace"
-        " WHERE n.nspname = 'public' AND i.relname = %s",
-        (name,),
-    ).fetchone()
+    row = conn.execute(QUERIES["ddl.index_valid"], (name,)).fetchone()
     return None if row is None else row[0]
 
 
@@ -80,11 +79,11 @@ def create_index_concurrently(conn: psycopg.Connection, statement: str) -> str:
         return "exists"
     if state is False:
         # left by an interrupted build: it is maintained by every write but never used
-        conn.execute(f'DROP INDEX CONCURRENTLY IF EXISTS public."{name}"')
+        conn.execute(compose("ddl.drop_index", name=sql.Identifier(name)))
     # A concurrent build waits for transactions older than it; that wait blocks nobody.
-    conn.execute("SET lock_timeout = 0")
+    conn.execute(QUERIES["ddl.no_lock_timeout"])
     try:
         conn.execute(statement)
     finally:
-        conn.execute("RESET lock_timeout")
+        conn.execute(QUERIES["ddl.reset_lock_timeout"])
     return "rebuilt" if state is False else "built"

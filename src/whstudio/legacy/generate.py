@@ -11,6 +11,8 @@ from importlib import resources
 
 import psycopg
 
+from whstudio.legacy.queries import QUERIES
+
 BASE_TIME = datetime(2025, 1, 1, tzinfo=UTC)
 _TABLE_CODE = {
     "users": 1,
@@ -216,13 +218,9 @@ def generate(
     out = Generated()
     create_schema(url, notifications=notifications)
     with psycopg.connect(url) as conn:
-        categories = [r[0] for r in conn.execute("SELECT id FROM task_categories ORDER BY name")]
+        categories = [r[0] for r in conn.execute(QUERIES["generate.categories"])]
         nullifiers = [f"0x{(i * 2654435761) % (1 << 61):016x}{i:08x}" for i in range(n_users)]
-        with conn.cursor().copy(
-            "COPY users (id, world_id, nullifier_hash, verification_level, wallet_address,"
-            " username, profile_image_url, bio, reputation_score, total_earned, is_active,"
-            " created_at, updated_at) FROM STDIN"
-        ) as cp:
+        with conn.cursor().copy(QUERIES["generate.copy_users"]) as cp:
             for i in range(n_users):
                 name = "system" if i == 0 else f"user_{i}"
                 if i % 23 == 5:
@@ -249,12 +247,7 @@ def generate(
         out.rows["users"] = n_users
 
         task_kind: list[bool] = []  # whether task i is an A/B task (its submissions' format)
-        with conn.cursor().copy(
-            "COPY tasks (id, creator_id, category_id, title, description, instructions, task_type,"
-            " difficulty_level, estimated_time_minutes, reward_amount, reward_currency,"
-            " max_submissions, requires_verification, verification_criteria, attachment_urls,"
-            " status, priority, expires_at, created_at, updated_at) FROM STDIN"
-        ) as cp:
+        with conn.cursor().copy(QUERIES["generate.copy_tasks"]) as cp:
             for i in range(tasks):
                 # The first tasks take every shape once, so that even a tiny database has them all.
                 shape = TASK_SHAPES[i][0] if i < len(TASK_SHAPES) else _pick(rng, TASK_SHAPES)
@@ -290,11 +283,7 @@ def generate(
                 )
         out.rows["tasks"] = tasks
 
-        with conn.cursor().copy(
-            "COPY submissions (id, task_id, user_id, submitter_nullifier, submission_data,"
-            " attachments_urls, time_spent_minutes, quality_score, status, reviewer_id,"
-            " review_notes, reviewed_at, is_paid, created_at, updated_at) FROM STDIN"
-        ) as cp:
+        with conn.cursor().copy(QUERIES["generate.copy_submissions"]) as cp:
             for s in range(submissions):
                 t, j = s % tasks, s // tasks
                 u = (t * 7 + j + 1) % n_users
@@ -331,7 +320,7 @@ def generate(
         if notifications:
             _notification_tables(conn, out, n_users, submissions)
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute("ANALYZE")
+        conn.execute(QUERIES["common.analyze"])
     return out
 
 
@@ -367,8 +356,7 @@ def mtbench_deployment(url: str, *, notifications: bool = True, tasks: int = 60)
     with psycopg.connect(url) as conn:
         users = [
             conn.execute(
-                "INSERT INTO users (world_id, nullifier_hash, username) VALUES (%s, %s, %s)"
-                " RETURNING id, nullifier_hash",
+                QUERIES["generate.add_user"],
                 (f"world_{i}", f"0xnull{i:04d}", "system" if i == 0 else f"annotator_{i}"),
             ).fetchone()
             for i in range(13)
@@ -377,9 +365,7 @@ def mtbench_deployment(url: str, *, notifications: bool = True, tasks: int = 60)
             doc = {"type": "pairwise_ab", "prompt": item["prompt"], "optionA": item["optionA"],
                    "optionB": item["optionB"], "gold": item["gold"]}  # fmt: skip
             (task,) = conn.execute(
-                "INSERT INTO tasks (creator_id, title, description, instructions, task_type,"
-                " reward_amount, max_submissions, status)"
-                " VALUES (%s, %s, %s, %s, 'pairwise_ab', 0.1, 3, 'active') RETURNING id",
+                QUERIES["generate.add_task"],
                 (users[0][0], f"A/B Preference – MTBench #{item['id']}",
                  "Which answer is better?", json.dumps(doc)),
             ).fetchone()  # fmt: skip
@@ -387,9 +373,7 @@ def mtbench_deployment(url: str, *, notifications: bool = True, tasks: int = 60)
                 user, nullifier = users[1 + (k + 4 * j) % 12]
                 data = MTBENCH_ANSWERS[(3 * k + j) % len(MTBENCH_ANSWERS)](item)
                 conn.execute(
-                    "INSERT INTO submissions (task_id, user_id, submitter_nullifier,"
-                    " submission_data) VALUES (%s, %s, %s, %s)",
-                    (task, user, nullifier, json.dumps(data)),
+                    QUERIES["generate.add_submission"], (task, user, nullifier, json.dumps(data))
                 )
                 answers.append(data)
     return {"tasks": len(sample), "answers": answers}
@@ -399,24 +383,16 @@ def repair_quarantined(url: str) -> None:
     """Correct every quarantined row through the old path, as an operator would before
     contract (the generated bad shapes have no right answer to recover; these are plausible)."""
     with psycopg.connect(url, autocommit=True) as conn:
-        conn.execute(
-            "UPDATE tasks SET instructions = json_build_object('type', 'pairwise_ab',"
-            " 'prompt', 'fixed ' || id, 'optionA', 'a', 'optionB', 'b')::text"
-            " WHERE id IN (SELECT row_id FROM whs_legacy.quarantine WHERE table_name = 'tasks')"
-        )
-        conn.execute(
-            'UPDATE submissions SET submission_data = \'{"chosen_response": "A"}\''
-            " WHERE id IN (SELECT row_id FROM whs_legacy.quarantine"
-            " WHERE table_name = 'submissions')"
-        )
+        conn.execute(QUERIES["generate.repair_tasks"])
+        conn.execute(QUERIES["generate.repair_submissions"])
 
 
 def _other_tables(
     conn: psycopg.Connection, out: Generated, n_users: int, tasks: int, submissions: int
 ) -> None:
-    def copy(table: str, columns: str, rows) -> None:
+    def copy(table: str, rows) -> None:
         n = 0
-        with conn.cursor().copy(f"COPY {table} ({columns}) FROM STDIN") as cp:
+        with conn.cursor().copy(QUERIES[f"generate.copy_{table}"]) as cp:
             for row in rows:
                 cp.write_row(row)
                 n += 1
@@ -424,8 +400,6 @@ def _other_tables(
 
     copy(
         "payments",
-        "id, task_id, submission_id, payer_id, payee_id, amount, currency,"
-        " transaction_hash, block_number, gas_fee, status, metadata, confirmed_at, created_at",
         (
             (
                 row_id("payments", p),
@@ -448,7 +422,6 @@ def _other_tables(
     )
     copy(
         "user_sessions",
-        "id, user_id, session_token, ip_address, user_agent, expires_at, created_at",
         (
             (
                 row_id("user_sessions", i),
@@ -464,7 +437,6 @@ def _other_tables(
     )
     copy(
         "task_reviews",
-        "id, task_id, reviewer_id, rating, comment, created_at",
         (
             (
                 row_id("task_reviews", i),
@@ -479,7 +451,6 @@ def _other_tables(
     )
     copy(
         "disputes",
-        "id, submission_id, raised_by, reason, status, created_at",
         (
             (
                 row_id("disputes", i),
@@ -500,10 +471,7 @@ def _notification_tables(
     """The notifications script's tables: its trigger gave every user a preferences row and it
     seeded the templates itself; the deployment then sent notifications and users changed
     some preferences."""
-    with conn.cursor().copy(
-        "COPY notifications (id, user_id, type, title, message, data, is_read, created_at)"
-        " FROM STDIN"
-    ) as cp:
+    with conn.cursor().copy(QUERIES["generate.copy_notifications"]) as cp:
         n = max(submissions // 10, 10)
         for i in range(n):
             cp.write_row(
@@ -519,10 +487,6 @@ def _notification_tables(
                 )
             )
     out.rows["notifications"] = n
-    conn.execute(
-        "UPDATE notification_preferences SET email_enabled = false, updated_at = %s"
-        " WHERE user_id IN (SELECT id FROM users WHERE world_id LIKE '%%3')",
-        (_at(10),),
-    )
+    conn.execute(QUERIES["generate.opt_out_of_email"], (_at(10),))
     for table in ("notification_preferences", "notification_templates"):
-        out.rows[table] = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        out.rows[table] = conn.execute(QUERIES[f"generate.count_{table}"]).fetchone()[0]

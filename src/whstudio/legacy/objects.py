@@ -8,69 +8,7 @@ from dataclasses import dataclass, field
 import psycopg
 from psycopg import sql
 
-_TABLES = """
-SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p')
-"""
-_COLUMNS = """
-SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
-       pg_get_expr(d.adbin, d.adrelid), a.attgenerated, a.attidentity
-  FROM pg_attribute a
-  JOIN pg_class c ON c.oid = a.attrelid
-  JOIN pg_namespace n ON n.oid = c.relnamespace
-  LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
- WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND a.attnum > 0 AND NOT a.attisdropped
- ORDER BY c.relname, a.attnum
-"""
-_CONSTRAINTS = """
-SELECT c.relname, k.conname, k.contype, pg_get_constraintdef(k.oid), k.convalidated,
-       ARRAY(SELECT a.attname FROM pg_attribute a
-              WHERE a.attrelid = k.conrelid AND a.attnum = ANY (k.conkey) ORDER BY a.attnum),
-       ARRAY(SELECT format_type(a.atttypid, a.atttypmod) FROM pg_attribute a
-              WHERE a.attrelid = k.conrelid AND a.attnum = ANY (k.conkey) ORDER BY a.attnum),
-       coalesce(r.relname, '')
-  FROM pg_constraint k
-  JOIN pg_class c ON c.oid = k.conrelid
-  JOIN pg_namespace n ON n.oid = c.relnamespace
-  LEFT JOIN pg_class r ON r.oid = k.confrelid
- WHERE n.nspname = 'public'
-"""
-_INDEXES = """
-SELECT t.relname, i.relname, pg_get_indexdef(x.indexrelid), x.indisvalid
-  FROM pg_index x
-  JOIN pg_class i ON i.oid = x.indexrelid
-  JOIN pg_class t ON t.oid = x.indrelid
-  JOIN pg_namespace n ON n.oid = t.relnamespace
- WHERE n.nspname = 'public'
-   AND NOT EXISTS (SELECT FROM pg_constraint k WHERE k.conindid = x.indexrelid
-                                                  AND k.contype IN ('p', 'u', 'x'))
-"""
-_TRIGGERS = """
-SELECT c.relname, g.tgname, pg_get_triggerdef(g.oid), g.tgenabled
-  FROM pg_trigger g
-  JOIN pg_class c ON c.oid = g.tgrelid
-  JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname = 'public' AND NOT g.tgisinternal
-"""
-_FUNCTIONS = """
-SELECT p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
-       pg_get_functiondef(p.oid)
-  FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
- WHERE n.nspname = 'public' AND p.prokind IN ('f', 'p')
-"""
-_VIEWS = """
-SELECT c.relname, pg_get_viewdef(c.oid, true)
-  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname = 'public' AND c.relkind = 'v'
-"""
-_SEQUENCES = """
-SELECT s.sequencename, s.data_type::text, s.start_value, s.min_value, s.max_value,
-       s.increment_by, s.cycle, s.cache_size
-  FROM pg_sequences s
- WHERE s.schemaname = 'public'
-   AND NOT EXISTS (SELECT FROM pg_depend d JOIN pg_class c ON c.oid = d.objid
-                    WHERE c.relname = s.sequencename AND d.deptype IN ('a', 'i'))
-"""
+from whstudio.legacy.queries import QUERIES, compose
 
 
 @dataclass(frozen=True)
@@ -120,23 +58,25 @@ class Catalog:
 def read(conn: psycopg.Connection) -> Catalog:
     """Return the catalog of the public schema."""
     cat = Catalog()
-    for (t,) in conn.execute(_TABLES):
+    for (t,) in conn.execute(QUERIES["objects.tables"]):
         cat.tables[t] = {}
-    for t, c, typ, notnull, default, gen, ident in conn.execute(_COLUMNS):
+    for t, c, typ, notnull, default, gen, ident in conn.execute(QUERIES["objects.columns"]):
         cat.tables[t][c] = Column(typ, notnull, default, gen, ident)
-    for t, n, kind, definition, valid, cols, types, ref in conn.execute(_CONSTRAINTS):
+    for t, n, kind, definition, valid, cols, types, ref in conn.execute(
+        QUERIES["objects.constraints"]
+    ):
         cat.constraints[(t, n)] = Constraint(
             kind, definition, valid, tuple(cols), tuple(types), ref
         )
-    for t, n, definition, valid in conn.execute(_INDEXES):
+    for t, n, definition, valid in conn.execute(QUERIES["objects.indexes"]):
         cat.indexes[(t, n)] = (definition, valid)
-    for t, n, definition, enabled in conn.execute(_TRIGGERS):
+    for t, n, definition, enabled in conn.execute(QUERIES["objects.triggers"]):
         cat.triggers[(t, n)] = (definition, enabled)
-    for sig, definition in conn.execute(_FUNCTIONS):
+    for sig, definition in conn.execute(QUERIES["objects.functions"]):
         cat.functions[sig] = definition
-    for v, definition in conn.execute(_VIEWS):
+    for v, definition in conn.execute(QUERIES["objects.views"]):
         cat.views[v] = definition
-    for name, typ, start, lo, hi, inc, cycle, cache in conn.execute(_SEQUENCES):
+    for name, typ, start, lo, hi, inc, cycle, cache in conn.execute(QUERIES["objects.sequences"]):
         cat.sequences[name] = (
             f"CREATE SEQUENCE public.{name} AS {typ} INCREMENT BY {inc} MINVALUE {lo}"
             f" MAXVALUE {hi} START WITH {start} CACHE {cache}{' CYCLE' if cycle else ''}"
@@ -184,7 +124,8 @@ def passes_with_nulls(conn: psycopg.Connection, con: Constraint) -> bool:
     cols = ", ".join(
         f"NULL::{t} AS {_ident(c)}" for c, t in zip(con.columns, con.column_types, strict=True)
     )
-    row = conn.execute(f"SELECT {expr} FROM (SELECT {cols}) AS x").fetchone()
+    query = compose("objects.check_with_nulls", check=sql.SQL(expr), columns=sql.SQL(cols))
+    row = conn.execute(query).fetchone()
     return row[0] is not False
 
 

@@ -25,6 +25,7 @@ from psycopg import sql
 from whstudio.db.embedded import pg_bin_dir
 from whstudio.legacy import common, steps, verify
 from whstudio.legacy.common import LEGACY_TABLES, StepRefused, connect, ident, with_db
+from whstudio.legacy.queries import QUERIES, compose
 
 EXAMPLES = 3
 # What a note says once its values are taken out: `confidence "high" read as 4` is one kind.
@@ -101,27 +102,19 @@ def _schema_dump(url: str, server_major: int) -> str:
     ).stdout  # fmt: skip
     keep = [line for line in out.splitlines() if not line.startswith("\\")]
     # the scratch database has its public schema already
-    return "\n".join(keep).replace("CREATE SCHEMA public;", "CREATE SCHEMA IF NOT EXISTS public;")
+    return "\n".join(keep).replace(
+        QUERIES["rehearse.dumped_public_schema"], QUERIES["rehearse.public_schema_if_missing"]
+    )
 
 
 def _columns(conn: psycopg.Connection, table: str) -> list[str]:
-    rows = conn.execute(
-        "SELECT a.attname FROM pg_attribute a WHERE a.attrelid = to_regclass(%s)"
-        " AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum",
-        (f"public.{table}",),
-    ).fetchall()
+    rows = conn.execute(QUERIES["rehearse.columns"], (f"public.{table}",)).fetchall()
     return [r[0] for r in rows]
 
 
 def _foreign_keys(conn: psycopg.Connection, table: str) -> list[tuple[str, str]]:
     """(column, referenced table) of each one-column foreign key of a legacy table."""
-    return conn.execute(
-        "SELECT a.attname, r.relname FROM pg_constraint k"
-        " JOIN pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = k.conkey[1]"
-        " JOIN pg_class r ON r.oid = k.confrelid"
-        " WHERE k.contype = 'f' AND k.conrelid = to_regclass(%s) AND cardinality(k.conkey) = 1",
-        (f"public.{table}",),
-    ).fetchall()
+    return conn.execute(QUERIES["rehearse.foreign_keys"], (f"public.{table}",)).fetchall()
 
 
 def _copy_sample(src: psycopg.Connection, dst: psycopg.Connection, tasks: int,
@@ -130,57 +123,53 @@ def _copy_sample(src: psycopg.Connection, dst: psycopg.Connection, tasks: int,
     then each other legacy table's rows whose foreign keys point only at copied rows."""
     present = [t for t in LEGACY_TABLES if _columns(src, t)]
     for t in present:
-        report.source_tables[t] = src.execute(
-            sql.SQL("SELECT count(*) FROM public.{}").format(ident(t))
-        ).fetchone()[0]
-    sample = [r[0] for r in src.execute(
-        "SELECT id FROM public.tasks ORDER BY random() LIMIT %s", (tasks,))]  # fmt: skip
-    ids = sql.Literal(sample).as_string(src) if sample else "ARRAY[]::uuid[]"
+        count = src.execute(compose("rehearse.count", table=ident(t)))
+        report.source_tables[t] = count.fetchone()[0]
+    sample = [r[0] for r in src.execute(QUERIES["rehearse.sample"], (tasks,))]
+    ids = sql.Literal(sample) if sample else sql.SQL(QUERIES["rehearse.no_sample"])
     chosen = {
-        "tasks": f"SELECT t.* FROM public.tasks t WHERE t.id = ANY ({ids})",
-        "submissions": f"SELECT s.* FROM public.submissions s WHERE s.task_id = ANY ({ids})",
-        "users": "SELECT u.* FROM public.users u WHERE u.id IN ("
-        f" SELECT t.creator_id FROM public.tasks t WHERE t.id = ANY ({ids})"
-        f" UNION SELECT s.user_id FROM public.submissions s WHERE s.task_id = ANY ({ids})"
-        f" UNION SELECT s.reviewer_id FROM public.submissions s WHERE s.task_id = ANY ({ids}))",
+        t: compose(f"rehearse.sampled_{t}", ids=ids).as_string(src)
+        for t in ("tasks", "submissions", "users")
     }
     copied: dict[str, str] = {}  # table -> a query of its copied keys in the source
-    dst.execute("SET session_replication_role = replica")  # no triggers, as in the original
+    dst.execute(QUERIES["rehearse.without_triggers"])
     for t in ("users", "task_categories", "tasks", "submissions", *present):
         if t not in present or t in copied:
             continue
         query = chosen.get(t)
         if query is None:
             where = [
-                sql.SQL("({c} IS NULL OR {c} IN ({keys}))").format(
-                    c=sql.Identifier(column), keys=sql.SQL(copied[parent])
+                compose(
+                    "rehearse.refers_to_copied",
+                    column=sql.Identifier(column),
+                    keys=sql.SQL(copied[parent]),
                 )
                 for column, parent in _foreign_keys(src, t)
                 if parent in copied
             ]
-            query = sql.SQL("SELECT * FROM public.{}").format(ident(t))
+            query = compose("rehearse.every_row", table=ident(t))
             if where:
                 query += sql.SQL(" WHERE ") + sql.SQL(" AND ").join(where)
             query = query.as_string(src)
         columns = sql.SQL(", ").join(sql.Identifier(c) for c in _columns(src, t))
         n = 0
         with (
-            src.cursor().copy(
-                sql.SQL("COPY ({}) TO STDOUT (FORMAT binary)").format(sql.SQL(query))
-            ) as out,
-            dst.cursor().copy(
-                sql.SQL("COPY public.{} ({}) FROM STDIN (FORMAT binary)").format(ident(t), columns)
-            ) as into,
+            src.cursor().copy(compose("rehearse.copy_out", query=sql.SQL(query))) as out,
+            dst.cursor().copy(compose("rehearse.copy_in", table=ident(t), columns=columns)) as into,
         ):
             for chunk in out:
                 into.write(chunk)
-        n = dst.execute(sql.SQL("SELECT count(*) FROM public.{}").format(ident(t))).fetchone()[0]
+        n = dst.execute(compose("rehearse.count", table=ident(t))).fetchone()[0]
         report.sampled[t] = n
-        copied[t] = f"SELECT id FROM ({query}) AS copied_{t}" if "id" in _columns(src, t) else ""
+        copied[t] = (
+            compose("rehearse.copied_keys", query=sql.SQL(query), table=sql.SQL(t)).as_string(src)
+            if "id" in _columns(src, t)
+            else ""
+        )
         if not copied[t]:
             del copied[t]
-    dst.execute("SET session_replication_role = origin")
-    dst.execute("ANALYZE")
+    dst.execute(QUERIES["rehearse.with_triggers"])
+    dst.execute(QUERIES["common.analyze"])
 
 
 def _kind(note: str) -> str:
@@ -188,19 +177,14 @@ def _kind(note: str) -> str:
 
 
 def _findings(conn: psycopg.Connection, report: RehearsalReport) -> None:
-    for table, reason, raw in conn.execute(
-        "SELECT table_name, reason, raw FROM whs_legacy.quarantine ORDER BY table_name, reason"
-    ):
+    for table, reason, raw in conn.execute(QUERIES["rehearse.quarantined"]):
         entry = report.quarantined.setdefault(table, {}).setdefault(
             _kind(reason), {"rows": 0, "examples": []}
         )
         entry["rows"] += 1
         if len(entry["examples"]) < EXAMPLES:
             entry["examples"].append({"reason": reason, "raw": (raw or "")[:300]})
-    for table, notes, data in conn.execute(
-        "SELECT n.table_name, n.notes, s.submission_data::text FROM whs_legacy.normalised n"
-        " LEFT JOIN public.submissions s ON s.id = n.row_id ORDER BY n.row_id"
-    ):
+    for table, notes, data in conn.execute(QUERIES["rehearse.normalised"]):
         for note in notes:
             entry = report.normalised.setdefault(table, {}).setdefault(
                 _kind(note), {"rows": 0, "examples": []}
@@ -220,11 +204,7 @@ def _keys(conn: psycopg.Connection) -> dict[str, str]:
             out[table] = "none (checked by whole rows)"
             continue
         types = [
-            conn.execute(
-                "SELECT format_type(atttypid, atttypmod) FROM pg_attribute"
-                " WHERE attrelid = to_regclass(%s) AND attname = %s",
-                (f"public.{table}", c),
-            ).fetchone()[0]
+            conn.execute(QUERIES["rehearse.column_type"], (f"public.{table}", c)).fetchone()[0]
             for c in key
         ]
         out[table] = ", ".join(f"{c} {t}" for c, t in zip(key, types, strict=True))
@@ -243,16 +223,14 @@ def rehearse(
     made = scratch_url is None
     if made:
         with connect(admin) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                ident(scratch_name)))  # fmt: skip
-            conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(
-                ident(scratch_name)))  # fmt: skip
+            conn.execute(compose("common.drop_database", name=ident(scratch_name)))
+            conn.execute(compose("common.create_database", name=ident(scratch_name)))
         scratch_url = with_db(source_url, scratch_name)
     try:
         started = time.monotonic()
         with psycopg.connect(source_url) as src:
-            src.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            if src.execute("SELECT to_regnamespace('whs_legacy')").fetchone()[0] is not None:
+            src.execute(QUERIES["rehearse.read_only"])
+            if src.execute(QUERIES["rehearse.being_migrated"]).fetchone()[0] is not None:
                 raise StepRefused("this database is already being migrated: rehearse a copy")
             major = src.info.server_version // 10000
             with connect(scratch_url) as dst:
@@ -282,6 +260,5 @@ def rehearse(
     finally:
         if made and not keep:
             with connect(admin) as conn:
-                conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(
-                    ident(scratch_name)))  # fmt: skip
+                conn.execute(compose("common.drop_database", name=ident(scratch_name)))
     return report

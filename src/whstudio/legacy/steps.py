@@ -18,6 +18,7 @@ from whstudio.db import catalog as db_catalog
 from whstudio.db import migrate, readpath
 from whstudio.legacy import common, ddl, objects
 from whstudio.legacy.common import LEGACY_TABLES, StepRefused, connect, ident, legacy_columns, state
+from whstudio.legacy.queries import QUERIES, compose
 from whstudio.legacy.verify import checksum_differences, normalised_counts
 
 # ---------------------------------------------------------------- reference (fresh install)
@@ -36,8 +37,8 @@ def fresh_catalog(url: str, reference_url: str | None = None) -> objects.Catalog
     scratch = f"{dbname[:40]}_whsref_{os.getpid()}"
     admin = common.with_db(url, "postgres")
     with connect(admin) as conn:
-        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident(scratch)))
-        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE template0").format(ident(scratch)))
+        conn.execute(compose("common.drop_database", name=ident(scratch)))
+        conn.execute(compose("common.create_database", name=ident(scratch)))
     try:
         ref = common.with_db(url, scratch)
         migrate.upgrade(ref, "head")
@@ -45,7 +46,7 @@ def fresh_catalog(url: str, reference_url: str | None = None) -> objects.Catalog
             return objects.read(conn)
     finally:
         with connect(admin) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident(scratch)))
+            conn.execute(compose("common.drop_database", name=ident(scratch)))
 
 
 # ---------------------------------------------------------------- baseline
@@ -58,19 +59,7 @@ def _install_schema(conn: psycopg.Connection) -> None:
 
 
 def _baseline_taken(conn: psycopg.Connection) -> bool:
-    return conn.execute("SELECT EXISTS (SELECT FROM whs_legacy.baseline_catalog)").fetchone()[0]
-
-
-_LEGACY_COLUMNS = """
-INSERT INTO whs_legacy.legacy_columns (table_name, column_name, position, key_position)
-SELECT c.relname, a.attname, a.attnum,
-       (SELECT k.ord FROM pg_index i, unnest(i.indkey) WITH ORDINALITY AS k(attnum, ord)
-         WHERE i.indrelid = c.oid AND i.indisprimary AND k.attnum = a.attnum)
-  FROM pg_attribute a
-  JOIN pg_class c ON c.oid = a.attrelid
-  JOIN pg_namespace n ON n.oid = c.relnamespace
- WHERE n.nspname = 'public' AND c.relname = ANY(%s) AND a.attnum > 0 AND NOT a.attisdropped
-"""
+    return conn.execute(QUERIES["steps.baseline_taken"]).fetchone()[0]
 
 
 def _check_required(cat: objects.Catalog) -> None:
@@ -93,31 +82,19 @@ def _check_required(cat: objects.Catalog) -> None:
 def _baseline_tables(conn: psycopg.Connection, tables: list[str]) -> None:
     """Record the tables' columns and keys, log their writes, then checksum their rows."""
     with conn.transaction():
-        conn.execute(_LEGACY_COLUMNS, (tables,))
+        conn.execute(QUERIES["steps.record_legacy_columns"], (tables,))
     keys = common.legacy_keys(conn)
     # Every write from here on is logged before the checksums' snapshot is taken, so a row
     # either has its checksum from before or a log entry (or both).
     for t in tables:
         args = sql.SQL(", ").join(sql.Literal(c) for c in keys[t])
-        ddl.run(
-            conn,
-            sql.SQL(
-                "CREATE OR REPLACE TRIGGER whs_legacy_log_change AFTER INSERT OR UPDATE OR DELETE"
-                " ON public.{} FOR EACH ROW EXECUTE FUNCTION whs_legacy.log_change_v2({})"
-            )
-            .format(ident(t), args)
-            .as_string(conn),
-        )
+        ddl.run(conn, compose("steps.log_changes", table=ident(t), key=args).as_string(conn))
     cols = legacy_columns(conn)
     with conn.transaction():
-        conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+        conn.execute(QUERIES["steps.repeatable_read"])
         for t in tables:
-            conn.execute(
-                sql.SQL(
-                    "INSERT INTO whs_legacy.checksums (table_name, row_id, digest)"
-                    " SELECT {name}, d.id, d.digest FROM ({q}) AS d"
-                ).format(name=sql.Literal(t), q=common.digest_sql(t, cols[t], keys[t]))
-            )
+            digests = common.digest_sql(t, cols[t], keys[t])
+            conn.execute(compose("steps.record_checksums", table=sql.Literal(t), digests=digests))
 
 
 def _take_baseline(conn: psycopg.Connection, url: str) -> list[str]:
@@ -139,11 +116,11 @@ def _take_baseline(conn: psycopg.Connection, url: str) -> list[str]:
             "validations",
             "normalised",
         ):
-            conn.execute(sql.SQL("TRUNCATE whs_legacy.{}").format(ident(table)))
-        with conn.cursor().copy("COPY whs_legacy.baseline_objects (kind, name) FROM STDIN") as cp:
+            conn.execute(compose("steps.truncate", table=ident(table)))
+        with conn.cursor().copy(QUERIES["steps.copy_baseline_objects"]) as cp:
             for kind, name in sorted(cat.names()):
                 cp.write_row((kind, name))
-        with conn.cursor().copy("COPY whs_legacy.baseline_catalog (line) FROM STDIN") as cp:
+        with conn.cursor().copy(QUERIES["steps.copy_baseline_catalog"]) as cp:
             for line in sorted(set(lines)):
                 cp.write_row((line,))
     _baseline_tables(conn, present)
@@ -176,7 +153,7 @@ def _adopt_appeared(conn: psycopg.Connection, url: str, fresh: objects.Catalog) 
     if not appeared:
         return []
     cat = objects.read(conn)
-    base = set(conn.execute("SELECT kind, name FROM whs_legacy.baseline_objects").fetchall())
+    base = set(conn.execute(QUERIES["steps.baseline_objects"]).fetchall())
     adopted = {
         (kind, name)
         for kind, name in cat.names() - base - fresh.names()
@@ -184,10 +161,10 @@ def _adopt_appeared(conn: psycopg.Connection, url: str, fresh: objects.Catalog) 
     }
     lines = _catalog_lines_of(db_catalog.describe(url, skip_tables=()), adopted)
     with conn.transaction():
-        with conn.cursor().copy("COPY whs_legacy.baseline_objects (kind, name) FROM STDIN") as cp:
+        with conn.cursor().copy(QUERIES["steps.copy_baseline_objects"]) as cp:
             for kind, name in sorted(adopted):
                 cp.write_row((kind, name))
-        with conn.cursor().copy("COPY whs_legacy.baseline_catalog (line) FROM STDIN") as cp:
+        with conn.cursor().copy(QUERIES["steps.copy_baseline_catalog"]) as cp:
             for line in sorted(set(lines)):
                 cp.write_row((line,))
     _baseline_tables(conn, appeared)
@@ -247,11 +224,7 @@ def apply_statements(
                 else:
                     report.retries += ddl.run(conn, st.sql) - 1
                 if st.validate:
-                    conn.execute(
-                        "INSERT INTO whs_legacy.validations (name, statement) VALUES (%s, %s)"
-                        " ON CONFLICT (name) DO NOTHING",
-                        (st.target, st.validate),
-                    )
+                    conn.execute(QUERIES["steps.record_validation"], (st.target, st.validate))
                 report.statements.append(st)
             except ddl.DEPENDENCY_ERRORS as exc:
                 deferred.append(st)
@@ -261,30 +234,14 @@ def apply_statements(
         pending = deferred
 
 
-_SEED_COLUMNS = """
-SELECT array_agg(a.attname::text ORDER BY a.attnum) FROM pg_attribute a
- WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped
-"""
-
-
 def _seed_table(conn: psycopg.Connection) -> None:
     """(Re)create whs_legacy.consensus_seed shaped like tasks, firing the fresh install's
     tasks_create_consensus() for every row copied into it."""
-    want = conn.execute(_SEED_COLUMNS, ("public.tasks",)).fetchone()[0]
-    have = conn.execute(_SEED_COLUMNS, ("whs_legacy.consensus_seed",)).fetchone()[0]
+    want = conn.execute(QUERIES["steps.columns_of"], ("public.tasks",)).fetchone()[0]
+    have = conn.execute(QUERIES["steps.columns_of"], ("whs_legacy.consensus_seed",)).fetchone()[0]
     if want == have:
         return
-    ddl.run(
-        conn,
-        "DROP TABLE IF EXISTS whs_legacy.consensus_seed;"
-        " CREATE UNLOGGED TABLE whs_legacy.consensus_seed (LIKE public.tasks);"
-        # rows live for one statement: the index finds them among the dead ones
-        " CREATE INDEX consensus_seed_id ON whs_legacy.consensus_seed (id);"
-        " CREATE TRIGGER seed_defaults BEFORE INSERT ON whs_legacy.consensus_seed"
-        " FOR EACH ROW EXECUTE FUNCTION whs_legacy.seed_defaults_v1();"
-        " CREATE TRIGGER seed_consensus AFTER INSERT ON whs_legacy.consensus_seed"
-        " FOR EACH ROW EXECUTE FUNCTION public.tasks_create_consensus()",
-    )
+    ddl.run(conn, QUERIES["steps.seed_table"])
 
 
 def expand(url: str, *, reference_url: str | None = None) -> ExpandReport:
@@ -312,15 +269,14 @@ def expand(url: str, *, reference_url: str | None = None) -> ExpandReport:
                 continue
             guard = sql.SQL(f" WHEN ({condition})" if condition else "")
             create.append(
-                sql.SQL("CREATE TRIGGER {} {} ON public.{} FOR EACH ROW{} EXECUTE FUNCTION {}()")
-                .format(
-                    ident(name),
-                    sql.SQL(timing),
-                    ident(table),
-                    guard,
-                    sql.Identifier(*func.split(".")),
-                )
-                .as_string(conn)
+                compose(
+                    "steps.dual_write_trigger",
+                    name=ident(name),
+                    timing=sql.SQL(timing),
+                    table=ident(table),
+                    guard=guard,
+                    function=sql.Identifier(*func.split(".")),
+                ).as_string(conn)
             )
         if create:
             ddl.run(conn, ";\n".join(create))
@@ -357,21 +313,9 @@ class Phase:
 
 def _phase_row(conn: psycopg.Connection, phase: str) -> Phase:
     table = "tasks" if phase == "tasks" else "submissions"
-    pending = (
-        "question_id IS NULL" if phase == "tasks" else "chosen_response IS NULL AND payload IS NULL"
-    )
-    conn.execute(
-        sql.SQL(
-            "INSERT INTO whs_legacy.progress (phase, total)"
-            " SELECT %s, count(*) FROM public.{} WHERE " + pending + " ON CONFLICT DO NOTHING"
-        ).format(ident(table)),
-        (phase,),
-    )
-    m, q, total, fin = conn.execute(
-        "SELECT migrated, quarantined, total, finished_at IS NOT NULL"
-        " FROM whs_legacy.progress WHERE phase = %s",
-        (phase,),
-    ).fetchone()
+    pending = sql.SQL(QUERIES[f"steps.{table}_pending"])
+    conn.execute(compose("steps.start_phase", table=ident(table), pending=pending), (phase,))
+    m, q, total, fin = conn.execute(QUERIES["steps.phase"], (phase,)).fetchone()
     return Phase(phase, m, q, total, fin)
 
 
@@ -396,16 +340,14 @@ def backfill(
     batches = 0
     with connect(url) as conn:
         common.require(conn, ("expanded", "backfilled", "verified"), "backfill")
-        if conn.execute(
-            "SELECT to_regprocedure('whs_legacy.backfill_submissions_v2(uuid, integer)') IS NULL"
-        ).fetchone()[0]:
+        if conn.execute(QUERIES["steps.batch_functions_missing"]).fetchone()[0]:
             # expanded by an earlier version: this one's batch functions. Only then: replacing
             # the functions the dual-write triggers call makes every session recompile them.
             _install_schema(conn)
         # Statistics for the columns expand added (none yet: the planner would take every row
         # for migrated). ANALYZE reads a sample and blocks no reads or writes.
         for table in ("tasks", "submissions"):
-            ddl.run(conn, f"ANALYZE public.{table}")
+            ddl.run(conn, QUERIES[f"steps.analyze_{table}"])
         _drain(conn)  # what a killed run left queued
         for phase in ("tasks", "submissions"):
             p = _phase_row(conn, phase)
@@ -428,16 +370,9 @@ def backfill(
                 if rate and seen:
                     time.sleep(max(0.0, seen / rate - (time.monotonic() - t0)))
             done.append(p)
-        for name, statement in conn.execute(
-            "SELECT name, statement FROM whs_legacy.validations WHERE validated_at IS NULL"
-            " ORDER BY name"
-        ).fetchall():
+        for name, statement in conn.execute(QUERIES["steps.pending_validations"]).fetchall():
             ddl.run(conn, statement)
-            conn.execute(
-                "UPDATE whs_legacy.validations SET validated_at = CURRENT_TIMESTAMP"
-                " WHERE name = %s",
-                (name,),
-            )
+            conn.execute(QUERIES["steps.validated"], (name,))
         with conn.transaction():
             if state(conn)["step"] == "expanded":
                 common.set_step(conn, "backfilled")
@@ -446,19 +381,6 @@ def backfill(
     return done
 
 
-# The backfill yields to the application: a lock it cannot get within this gives up, and the
-# batch is retried, so that no application query waits long behind it (and none is chosen as a
-# deadlock victim: the backfill always gives up first).
-BACKFILL_LOCK_TIMEOUT_MS = 50
-# A batch is idempotent and commits with its progress row: losing the last ones in a crash only
-# means doing them again, so they need not wait for their commit to reach the disk.
-# Its consensus events are not notified either (see whs_legacy.defer_events_v1): a notifying
-# commit would queue behind the old application's (measured: its COMMIT ran into lock_timeout
-# about 100 times a minute at 10^6 rows, each time redoing its work).
-_BACKFILL_SETTINGS = (
-    f"SET LOCAL lock_timeout = '{BACKFILL_LOCK_TIMEOUT_MS}ms'; SET LOCAL synchronous_commit = off;"
-    " SET LOCAL whstudio.defer_events = silent"
-)
 _RETRYABLE = (
     errors.LockNotAvailable,
     errors.DeadlockDetected,
@@ -482,23 +404,17 @@ def _batch_and_progress(
     conn: psycopg.Connection, phase: str, limit: int, plans: list[str] | None = None
 ) -> tuple[int, tuple]:
     with conn.transaction():
-        conn.execute(_BACKFILL_SETTINGS)
+        conn.execute(QUERIES["steps.backfill_settings"])
         if plans is not None:
             plans.clear()  # a retried batch: only the plans of the one that committed
             try:
                 with conn.transaction():  # a savepoint: a server without the module goes on
-                    conn.execute("LOAD 'auto_explain'")
+                    conn.execute(QUERIES["steps.load_auto_explain"])
             except psycopg.Error:
                 plans.append("(auto_explain cannot be loaded on this server: no plans)")
                 plans = None
             else:
-                conn.execute(
-                    "SET LOCAL auto_explain.log_min_duration = 0;"
-                    " SET LOCAL auto_explain.log_analyze = on;"
-                    " SET LOCAL auto_explain.log_buffers = on;"
-                    " SET LOCAL auto_explain.log_nested_statements = on;"
-                    " SET LOCAL auto_explain.log_level = notice"
-                )
+                conn.execute(QUERIES["steps.explain_batch"])
         handler = (lambda d: plans.append(d.message_primary or "")) if plans is not None else None
         if handler:
             conn.add_notice_handler(handler)
@@ -507,11 +423,7 @@ def _batch_and_progress(
         finally:
             if handler:
                 conn.remove_notice_handler(handler)
-        row = conn.execute(
-            "SELECT migrated, quarantined, total, finished_at IS NOT NULL"
-            " FROM whs_legacy.progress WHERE phase = %s",
-            (phase,),
-        ).fetchone()
+        row = conn.execute(QUERIES["steps.phase"], (phase,)).fetchone()
     return seen, row
 
 
@@ -521,8 +433,8 @@ def _drain(conn: psycopg.Connection, chunk: int = 20) -> int:
 
     def one() -> int:
         with conn.transaction():
-            conn.execute(_BACKFILL_SETTINGS)
-            return conn.execute("SELECT whs_legacy.drain_consensus_v1(%s)", (chunk,)).fetchone()[0]
+            conn.execute(QUERIES["steps.backfill_settings"])
+            return conn.execute(QUERIES["steps.drain"], (chunk,)).fetchone()[0]
 
     while n := _retrying(one):
         total += n
@@ -530,18 +442,13 @@ def _drain(conn: psycopg.Connection, chunk: int = 20) -> int:
 
 
 def _batch(conn: psycopg.Connection, phase: str, limit: int) -> int:
-    (after,) = conn.execute(
-        "SELECT last_id FROM whs_legacy.progress WHERE phase = %s FOR UPDATE", (phase,)
-    ).fetchone()
+    (after,) = conn.execute(QUERIES["steps.resume_after"], (phase,)).fetchone()
     fn = "backfill_tasks_v2" if phase == "tasks" else "backfill_submissions_v2"
     last, migrated, quarantined, seen = conn.execute(
-        sql.SQL("SELECT * FROM whs_legacy.{}(%s, %s)").format(ident(fn)), (after, limit)
+        compose("steps.batch", function=ident(fn)), (after, limit)
     ).fetchone()
     conn.execute(
-        "UPDATE whs_legacy.progress SET last_id = coalesce(%(last)s, last_id),"
-        " migrated = migrated + %(m)s, quarantined = quarantined + %(q)s,"
-        " updated_at = CURRENT_TIMESTAMP,"
-        " finished_at = CASE WHEN %(seen)s = 0 THEN CURRENT_TIMESTAMP END WHERE phase = %(phase)s",
+        QUERIES["steps.advance"],
         {"last": last, "m": migrated, "q": quarantined, "seen": seen, "phase": phase},
     )
     return seen
@@ -558,7 +465,7 @@ def switch(url: str, path: str) -> str:
         allowed = ("verified",) if path == "new" else ("expanded", "backfilled", "verified")
         st = common.require(conn, allowed, f"switch {path}")
         with conn.transaction():
-            conn.execute("UPDATE whs_legacy.state SET read_path = %s, updated_at = now()", (path,))
+            conn.execute(QUERIES["steps.switch"], (path,))
             common.record(conn, "switch", time.time(), True, {"from": st["read_path"], "to": path})
         return st["read_path"]
 
@@ -584,14 +491,12 @@ def rollback(url: str) -> RollbackReport:
     report = RollbackReport()
     with connect(url) as conn:
         common.require(conn, ("expanded", "backfilled", "verified", "rolled_back"), "rollback")
-        base = set(conn.execute("SELECT kind, name FROM whs_legacy.baseline_objects").fetchall())
+        base = set(conn.execute(QUERIES["steps.baseline_objects"]).fetchall())
         cat = objects.read(conn)
         extra = cat.names() - base
         # The application must read the old structure before the new one goes: every app
         # process sees the flag within readpath.CACHE_SECONDS.
-        flipped = conn.execute(
-            "UPDATE whs_legacy.state SET read_path = 'old' WHERE read_path <> 'old' RETURNING 1"
-        ).fetchone()
+        flipped = conn.execute(QUERIES["steps.read_old_path"]).fetchone()
         if flipped:
             time.sleep(readpath.CACHE_SECONDS)
 
@@ -607,31 +512,19 @@ def rollback(url: str) -> RollbackReport:
         for kind, name in sorted(extra):
             if kind == "trigger" and split(name)[0] in base_tables:
                 t, n = split(name)
-                drop(
-                    sql.SQL("DROP TRIGGER IF EXISTS {} ON public.{}").format(ident(n), ident(t)),
-                    f"trigger {name}",
-                )
+                drop(compose("ddl.drop_trigger", name=ident(n), table=ident(t)), f"trigger {name}")
         for kind, name in sorted(extra):
             if kind == "view":
-                drop(
-                    sql.SQL("DROP VIEW IF EXISTS public.{} CASCADE").format(ident(name)),
-                    f"view {name}",
-                )
+                drop(compose("steps.drop_view", name=ident(name)), f"view {name}")
         for kind, name in sorted(extra):
             if kind == "index" and split(name)[0] in base_tables:
-                conn.execute(
-                    sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS public.{}").format(
-                        ident(split(name)[1])
-                    )
-                )
+                conn.execute(compose("ddl.drop_index", name=ident(split(name)[1])))
                 report.dropped.append(f"index {name}")
         for kind, name in sorted(extra):
             if kind == "constraint" and split(name)[0] in base_tables:
                 t, n = split(name)
                 drop(
-                    sql.SQL("ALTER TABLE public.{} DROP CONSTRAINT IF EXISTS {}").format(
-                        ident(t), ident(n)
-                    ),
+                    compose("ddl.drop_constraint", table=ident(t), name=ident(n)),
                     f"constraint {name}",
                 )
         columns: dict[str, list[str]] = {}
@@ -639,32 +532,21 @@ def rollback(url: str) -> RollbackReport:
             if kind == "column" and split(name)[0] in base_tables:
                 columns.setdefault(split(name)[0], []).append(split(name)[1])
         for t, cols in columns.items():
-            drops = sql.SQL(", ").join(
-                sql.SQL("DROP COLUMN IF EXISTS {}").format(ident(c)) for c in cols
-            )
+            drops = sql.SQL(", ").join(compose("steps.drop_column", column=ident(c)) for c in cols)
             drop(
-                sql.SQL("ALTER TABLE public.{} {}").format(ident(t), drops),
+                compose("ddl.alter_table", table=ident(t), actions=drops),
                 f"columns {t}.{','.join(cols)}",
             )
         for kind, name in sorted(extra):
             if kind == "table":
-                drop(
-                    sql.SQL("DROP TABLE IF EXISTS public.{} CASCADE").format(ident(name)),
-                    f"table {name}",
-                )
+                drop(compose("steps.drop_table", name=ident(name)), f"table {name}")
         for kind, name in sorted(extra):
             if kind == "function":
-                drop(
-                    sql.SQL("DROP FUNCTION IF EXISTS public.{} CASCADE").format(sql.SQL(name)),
-                    f"function {name}",
-                )
+                drop(compose("steps.drop_function", signature=sql.SQL(name)), f"function {name}")
         for kind, name in sorted(extra):
             if kind == "sequence":
-                drop(
-                    sql.SQL("DROP SEQUENCE IF EXISTS public.{} CASCADE").format(ident(name)),
-                    f"sequence {name}",
-                )
-        baseline = [r[0] for r in conn.execute("SELECT line FROM whs_legacy.baseline_catalog")]
+                drop(compose("steps.drop_sequence", name=ident(name)), f"sequence {name}")
+        baseline = [r[0] for r in conn.execute(QUERIES["steps.baseline_catalog"])]
         now = db_catalog.describe(url, skip_tables=())
         import difflib
 
@@ -697,16 +579,9 @@ def status(url: str) -> dict[str, Any]:
             return {"step": None}
         progress = [
             dict(zip(("phase", "migrated", "quarantined", "total", "finished_at"), r, strict=True))
-            for r in conn.execute(
-                "SELECT phase, migrated, quarantined, total, finished_at FROM whs_legacy.progress"
-                " ORDER BY phase DESC"
-            )
+            for r in conn.execute(QUERIES["steps.progress"])
         ]
-        quarantine = dict(
-            conn.execute(
-                "SELECT table_name, count(*) FROM whs_legacy.quarantine GROUP BY 1"
-            ).fetchall()
-        )
+        quarantine = dict(conn.execute(QUERIES["verify.quarantined"]).fetchall())
         return {
             **st,
             "progress": progress,

@@ -8,6 +8,7 @@ from typing import Any
 
 from whstudio.domain import security
 from whstudio.legacy.common import connect, require
+from whstudio.legacy.queries import QUERIES
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 
@@ -37,11 +38,7 @@ def let_in(
         raise LetInError(f"username: {username!r} is not a valid sign-in name")
     with connect(url) as conn:
         require(conn, ("expanded", "backfilled", "verified"), "let-in")
-        rows = conn.execute(
-            "SELECT id, username FROM public.users WHERE id::text = %(i)s OR world_id = %(i)s"
-            " OR nullifier_hash = %(i)s OR username = %(i)s",
-            {"i": identity},
-        ).fetchall()
+        rows = conn.execute(QUERIES["users.find"], {"i": identity}).fetchall()
         if len(rows) != 1:
             raise LetInError(f"identity: {len(rows)} users match {identity!r}; need exactly one")
         user_id, current = rows[0]
@@ -53,23 +50,16 @@ def let_in(
         out: dict[str, Any] = {"id": user_id, "username": name}
         with conn.transaction():
             if name != current:
-                taken = conn.execute(
-                    "SELECT 1 FROM public.users WHERE username = %s AND id <> %s", (name, user_id)
-                ).fetchone()
+                taken = conn.execute(QUERIES["users.name_taken"], (name, user_id)).fetchone()
                 if taken:
                     raise LetInError(f"username: {name!r} is taken")
-                conn.execute("UPDATE public.users SET username = %s WHERE id = %s", (name, user_id))
+                conn.execute(QUERIES["users.rename"], (name, user_id))
             if password is not None:
                 conn.execute(
-                    "UPDATE public.users SET password_hash = %s, is_active = true WHERE id = %s",
-                    (security.hash_password(password), user_id),
+                    QUERIES["users.set_password"], (security.hash_password(password), user_id)
                 )
             if token_name is not None:
                 token, prefix, digest = security.new_api_token()
-                conn.execute(
-                    "INSERT INTO public.api_tokens (user_id, name, token_prefix, token_hash)"
-                    " VALUES (%s, %s, %s, %s)",
-                    (user_id, token_name, prefix, digest),
-                )
+                conn.execute(QUERIES["users.add_token"], (user_id, token_name, prefix, digest))
                 out["token"] = token
         return out

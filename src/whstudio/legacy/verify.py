@@ -17,6 +17,7 @@ import psycopg
 from psycopg import sql
 
 from whstudio.legacy import common
+from whstudio.legacy.queries import QUERIES, compose
 
 _NORMAL_KEYS = {
     "prompt": "prompt",
@@ -35,23 +36,12 @@ def checksum_differences(conn: psycopg.Connection) -> dict[str, dict[str, int]]:
     keys = common.legacy_keys(conn)
     for table, columns in common.legacy_columns(conn).items():
         # A table without a key is compared by whole rows: a logged row counts for every copy.
-        logged = (
-            sql.SQL("coalesce(b.row_id, cur.id)")
-            if keys[table]
-            else sql.SQL("substring(coalesce(b.row_id, cur.id) from '^row:[0-9a-f]{32}')")
-        )
-        q = sql.SQL(
-            "SELECT count(*) FILTER (WHERE cur.id IS NULL),"
-            "       count(*) FILTER (WHERE b.row_id IS NULL),"
-            "       count(*) FILTER (WHERE cur.digest <> b.digest)"
-            "  FROM (SELECT row_id, digest FROM whs_legacy.checksums WHERE table_name = {t}) b"
-            "  FULL JOIN ({digests}) cur ON cur.id = b.row_id"
-            " WHERE NOT EXISTS (SELECT FROM whs_legacy.changes c WHERE c.table_name = {t}"
-            "                   AND c.row_id = {logged})"
-        ).format(
-            t=sql.Literal(table),
+        logged = QUERIES["verify.logged_by_key" if keys[table] else "verify.logged_by_row"]
+        q = compose(
+            "verify.checksum_differences",
+            table=sql.Literal(table),
             digests=common.digest_sql(table, columns, keys[table]),
-            logged=logged,
+            logged=sql.SQL(logged),
         )
         vanished, appeared, changed = conn.execute(q).fetchone()
         if vanished or appeared or changed:
@@ -153,7 +143,7 @@ def expected_answer(qtype: str, data: Any) -> dict[str, Any]:
 
 def normalised_counts(conn: psycopg.Connection) -> dict[str, int]:
     """Rows migrated with a field read differently from the legacy document, per table."""
-    return dict(conn.execute("SELECT table_name, count(*) FROM whs_legacy.normalised GROUP BY 1"))
+    return dict(conn.execute(QUERIES["verify.normalised"]))
 
 
 @dataclass
@@ -198,11 +188,7 @@ def _compare_tasks(conn: psycopg.Connection, report: VerifyReport) -> None:
     n = 0
     with conn.cursor(name="verify_tasks") as cur:
         cur.itersize = 5000
-        cur.execute(
-            "SELECT t.id, t.task_type, t.instructions, q.question_type, q.content,"
-            "       q.gold_standard"
-            "  FROM public.tasks t JOIN public.questions q ON q.id = t.question_id"
-        )
+        cur.execute(QUERIES["verify.migrated_tasks"])
         for tid, task_type, text, qtype, content, gold in cur:
             n += 1
             try:
@@ -223,14 +209,7 @@ def _compare_submissions(conn: psycopg.Connection, report: VerifyReport) -> None
     n = 0
     with conn.cursor(name="verify_submissions") as cur:
         cur.itersize = 5000
-        cur.execute(
-            "SELECT s.id, s.submission_data, q.question_type, s.chosen_response, s.confidence,"
-            "       s.explanation, s.time_spent_seconds, s.payload"
-            # an answer keeps the question it answered, also after the old application edited
-            # the task's instructions (the task then points at another question)
-            "  FROM public.submissions s JOIN public.questions q ON q.id = s.question_id"
-            " WHERE s.chosen_response IS NOT NULL OR s.payload IS NOT NULL"
-        )
+        cur.execute(QUERIES["verify.migrated_submissions"])
         for sid, data, qtype, chosen, conf, expl, secs, payload in cur:
             n += 1
             got = {
@@ -263,38 +242,17 @@ def verify(url: str, *, record: bool = True) -> VerifyReport:
     with common.connect(url) as conn:
         common.require(conn, ("expanded", "backfilled", "verified"), "verify")
         report.checksums = checksum_differences(conn)
-        report.unmigrated["tasks"] = conn.execute(
-            "SELECT count(*) FROM public.tasks t WHERE t.question_id IS NULL AND NOT EXISTS"
-            " (SELECT FROM whs_legacy.quarantine z WHERE z.table_name = 'tasks'"
-            "   AND z.row_id = t.id)"
-        ).fetchone()[0]
+        report.unmigrated["tasks"] = conn.execute(QUERIES["verify.unmigrated_tasks"]).fetchone()[0]
         report.unmigrated["submissions"] = conn.execute(
-            "SELECT count(*) FROM public.submissions s"
-            " WHERE s.chosen_response IS NULL AND s.payload IS NULL AND NOT EXISTS"
-            " (SELECT FROM whs_legacy.quarantine z WHERE z.table_name = 'submissions'"
-            "   AND z.row_id = s.id)"
+            QUERIES["verify.unmigrated_submissions"]
         ).fetchone()[0]
         report.unmigrated["consensus_queue"] = conn.execute(
-            "SELECT count(*) FROM whs_legacy.consensus_queue"
+            QUERIES["verify.queued_consensus"]
         ).fetchone()[0]
-        report.quarantined = dict(
-            conn.execute("SELECT table_name, count(*) FROM whs_legacy.quarantine GROUP BY 1")
-        )
+        report.quarantined = dict(conn.execute(QUERIES["verify.quarantined"]))
         report.normalised = normalised_counts(conn)
-        report.missing_consensus = conn.execute(
-            "SELECT count(*) FROM public.tasks t WHERE t.question_id IS NOT NULL AND NOT EXISTS"
-            " (SELECT FROM public.response_consensus c WHERE c.task_id = t.id)"
-        ).fetchone()[0]
-        report.consensus_drift = conn.execute(
-            "SELECT count(*) FROM public.response_consensus c,"
-            " LATERAL public.consensus_recompute_v1(c.task_id) r"
-            " WHERE (c.count_a, c.count_b, c.count_tie, c.total_responses, c.confidence_sum,"
-            "        c.time_spent_sum, c.agreement_percentage, c.final_answer,"
-            "        c.consensus_reached, c.remaining)"
-            " IS DISTINCT FROM (r.count_a, r.count_b, r.count_tie, r.total_responses,"
-            "        r.confidence_sum, r.time_spent_sum, r.agreement_percentage, r.final_answer,"
-            "        r.consensus_reached, r.remaining)"
-        ).fetchone()[0]
+        report.missing_consensus = conn.execute(QUERIES["verify.missing_consensus"]).fetchone()[0]
+        report.consensus_drift = conn.execute(QUERIES["verify.consensus_drift"]).fetchone()[0]
     with psycopg.connect(url) as conn:
         _compare_tasks(conn, report)
         _compare_submissions(conn, report)

@@ -11,3 +11,10 @@ SELECT pg_advisory_lock(hashtext('whstudio.migrate'));
 
 -- name: unlock
 SELECT pg_advisory_unlock(hashtext('whstudio.migrate'));
+
+-- name: version_table
+-- The table where Alembic records the revision; NULL in an empty database.
+SELECT to_regclass('public.alembic_version');
+
+-- name: version
+SELECT version_num FROM alembic_version;
