@@ -122,11 +122,14 @@ async def test_results_equal_a_row_by_row_reference_on_random_data(db_url):
                         " NULL, NULL)",
                         [tid, users[u], rng.choice(["A", "B", "tie"])],
                     )
-        # Storing Dawid–Skene moves reputations, so the weights the run used are today's.
+        cur = await conn.execute("SELECT id, reputation_weight FROM users")
+        weight_before = {r["id"]: float(r["reputation_weight"]) for r in await cur.fetchall()}
+        run = await batch.recompute(conn)
+        # Dawid–Skene runs and is stored first, moving the reputations: weighted voting uses
+        # the weights it left (so that a second run over the same answers gives the same).
         cur = await conn.execute("SELECT id, reputation_weight FROM users")
         weight_of = {r["id"]: float(r["reputation_weight"]) for r in await cur.fetchall()}
-        assert len(set(weight_of.values())) > 1
-        run = await batch.recompute(conn)
+        assert len(set(weight_of.values())) > 1 and weight_of != weight_before
         labels, tasks, user_ids = await _reference(conn)
         loaded = await batch.load_labels(conn)
         assert [uuid.UUID(bytes=bytes(t)) for t in loaded.task_ids] == tasks
@@ -195,3 +198,60 @@ async def test_a_run_replaces_the_methods_earlier_results_exactly(db_url):
         await conn.execute("DELETE FROM submissions")
         empty = await batch.recompute(conn, ("majority",))
         assert empty.tasks == 0 and await _stored(conn, "majority") == {}
+
+
+def test_weighted_votes_sum_exactly_in_any_order():
+    # 0.1 + 0.2 is not 0.3 in floating point: summed as millionths it is, in either order
+    weights = np.array([0.1, 0.2, 0.3, 1.0])
+    task = np.array([0, 0, 0, 1, 1])
+    worker = np.array([0, 1, 2, 3, 2])
+    label = np.array([0, 0, 1, 1, 0])
+    results = []
+    for order in (np.arange(5), np.array([2, 1, 0, 4, 3]), np.array([4, 0, 3, 2, 1])):
+        data = aggregation.Labels(task[order], worker[order], label[order], 2, 4)
+        results.append(aggregation.weighted_majority(data, weights))
+    for found in results:
+        assert found.winner.tolist() == [-1, 1]  # 0.3 against 0.3 is a tie: no winner
+        assert found.confidence.tolist() == results[0].confidence.tolist()
+
+
+async def test_a_second_run_gives_the_same_results_and_a_dataset_runs_alone(db_url):
+    async with await psycopg.AsyncConnection.connect(db_url, row_factory=dict_row) as conn:
+        rng = random.Random(5)
+        users = [await _user(conn, f"w{i}") for i in range(8)]
+        for t in range(60):
+            tid = await _task(conn, f"q{t}")
+            await conn.execute(
+                "UPDATE questions SET source_dataset = %s"
+                " WHERE id = (SELECT question_id FROM tasks WHERE id = %s)",
+                ["left" if t % 2 else "right", tid],
+            )
+            await conn.execute(  # the consensus row follows its question's dataset
+                "UPDATE response_consensus SET source_dataset = %s WHERE task_id = %s",
+                ["left" if t % 2 else "right", tid],
+            )
+            for user in rng.sample(users, 4):
+                await _answer(conn, tid, user, rng.choice("AAB"))
+        first = await batch.recompute(conn)
+        stored = {m: await _stored(conn, m) for m in ("weighted", "dawid_skene")}
+        second = await batch.recompute(conn)
+        for method in ("weighted", "dawid_skene"):
+            np.testing.assert_array_equal(first.winners[method], second.winners[method])
+            again = await _stored(conn, method)
+            assert {k: v[:2] for k, v in again.items()} == {
+                k: v[:2] for k, v in stored[method].items()
+            }
+        # binary answers: two classes, so a 2 x 2 confusion matrix per annotator
+        cur = await conn.execute("SELECT DISTINCT classes FROM annotator_skill")
+        assert [r["classes"] for r in await cur.fetchall()] == [["A", "B"]]
+        # one dataset alone: its tasks' results are replaced, the other's kept as they were
+        before = await _stored(conn, "majority")
+        only = await batch.recompute(conn, ("majority",), dataset="left")
+        assert only.tasks == 30
+        after = await _stored(conn, "majority")
+        assert len(after) == len(before) == 60
+        changed_run = {k for k in after if after[k][2] != before[k][2]}
+        cur = await conn.execute(
+            "SELECT task_id FROM response_consensus WHERE source_dataset = 'left'"
+        )
+        assert changed_run == {r["task_id"] for r in await cur.fetchall()}

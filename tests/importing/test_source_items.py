@@ -140,6 +140,17 @@ async def test_human_judges_are_people_in_the_group_their_names_begin_with(conn)
     assert (kept[0]["kind"], kept[0]["groups"]) == ("person", ["expert", "model"])
 
 
+def test_the_side_is_what_the_rows_say_not_the_order_of_the_names():
+    # a binary crowd set written as judgments: "yes" is model_a in every row; the names sort
+    # the other way, which once turned every answer round
+    rows = [row(81, "yes", "no", w, f"expert_{i}") for i, w in enumerate(("model_a", "model_b"))]
+    rows.append(row(81, "no", "yes", "model_b", "expert_2"))  # shown the other way round
+    [item] = _check(_jsonl(rows), "crowd.jsonl").items
+    assert (item.metadata["model_a"], item.metadata["model_b"]) == ("yes", "no")
+    answers = [(a.chosen_response, a.shown_order) for a in item.answers]
+    assert answers == [("A", "AB"), ("B", "AB"), ("A", "BA")]
+
+
 def test_a_judge_kind_that_is_not_one_is_refused():
     import pytest
 

@@ -28,8 +28,13 @@ def consensus_recompute(
         typer.Option(help="majority, weighted or dawid-skene; repeat for several (default: all)."),
     ] = None,
     dry_run: Annotated[bool, typer.Option(help="Compute and report without storing.")] = False,
+    dataset: Annotated[
+        str | None,
+        typer.Option(help="Only this dataset's tasks (annotators' skill is then left as it is)."),
+    ] = None,
 ) -> None:
-    """Aggregate every pairwise task in batch and store the results beside the real-time ones."""
+    """Aggregate every pairwise task (or one dataset's) in batch and store the results beside the
+    real-time ones."""
     from whstudio.domain import batch
 
     chosen = tuple(m.replace("-", "_") for m in (method or ["majority", "weighted", "dawid-skene"]))
@@ -43,12 +48,17 @@ def consensus_recompute(
         with progress_bar() as progress:
             bar = progress.add_task("aggregating", total=len(chosen) + 1)
             return await batch.recompute(
-                conn, chosen, store=not dry_run, on_step=lambda _: progress.advance(bar)
+                conn,
+                chosen,
+                store=not dry_run,
+                on_step=lambda _: progress.advance(bar),
+                dataset=dataset,
             )
 
     run = transact(url, work)
     out.print(
         f"{run.labels} answers from {run.workers} annotators on {run.tasks} pairwise tasks"
+        f"{f' of {dataset}' if dataset else ''}"
         f" (run {run.run_id}{', not stored' if dry_run else ''})",
         highlight=False,
     )

@@ -80,8 +80,12 @@ def majority(labels: Labels) -> Result:
 
 
 def weighted_majority(labels: Labels, worker_weights: np.ndarray) -> Result:
-    """Majority vote with each answer weighted by its worker's weight."""
-    return _winners(_vote_matrix(labels, worker_weights))
+    """Majority vote with each answer weighted by its worker's weight.
+
+    Weights count to six decimals (as users.reputation_weight keeps them) and are summed as
+    whole millionths, which floating point adds exactly in any order: the same answers in
+    another order give the same totals, so the same winners and the same ties."""
+    return _winners(_vote_matrix(labels, np.round(np.asarray(worker_weights) * 1e6)))
 
 
 @dataclass(frozen=True)
@@ -90,6 +94,10 @@ class DawidSkeneFit:
     posteriors: np.ndarray  # tasks x classes
     priors: np.ndarray  # classes
     confusion: np.ndarray  # workers x true class x given label
+    # The objective after each iteration, per answer: the log-likelihood of the answers, plus
+    # the log density of the confusion matrices' Dirichlet prior when smoothing. EM never
+    # lowers it; the tests check that it does not.
+    objective: tuple[float, ...] = ()
 
 
 def dawid_skene(
@@ -101,11 +109,15 @@ def dawid_skene(
 ) -> DawidSkeneFit:
     """Fit Dawid–Skene by EM, vectorised with sparse matrices (one product per class and step).
 
-    Starts from the majority-vote posteriors and stops, as crowd-kit does, once the evidence lower
-    bound per answer gains less than `tol`. `prior_count` adds that many pseudo-answers to every
-    cell of each annotator's confusion matrix (a Dirichlet prior): with 1.0 an annotator seen on few
-    tasks stays near uniform instead of being trusted on three answers. `prior_count=0` floors the
-    counts at a tiny epsilon instead, which is crowd-kit's model; the tests compare the two.
+    The classes are `labels.n_classes`: the caller passes the classes the questions allow (A/B
+    without ties is two; a tie class nobody can choose would only collect pseudo-counts).
+    Starts from the majority-vote posteriors and stops once the objective (see DawidSkeneFit)
+    gains less than `tol` per answer. Smoothing: `prior_count` adds that many pseudo-answers to
+    every cell of each annotator's confusion matrix (a symmetric Dirichlet prior with
+    concentration 1 + prior_count, so the fit is its maximum a posteriori): with 1.0 an
+    annotator seen on few tasks stays near uniform instead of being trusted on three answers.
+    `prior_count=0` is the plain maximum-likelihood fit, crowd-kit's model, with counts floored
+    at a tiny epsilon; the tests compare the two.
     """
     k = labels.n_classes
     eps = 1e-10
@@ -114,10 +126,11 @@ def dawid_skene(
     totals = votes.sum(axis=1, keepdims=True)
     posteriors = np.divide(votes, totals, out=np.full_like(votes, 1.0 / k), where=totals > 0)
     answered = totals[:, 0] > 0
+    n_answers = max(1, len(labels.task))
 
     everyone = bool(answered.all())  # as in a batch run: no copy of the answered rows needed
 
-    def m_step(post: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def m_step(post: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if not answered.any():
             prior = np.full(k, 1.0 / k)
         else:
@@ -127,42 +140,35 @@ def dawid_skene(
             counts[:, :, given] = indicators[given].T @ post
         conf = counts + prior_count if prior_count > 0 else np.clip(counts, eps, None)
         conf /= conf.sum(axis=2, keepdims=True)
-        return np.clip(prior, eps, None), conf, counts
+        return np.clip(prior, eps, None), conf
 
-    def e_step(prior: np.ndarray, conf: np.ndarray) -> np.ndarray:
+    def e_step(prior: np.ndarray, conf: np.ndarray) -> tuple[np.ndarray, float]:
+        """Posteriors under the parameters, and the objective the parameters reach."""
         log_conf = np.log(conf)
         log_post = np.tile(np.log(prior), (labels.n_tasks, 1))
         for given in range(k):
             log_post += indicators[given] @ log_conf[:, :, given]
         # Row maxima and sums column by column: the same values as max/sum(axis=1), which
         # NumPy computes slowly over rows of three.
-        log_post -= _row_reduce(np.maximum, log_post)[:, None]
-        post = np.exp(log_post)
-        return post / _row_reduce(np.add, post)[:, None]
+        top = _row_reduce(np.maximum, log_post)
+        post = np.exp(log_post - top[:, None])
+        total = _row_reduce(np.add, post)
+        # log p(a task's answers) = log sum_k prior_k prod conf: the row's log-sum-exp
+        likelihood = float((top + np.log(total))[answered].sum())
+        if prior_count > 0:
+            likelihood += prior_count * float(log_conf.sum())
+        return post / total[:, None], likelihood / n_answers
 
-    answers_per_task = np.asarray(votes.sum(axis=1))
-
-    def elbo(post: np.ndarray, prior: np.ndarray, conf: np.ndarray, counts: np.ndarray) -> float:
-        # Expected complete-data log-likelihood plus the posteriors' entropy, per answer. The
-        # sum over answers of post[task, k] * log conf[worker, k, label] is the M-step's counts
-        # against log conf: no pass over the answers themselves.
-        expected = float((counts * np.log(conf)).sum())
-        expected += float((post * answers_per_task[:, None]).sum(axis=0) @ np.log(prior))
-        clipped = np.clip(post if everyone else post[answered], eps, None)
-        entropy = float(-(clipped * np.log(clipped)).sum())
-        return (expected + entropy) / max(1, len(labels.task))
-
-    priors, confusion, _ = m_step(posteriors)
-    previous = -np.inf
+    priors, confusion = m_step(posteriors)
+    trace: list[float] = []
     iterations = 0
     for step in range(1, max_iter + 1):
         iterations = step
-        posteriors = e_step(priors, confusion)
-        priors, confusion, counts = m_step(posteriors)
-        bound = elbo(posteriors, priors, confusion, counts)
-        if bound - previous < tol:
+        posteriors, objective = e_step(priors, confusion)
+        trace.append(objective)
+        if len(trace) > 1 and trace[-1] - trace[-2] < tol:
             break
-        previous = bound
+        priors, confusion = m_step(posteriors)
     posteriors[~answered] = 0.0
     found = _winners(posteriors)
     return DawidSkeneFit(
@@ -170,6 +176,7 @@ def dawid_skene(
         posteriors=posteriors,
         priors=priors,
         confusion=confusion,
+        objective=tuple(trace),
     )
 
 

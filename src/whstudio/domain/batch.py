@@ -96,6 +96,9 @@ async def _load_numbered(
     chunks = [bulk.unpack_array(raw, ">i8") for (raw,) in found]
     packed = np.concatenate(chunks) if chunks else np.empty(0, np.int64)
     del chunks
+    # In (task, annotator) order whatever order the server sent them in: the same answers give
+    # the same sums in the same order, so the same result to the last bit.
+    packed.sort()
     all_tasks = await _numbered_ids(conn, "tasks")
     all_users = await _numbered_ids(conn, "users")
     task = packed >> _WORKER_BITS
@@ -113,6 +116,9 @@ async def _load_numbered(
         label=label,
         n_tasks=int(answered.sum()),
         n_workers=int(answering.sum()),
+        # The classes the answers use: A/B without a tie anywhere is two (a tie class nobody
+        # chose would only collect Dawid–Skene's pseudo-counts and move labels).
+        n_classes=3 if bool((label == aggregation.TIE).any()) else 2,
     )
     loaded = Loaded(labels, all_tasks[answered], all_users[answering])
     return loaded, _Numbering(task_of, worker_of)
@@ -189,6 +195,7 @@ async def _store(
     found: aggregation.Result,
     run_id,
     plans: list[tuple[str, str]] | None = None,
+    dataset: str | None = None,
 ) -> None:
     """Replace the method's stored results with these (`plans`, when given, receives each
     statement's EXPLAIN (ANALYZE, BUFFERS) output: the statements still take effect)."""
@@ -197,7 +204,7 @@ async def _store(
     try:
         await bulk.copy_in(conn, "batch.copy_in", copy_payload(loaded.task_ids, found))
         await bulk.execute(conn, "batch.analyze_in")
-        params = {"method": method, "run_id": run_id}
+        params = {"method": method, "run_id": run_id, "dataset": dataset}
         for name in _STORE:
             if plans is not None and name in _EXPLAINED:
                 plan = await bulk.explain(conn, name, params, options=("ANALYZE", "BUFFERS", "WAL"))
@@ -219,16 +226,23 @@ async def recompute(
     *,
     store: bool = True,
     on_step: Callable[[str], None] | None = None,
+    dataset: str | None = None,
 ) -> BatchRun:
-    """Run the batch methods over all pairwise tasks (inside the caller's transaction)."""
+    """Run the batch methods over all pairwise tasks, or one dataset's (inside the caller's
+    transaction).
+
+    A run over every task also keeps each annotator's Dawid–Skene skill (their reputation
+    input); a run over one dataset stores its tasks' results only, since a skill estimated on
+    part of an annotator's answers would replace the one estimated on all of them."""
     started = time.perf_counter()
+    keep_skill = store and dataset is None
     async with _numbered(conn):
-        if store and "dawid_skene" in methods:
+        if keep_skill and "dawid_skene" in methods:
             # Storing Dawid-Skene locks every annotator's counters (skill.store_skill); a
             # method stored before it holds the results table meanwhile. Whoever takes both
             # (this, and quality.refresh) takes the table first, or two runs could deadlock.
             await lock_results(conn)
-        loaded, numbering = await _load_numbered(conn)
+        loaded, numbering = await _load_numbered(conn, dataset=dataset)
         run = BatchRun(
             run_id=uuid.uuid4(),
             labels=len(loaded.labels.task),
@@ -238,7 +252,10 @@ async def recompute(
         run.seconds["load"] = time.perf_counter() - started
         if on_step:
             on_step("load")
-        for method in methods:
+        # Dawid–Skene first: storing it moves the reputations, and weighted voting reads the
+        # weights they give, so a second run over the same answers gives the same results.
+        ordered = sorted(methods, key=lambda m: (m == "weighted", m != "dawid_skene"))
+        for method in ordered:
             began = time.perf_counter()
             if method == "majority":
                 found = aggregation.majority(loaded.labels)
@@ -249,17 +266,18 @@ async def recompute(
                 fit = aggregation.dawid_skene(loaded.labels)
                 found = fit.result
                 run.iterations = fit.result.iterations
-                if store:
+                if keep_skill:
                     # Each annotator's confusion matrix, kept as their skill and reputation input.
                     rows = skill.skill_rows(fit, loaded.labels, loaded.user_ids)
-                    await skill.store_skill(conn, rows, run.run_id)
+                    classes = skill.CLASSES[: loaded.labels.n_classes]
+                    await skill.store_skill(conn, rows, run.run_id, classes)
             else:
                 raise ValueError(f"unknown method {method}")
             run.seconds[method] = time.perf_counter() - began
             run.winners[method] = found.winner
             if store:
                 began = time.perf_counter()
-                await _store(conn, method, loaded, found, run.run_id)
+                await _store(conn, method, loaded, found, run.run_id, dataset=dataset)
                 run.seconds[f"store {method}"] = time.perf_counter() - began
             if on_step:
                 on_step(method)

@@ -36,8 +36,14 @@ def skill_rows(
     ]
 
 
-async def store_skill(conn: AsyncConnection, rows: list[dict[str, Any]], run_id: UUID) -> None:
-    """Keep the Dawid–Skene estimates and let them move the reputations (inside a transaction)."""
+async def store_skill(
+    conn: AsyncConnection,
+    rows: list[dict[str, Any]],
+    run_id: UUID,
+    classes: tuple[str, ...] = CLASSES,
+) -> None:
+    """Keep the Dawid–Skene estimates and let them move the reputations (inside a transaction).
+    classes: the classes the confusion matrices are over (A and B alone without ties)."""
     await q.fetch_all(conn, "quality.lock_all_stats")
     await q.execute(conn, "quality.clear_skill", {"method": "dawid_skene"})
     await q.execute(conn, "quality.clear_ds")
@@ -46,7 +52,7 @@ async def store_skill(conn: AsyncConnection, rows: list[dict[str, Any]], run_id:
         "quality.store_skill",
         {
             "method": "dawid_skene",
-            "classes": list(CLASSES),
+            "classes": list(classes),
             "rows": Jsonb(rows),
             "run_id": run_id,
         },

@@ -50,7 +50,10 @@ SELECT array_send(array_agg(idx)), array_send(array_agg(id)) FROM batch_tasks;
 SELECT array_send(array_agg(idx)), array_send(array_agg(id)) FROM batch_users;
 
 -- name: weights
-SELECT array_send(array_agg(idx)), array_send(array_agg(weight)) FROM batch_users;
+-- Each annotator's weight as it stands now (a Dawid–Skene run stored earlier in the same
+-- transaction has moved it), not as it was when the annotators were numbered.
+SELECT array_send(array_agg(b.idx)), array_send(array_agg(coalesce(u.reputation_weight, 1)::float8))
+  FROM batch_users b JOIN users u ON u.id = b.id;
 
 -- name: realtime
 SELECT array_send(array_agg((t.idx::int8 << 1)
@@ -109,8 +112,13 @@ SELECT s.task_id, %(method)s,
  ORDER BY s.task_id;
 
 -- name: delete_stale
--- Tasks this run did not see (no answers left) lose the method's earlier result.
-DELETE FROM consensus_batch_results WHERE method = %(method)s AND run_id <> %(run_id)s;
+-- Tasks this run did not see (no answers left) lose the method's earlier result; a run over one
+-- dataset only those of that dataset.
+DELETE FROM consensus_batch_results r
+ WHERE r.method = %(method)s AND r.run_id <> %(run_id)s
+   AND (%(dataset)s::text IS NULL
+        OR r.task_id IN (SELECT c.task_id FROM response_consensus c
+                          WHERE c.source_dataset = %(dataset)s::text));
 
 -- name: drop_rows_after
 DROP TABLE pg_temp.batch_rows;

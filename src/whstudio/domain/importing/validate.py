@@ -348,8 +348,18 @@ def judge_identity(judge: str, kind: str = "auto") -> tuple[str, tuple[str, ...]
     return "person", (shaped.group(1),) if shaped else ()
 
 
-def judgment_item(row: Any, line: int, prefix: str, judge_kind: str = "auto") -> Item:
-    """Return the item of one MT-Bench judgment with the judge's answer, or raise InvalidInput."""
+def judgment_item(
+    row: Any,
+    line: int,
+    prefix: str,
+    judge_kind: str = "auto",
+    sides: dict[tuple, tuple[str, str]] | None = None,
+) -> Item:
+    """Return the item of one MT-Bench judgment with the judge's answer, or raise InvalidInput.
+
+    sides: for each (question, pair of models, turn), the order of the models its first row in
+    the file gave (filled in as rows are read); a later row naming them the other way round is
+    turned to match. Without it, each row keeps its own order."""
     if not isinstance(row, dict):
         raise InvalidInput(f"expected an object, got {type(row).__name__}")
     qid = _text(row.get("question_id"), "question_id", required=True)
@@ -383,10 +393,14 @@ def judgment_item(row: Any, line: int, prefix: str, judge_kind: str = "auto") ->
         raise InvalidInput("conversation_a and conversation_b ask different questions")
     answers_a = [text for role, text in conv_a if role == "assistant"]
     answers_b = [text for role, text in conv_b if role == "assistant"]
-    # One question per (question, unordered model pair, turn): the pair is stored with its models
-    # in name order, so judgments shown either way round count on the same task; the order the
-    # judge saw is kept as the answer's shown_order.
-    flipped = model_b < model_a
+    # One task per (question, unordered model pair, turn): side A is the model the pair's first
+    # row in the file named first (the side is what the rows say, not an order of the names),
+    # and rows showing the pair the other way round are turned to match, keeping the order the
+    # judge saw as the answer's shown_order.
+    first = (sides if sides is not None else {}).setdefault(
+        (qid, frozenset((model_a, model_b)), turn), (model_a, model_b)
+    )
+    flipped = first != (model_a, model_b)
     if flipped:
         model_a, model_b = model_b, model_a
         answers_a, answers_b = answers_b, answers_a
@@ -508,9 +522,11 @@ def check(
     if kind not in FIELDS:
         raise InvalidInput(f"question type must be one of {', '.join(FIELDS)}", field="type")
 
+    sides: dict[tuple, tuple[str, str]] = {}
+
     def validate(row: Any, line: int) -> Item:
         if mtbench:
-            return judgment_item(row, line, judge_prefix, judge_kind)
+            return judgment_item(row, line, judge_prefix, judge_kind, sides)
         return typed_item(row, line, kind, mapping or {})
 
     checked, _ = validate_rows(
