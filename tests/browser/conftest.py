@@ -122,10 +122,10 @@ async def site(live, browser: Browser) -> AsyncIterator[Site]:  # noqa: F811
     assert served.problems == [], "the pages logged errors:\n" + "\n".join(served.problems)
 
 
-def pairwise(prompt: str, a: str, b: str, **extra) -> dict:
+def pairwise(prompt: str, a: str, b: str, content_extra: dict | None = None, **extra) -> dict:
     return {
         "question_type": "pairwise_ab",
-        "content": {"prompt": prompt, "optionA": a, "optionB": b},
+        "content": {"prompt": prompt, "optionA": a, "optionB": b, **(content_extra or {})},
         "source_dataset": extra.pop("source_dataset", "browser"),
         **extra,
     }

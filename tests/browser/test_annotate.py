@@ -205,3 +205,50 @@ async def test_writing_and_transcription_forms_submit_their_text(site):
         {"text": "old pond\nfrog jumps in"},
         {"transcript": "silence"},
     ]
+
+
+async def test_a_conversation_shows_as_turns_in_the_annotators_own_order(site):
+    def said(role: str, text: str) -> dict:
+        return {"role": role, "content": text}
+
+    conversation = {
+        "prompt": [said("user", "Write a haiku about autumn.")],
+        "a": [
+            said("assistant", "Left first reply"),
+            said("user", "Now rhyme."),
+            said("assistant", "Left **rhymes**"),
+        ],
+        "b": [
+            said("assistant", "Right first reply"),
+            said("user", "Now rhyme."),
+            said("assistant", "Right rhymes"),
+        ],
+    }
+    [task] = await site.tasks(
+        [
+            pairwise(
+                "Turn 1:\nWrite a haiku about autumn.\n\nTurn 2:\nNow rhyme.",
+                "Turn 1:\nLeft first reply\n\nTurn 2:\nLeft **rhymes**",
+                "Turn 1:\nRight first reply\n\nTurn 2:\nRight rhymes",
+                content_extra={"conversation": conversation},
+            )
+        ]
+    )
+    page = await site.signed_in("tina")
+    await page.goto(f"/annotate/{task}")
+    prompt = page.locator("#prompt-body .message")
+    await expect(prompt).to_have_count(1)
+    await expect(prompt.locator(".speaker")).to_have_text("User")
+    await expect(prompt).to_contain_text("Write a haiku about autumn.")
+    shown = await page.evaluate(
+        "fetch(location.pathname.replace('/annotate/', '/api/tasks/')).then(r => r.json())"
+    )
+    left, right = ("Left", "Right") if shown["shown_order"] == "AB" else ("Right", "Left")
+    for label, side in (("A", left), ("B", right)):
+        turns = page.locator(f'[data-option="{label}"] .message')
+        await expect(turns).to_have_count(3)
+        await expect(turns.nth(0).locator(".speaker")).to_have_text("Assistant")
+        await expect(turns.nth(0)).to_contain_text(f"{side} first reply")
+        await expect(turns.nth(1).locator(".speaker")).to_have_text("User")
+        await expect(turns.nth(2)).to_contain_text(f"{side} rhymes")
+    await expect(page.locator(".message strong")).to_have_text("rhymes")  # markdown still renders

@@ -8,8 +8,9 @@ import json
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from psycopg.types.json import Jsonb
 
-from tests.importing.mtbench import conversation, row
+from tests.importing.mtbench import QUESTIONS, answer, conversation, row
 from whstudio.domain import importing as items
 from whstudio.domain import rankings
 
@@ -249,3 +250,99 @@ async def test_a_rule_given_at_import_reaches_the_tasks_already_there(conn):
     with pytest.raises(InvalidInput) as caught:
         await items.store(conn, checked, source="h", dataset="mtb", gold_rate=2)
     assert caught.value.field == "gold_rate"
+
+
+async def test_a_later_turn_stays_a_conversation_through_import_and_export(conn):
+    import io
+
+    from whstudio.domain import export as export_domain
+    from whstudio.domain import questions as questions_domain
+
+    rows = [
+        row(82, "gpt-4", "llama-13b", "model_b", "expert_0", turn=2),
+        row(81, "gpt-4", "vicuna-13b", "model_a", "expert_0", turn=1),
+    ]
+    checked = _check(_jsonl(rows), "human.jsonl")
+    second = next(i for i in checked.items if i.metadata["turn"] == 2)
+    conversation = second.content["conversation"]
+    assert conversation["prompt"] == [{"role": "user", "content": QUESTIONS[82][0]}]
+    assert [m["role"] for m in conversation["a"]] == ["assistant", "user", "assistant"]
+    assert conversation["a"][0]["content"] == answer("gpt-4", 82, 1)
+    assert conversation["b"][2]["content"] == answer("llama-13b", 82, 2)
+    # the text is as before: a question stored before messages were kept is the same question
+    flat = questions_domain.flat_content(second.content)
+    assert flat["prompt"].startswith("Turn 1:\n") and "Turn 2:\n" in flat["optionA"]
+    await conn.execute(
+        "INSERT INTO questions (question_type, content, source_dataset)"
+        " VALUES ('pairwise_ab', %s, 'mtb')",
+        [Jsonb(flat)],
+    )
+    report = await items.store(conn, checked, source="h", dataset="mtb", consensus_threshold=1)
+    assert (report.questions_created, report.questions_existing) == (1, 1)
+    [stored] = await _rows(
+        conn, "SELECT content FROM questions WHERE content->>'prompt' LIKE 'Turn 1:%%'"
+    )
+    assert stored["content"]["conversation"] == conversation
+    out = io.BytesIO()
+    params = export_domain.PreferenceFilters().params()
+    assert await export_domain.write(conn, "conversations", params, "jsonl", out) == 2
+    exported = {r["turn"]: r for r in map(json.loads, out.getvalue().splitlines())}
+    assert exported[1]["prompt"] == [{"role": "user", "content": QUESTIONS[81][0]}]
+    assert exported[1]["chosen"] == [{"role": "assistant", "content": answer("gpt-4", 81, 1)}]
+    # turn 2: llama won; each side keeps its own first reply, then the second question and reply
+    assert exported[2]["prompt"] == conversation["prompt"]
+    assert (
+        exported[2]["chosen"] == conversation["b"] and exported[2]["rejected"] == conversation["a"]
+    )
+    assert (exported[2]["chosen_model"], exported[2]["winner"]) == ("llama-13b", "B")
+    flat_out = io.BytesIO()
+    await export_domain.write(conn, "preferences", params, "jsonl", flat_out)
+    plain = [json.loads(line) for line in flat_out.getvalue().splitlines()]
+    assert sorted(r["turn"] for r in plain) == [1, 2]
+    assert all(isinstance(r["prompt"], str) and "conversation" not in r for r in plain)
+    parquet = io.BytesIO()
+    assert await export_domain.write(conn, "conversations", params, "parquet", parquet) == 2
+    table = pq.read_table(io.BytesIO(parquet.getvalue()))
+    assert (
+        table.schema.field("prompt").type
+        == export_domain.SCHEMAS["conversations"].field("prompt").type
+    )
+    assert sorted(table.column("turn").to_pylist()) == [1, 2]
+
+
+def test_a_conversation_names_the_message_at_fault():
+    import pytest
+
+    from whstudio.domain import questions as questions_domain
+    from whstudio.errors import InvalidInput
+
+    good = {
+        "prompt": [{"role": "user", "content": "q"}],
+        "a": [{"role": "assistant", "content": "x"}],
+    }
+    cases = [
+        ({**good, "b": [{"role": "user", "content": "y"}]}, "conversation.b"),
+        ({**good, "b": [{"role": "robot", "content": "y"}]}, "conversation.b.0.role"),
+        ({**good, "b": [{"role": "assistant", "content": 3}]}, "conversation.b.0.content"),
+        ({**good, "b": []}, "conversation.b"),
+        (good, "conversation"),
+    ]
+    for messages, field in cases:
+        content = {"prompt": "p", "optionA": "x", "optionB": "y", "conversation": messages}
+        with pytest.raises(InvalidInput) as caught:
+            questions_domain.validate_content("pairwise_ab", content)
+        assert caught.value.field == field
+
+
+def test_an_annotator_sees_each_sides_turns_in_their_own_order():
+    from whstudio.domain.responses import shown_content
+
+    content = {
+        "prompt": "p",
+        "optionA": "x",
+        "optionB": "y",
+        "conversation": {"prompt": [], "a": ["left"], "b": ["right"]},
+    }
+    swapped = shown_content(content, "BA")
+    assert (swapped["optionA"], swapped["conversation"]["a"]) == ("y", ["right"])
+    assert shown_content(content, "AB") == content

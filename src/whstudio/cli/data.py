@@ -93,7 +93,10 @@ def export(
     ] = None,
     what: Annotated[
         str,
-        typer.Option(help="preferences (chosen/rejected pairs), responses (raw) or quality."),
+        typer.Option(
+            help="preferences (chosen/rejected pairs as text), conversations (the same pairs in "
+            "TRL's conversational format: messages, with the turn), responses (raw) or quality."
+        ),
     ] = "preferences",
     dataset: Annotated[str | None, typer.Option(help="Only this source dataset.")] = None,
     min_agreement: Annotated[
@@ -137,7 +140,7 @@ def export(
     if what not in export_domain.KINDS:
         fail(f"what: use one of {', '.join(export_domain.KINDS)}")
     settings = load_settings()
-    if what == "preferences":
+    if what in ("preferences", "conversations"):
         params_source = export_domain.PreferenceFilters(
             dataset=dataset,
             min_agreement=min_agreement,

@@ -24,7 +24,8 @@ from whstudio.errors import InvalidInput
 
 FORMATS = ("jsonl", "parquet")
 METHODS = ("majority", "weighted", "dawid_skene")
-KINDS = ("preferences", "responses", "quality")
+# conversations: the preference pairs in TRL's conversational shape (messages, not text)
+KINDS = ("preferences", "conversations", "responses", "quality")
 BATCH_ROWS = 5_000
 
 _TS = pa.timestamp("us", tz="UTC")
@@ -42,6 +43,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("winner", pa.string()),
             ("chosen_model", pa.string()),
             ("rejected_model", pa.string()),
+            ("turn", pa.int32()),
             ("agreement_percentage", pa.float64()),
             ("weighted_agreement_percentage", pa.float64()),
             ("num_answers", pa.int32()),
@@ -103,8 +105,18 @@ SCHEMAS: dict[str, pa.Schema] = {
         ]
     ),
 }
+_MESSAGES = pa.list_(pa.struct([("role", pa.string()), ("content", pa.string())]))
+SCHEMAS["conversations"] = pa.schema(
+    [
+        ("prompt", _MESSAGES),
+        ("chosen", _MESSAGES),
+        ("rejected", _MESSAGES),
+        *(f for f in SCHEMAS["preferences"] if f.name not in ("prompt", "chosen", "rejected")),
+    ]
+)
 _QUERY = {
     "preferences": "export.preferences",
+    "conversations": "export.preferences",
     "responses": "export.responses",
     "quality": "export.annotator_quality",
 }
@@ -179,6 +191,24 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def conversational(row: dict[str, Any]) -> dict[str, Any]:
+    """A preference row in TRL's conversational shape: `prompt` the messages both sides share,
+    `chosen` / `rejected` the messages that follow on the winner's and the loser's side (for a
+    single-turn item, the assistant's reply; for a later turn, each model's own earlier replies
+    too, since each answered the earlier turns itself)."""
+    conversation = row.pop("conversation", None)
+    out = dict(row)
+    if conversation:
+        sides = (conversation["b"], conversation["a"])
+        out["prompt"] = conversation["prompt"]
+        out["chosen"], out["rejected"] = sides if row["winner"] == "B" else sides[::-1]
+    else:
+        out["prompt"] = [{"role": "user", "content": row["prompt"]}]
+        out["chosen"] = [{"role": "assistant", "content": row["chosen"]}]
+        out["rejected"] = [{"role": "assistant", "content": row["rejected"]}]
+    return out
+
+
 async def batches(
     conn: AsyncConnection, kind: str, params: dict[str, Any], *, size: int | None = None
 ) -> AsyncIterator[list[dict[str, Any]]]:
@@ -191,7 +221,8 @@ async def batches(
     )
     async with contextlib.aclosing(read):
         async for rows in read:
-            yield [{k: _plain(v) for k, v in row.items()} for row in rows]
+            plain = [{k: _plain(v) for k, v in row.items()} for row in rows]
+            yield [conversational(r) for r in plain] if kind == "conversations" else plain
 
 
 def _json_default(value: Any) -> Any:

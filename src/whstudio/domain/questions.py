@@ -28,6 +28,70 @@ def normalize_pairwise_gold(value: Any) -> str | None:
     raise InvalidInput(f"gold must be A, B, tie or empty, not {value!r}", field="gold")
 
 
+ROLES = ("system", "user", "assistant")
+MAX_MESSAGES = 100
+MAX_MESSAGE_CHARS = 100_000
+
+
+def _messages(value: Any, field: str, *, reply: bool) -> list[dict[str, str]]:
+    if not isinstance(value, list) or not 1 <= len(value) <= MAX_MESSAGES:
+        raise InvalidInput(f"must be a list of 1 to {MAX_MESSAGES} messages", field=field)
+    out = []
+    for i, message in enumerate(value):
+        where = f"{field}.{i}"
+        if not isinstance(message, dict) or set(message) - {"role", "content"}:
+            raise InvalidInput("a message is {role, content}", field=where)
+        role, text = message.get("role"), message.get("content")
+        if role not in ROLES:
+            raise InvalidInput(f"role must be one of {', '.join(ROLES)}", field=f"{where}.role")
+        if not isinstance(text, str) or len(text) > MAX_MESSAGE_CHARS:
+            raise InvalidInput(
+                f"content must be text of at most {MAX_MESSAGE_CHARS} characters",
+                field=f"{where}.content",
+            )
+        out.append({"role": role, "content": text})
+    if reply and out[-1]["role"] != "assistant":
+        raise InvalidInput("must end with the assistant's message", field=field)
+    return out
+
+
+def validate_conversation(value: Any) -> dict[str, list[dict[str, str]]]:
+    """A multi-turn pairwise item as messages: `prompt`, the conversation both sides share (the
+    user's turns before the replies compared, and any replies both sides share), and `a` / `b`,
+    each side's messages after it, ending with the reply compared. Where the sides' earlier
+    replies differ (MT-Bench turn 2: each model answered turn 1 itself), those belong to the
+    sides. Raise InvalidInput naming the message at fault."""
+    if not isinstance(value, dict) or set(value) != {"prompt", "a", "b"}:
+        raise InvalidInput("conversation is {prompt, a, b}", field="conversation")
+    return {
+        "prompt": _messages(value["prompt"], "conversation.prompt", reply=False),
+        "a": _messages(value["a"], "conversation.a", reply=True),
+        "b": _messages(value["b"], "conversation.b", reply=True),
+    }
+
+
+def split_conversations(
+    side_a: list[tuple[str, str]], side_b: list[tuple[str, str]]
+) -> dict[str, list[dict[str, str]]]:
+    """The conversation of two sides as {prompt, a, b}: the longest common beginning (never
+    the replies compared, the last messages) and what follows it on each side."""
+    shared = 0
+    limit = min(len(side_a), len(side_b)) - 1
+    while shared < limit and side_a[shared] == side_b[shared]:
+        shared += 1
+
+    def msgs(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
+        return [{"role": role, "content": text} for role, text in pairs]
+
+    return {"prompt": msgs(side_a[:shared]), "a": msgs(side_a[shared:]), "b": msgs(side_b[shared:])}
+
+
+def flat_content(content: dict[str, Any]) -> dict[str, Any]:
+    """The content without its conversation: how a multi-turn item was stored before it kept
+    its messages (the same prompt and options, as text)."""
+    return {k: v for k, v in content.items() if k != "conversation"}
+
+
 def validate_content(question_type: str, content: dict[str, Any]) -> dict[str, Any]:
     """Return the content reduced to the keys its type uses; raise InvalidInput naming the field."""
     if question_type not in QUESTION_TYPES:
@@ -41,6 +105,8 @@ def validate_content(question_type: str, content: dict[str, Any]) -> dict[str, A
             if not isinstance(content.get(key), str):
                 raise InvalidInput(f"{key} must be a string", field=key)
             out[key] = content[key]
+        if content.get("conversation") is not None:
+            out["conversation"] = validate_conversation(content["conversation"])
     elif question_type == "ranking":
         options = content.get("options")
         if (
@@ -69,8 +135,21 @@ async def get_or_create(
     metadata: dict[str, Any] | None = None,
     created_by: UUID | None = None,
 ) -> tuple[dict[str, Any], bool]:
-    """Return (question, created). Content already stored returns the stored question unchanged."""
+    """Return (question, created). Content already stored returns the stored question unchanged.
+
+    A multi-turn item whose text was stored before questions kept their messages (the same
+    prompt and options without `conversation`) is that question: it gains its messages."""
     content = validate_content(question_type, content)
+    if "conversation" in content:
+        await q.execute(
+            conn,
+            "questions.add_conversation",
+            {
+                "question_type": question_type,
+                "flat": Jsonb(flat_content(content)),
+                "content": Jsonb(content),
+            },
+        )
     params = {
         "question_type": question_type,
         "content": Jsonb(content),

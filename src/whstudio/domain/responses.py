@@ -40,10 +40,15 @@ def to_shown(choice: str | None, order: str) -> str | None:
 
 
 def shown_content(content: dict[str, Any], order: str) -> dict[str, Any]:
-    """Return pairwise content with optionA/optionB in the order this annotator sees them."""
+    """Return pairwise content with optionA/optionB (and each side's messages) in the order
+    this annotator sees them."""
     if order == "AB" or "optionA" not in content:
         return dict(content)
-    return {**content, "optionA": content["optionB"], "optionB": content["optionA"]}
+    shown = {**content, "optionA": content["optionB"], "optionB": content["optionA"]}
+    if isinstance(content.get("conversation"), dict):
+        conversation = content["conversation"]
+        shown["conversation"] = {**conversation, "a": conversation["b"], "b": conversation["a"]}
+    return shown
 
 
 def single_statement(answer: TaskResponse) -> bool:

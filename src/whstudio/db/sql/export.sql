@@ -40,6 +40,10 @@ SELECT t.id AS task_id,
        CASE WHEN v.winner = 'B' THEN (q.metadata || t.metadata) ->> 'model_a'
             ELSE (q.metadata || t.metadata) ->> 'model_b' END AS rejected_model,
        v.winner,
+       -- the turn an imported item judges (MT-Bench: 1 or 2), and a multi-turn item's messages
+       CASE WHEN (q.metadata || t.metadata) ->> 'turn' ~ '^[0-9]{1,6}$'
+            THEN ((q.metadata || t.metadata) ->> 'turn')::integer END AS turn,
+       q.content -> 'conversation' AS conversation,
        c.agreement_percentage::float8 AS agreement_percentage,
        c.weighted_agreement_percentage::float8 AS weighted_agreement_percentage,
        c.total_responses AS num_answers,

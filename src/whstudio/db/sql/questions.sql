@@ -14,5 +14,15 @@ SELECT id, lineage_id, version, question_type, content, gold_standard, source_da
   FROM questions
  WHERE content_hash = question_content_hash(%(question_type)s, %(content)s);
 
+-- name: add_conversation
+-- A multi-turn question stored as text alone (before questions kept their messages) gains its
+-- messages: the same prompt and options, now with `conversation`. Nothing when it has them, or
+-- when the content with messages is stored already.
+UPDATE questions
+   SET content = %(content)s
+ WHERE content_hash = question_content_hash(%(question_type)s, %(flat)s)
+   AND NOT EXISTS (SELECT 1 FROM questions x
+                    WHERE x.content_hash = question_content_hash(%(question_type)s, %(content)s));
+
 -- name: count_by_dataset
 SELECT source_dataset, count(*) AS questions FROM questions GROUP BY source_dataset ORDER BY 1;

@@ -404,6 +404,7 @@ def judgment_item(
     if flipped:
         model_a, model_b = model_b, model_a
         answers_a, answers_b = answers_b, answers_a
+        conv_a, conv_b = conv_b, conv_a
         winner = {"A": "B", "B": "A"}.get(winner, winner)
 
     def side(answers: list[str]) -> str:
@@ -412,10 +413,13 @@ def judgment_item(
         return f"Turn 1:\n{answers[0]}\n\nTurn 2:\n{answers[1]}"
 
     prompt = asked_a[0] if turn == 1 else f"Turn 1:\n{asked_a[0]}\n\nTurn 2:\n{asked_a[1]}"
-    content = questions_domain.validate_content(
-        "pairwise_ab", {"prompt": prompt, "optionA": side(answers_a), "optionB": side(answers_b)}
-    )
-    for name, text in content.items():
+    flat = {"prompt": prompt, "optionA": side(answers_a), "optionB": side(answers_b)}
+    # A later turn keeps its messages too: the turns both sides share, then each model's own
+    # (its earlier replies and the reply judged), so exports stay conversations.
+    if turn > 1:
+        flat["conversation"] = questions_domain.split_conversations(conv_a, conv_b)
+    content = questions_domain.validate_content("pairwise_ab", flat)
+    for name, text in questions_domain.flat_content(content).items():
         _text(text, name, required=name == "prompt")
     identity = json.dumps([qid, model_a, model_b, turn, judge, winner, line], ensure_ascii=False)
     metadata = {"model_a": model_a, "model_b": model_b, "turn": turn}
@@ -426,7 +430,8 @@ def judgment_item(
         source_ref=qid,
         metadata=metadata,
         source_key=source_key(qid, metadata),
-        title=f"A/B Preference – MT-Bench #{qid} turn {turn}: {model_a} vs {model_b}",
+        # No model names: annotators see the title, and a name is a reason to vote for it.
+        title=f"A/B Preference – MT-Bench #{qid} turn {turn}",
         answers=[
             Answer(
                 line=line,

@@ -96,6 +96,14 @@ async def export_preferences(
     until: datetime | None = None,
     include_ties: bool = False,
     method: Literal["majority", "weighted", "dawid_skene"] = "majority",
+    shape: Annotated[
+        Literal["plain", "conversational"],
+        Query(
+            description="plain: prompt, chosen and rejected as text; conversational: TRL's "
+            "conversational preference format (prompt a list of messages, chosen / rejected "
+            "the messages that follow on each side), with the turn"
+        ),
+    ] = "plain",
 ):
     filters = export_domain.PreferenceFilters(
         dataset=dataset,
@@ -106,7 +114,8 @@ async def export_preferences(
         include_ties=include_ties,
         method=method,
     )
-    return await _download(request, "preferences", filters.params(), format)
+    kind = "conversations" if shape == "conversational" else "preferences"
+    return await _download(request, kind, filters.params(), format)
 
 
 @router.get(

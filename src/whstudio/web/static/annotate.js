@@ -138,12 +138,27 @@
     document.getElementById("confidence-value").textContent = String(value);
   }
 
+  // A conversation as its turns: who speaks, then what they say.
+  const SPEAKERS = { system: "System", user: "User", assistant: "Assistant" };
+  function messages(list) {
+    const box = h("ol", { class: "messages" });
+    for (const message of list) {
+      box.appendChild(h("li", { class: "message " + message.role },
+        h("span", { class: "speaker", text: SPEAKERS[message.role] || message.role }),
+        h("div", { class: "message-body" }, markdown(message.content))));
+    }
+    return box;
+  }
+
   function pairwise(task, form) {
     const options = h("div", { class: "options" });
-    for (const [label, key] of [["A", "optionA"], ["B", "optionB"]]) {
+    // A multi-turn item shows each side's own turns (content comes in this annotator's order).
+    const conversation = task.content.conversation;
+    for (const [label, key, side] of [["A", "optionA", "a"], ["B", "optionB", "b"]]) {
+      const body = conversation ? messages(conversation[side]) : markdown(task.content[key]);
       options.appendChild(h("section", { class: "option", "aria-label": "Answer " + label },
         h("h3", { text: "Answer " + label }),
-        h("div", { class: "option-body", "data-option": label }, markdown(task.content[key]))));
+        h("div", { class: "option-body", "data-option": label }, body)));
     }
     form.appendChild(options);
     const group = h("fieldset", { class: "choices" }, h("legend", { text: "Which answer is better?" }));
@@ -265,7 +280,8 @@
     }
     form.appendChild(h("section", { class: "prompt", "aria-labelledby": "prompt-title" },
       h("h3", { id: "prompt-title", text: "Prompt" }),
-      h("div", { class: "prompt-body", id: "prompt-body" }, markdown(task.content.prompt))));
+      h("div", { class: "prompt-body", id: "prompt-body" },
+        task.content.conversation ? messages(task.content.conversation.prompt) : markdown(task.content.prompt))));
     if (task.question_type === "pairwise_ab") pairwise(task, form);
     else if (task.question_type === "ranking") ranking(task, form);
     else if (task.question_type === "text_generation") form.appendChild(longText("text", "Your answer", "Write your answer. Ctrl+Enter submits."));
