@@ -162,3 +162,25 @@ def test_a_database_restart_gives_503_then_recovers(tmp_path, request):
     # The service recovered without a restart of its own: the last answers all succeeded.
     assert after_restart[-20:] and set(after_restart[-20:]) <= {200, 201}
     assert readyz == 200
+
+
+def test_a_body_over_the_limit_gets_a_413_the_client_reads(db_url, tmp_path):
+    """Over a real socket the client is still sending when the server decides: it must read
+    the answer, not a connection reset mid-upload (declared and chunked bodies alike)."""
+    big = b"x" * (12 * 1024 * 1024)
+
+    def chunks():
+        for start in range(0, len(big), 256 * 1024):
+            yield big[start : start + 256 * 1024]
+
+    with serving(db_url, tmp_path) as (_, address):
+        with httpx.Client(base_url=address, timeout=60) as client:
+            for body in (big, chunks()):
+                answer = client.post(
+                    "/api/admin/tasks", content=body, headers={"content-type": "application/json"}
+                )
+                assert answer.status_code == 413
+                assert answer.json()["error"] == "too_large"
+                assert "larger than" in answer.json()["message"]
+            # and the server still answers afterwards
+            assert client.get("/healthz").status_code == 200

@@ -144,8 +144,16 @@ def app_from_environment() -> FastAPI:
     return create_app(settings, database_url(settings))
 
 
+# A refused body is still read (and dropped) up to this much, for this long, so that a client
+# still sending it reads the 413 instead of a connection reset mid-upload; past either bound the
+# connection closes after the answer.
+DRAIN_BYTES = 64 * 1024 * 1024
+DRAIN_SECONDS = 30.0
+
+
 class BodyLimitMiddleware:
-    """Refuse request bodies over the limit with 413 before any handler reads them."""
+    """Refuse request bodies over the limit with 413 before any handler reads them. The rest
+    of the body is read and dropped (bounded) first, so the client gets to read the answer."""
 
     def __init__(self, app, limit: int, per_path: dict[str, int] | None = None) -> None:
         self.app = app
@@ -160,29 +168,56 @@ class BodyLimitMiddleware:
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await _drain(receive)
             await _too_large(send, limit)
             return
+        if declared is not None:
+            # The server reads no more than the declared length, which is within the limit.
+            await self.app(scope, receive, send)
+            return
+        # A body without a declared length (chunked) is read here first, up to the limit, and
+        # handed on as it came: a handler never meets a body it must refuse half-way (a
+        # framework reading one would answer 400, not 413).
+        messages = []
         received = 0
-        too_large = False
-
-        async def limited_receive():
-            nonlocal received, too_large
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-                if received > limit:
-                    too_large = True
-                    raise _BodyTooLarge
-            return message
+            messages.append(message)
+            if message["type"] != "http.request":
+                break
+            received += len(message.get("body", b""))
+            if received > limit:
+                await _drain(receive)
+                await _too_large(send, limit)
+                return
+            if not message.get("more_body", False):
+                break
+        queued = iter(messages)
 
-        try:
-            await self.app(scope, limited_receive, send)
-        except _BodyTooLarge:
-            await _too_large(send, limit)
+        async def replay():
+            return next(queued, None) or await receive()
+
+        await self.app(scope, replay, send)
 
 
-class _BodyTooLarge(Exception):
-    pass
+async def _drain(receive) -> None:
+    """Read and drop what is left of a request body, within DRAIN_BYTES and DRAIN_SECONDS."""
+    import asyncio
+
+    async def read() -> None:
+        left = DRAIN_BYTES
+        while left > 0:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client went away
+            left -= len(message.get("body", b""))
+            if not message.get("more_body", False):
+                return
+
+    try:
+        await asyncio.wait_for(read(), DRAIN_SECONDS)
+    except TimeoutError:
+        return
 
 
 async def _too_large(send, limit: int) -> None:
@@ -198,6 +233,7 @@ async def _too_large(send, limit: int) -> None:
             "headers": [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
+                (b"connection", b"close"),
             ],
         }
     )
