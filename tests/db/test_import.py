@@ -68,3 +68,40 @@ async def test_a_tie_gold_is_dropped_when_tasks_disallow_ties(conn):
     assert report.tasks_created == 1 and any("tie" in n for n in report.notes)
     cur = await conn.execute("SELECT gold_standard FROM questions")
     assert (await cur.fetchone())["gold_standard"] is None
+
+
+async def test_bulk_steps_analyse_the_tables_they_grew(db_url):
+    """A server whose autovacuum is off or behind would plan with the statistics taken before a
+    load: task creation and item import analyse what they grew past autovacuum's own rule."""
+    import psycopg as pg
+    from psycopg.rows import dict_row as rows_as_dicts
+
+    from whstudio.domain import tasks as tasks_domain
+
+    def item(i: int) -> dict:
+        return {
+            "question_type": "pairwise_ab",
+            "content": {"prompt": f"grown {i}", "optionA": "a", "optionB": "b"},
+        }
+
+    async def reltuples(conn) -> dict[str, float]:
+        cur = await conn.execute(
+            "SELECT relname, reltuples FROM pg_class"
+            " WHERE relname IN ('tasks', 'questions') AND relnamespace = 'public'::regnamespace"
+        )
+        return {r["relname"]: r["reltuples"] for r in await cur.fetchall()}
+
+    async with await pg.AsyncConnection.connect(db_url, row_factory=rows_as_dicts) as conn:
+        async with conn.transaction():
+            await tasks_domain.create_many(conn, [item(i) for i in range(2000)], creator_id=None)
+        assert await reltuples(conn) == {"tasks": 2000, "questions": 2000}
+        async with conn.transaction():  # 20 more: well under 10% of the table
+            await tasks_domain.create_many(
+                conn, [item(i) for i in range(2000, 2020)], creator_id=None
+            )
+        assert await reltuples(conn) == {"tasks": 2000, "questions": 2000}
+        async with conn.transaction():  # 300 more, with the 20: past 50 + 10%
+            await tasks_domain.create_many(
+                conn, [item(i) for i in range(2020, 2320)], creator_id=None
+            )
+        assert await reltuples(conn) == {"tasks": 2320, "questions": 2320}

@@ -126,3 +126,28 @@ async def explain(
     async with conn.cursor(binary=binary, row_factory=tuple_row) as cur:
         await cur.execute(query, params)
         return "\n".join(row[0] for row in await cur.fetchall())
+
+
+async def analyze_grown(conn: AsyncConnection, grown: Mapping[str, int]) -> list[str]:
+    """ANALYZE the tables a bulk step grew (table -> rows it added or changed) past autovacuum's
+    own rule, in the step's transaction; return those analysed. A table another session is
+    analysing is left to it, so concurrent steps never wait on each other here."""
+    if not grown:
+        return []
+    async with conn.cursor(row_factory=tuple_row) as cur:
+        await cur.execute(
+            QUERIES["bulk.grown_tables"],
+            {"tables": list(grown), "grown": [int(n) for n in grown.values()]},
+        )
+        tables = [name for (name,) in await cur.fetchall()]
+        done = []
+        for table in tables:
+            await cur.execute(QUERIES["bulk.try_analyze_lock"], {"table": table})
+            row = await cur.fetchone()
+            if row and row[0]:
+                statement = sql.SQL(QUERIES["bulk.analyze"]).format(
+                    table=sql.Identifier("public", table)
+                )
+                await cur.execute(statement)
+                done.append(table)
+    return done

@@ -13,8 +13,8 @@ from uuid import UUID
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
+from whstudio.db import bulk, readpath, tasklist
 from whstudio.db import queries as q
-from whstudio.db import readpath, tasklist
 from whstudio.domain import questions as questions_domain
 from whstudio.errors import Conflict, InvalidInput, NotFound
 
@@ -292,4 +292,13 @@ async def create_many(
                 "task_created": task_created,
             }
         )
+    made = sum(1 for o in out if o["task_created"])
+    await bulk.analyze_grown(
+        conn,
+        {
+            "questions": sum(1 for o in out if o["question_created"]),
+            "tasks": made,
+            "response_consensus": made,
+        },
+    )
     return out

@@ -373,6 +373,7 @@ def backfill(
         for name, statement in conn.execute(QUERIES["steps.pending_validations"]).fetchall():
             ddl.run(conn, statement)
             conn.execute(QUERIES["steps.validated"], (name,))
+        ddl.run(conn, QUERIES["steps.analyze_backfilled"])
         with conn.transaction():
             if state(conn)["step"] == "expanded":
                 common.set_step(conn, "backfilled")

@@ -14,6 +14,7 @@ from uuid import UUID
 import psycopg
 from psycopg import AsyncConnection
 
+from whstudio.db import bulk
 from whstudio.db import queries as q
 from whstudio.db.errors import domain_error
 from whstudio.domain import distribution
@@ -151,6 +152,16 @@ async def store(
     if existing and any(v is not None for v in given.values()):
         changed = await tasks_domain.change_rules(conn, {"task_ids": existing}, given)
         report.rules_changed = changed["changed"]
+    await bulk.analyze_grown(
+        conn,
+        {
+            "questions": report.questions_created,
+            "tasks": report.tasks_created,
+            "response_consensus": report.tasks_created,
+            "submissions": report.responses_created,
+            "response_quality_metrics": report.responses_created,
+        },
+    )
     if gold_rate is not None:
         await distribution.set_gold_rate(conn, dataset, gold_rate)
         report.notes.append(f"dataset {dataset}: gold checks served at rate {gold_rate}")

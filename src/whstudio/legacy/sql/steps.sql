@@ -107,6 +107,12 @@ ANALYZE public.tasks
 -- The submissions' statistics, with the columns expand added.
 ANALYZE public.submissions
 
+-- name: analyze_backfilled
+-- What the backfill grew or rewrote, analysed once it is done: a server whose autovacuum is off
+-- or behind would otherwise plan the new read path with the statistics taken before it.
+ANALYZE public.questions, public.tasks, public.submissions, public.response_consensus,
+        public.response_quality_metrics
+
 -- name: pending_validations
 -- The constraints added NOT VALID that the backfill has yet to validate.
 SELECT name, statement FROM whs_legacy.validations WHERE validated_at IS NULL
