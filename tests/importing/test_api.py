@@ -113,3 +113,37 @@ async def test_a_missing_or_unreadable_file_is_a_clear_422(env):  # noqa: F811
         assert garbage.status_code == 422
         assert "not a readable Parquet file" in garbage.json()["details"][0]["reason"]
     assert _count(env.url, "SELECT count(*) FROM questions") == 0
+
+
+async def test_answers_arrive_over_http_checked_first_and_for_admins_only(env):  # noqa: F811
+    admin = await env.token_for("root", "admin")
+    items_file = _jsonl(
+        [{"id": f"i{i}", "prompt": f"p{i}", "optionA": "yes", "optionB": "no"} for i in range(2)]
+    )
+    crowd = b"task,worker,label\ni0,w1,yes\ni0,w2,no\ni1,w1,yes\n"
+    upload = {"file": ("crowd.csv", crowd, "text/csv")}
+    url = "/api/admin/import-answers"
+    async with env.client_with(admin) as client:
+        made = await client.post(
+            PATH,
+            params={"type": "pairwise_ab", "dataset": "crowd"},
+            files={"file": ("items.jsonl", items_file, "application/json")},
+        )
+        assert made.status_code == 201, made.text
+        checked = await client.post(url, params={"check": "true"}, files=upload)
+        assert checked.status_code == 200 and checked.json()["rows"] == 3
+        # without the labels' meaning, "yes" is no side: refused whole, rows listed
+        refused = await client.post(url, params={"dataset": "crowd"}, files=upload)
+        assert refused.status_code == 422 and refused.json()["field"] == "file"
+        assert [d["field"] for d in refused.json()["details"]] == ["row 2", "row 3", "row 4"]
+        assert _count(env.url, "SELECT count(*) FROM submissions") == 0
+        params = [("dataset", "crowd"), ("labels", "yes=A"), ("labels", "no=B"), ("group", "crowd")]
+        stored = await client.post(url, params=params, files=upload)
+        assert stored.status_code == 201, stored.text
+        assert (stored.json()["answers_created"], stored.json()["annotators_created"]) == (3, 2)
+        bad_label = await client.post(url, params={"labels": "yes=maybe"}, files=upload)
+        assert bad_label.status_code == 422 and bad_label.json()["field"] == "labels"
+    for role in ("annotator", "reviewer"):
+        token = await env.token_for(f"answers-{role}", role)
+        async with env.client_with(token) as client:
+            assert (await client.post(url, files=upload)).status_code == 403, role

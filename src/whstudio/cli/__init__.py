@@ -39,6 +39,7 @@ app.command()(server.demo)
 app.command("export")(data.export)
 app.command("rankings")(data.rankings)
 app.command("import-items")(data.import_items)
+app.command("import-answers")(data.import_answers)
 
 app.add_typer(db.app, name="db")
 app.add_typer(users.app, name="users")

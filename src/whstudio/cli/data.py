@@ -20,6 +20,7 @@ from whstudio.cli.common import (
     load_settings,
     out,
     print_import_report,
+    progress_bar,
     transact,
 )
 from whstudio.errors import InvalidInput
@@ -362,3 +363,112 @@ def _print_items_report(report, as_json: bool, *, checked=None) -> None:
             out.print(f"  note: {note}", highlight=False)
     for issue in report.failed:
         err.print(f"  row {issue.line}: {issue.reason}", highlight=False)
+
+
+def import_answers(
+    file: Annotated[Path, typer.Argument(help=".jsonl, .json, .csv or .parquet file.")],
+    dataset: Annotated[
+        str | None, typer.Option(help="The dataset the rows' item ids are in.")
+    ] = None,
+    mapping: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="FIELD=COLUMN, e.g. annotator=worker_id; repeat for more."),
+    ] = None,
+    labels: Annotated[
+        list[str] | None,
+        typer.Option(help="LABEL=A, LABEL=B or LABEL=tie: how the file's pairwise labels read."),
+    ] = None,
+    annotator_prefix: Annotated[
+        str, typer.Option(help="Prefix of the new annotators' account names.")
+    ] = "",
+    annotator_kind: Annotated[
+        str, typer.Option(help="person, or model: the annotators are model judges.")
+    ] = "person",
+    group: Annotated[
+        list[str] | None, typer.Option(help="A group of the new annotators; repeatable.")
+    ] = None,
+    check_only: Annotated[
+        bool, typer.Option("--check", help="Validate and report; store nothing.")
+    ] = False,
+    skip_bad: Annotated[
+        bool, typer.Option(help="Store the good rows even if some are bad (default: refuse all).")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Import existing answers to tasks already here: rows of item (task_id, or the item's id in
+    --dataset), annotator and answer, with time, confidence and created_at where known (the
+    task/worker/label CSV of crowd-kit reads as it is). Checked first; stored in the order given,
+    as answers submitted one by one; importing the same file again adds nothing."""
+    from whstudio.domain.importing import answers as answers_domain
+
+    if not file.is_file():
+        fail(f"no such file: {file}")
+    try:
+        checked = answers_domain.check_answers_file(file.read_bytes(), file.name, mapping or [])
+        label_map = answers_domain.parse_labels(labels or [])
+    except OSError as exc:
+        fail(f"cannot read {file}: {exc}")
+    except InvalidInput as exc:
+        fail(f"{exc.field}: {exc.message}" if exc.field else exc.message)
+    if check_only or (checked.failed and not skip_bad):
+        report = answers_domain.answers_report(checked, str(file))
+        _print_answers_report(report, as_json, checked=len(checked.answers))
+        raise typer.Exit(1 if report.failed else 0)
+    url = database_url(load_settings())
+    ensure_schema(url)
+
+    refused: list = []
+
+    async def work(conn):
+        with progress_bar() as progress:
+            bar = progress.add_task(f"importing {file.name}", total=len(checked.answers))
+            try:
+                return await answers_domain.store_answers(
+                    conn,
+                    checked,
+                    source=str(file),
+                    dataset=dataset,
+                    labels=label_map,
+                    annotator_prefix=annotator_prefix,
+                    annotator_kind=annotator_kind,
+                    groups=group or [],
+                    strict=not skip_bad,
+                    on_progress=lambda n: progress.advance(bar, n),
+                )
+            except answers_domain.AnswersRefused as exc:
+                refused.append(exc.report)
+                raise  # the transaction rolls back: all or nothing
+
+    try:
+        report = transact(url, work)
+    except typer.Exit:
+        for report in refused:
+            _print_answers_report(report, as_json)
+        raise
+    _print_answers_report(report, as_json)
+    if report.failed:
+        raise typer.Exit(1)
+
+
+def _print_answers_report(report, as_json: bool, *, checked: int | None = None) -> None:
+    if as_json:
+        sys.stdout.write(report.model_dump_json(indent=2) + "\n")
+    elif checked is not None:
+        out.print(
+            f"{report.source}: {report.rows} rows; {checked} answers readable; "
+            f"{len(report.failed)} bad rows; nothing stored",
+            highlight=False,
+        )
+    else:
+        out.print(
+            f"{report.source}: {report.rows} rows; answers {report.answers_created} new, "
+            f"{report.answers_existing} already there; annotators {report.annotators_created} "
+            f"new; {len(report.failed)} bad rows"
+            + ("; nothing stored" if report.failed and not report.answers_created else ""),
+            highlight=False,
+        )
+    if not as_json:
+        for note in report.notes:
+            out.print(f"  note: {note}", highlight=False)
+        for issue in report.failed:
+            err.print(f"  row {issue.line}: {issue.reason}", highlight=False)

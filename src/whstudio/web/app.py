@@ -34,7 +34,10 @@ from whstudio.workers.webhooks import Policy, Worker
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
 # Routes that take files bigger than that (path: bytes, plus room for the multipart framing).
-BODY_LIMITS = {import_items_api.PATH: import_items_api.MAX_FILE_BYTES + 64 * 1024}
+BODY_LIMITS = {
+    import_items_api.PATH: import_items_api.MAX_FILE_BYTES + 64 * 1024,
+    import_items_api.ANSWERS_PATH: import_items_api.MAX_FILE_BYTES + 64 * 1024,
+}
 ROUTERS = (
     health.router,
     users.router,

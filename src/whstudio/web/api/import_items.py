@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, File, Query, Request, Response, UploadFile, status
 
 from whstudio.domain import importing as items_domain
+from whstudio.domain.importing import answers as answers_domain
 from whstudio.domain.users import Principal
 from whstudio.errors import InvalidInput
 from whstudio.web.deps import Conn, require
@@ -132,5 +133,78 @@ async def import_items(
                 strict=not skip_bad,
             )
     except items_domain.ImportRefused as exc:
+        details = [{"field": f"row {i.line}", "reason": i.reason} for i in exc.report.failed]
+        return error_response(request, 422, "invalid", exc.message, field="file", details=details)
+
+
+ANSWERS_PATH = "/api/admin/import-answers"
+
+
+@router.post(
+    "/import-answers",
+    response_model=answers_domain.AnswersReport,
+    status_code=status.HTTP_201_CREATED,
+    summary="Import existing answers to tasks already here (JSONL, JSON, CSV or Parquet rows of "
+    "item, annotator, answer and optionally time, confidence, created_at, such as crowd-kit's "
+    "task/worker/label CSV); check=true only validates (admin)",
+    responses={
+        200: {"description": "check=true: the validation report; nothing stored"},
+        422: {"description": "bad rows (listed) and skip_bad not set: nothing stored"},
+    },
+)
+async def import_answers(
+    request: Request,
+    response: Response,
+    user: Admin,
+    conn: Conn,
+    file: Annotated[UploadFile, File(description=".jsonl, .json, .csv or .parquet")],
+    dataset: Annotated[
+        str | None,
+        Query(min_length=1, max_length=200, description="the dataset rows' item ids are in"),
+    ] = None,
+    mapping: Annotated[
+        list[str] | None,
+        Query(alias="map", max_length=20, description="FIELD=COLUMN, e.g. annotator=worker_id"),
+    ] = None,
+    labels: Annotated[
+        list[str] | None,
+        Query(max_length=50, description="LABEL=A|B|tie: how the file's pairwise labels read"),
+    ] = None,
+    annotator_prefix: Annotated[str, Query(max_length=30)] = "",
+    annotator_kind: Literal["person", "model"] = "person",
+    group: Annotated[
+        list[str] | None, Query(max_length=16, description="groups of the new annotators")
+    ] = None,
+    check: Annotated[bool, Query(description="validate and report; store nothing")] = False,
+    skip_bad: Annotated[
+        bool, Query(description="store the good rows even if some are bad")
+    ] = False,
+):
+    name = file.filename or "answers.jsonl"
+    data = await file.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise InvalidInput(
+            f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; use the CLI",
+            field="file",
+        )
+    checked = answers_domain.check_answers_file(data, name, mapping or [])
+    label_map = answers_domain.parse_labels(labels or [])
+    if check:
+        response.status_code = status.HTTP_200_OK
+        return answers_domain.answers_report(checked, name)
+    try:
+        async with conn.transaction():
+            return await answers_domain.store_answers(
+                conn,
+                checked,
+                source=name,
+                dataset=dataset,
+                labels=label_map,
+                annotator_prefix=annotator_prefix,
+                annotator_kind=annotator_kind,
+                groups=group or [],
+                strict=not skip_bad,
+            )
+    except answers_domain.AnswersRefused as exc:
         details = [{"field": f"row {i.line}", "reason": i.reason} for i in exc.report.failed]
         return error_response(request, 422, "invalid", exc.message, field="file", details=details)

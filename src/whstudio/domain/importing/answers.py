@@ -1,0 +1,508 @@
+"""Existing answers in bulk: a file of (item, annotator, answer) rows, for tasks already here.
+
+The shapes people have: the plain (task, worker, label) CSV of crowdsourcing tools and
+crowd-kit, JSON Lines or Parquet with a time, a confidence and when it was given, for any of the
+four question types. Rows are read and checked first (no database), every bad row with its
+reason; then resolved against the tasks and stored in one transaction, in the order they were
+given (created_at, then file order), each through the same path as an answer submitted in the
+app, so the state they leave is the one submitting them one by one leaves. A row's answer gets an
+idempotency key made from the row, so an interrupted or repeated import adds nothing twice.
+
+What is usable is used and reported: a confidence written as a fraction (0.8) or a word
+("high") is read on the 1-5 scale, a time as a string is read as seconds; what cannot be
+understood in an optional field is dropped with a note, and only a row whose item, annotator or
+answer cannot be understood is refused. The order each annotator saw the two sides in is not
+known for an imported answer: it is stored as unknown, so it never counts toward a position
+bias.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import psycopg
+from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
+
+from whstudio.db import bulk
+from whstudio.db import queries as q
+from whstudio.db.errors import domain_error
+from whstudio.domain.importing.sources import Row, read_rows
+from whstudio.errors import InvalidInput, WhError
+from whstudio.schemas import ImportIssue, ImportReport
+
+# The fields a row gives, with the column names looked for when no mapping is given.
+ANSWER_FIELDS: dict[str, tuple[str, ...]] = {
+    "task_id": ("task_id",),
+    "item": ("item", "task", "item_id", "source_ref", "id"),
+    "annotator": ("annotator", "worker", "worker_id", "user", "username", "judge"),
+    "answer": ("answer", "label", "chosen_response", "choice", "ranking", "text", "transcript"),
+    "time_spent_seconds": ("time_spent_seconds", "time_spent", "seconds", "duration", "time"),
+    "confidence": ("confidence",),
+    "created_at": ("created_at", "timestamp", "submitted_at"),
+}
+_CHOICES = {"a": "A", "b": "B", "tie": "tie"}
+_CONFIDENCE_WORDS = {
+    "very low": 1,
+    "low": 2,
+    "medium": 3,
+    "moderate": 3,
+    "high": 4,
+    "very high": 5,
+}
+_USERNAME_BAD = re.compile(r"[^A-Za-z0-9_.@-]")
+MAX_TEXT = 100_000
+
+
+@dataclass
+class AnswerRow:
+    line: int
+    task_id: UUID | None
+    item: str | None
+    annotator: str
+    answer: Any  # as read; made the task type's answer once the task is known
+    time_spent_seconds: int | None = None
+    confidence: int | None = None
+    created_at: datetime | None = None
+
+
+@dataclass
+class CheckedAnswers:
+    """The rows that can be stored, each bad row with its reason, and what was read otherwise."""
+
+    rows: int = 0
+    answers: list[AnswerRow] = field(default_factory=list)
+    failed: list[ImportIssue] = field(default_factory=list)
+    changed: Counter = field(default_factory=Counter)  # "what was read as what" -> rows
+
+
+class AnswersReport(ImportReport):
+    """What an answers import did: created, already there (a row imported before), and why a
+    row was refused or a field read otherwise."""
+
+    layout: str = "answers"
+    answers_created: int = 0
+    answers_existing: int = 0
+    annotators_created: int = 0
+
+
+class AnswersRefused(WhError):
+    """A strict import found bad rows: nothing was stored; the report lists them."""
+
+    status = 422
+    code = "invalid"
+
+    def __init__(self, report: AnswersReport) -> None:
+        first = report.failed[0] if report.failed else None
+        message = f"{len(report.failed)} bad row(s); nothing was imported" + (
+            f" (row {first.line}: {first.reason})" if first else ""
+        )
+        super().__init__(message, field="file")
+        self.report = report
+
+
+def parse_labels(pairs: Iterable[str]) -> dict[str, str]:
+    """`LABEL=CHOICE` pairs (e.g. yes=A, no=B, 0=B): how a file's pairwise labels read."""
+    labels: dict[str, str] = {}
+    for pair in pairs:
+        raw, sep, choice = pair.rpartition("=")
+        choice = _CHOICES.get(choice.strip().lower(), "")
+        if not sep or not raw.strip() or not choice:
+            raise InvalidInput(
+                f"label {pair!r} must read LABEL=A, LABEL=B or LABEL=tie", field="labels"
+            )
+        labels[raw.strip().lower()] = choice
+    return labels
+
+
+def _get(row: dict[str, Any], name: str, mapping: dict[str, str]) -> Any:
+    if name in mapping:
+        if mapping[name] not in row:
+            raise InvalidInput(f"column {mapping[name]!r} (for {name}) is missing", field=name)
+        return row[mapping[name]]
+    for alias in ANSWER_FIELDS[name]:
+        if alias in row:
+            return row[alias]
+    return None
+
+
+def _blank(value: Any) -> bool:
+    return (
+        value is None
+        or (isinstance(value, str) and not value.strip())
+        or (isinstance(value, float) and math.isnan(value))
+    )
+
+
+def _confidence(value: Any, changed: Counter) -> int | None:
+    """The 1-5 confidence a value means, or None (noted) when it means none."""
+    if _blank(value):
+        return None
+    if isinstance(value, str):
+        word = " ".join(value.lower().split())
+        if word in _CONFIDENCE_WORDS:
+            changed[f"confidence {word!r} read as {_CONFIDENCE_WORDS[word]}"] += 1
+            return _CONFIDENCE_WORDS[word]
+        try:
+            value = float(word)
+        except ValueError:
+            changed[f"confidence {value[:40]!r} dropped: not a number or a level"] += 1
+            return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        changed["confidence dropped: not a number"] += 1
+        return None
+    if float(value).is_integer() and 1 <= value <= 5:
+        return int(value)
+    if 0 <= value <= 1:
+        level = 1 + round(4 * float(value))
+        changed[f"confidence {value} read as {level} (a fraction of 1 on the 1-5 scale)"] += 1
+        return level
+    changed[f"confidence {value} dropped: outside 1-5"] += 1
+    return None
+
+
+def _seconds(value: Any, changed: Counter) -> int | None:
+    if _blank(value):
+        return None
+    if isinstance(value, str):
+        try:
+            value = float(value.strip())
+        except ValueError:
+            changed["time_spent_seconds dropped: not a number"] += 1
+            return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
+        changed["time_spent_seconds dropped: not a number"] += 1
+        return None
+    if not 0 <= value <= 86_400:
+        changed["time_spent_seconds dropped: outside 0 to 86400"] += 1
+        return None
+    if not float(value).is_integer():
+        changed["time_spent_seconds rounded to whole seconds"] += 1
+    return round(value)
+
+
+def _when(value: Any) -> datetime | None:
+    if _blank(value):
+        return None
+    if isinstance(value, datetime):
+        found = value
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        found = datetime.fromtimestamp(value, UTC)
+    elif isinstance(value, str):
+        try:
+            found = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            raise InvalidInput(
+                "created_at must be an ISO 8601 time or seconds since 1970", field="created_at"
+            ) from None
+    else:
+        raise InvalidInput("created_at must be a time", field="created_at")
+    return found if found.tzinfo else found.replace(tzinfo=UTC)
+
+
+def _text(value: Any, name: str) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = str(value)
+    if not isinstance(value, str) or not value.strip():
+        raise InvalidInput(f"{name} is missing", field=name)
+    if len(value) > MAX_TEXT:
+        raise InvalidInput(f"{name} is longer than {MAX_TEXT} characters", field=name)
+    return value.strip()
+
+
+def answer_row(row: Any, line: int, mapping: dict[str, str], changed: Counter) -> AnswerRow:
+    """Return one row's answer, or raise InvalidInput naming what is wrong with it."""
+    if not isinstance(row, dict):
+        raise InvalidInput(f"expected an object, got {type(row).__name__}")
+    task_id = None
+    if not _blank(raw := _get(row, "task_id", mapping)):
+        try:
+            task_id = UUID(str(raw))
+        except ValueError:
+            raise InvalidInput("task_id is not a task id", field="task_id") from None
+    item = None if task_id else _text(_get(row, "item", mapping), "item")
+    answer = _get(row, "answer", mapping)
+    if _blank(answer):
+        raise InvalidInput("answer is missing", field="answer")
+    if hasattr(answer, "tolist"):
+        answer = answer.tolist()
+    return AnswerRow(
+        line=line,
+        task_id=task_id,
+        item=item,
+        annotator=_text(_get(row, "annotator", mapping), "annotator"),
+        answer=answer,
+        time_spent_seconds=_seconds(_get(row, "time_spent_seconds", mapping), changed),
+        confidence=_confidence(_get(row, "confidence", mapping), changed),
+        created_at=_when(_get(row, "created_at", mapping)),
+    )
+
+
+def check_answers(
+    rows: list[Row], mapping: dict[str, str] | None = None, unreadable: list | None = None
+) -> CheckedAnswers:
+    """Check every row (no database); a bad row is listed with its reason."""
+    for name in mapping or {}:
+        if name not in ANSWER_FIELDS:
+            raise InvalidInput(
+                f"an answers file has no field {name!r}; fields: {', '.join(ANSWER_FIELDS)}",
+                field="map",
+            )
+    checked = CheckedAnswers(rows=len(rows) + len(unreadable or []), failed=list(unreadable or []))
+    for line, row in rows:
+        try:
+            checked.answers.append(answer_row(row, line, mapping or {}, checked.changed))
+        except InvalidInput as exc:
+            where = f"{exc.field}: " if exc.field and exc.field not in exc.message else ""
+            checked.failed.append(ImportIssue(line=line, reason=where + exc.message))
+    return checked
+
+
+def check_answers_file(data: bytes, filename: str, mapping: Iterable[str] = ()) -> CheckedAnswers:
+    """Read an answers file (.jsonl, .json, .csv, .parquet) and check its rows."""
+    fields: dict[str, str] = {}
+    for pair in mapping:
+        name, sep, column = pair.partition("=")
+        if not sep or not name.strip() or not column.strip():
+            raise InvalidInput(f"mapping {pair!r} must read FIELD=COLUMN", field="map")
+        fields[name.strip()] = column.strip()
+    rows, unreadable = read_rows(data, filename)
+    return check_answers(rows, fields, unreadable)
+
+
+# --- storing ------------------------------------------------------------------------------
+
+
+def _choice(value: Any, labels: dict[str, str], allow_tie: bool) -> str:
+    key = str(value).strip().lower()
+    choice = labels.get(key) if labels else None
+    choice = choice or _CHOICES.get(key)
+    if choice is None:
+        hint = " (map the file's labels with --labels, e.g. yes=A no=B)" if not labels else ""
+        raise InvalidInput(f"answer {str(value)[:40]!r} is not A, B or tie{hint}", field="answer")
+    if choice == "tie" and not allow_tie:
+        raise InvalidInput("answer tie, but the task does not allow ties", field="answer")
+    return choice
+
+
+def _ranking(value: Any, n: int) -> list[int]:
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = json.loads(text) if text.startswith("[") else [int(x) for x in text.split(",")]
+        except ValueError:
+            raise InvalidInput("a ranking is a list of option indexes", field="answer") from None
+    if not isinstance(value, list) or sorted(value) != list(range(n)):
+        raise InvalidInput(f"a ranking orders every option index 0..{n - 1} once", field="answer")
+    return [int(v) for v in value]
+
+
+def typed_answer(row: AnswerRow, task: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
+    """The answer fields of `responses.submit` for the row's task type."""
+    kind = task["question_type"]
+    out: dict[str, Any] = {
+        "chosen_response": None,
+        "ranking": None,
+        "text": None,
+        "transcript": None,
+    }
+    if kind == "pairwise_ab":
+        out["chosen_response"] = _choice(row.answer, labels, task["allow_tie"])
+    elif kind == "ranking":
+        out["ranking"] = Jsonb(_ranking(row.answer, task["n_options"]))
+    elif kind == "text_generation":
+        out["text"] = _text(row.answer, "answer")
+    else:
+        out["transcript"] = _text(row.answer, "answer")
+    return out
+
+
+def _key(row: AnswerRow, task_id: UUID, answer: dict[str, Any]) -> str:
+    shown = {k: (v.obj if isinstance(v, Jsonb) else v) for k, v in answer.items()}
+    identity = json.dumps(
+        [
+            str(task_id),
+            row.annotator,
+            shown,
+            row.created_at.isoformat() if row.created_at else None,
+            row.confidence,
+            row.time_spent_seconds,
+        ],
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+    return "answers:" + hashlib.sha256(identity.encode()).hexdigest()[:40]
+
+
+def username(annotator: str, prefix: str) -> str:
+    name = _USERNAME_BAD.sub("_", f"{prefix}{annotator}")[:64]
+    return name if name[:1].isalnum() else f"a{name}"[:64]
+
+
+async def _tasks(conn: AsyncConnection, rows: list[AnswerRow], dataset: str | None) -> dict:
+    ids = sorted({str(r.task_id) for r in rows if r.task_id})
+    refs = sorted({r.item for r in rows if r.item is not None})
+    found = await q.fetch_all(
+        conn, "import_answers.tasks", {"task_ids": ids, "refs": refs, "dataset": dataset}
+    )
+    by_id = {row["id"]: row for row in found}
+    by_ref: dict[str, list[dict]] = {}
+    for row in found:
+        if row["source_ref"] is not None and row["source_dataset"] == dataset:
+            by_ref.setdefault(row["source_ref"], []).append(row)
+    return {"id": by_id, "ref": by_ref}
+
+
+def _resolve(row: AnswerRow, tasks: dict, dataset: str | None) -> dict[str, Any]:
+    if row.task_id is not None:
+        task = tasks["id"].get(row.task_id)
+        if task is None:
+            raise InvalidInput(f"no task {row.task_id}", field="task_id")
+        return task
+    if dataset is None:
+        raise InvalidInput("an item reference needs the dataset it is in (--dataset)", field="item")
+    matches = tasks["ref"].get(row.item, [])
+    if not matches:
+        raise InvalidInput(f"no item {row.item!r} in dataset {dataset!r}", field="item")
+    if len(matches) > 1:
+        raise InvalidInput(
+            f"item {row.item!r} has {len(matches)} tasks (model pairs, turns): give task_id",
+            field="item",
+        )
+    return matches[0]
+
+
+def answers_report(checked: CheckedAnswers, source: str) -> AnswersReport:
+    """The report of checked rows before anything is stored: bad rows, and fields read
+    otherwise (how many rows each)."""
+    return AnswersReport(
+        source=source,
+        rows=checked.rows,
+        failed=list(checked.failed),
+        notes=[f"{n} row(s): {what}" for what, n in sorted(checked.changed.items())],
+    )
+
+
+async def store_answers(
+    conn: AsyncConnection,
+    checked: CheckedAnswers,
+    *,
+    source: str,
+    dataset: str | None = None,
+    labels: dict[str, str] | None = None,
+    annotator_prefix: str = "",
+    annotator_kind: str = "person",
+    groups: Iterable[str] = (),
+    strict: bool = True,
+    on_progress: Callable[[int], None] | None = None,
+) -> AnswersReport:
+    """Store the checked answers in the caller's transaction, in the order they were given;
+    return the report. strict: refuse the whole file (nothing written) if any row is bad;
+    otherwise store the good rows and list the bad ones. New annotators are inactive accounts
+    named `annotator_prefix` + the file's name for them, of `annotator_kind` (person or model),
+    in `groups`."""
+    if annotator_kind not in ("person", "model"):
+        raise InvalidInput("annotator kind must be person or model", field="annotator_kind")
+    report = answers_report(checked, source)
+    tasks = await _tasks(conn, checked.answers, dataset)
+    ready: list[tuple[AnswerRow, dict[str, Any], dict[str, Any]]] = []
+    for row in checked.answers:
+        try:
+            task = _resolve(row, tasks, dataset)
+            ready.append((row, task, typed_answer(row, task, labels or {})))
+        except InvalidInput as exc:
+            where = f"{exc.field}: " if exc.field and exc.field not in exc.message else ""
+            report.failed.append(ImportIssue(line=row.line, reason=where + exc.message))
+    report.failed.sort(key=lambda issue: issue.line)
+    if strict and report.failed:
+        raise AnswersRefused(report)
+    people = await _annotators(
+        conn,
+        {r.annotator for r, _, _ in ready},
+        annotator_prefix,
+        annotator_kind,
+        sorted(set(groups)),
+        report,
+    )
+    # In the order given: by time where the file says, then as written (a later answer of the
+    # same annotator to the same task revises the earlier one, as in the app).
+    ready.sort(key=lambda x: (x[0].created_at is None, x[0].created_at or 0, x[0].line))
+    for done, (row, task, answer) in enumerate(ready, start=1):
+        await _store_one(conn, row, task, answer, people[row.annotator], report, strict=strict)
+        if on_progress and done % 100 == 0:
+            on_progress(100)
+    report.failed.sort(key=lambda issue: issue.line)
+    await bulk.analyze_grown(
+        conn,
+        {"submissions": report.answers_created, "response_quality_metrics": report.answers_created},
+    )
+    return report
+
+
+async def _annotators(
+    conn, names: set[str], prefix: str, kind: str, groups: list[str], report: AnswersReport
+) -> dict[str, UUID]:
+    ids: dict[str, UUID] = {}
+    for name in sorted(names):
+        account = username(name, prefix)
+        row = await q.fetch_one(
+            conn,
+            "import_items.ensure_judge",
+            {
+                "username": account,
+                "display_name": f"Imported annotator {name}"[:200],
+                "kind": kind,
+                "groups": groups,
+            },
+        )
+        assert row is not None
+        ids[name] = row["id"]
+        report.annotators_created += int(row["created"])
+    return ids
+
+
+async def _store_one(
+    conn, row: AnswerRow, task, answer, user_id, report: AnswersReport, *, strict: bool
+) -> None:
+    """Store one answer in a savepoint: refused by the database, it fails the file (strict) or
+    only its row."""
+    try:
+        async with conn.transaction():
+            stored = await q.fetch_one(
+                conn,
+                "responses.submit",
+                {
+                    "task_id": task["id"],
+                    "user_id": user_id,
+                    **answer,
+                    "confidence": row.confidence,
+                    "explanation": None,
+                    "time_spent_seconds": row.time_spent_seconds,
+                    "shown_order": None,  # unknown for an imported answer
+                    "idempotency_key": _key(row, task["id"], answer),
+                },
+            )
+            assert stored is not None
+            result = stored["result"]
+            if row.created_at is not None and not result["replayed"]:
+                await q.execute(
+                    conn,
+                    "import_answers.given_at",
+                    {"id": result["submission_id"], "created_at": row.created_at},
+                )
+    except psycopg.DatabaseError as exc:
+        report.failed.append(ImportIssue(line=row.line, reason=domain_error(exc).message))
+        if strict:
+            raise AnswersRefused(report) from exc
+        return
+    report.answers_existing += int(result["replayed"])
+    report.answers_created += int(not result["replayed"])
