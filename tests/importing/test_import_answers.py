@@ -148,11 +148,11 @@ async def test_every_question_type_and_the_order_answers_were_given(conn):
     )
     ranking, text, talk, pair = (str(m["task_id"]) for m in made)
     rows = [
-        {"task_id": ranking, "annotator": "u", "answer": "2,0,1"},
-        {"task_id": ranking, "annotator": "v", "answer": [1, 0, 2]},
-        {"task_id": text, "annotator": "u", "answer": "An essay."},
-        {"task_id": talk, "annotator": "u", "answer": "hello world"},
-        # given later, written first: the earlier answer is revised by the later one
+        {"task_id": ranking, "annotator": "u", "answer": "2,0,1", "created_at": 1767225600},
+        {"task_id": ranking, "annotator": "v", "answer": [1, 0, 2], "created_at": "1767225600"},
+        {"task_id": text, "annotator": "u", "answer": "An essay.", "created_at": 1767225600000},
+        {"task_id": talk, "annotator": "u", "answer": "hello world", "created_at": "2026-01-01"},
+        # given later, written first: every row says when, so the later one revises the earlier
         {"task_id": pair, "annotator": "u", "answer": "B", "created_at": "2026-01-02T00:00:00Z"},
         {"task_id": pair, "annotator": "u", "answer": "A", "created_at": "2026-01-01T00:00:00Z"},
     ]
@@ -165,6 +165,12 @@ async def test_every_question_type_and_the_order_answers_were_given(conn):
         pair,
     )
     assert latest[0]["chosen_response"] == "B" and latest[0]["created_at"].year == 2026
+    # seconds, a digit string and milliseconds since 1970 all read as 2026-01-01
+    times = await _rows(conn, "SELECT DISTINCT created_at::date AS d FROM submissions")
+    assert {str(t["d"]) for t in times} == {"2026-01-01", "2026-01-02"}
+    # the transcription task has its medoid, as after an answer in the app
+    talked = await _rows(conn, "SELECT details FROM response_consensus WHERE task_id = %s", talk)
+    assert talked[0]["details"]["transcription"]["medoid"] == "hello world"
     payloads = await _rows(
         conn, "SELECT payload FROM submissions WHERE payload IS NOT NULL ORDER BY payload::text"
     )
@@ -273,3 +279,39 @@ async def test_a_file_leaves_the_state_answers_sent_one_by_one_leave(make_db):
                     [task[0]["id"], user[0]["id"], "A" if r["label"] == "yes" else "B"],
                 )
     assert await state(imported) == await state(sent)
+
+
+async def test_revisions_without_times_fractions_and_accounts_people_use(conn):
+    await _items(conn, 2)
+    rows = [
+        {"item": "item-0", "worker": "u", "label": "A", "confidence": 0.9},
+        {"item": "item-0", "worker": "u", "label": "B", "confidence": 1.0},
+        {"item": "item-0", "worker": "u", "label": "A", "confidence": 0.5},
+        {"item": "item-1", "worker": "u", "label": "A", "created_at": "1e30"},
+    ]
+    checked = answers.check_answers_file(_jsonl(rows), "r.jsonl")
+    # 1.0 in a file of fractions is the top of the scale, not its bottom
+    assert [a.confidence for a in checked.answers] == [5, 5, 3]
+    assert "created_at" in checked.failed[0].reason
+    report = await answers.store_answers(
+        conn, checked, source="r.jsonl", dataset="crowd", strict=False
+    )
+    assert report.answers_created == 3  # A, B, A again: three answers, the last one latest
+    [latest] = await _rows(conn, "SELECT chosen_response FROM submissions WHERE is_latest")
+    assert latest["chosen_response"] == "A"
+    again = await answers.store_answers(
+        conn, checked, source="r.jsonl", dataset="crowd", strict=False
+    )
+    assert (again.answers_created, again.answers_existing) == (0, 3)
+    # a worker named like an account people sign in with is not taken over
+    await conn.execute("INSERT INTO users (username, role) VALUES ('boss', 'admin')")
+    taken = answers.check_answers_file(
+        _jsonl([{"item": "item-1", "worker": "boss", "label": "A"}]), "t.jsonl"
+    )
+    with pytest.raises(answers.AnswersRefused) as refused:
+        await answers.store_answers(conn, taken, source="t.jsonl", dataset="crowd")
+    assert "people sign in with" in refused.value.report.failed[0].reason
+    prefixed = await answers.store_answers(
+        conn, taken, source="t.jsonl", dataset="crowd", annotator_prefix="crowd."
+    )
+    assert prefixed.answers_created == 1

@@ -346,3 +346,84 @@ def test_an_annotator_sees_each_sides_turns_in_their_own_order():
     swapped = shown_content(content, "BA")
     assert (swapped["optionA"], swapped["conversation"]["a"]) == ("y", ["right"])
     assert shown_content(content, "AB") == content
+
+
+async def test_tasks_imported_before_they_kept_their_identity_are_found_again(conn):
+    """An import made before tasks kept their source identity: its task (no key, the models in
+    its question's metadata) takes the key on the next import of the file; nothing doubles."""
+    rows = [row(81, "vicuna-13b", "gpt-4", "model_b", "expert_0")]
+    checked = _check(_jsonl(rows), "human.jsonl")
+    [item] = checked.items
+    # as the earlier import stored it: sides in name order, the pair on the question only
+    old = item.flipped()
+    assert old.metadata["model_a"] == "gpt-4"
+    [q] = await _rows(
+        conn,
+        "INSERT INTO questions (question_type, content, source_dataset, metadata)"
+        " VALUES ('pairwise_ab', %s, 'mtb', %s) RETURNING id",
+        Jsonb(old.content),
+        Jsonb(old.metadata),
+    )
+    [t] = await _rows(
+        conn,
+        "INSERT INTO tasks (question_id, title, allow_tie) VALUES (%s, 'old', true) RETURNING id",
+        q["id"],
+    )
+    [u] = await _rows(
+        conn,
+        "INSERT INTO users (username, is_active) VALUES ('mtbench.expert_0', false) RETURNING id",
+    )
+    await conn.execute(
+        "SELECT submit_answer_v1(%s, %s, 'A', NULL, NULL, NULL, NULL, NULL, NULL, 'BA', %s)",
+        [t["id"], u["id"], item.answers[0].key],
+    )
+    report = await items.store(conn, checked, source="h", dataset="mtb")
+    assert (report.tasks_created, report.tasks_existing) == (0, 1)
+    assert (report.responses_created, report.responses_existing) == (0, 1)
+    [task] = await _rows(conn, "SELECT source_key, metadata FROM tasks")
+    assert task["source_key"] == item.source_key and task["metadata"]["model_a"] == "gpt-4"
+
+
+async def test_a_pair_named_the_other_way_round_by_another_file_is_the_same_task(conn):
+    human = [row(81, "vicuna-13b", "gpt-4", "model_b", "expert_0")]
+    model = [row(81, "gpt-4", "vicuna-13b", "model_a", "gpt4_pair")]
+    await items.store(conn, _check(_jsonl(human), "h.jsonl"), source="h", dataset="mtb")
+    await items.store(conn, _check(_jsonl(model), "g.jsonl"), source="g", dataset="mtb")
+    tasks = await _rows(conn, "SELECT metadata FROM tasks")
+    assert len(tasks) == 1 and tasks[0]["metadata"]["model_a"] == "vicuna-13b"
+    votes = await _rows(
+        conn,
+        "SELECT u.username, s.chosen_response, s.shown_order FROM submissions s"
+        "  JOIN users u ON u.id = s.user_id ORDER BY 1",
+    )
+    # both chose gpt-4, side B of the task; the model judge saw it on the left
+    assert [(v["username"], v["chosen_response"], v["shown_order"]) for v in votes] == [
+        ("mtbench.expert_0", "B", "AB"),
+        ("mtbench.gpt4_pair", "B", "BA"),
+    ]
+    from whstudio.domain import agreement
+
+    versus = await agreement.vote_pairs(conn, group="model", versus="person")
+    assert versus["overall"]["with_ties"] == {"agreement": 1.0, "agreeing": 1, "pairs": 1}
+
+
+async def test_a_tie_rule_given_at_import_applies_before_the_answers_go_in(conn):
+    rows = [
+        row(81, "gpt-4", "vicuna-13b", "model_a", "expert_0"),
+        row(81, "gpt-4", "vicuna-13b", "tie", "expert_1"),
+    ]
+    first = await items.store(
+        conn, _check(_jsonl(rows[:1]), "h.jsonl"), source="h", dataset="mtb", allow_tie=False
+    )
+    assert (first.tasks_created, first.responses_created) == (1, 1)
+    # the whole file again, ties allowed now: the task takes the rule before its answers
+    checked = _check(_jsonl(rows), "h.jsonl")
+    second = await items.store(conn, checked, source="h", dataset="mtb", allow_tie=True)
+    assert (second.rules_changed, second.responses_created, second.failed) == (1, 1, [])
+
+
+def test_a_judge_that_is_neither_named_as_a_person_nor_as_a_model_is_not_guessed():
+    rows = [row(81, "gpt-4", "vicuna-13b", "model_a", "worker_12")]
+    checked = _check(_jsonl(rows), "x.jsonl")
+    assert "--judge-kind" in checked.failed[0].reason
+    assert _check(_jsonl(rows), "x.jsonl", judge_kind="person").failed == []

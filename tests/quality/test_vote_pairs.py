@@ -47,12 +47,11 @@ def by_hand(rows, side_x, side_y=None, key=lambda item: None):
         for votes in per_item.values():
             if side_y is None:
                 pairs = itertools.combinations([v for v in votes if side_x(v[0])], 2)
-            else:
+            else:  # two annotators, one of each side, each pair once
                 pairs = [
                     (u, v)
-                    for u in votes
-                    for v in votes
-                    if side_x(u[0]) and side_y(v[0]) and u[0] != v[0]
+                    for u, v in itertools.combinations(votes, 2)
+                    if (side_x(u[0]) and side_y(v[0])) or (side_y(u[0]) and side_x(v[0]))
                 ]
             for (_, first), (_, second) in pairs:
                 s1, s1a = s1 + 1, s1a + (first == second)

@@ -217,11 +217,14 @@ def _figures(rows: list[dict[str, Any]], between: bool) -> dict[str, Any]:
         xa, xb, xt, ya, yb, yt = r["xa"], r["xb"], r["xt"], r["ya"], r["yb"], r["yt"]
         ba, bb, bt = r["ba"], r["bb"], r["bt"]
         if between:
-            # one vote from each side, never an annotator with himself
-            pairs = (xa + xb + xt) * (ya + yb + yt) - (ba + bb + bt)
-            agree = xa * ya + xb * yb + xt * yt - (ba + bb + bt)
-            pairs2 = (xa + xb) * (ya + yb) - (ba + bb)
-            agree2 = xa * ya + xb * yb - (ba + bb)
+            # Distinct pairs of two annotators, one on each side: x·y pairs minus each annotator
+            # on both sides with himself, and minus one of the two ways each pair of two such
+            # annotators was counted (for disjoint sides, simply x·y).
+            nb, nb2 = ba + bb + bt, ba + bb
+            pairs = (xa + xb + xt) * (ya + yb + yt) - nb - _c2(nb)
+            agree = xa * ya + xb * yb + xt * yt - nb - _c2(ba) - _c2(bb) - _c2(bt)
+            pairs2 = (xa + xb) * (ya + yb) - nb2 - _c2(nb2)
+            agree2 = xa * ya + xb * yb - nb2 - _c2(ba) - _c2(bb)
             a, b, t = xa + ya - ba, xb + yb - bb, xt + yt - bt
         else:
             pairs, agree = _c2(xa + xb + xt), _c2(xa) + _c2(xb) + _c2(xt)
@@ -279,8 +282,9 @@ async def vote_pairs(
     votes; overall and per slice (`by`: dataset, model_pair or a metadata field such as turn).
 
     group: whose votes (a group such as expert, or a kind, person or model; None: everyone).
-    versus: a second group; then each pair is one vote of each, e.g. experts against a model
-    judge. Pairs are pooled over items, so an item with more votes weighs more."""
+    versus: a second group; then each pair is two annotators, one of each group (e.g. experts
+    against a model judge), each pair counted once even where the groups overlap. Pairs are
+    pooled over items, so an item with more votes weighs more."""
     check_vote_pair_options(by, group, versus)
     rows = await q.fetch_all(
         conn,

@@ -124,6 +124,22 @@ def validate_content(question_type: str, content: dict[str, Any]) -> dict[str, A
     return out
 
 
+async def find(
+    conn: AsyncConnection, question_type: str, content: dict[str, Any]
+) -> dict[str, Any] | None:
+    """The stored question with this content (or, for a multi-turn item, with its text alone, as
+    stored before questions kept their messages), or None."""
+    for candidate in (content, flat_content(content)):
+        row = await q.fetch_one(
+            conn,
+            "questions.by_content",
+            {"question_type": question_type, "content": Jsonb(candidate)},
+        )
+        if row is not None:
+            return row
+    return None
+
+
 async def get_or_create(
     conn: AsyncConnection,
     *,

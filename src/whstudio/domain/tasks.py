@@ -71,15 +71,35 @@ async def task_for_question(conn: AsyncConnection, question_id: UUID) -> UUID | 
 
 
 async def task_for_item(
-    conn: AsyncConnection, question_id: UUID, source_key: str | None
+    conn: AsyncConnection,
+    question_id: UUID,
+    source_key: str | None,
+    metadata: dict[str, Any] | None = None,
 ) -> UUID | None:
     """Return the task of a source item: the one with its source_key, or without a key the
-    question's first task that has none."""
+    question's first task that has none. An item with model names (`metadata`) also finds the
+    task an import made for it before tasks kept their source identity, which then takes the
+    key (see `tasks.adopt_unkeyed`)."""
     if source_key is None:
         return await task_for_question(conn, question_id)
     row = await q.fetch_one(
         conn, "tasks.for_source_key", {"question_id": question_id, "source_key": source_key}
     )
+    if row is None and metadata and metadata.get("model_a") and metadata.get("model_b"):
+        low, high = sorted((str(metadata["model_a"]), str(metadata["model_b"])))
+        turn = metadata.get("turn")
+        row = await q.fetch_one(
+            conn,
+            "tasks.adopt_unkeyed",
+            {
+                "question_id": question_id,
+                "source_key": source_key,
+                "metadata": Jsonb(metadata),
+                "low": low,
+                "high": high,
+                "turn": Jsonb(turn) if turn is not None else None,
+            },
+        )
     return row["id"] if row else None
 
 

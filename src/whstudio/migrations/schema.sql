@@ -1341,17 +1341,18 @@ DECLARE
 BEGIN
     IF TG_OP = 'UPDATE' THEN
         IF (OLD.task_id, OLD.chosen_response, OLD.shown_order, OLD.payload,
-            OLD.time_spent_seconds, OLD.in_consensus)
+            OLD.time_spent_seconds)
            IS DISTINCT FROM (NEW.task_id, NEW.chosen_response, NEW.shown_order, NEW.payload,
-                             NEW.time_spent_seconds, NEW.in_consensus) THEN
+                             NEW.time_spent_seconds) THEN
             -- The answer itself was edited in place (another writer, a repair): its row is
             -- made again below, as for a new answer.
             DELETE FROM response_quality_metrics WHERE submission_id = NEW.id;
-        ELSIF OLD.is_latest AND NOT NEW.is_latest THEN
-            UPDATE response_quality_metrics SET counted = false WHERE submission_id = NEW.id;
-            RETURN NULL;
-        ELSIF NOT OLD.is_latest AND NEW.is_latest THEN
-            UPDATE response_quality_metrics SET counted = NEW.in_consensus
+        ELSIF (OLD.is_latest AND OLD.in_consensus) IS DISTINCT FROM
+              (NEW.is_latest AND NEW.in_consensus) THEN
+            -- Revised, revived, or moved in or out of consensus (a model judge's answer when
+            -- its task's rule or its account's kind changes): the row counts or not, its
+            -- verdicts kept.
+            UPDATE response_quality_metrics SET counted = NEW.is_latest AND NEW.in_consensus
              WHERE submission_id = NEW.id;
             RETURN NULL;
         ELSE
@@ -1739,6 +1740,8 @@ BEGIN
       FROM tasks t
      WHERE s.user_id = NEW.id AND t.id = s.task_id
        AND s.in_consensus IS DISTINCT FROM (NEW.kind = 'person' OR t.count_model_votes);
+    -- (every version moves, so that a revision revived later counts as its author's kind says;
+    -- only a latest answer's change reaches consensus and quality)
     RETURN NULL;
 END
 $$;

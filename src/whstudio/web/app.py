@@ -155,8 +155,13 @@ DRAIN_SECONDS = 30.0
 
 
 class BodyLimitMiddleware:
-    """Refuse request bodies over the limit with 413 before any handler reads them. The rest
-    of the body is read and dropped (bounded) first, so the client gets to read the answer."""
+    """Refuse request bodies over the limit with 413 before any handler reads them.
+
+    A declared length over the limit is refused at once. A body without one (chunked) is
+    counted as the handler reads it; past the limit the handler is told the client left, and
+    whatever it answers is replaced by the 413. Either way the rest of the body is first read
+    and dropped (bounded), so that a client still sending reads the answer instead of a reset;
+    not when the client waits for `100 Continue`, which it is then never sent."""
 
     def __init__(self, app, limit: int, per_path: dict[str, int] | None = None) -> None:
         self.app = app
@@ -170,37 +175,51 @@ class BodyLimitMiddleware:
         limit = self.per_path.get(scope.get("path", ""), self.limit)
         headers = dict(scope.get("headers") or [])
         declared = headers.get(b"content-length")
+        waiting = headers.get(b"expect", b"").lower() == b"100-continue"
         if declared is not None and (not declared.isdigit() or int(declared) > limit):
-            await _drain(receive)
+            if not waiting and declared.isdigit() and int(declared) <= DRAIN_BYTES:
+                await _drain(receive)
             await _too_large(send, limit)
             return
         if declared is not None:
             # The server reads no more than the declared length, which is within the limit.
             await self.app(scope, receive, send)
             return
-        # A body without a declared length (chunked) is read here first, up to the limit, and
-        # handed on as it came: a handler never meets a body it must refuse half-way (a
-        # framework reading one would answer 400, not 413).
-        messages = []
         received = 0
-        while True:
+        over = False
+        answered = False
+
+        async def counted():
+            nonlocal received, over
+            if over:
+                return {"type": "http.disconnect"}
             message = await receive()
-            messages.append(message)
-            if message["type"] != "http.request":
-                break
-            received += len(message.get("body", b""))
-            if received > limit:
-                await _drain(receive)
-                await _too_large(send, limit)
-                return
-            if not message.get("more_body", False):
-                break
-        queued = iter(messages)
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    over = True
+                    if message.get("more_body", False) and not waiting:
+                        await _drain(receive)
+                    return {"type": "http.disconnect"}
+            return message
 
-        async def replay():
-            return next(queued, None) or await receive()
+        async def replaced(message):
+            nonlocal answered
+            if over:
+                if message["type"] == "http.response.start" and not answered:
+                    answered = True
+                    await _too_large(send, limit)
+                return  # the handler's own answer to a body cut short is not sent
+            answered = answered or message["type"] == "http.response.start"
+            await send(message)
 
-        await self.app(scope, replay, send)
+        try:
+            await self.app(scope, counted, replaced)
+        except Exception:
+            if not over:
+                raise  # a body cut short may make a handler raise: that is the 413's doing
+        if over and not answered:
+            await _too_large(send, limit)
 
 
 async def _drain(receive) -> None:

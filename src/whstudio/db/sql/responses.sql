@@ -11,9 +11,10 @@ SELECT EXISTS (
 ) AS answered;
 
 -- name: latest_transcripts
+-- The transcripts that count (a model judge's only where its task counts them).
 SELECT id, payload ->> 'transcript' AS transcript
   FROM submissions
- WHERE task_id = %(task_id)s AND is_latest
+ WHERE task_id = %(task_id)s AND is_latest AND in_consensus
  ORDER BY created_at, id;
 
 -- name: set_transcription

@@ -121,3 +121,21 @@ SELECT (SELECT count(*) FROM picked) AS matched,
 -- name: reached_among
 SELECT count(*) AS reached FROM response_consensus
  WHERE task_id = ANY (%(task_ids)s::uuid[]) AND consensus_reached;
+
+-- name: adopt_unkeyed
+-- A task made for this item before tasks kept their source identity (its question's metadata
+-- names the same pair of models, in either order, and the same turn) becomes the item's task:
+-- it takes the key and the item's metadata, so a second import finds it instead of making
+-- another.
+UPDATE tasks t
+   SET source_key = %(source_key)s, metadata = %(metadata)s
+ WHERE t.id = (SELECT t2.id
+                 FROM tasks t2
+                 JOIN questions q ON q.id = t2.question_id
+                WHERE t2.question_id = %(question_id)s AND t2.source_key IS NULL
+                  AND least(q.metadata ->> 'model_a', q.metadata ->> 'model_b') = %(low)s
+                  AND greatest(q.metadata ->> 'model_a', q.metadata ->> 'model_b') = %(high)s
+                  AND (q.metadata -> 'turn') IS NOT DISTINCT FROM %(turn)s::jsonb
+                ORDER BY t2.created_at
+                LIMIT 1)
+RETURNING t.id;

@@ -36,6 +36,7 @@ from psycopg.types.json import Jsonb
 from whstudio.db import bulk
 from whstudio.db import queries as q
 from whstudio.db.errors import domain_error
+from whstudio.domain import responses as responses_domain
 from whstudio.domain.importing.sources import Row, read_rows
 from whstudio.errors import InvalidInput, WhError
 from whstudio.schemas import ImportIssue, ImportReport
@@ -143,29 +144,42 @@ def _blank(value: Any) -> bool:
     )
 
 
-def _confidence(value: Any, changed: Counter) -> int | None:
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return None if math.isnan(value) else float(value)
+    if isinstance(value, str):
+        try:
+            return float(value.strip())
+        except ValueError:
+            return None
+    return None
+
+
+def fractions_of_one(values: Iterable[Any]) -> bool:
+    """Whether a file writes confidence as a fraction of 1: some value strictly between 0 and
+    1. Decided once per file, so that 1.0 means the same in every row (the highest then)."""
+    return any(0 < n < 1 for n in map(_number, values) if n is not None)
+
+
+def _confidence(value: Any, changed: Counter, fractions: bool) -> int | None:
     """The 1-5 confidence a value means, or None (noted) when it means none."""
     if _blank(value):
         return None
-    if isinstance(value, str):
-        word = " ".join(value.lower().split())
-        if word in _CONFIDENCE_WORDS:
-            changed[f"confidence {word!r} read as {_CONFIDENCE_WORDS[word]}"] += 1
-            return _CONFIDENCE_WORDS[word]
-        try:
-            value = float(word)
-        except ValueError:
-            changed[f"confidence {value[:40]!r} dropped: not a number or a level"] += 1
-            return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-        changed["confidence dropped: not a number"] += 1
+    if isinstance(value, str) and (word := " ".join(value.lower().split())) in _CONFIDENCE_WORDS:
+        changed[f"confidence {word!r} read as {_CONFIDENCE_WORDS[word]}"] += 1
+        return _CONFIDENCE_WORDS[word]
+    number = _number(value)
+    if number is None:
+        changed[f"confidence {str(value)[:40]!r} dropped: not a number or a level"] += 1
         return None
-    if float(value).is_integer() and 1 <= value <= 5:
-        return int(value)
-    if 0 <= value <= 1:
-        level = 1 + round(4 * float(value))
+    if fractions and 0 <= number <= 1:
+        level = 1 + math.floor(4 * number + 0.5)
         changed[f"confidence {value} read as {level} (a fraction of 1 on the 1-5 scale)"] += 1
         return level
+    if number.is_integer() and 1 <= number <= 5:
+        return int(number)
     changed[f"confidence {value} dropped: outside 1-5"] += 1
     return None
 
@@ -191,21 +205,24 @@ def _seconds(value: Any, changed: Counter) -> int | None:
 
 
 def _when(value: Any) -> datetime | None:
+    """A time as ISO 8601 text, or seconds (milliseconds past 10^11) since 1970."""
     if _blank(value):
         return None
     if isinstance(value, datetime):
         found = value
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        found = datetime.fromtimestamp(value, UTC)
-    elif isinstance(value, str):
+    else:
+        number = _number(value)
         try:
-            found = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-        except ValueError:
+            if number is not None:
+                found = datetime.fromtimestamp(number / 1000 if number > 1e11 else number, UTC)
+            elif isinstance(value, str):
+                found = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+            else:
+                raise ValueError
+        except (ValueError, OverflowError, OSError):
             raise InvalidInput(
                 "created_at must be an ISO 8601 time or seconds since 1970", field="created_at"
             ) from None
-    else:
-        raise InvalidInput("created_at must be a time", field="created_at")
     return found if found.tzinfo else found.replace(tzinfo=UTC)
 
 
@@ -219,7 +236,9 @@ def _text(value: Any, name: str) -> str:
     return value.strip()
 
 
-def answer_row(row: Any, line: int, mapping: dict[str, str], changed: Counter) -> AnswerRow:
+def answer_row(
+    row: Any, line: int, mapping: dict[str, str], changed: Counter, fractions: bool = False
+) -> AnswerRow:
     """Return one row's answer, or raise InvalidInput naming what is wrong with it."""
     if not isinstance(row, dict):
         raise InvalidInput(f"expected an object, got {type(row).__name__}")
@@ -242,9 +261,16 @@ def answer_row(row: Any, line: int, mapping: dict[str, str], changed: Counter) -
         annotator=_text(_get(row, "annotator", mapping), "annotator"),
         answer=answer,
         time_spent_seconds=_seconds(_get(row, "time_spent_seconds", mapping), changed),
-        confidence=_confidence(_get(row, "confidence", mapping), changed),
+        confidence=_confidence(_get(row, "confidence", mapping), changed, fractions),
         created_at=_when(_get(row, "created_at", mapping)),
     )
+
+
+def _confidence_field(row: dict[str, Any], mapping: dict[str, str]) -> Any:
+    try:
+        return _get(row, "confidence", mapping)
+    except InvalidInput:
+        return None  # a missing mapped column is the row's own error, reported with it
 
 
 def check_answers(
@@ -258,9 +284,12 @@ def check_answers(
                 field="map",
             )
     checked = CheckedAnswers(rows=len(rows) + len(unreadable or []), failed=list(unreadable or []))
+    fractions = fractions_of_one(
+        _confidence_field(row, mapping or {}) for _, row in rows if isinstance(row, dict)
+    )
     for line, row in rows:
         try:
-            checked.answers.append(answer_row(row, line, mapping or {}, checked.changed))
+            checked.answers.append(answer_row(row, line, mapping or {}, checked.changed, fractions))
         except InvalidInput as exc:
             where = f"{exc.field}: " if exc.field and exc.field not in exc.message else ""
             checked.failed.append(ImportIssue(line=line, reason=where + exc.message))
@@ -283,6 +312,8 @@ def check_answers_file(data: bytes, filename: str, mapping: Iterable[str] = ()) 
 
 
 def _choice(value: Any, labels: dict[str, str], allow_tie: bool) -> str:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)  # a label 1 read back from Parquet as 1.0
     key = str(value).strip().lower()
     choice = labels.get(key) if labels else None
     choice = choice or _CHOICES.get(key)
@@ -301,9 +332,13 @@ def _ranking(value: Any, n: int) -> list[int]:
             value = json.loads(text) if text.startswith("[") else [int(x) for x in text.split(",")]
         except ValueError:
             raise InvalidInput("a ranking is a list of option indexes", field="answer") from None
-    if not isinstance(value, list) or sorted(value) != list(range(n)):
+    try:
+        ranking = [int(v) for v in value] if isinstance(value, list) else None
+    except (TypeError, ValueError):
+        ranking = None
+    if ranking is None or sorted(ranking) != list(range(n)):
         raise InvalidInput(f"a ranking orders every option index 0..{n - 1} once", field="answer")
-    return [int(v) for v in value]
+    return ranking
 
 
 def typed_answer(row: AnswerRow, task: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
@@ -326,7 +361,10 @@ def typed_answer(row: AnswerRow, task: dict[str, Any], labels: dict[str, str]) -
     return out
 
 
-def _key(row: AnswerRow, task_id: UUID, answer: dict[str, Any]) -> str:
+def _key(row: AnswerRow, task_id: UUID, answer: dict[str, Any], occurrence: int) -> str:
+    """The row's idempotency key: the same row of the same file gives the same key, and the
+    k-th answer of an annotator to a task is told from the others even where two say the same
+    (A, then B, then A again is three answers, the last one A)."""
     shown = {k: (v.obj if isinstance(v, Jsonb) else v) for k, v in answer.items()}
     identity = json.dumps(
         [
@@ -336,6 +374,7 @@ def _key(row: AnswerRow, task_id: UUID, answer: dict[str, Any]) -> str:
             row.created_at.isoformat() if row.created_at else None,
             row.confidence,
             row.time_spent_seconds,
+            occurrence,
         ],
         sort_keys=True,
         ensure_ascii=False,
@@ -422,10 +461,7 @@ async def store_answers(
         except InvalidInput as exc:
             where = f"{exc.field}: " if exc.field and exc.field not in exc.message else ""
             report.failed.append(ImportIssue(line=row.line, reason=where + exc.message))
-    report.failed.sort(key=lambda issue: issue.line)
-    if strict and report.failed:
-        raise AnswersRefused(report)
-    people = await _annotators(
+    people, refused = await _annotators(
         conn,
         {r.annotator for r, _, _ in ready},
         annotator_prefix,
@@ -433,11 +469,22 @@ async def store_answers(
         sorted(set(groups)),
         report,
     )
-    # In the order given: by time where the file says, then as written (a later answer of the
-    # same annotator to the same task revises the earlier one, as in the app).
-    ready.sort(key=lambda x: (x[0].created_at is None, x[0].created_at or 0, x[0].line))
+    for row, _, _ in ready:
+        if row.annotator in refused:
+            report.failed.append(ImportIssue(line=row.line, reason=refused[row.annotator]))
+    ready = [x for x in ready if x[0].annotator not in refused]
+    report.failed.sort(key=lambda issue: issue.line)
+    if strict and report.failed:
+        raise AnswersRefused(report)
+    # In the order given: by time when every row says when it was given, else as written (a
+    # later answer of an annotator to a task revises the earlier one, as in the app).
+    if ready and all(r.created_at is not None for r, _, _ in ready):
+        ready.sort(key=lambda x: (x[0].created_at, x[0].line))
+    seen: Counter = Counter()
     for done, (row, task, answer) in enumerate(ready, start=1):
-        await _store_one(conn, row, task, answer, people[row.annotator], report, strict=strict)
+        seen[(row.annotator, task["id"])] += 1
+        key = _key(row, task["id"], answer, seen[(row.annotator, task["id"])])
+        await _store_one(conn, row, task, answer, people[row.annotator], key, report, strict=strict)
         if on_progress and done % 100 == 0:
             on_progress(100)
     report.failed.sort(key=lambda issue: issue.line)
@@ -450,8 +497,11 @@ async def store_answers(
 
 async def _annotators(
     conn, names: set[str], prefix: str, kind: str, groups: list[str], report: AnswersReport
-) -> dict[str, UUID]:
+) -> tuple[dict[str, UUID], dict[str, str]]:
+    """The account of each annotator (made where missing), and the annotators refused: one whose
+    name is an account people sign in with is not taken over by a file."""
     ids: dict[str, UUID] = {}
+    refused: dict[str, str] = {}
     for name in sorted(names):
         account = username(name, prefix)
         row = await q.fetch_one(
@@ -465,13 +515,21 @@ async def _annotators(
             },
         )
         assert row is not None
+        if not row["created"] and (row["is_active"] or row["role"] != "annotator"):
+            refused[name] = (
+                f"annotator {name!r} is the account {account!r}, which people sign in with; "
+                "give the file's annotators a prefix (--annotator-prefix)"
+            )
+            continue
+        if row["kind"] != kind:
+            report.notes.append(f"annotator {account!r} is a {row['kind']}: kept as that")
         ids[name] = row["id"]
         report.annotators_created += int(row["created"])
-    return ids
+    return ids, refused
 
 
 async def _store_one(
-    conn, row: AnswerRow, task, answer, user_id, report: AnswersReport, *, strict: bool
+    conn, row: AnswerRow, task, answer, user_id, key: str, report: AnswersReport, *, strict: bool
 ) -> None:
     """Store one answer in a savepoint: refused by the database, it fails the file (strict) or
     only its row."""
@@ -488,7 +546,7 @@ async def _store_one(
                     "explanation": None,
                     "time_spent_seconds": row.time_spent_seconds,
                     "shown_order": None,  # unknown for an imported answer
-                    "idempotency_key": _key(row, task["id"], answer),
+                    "idempotency_key": key,
                 },
             )
             assert stored is not None
@@ -499,6 +557,9 @@ async def _store_one(
                     "import_answers.given_at",
                     {"id": result["submission_id"], "created_at": row.created_at},
                 )
+            if answer["transcript"] is not None and not result["replayed"]:
+                # as the app does after a transcript: the medoid and its agreement (jiwer)
+                await responses_domain.refresh_transcription(conn, task["id"])
     except psycopg.DatabaseError as exc:
         report.failed.append(ImportIssue(line=row.line, reason=domain_error(exc).message))
         if strict:

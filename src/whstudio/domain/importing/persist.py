@@ -78,6 +78,15 @@ async def _judge_ids(conn: AsyncConnection, checked: Checked, report: ItemsRepor
             },
         )
         assert row is not None
+        if not row["created"] and (row["is_active"] or row["role"] != "annotator"):
+            # a judge's name that is an account people sign in with is not taken over
+            raise InvalidInput(
+                f"judge account {name!r} exists and people sign in with it; import with "
+                "another --judge-prefix",
+                field="judge_prefix",
+            )
+        if row["kind"] != kind:
+            report.notes.append(f"judge {name!r} is a {row['kind']} account: kept as that")
         ids[name] = row["id"]
         report.users_created += int(row["created"])
     return ids
@@ -103,7 +112,7 @@ async def store(
     The rule (threshold, least agreement, ties, whether model judges' answers count) is the
     tasks' own: new tasks take what is given, else 3 answers, 70%, the layout's tie rule and
     people's answers only; what is given is also applied to the file's tasks that were already
-    there, in one set-based change (their consensus recomputed in the same transaction).
+    there, before its answers go in (each task's consensus recomputed in the same transaction).
     gold_rate: how often `next` serves the dataset's gold checks from now on.
     strict: refuse the whole file (raise ImportRefused, nothing written) if any row is bad or
     any item fails to store; otherwise store the good items and list the bad rows.
@@ -127,31 +136,32 @@ async def store(
         bool(count_model_votes),
     )
     judges = await _judge_ids(conn, checked, report)
-    existing: list[UUID] = []
+    given = {k: v for k, v in given.items() if v is not None}
+    counts = ("questions_created", "questions_existing", "tasks_created", "tasks_existing")
+    counts += ("responses_created", "responses_existing", "rules_changed")
     for item in checked.items:
+        before = {name: getattr(report, name) for name in counts}
         try:
             async with conn.transaction():
-                task_id, created = await _store_item(
+                await _store_item(
                     conn,
-                    item,
+                    await _oriented(conn, item),
                     report,
                     layout=layout,
                     judges=judges,
                     dataset=dataset,
                     creator_id=creator_id,
                     rule=rule,
+                    given=given,
                 )
-            if not created:
-                existing.append(task_id)
         except WhError as exc:
+            for name, value in before.items():  # the item was undone: so are its counts
+                setattr(report, name, value)
             report.failed.append(ImportIssue(line=item.lines[0], reason=exc.message))
             if strict:
                 raise ImportRefused(report) from exc
         if on_progress:
             on_progress(len(item.lines))
-    if existing and any(v is not None for v in given.values()):
-        changed = await tasks_domain.change_rules(conn, {"task_ids": existing}, given)
-        report.rules_changed = changed["changed"]
     await bulk.analyze_grown(
         conn,
         {
@@ -186,10 +196,27 @@ def _gold(item: Item, report: ItemsReport, layout: Layout, tie: bool) -> Any:
     return item.gold
 
 
+async def _oriented(conn, item: Item) -> Item:
+    """The item with its sides as the task already made for it has them: a pair stored as
+    (gpt-4, claude) stays so when another file names it (claude, gpt-4) first. A new item keeps
+    the sides its rows give."""
+    if item.source_key is None or item.question_type != "pairwise_ab":
+        return item
+    turned = item.flipped()
+    for candidate in (item, turned):
+        question = await questions_domain.find(conn, candidate.question_type, candidate.content)
+        if question is not None and await tasks_domain.task_for_item(
+            conn, question["id"], candidate.source_key, candidate.metadata
+        ):
+            return candidate
+    return item
+
+
 async def _store_item(
-    conn, item: Item, report: ItemsReport, *, layout, judges, dataset, creator_id, rule
-):
-    """Store one item (question, task, answers); return its task and whether it is new."""
+    conn, item: Item, report: ItemsReport, *, layout, judges, dataset, creator_id, rule, given
+) -> None:
+    """Store one item (question, task, answers). A task already there first takes the rule
+    given (`given`, the options said), so its answers go in under it."""
     threshold, min_agreement, tie, count_model_votes = rule
     gold = _gold(item, report, layout, tie)
     metadata = dict(item.metadata)
@@ -212,8 +239,7 @@ async def _store_item(
             f"line {item.lines[0]}: the stored question keeps its gold "
             f"{question['gold_standard']!r}; this file says {gold!r}"
         )
-    task_id = await tasks_domain.task_for_item(conn, question["id"], item.source_key)
-    task_created = task_id is None
+    task_id = await tasks_domain.task_for_item(conn, question["id"], item.source_key, item.metadata)
     if task_id is None:
         preview = " ".join(item.content["prompt"].split())[:80]
         task = await tasks_domain.create_task(
@@ -232,6 +258,9 @@ async def _store_item(
         report.tasks_created += 1
     else:
         report.tasks_existing += 1
+        if given:
+            changed = await tasks_domain.change_rules(conn, {"task_ids": [task_id]}, given)
+            report.rules_changed += changed["changed"]
     for answer in item.answers:
         try:
             row = await q.fetch_one(
@@ -262,7 +291,6 @@ async def _store_item(
             )
         report.responses_existing += int(replayed)
         report.responses_created += int(not replayed)
-    return task_id, task_created
 
 
 def report_json(report: ItemsReport) -> str:

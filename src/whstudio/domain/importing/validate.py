@@ -70,9 +70,14 @@ _WINNERS = {
     "tie (inconsistent)": "tie",
 }
 _USERNAME_BAD = re.compile(r"[^A-Za-z0-9_.@-]")
-# A judge named like `expert_12` or `author_3` is a person in the group its name begins with; any
-# other name (`gpt4_pair`, `gpt-4`, `claude-v1`) is a model judge (see `judge_identity`).
-_PERSON_JUDGE = re.compile(r"([a-z][a-z-]*)_\d+")
+# Judges told apart by name (see `judge_identity`): MT-Bench's people are `expert_12` and
+# `author_3`; a name naming a model family or a judge setup (`gpt4_pair`, `claude-v1`) is a model
+# judge. Any other name is not guessed.
+_PERSON_JUDGE = re.compile(r"(expert|author)_\d+")
+_MODEL_JUDGE = re.compile(
+    r"gpt|claude|llama|vicuna|alpaca|palm|gemini|mistral|mixtral|qwen|koala|dolly|chatglm"
+    r"|falcon|stablelm|rwkv|oasst|wizard|mpt|_pair|judge"
+)
 JUDGE_KINDS = ("auto", "person", "model")
 
 
@@ -126,6 +131,36 @@ class Item:
     answers: list[Answer] = field(default_factory=list)
     title: str | None = None
     disputed: bool = False  # its rows gave different golds (layouts with gold_notes)
+
+    def flipped(self) -> Item:
+        """The same pairwise item with its sides the other way round (A is B): options, each
+        side's messages, model names, gold and every answer's choice and order turned."""
+        swap = {"A": "B", "B": "A"}
+        content = {**self.content, "optionA": self.content["optionB"]}
+        content["optionB"] = self.content["optionA"]
+        if isinstance(self.content.get("conversation"), dict):
+            turns = self.content["conversation"]
+            content["conversation"] = {**turns, "a": turns["b"], "b": turns["a"]}
+        metadata = dict(self.metadata)
+        if "model_a" in metadata or "model_b" in metadata:
+            metadata["model_a"], metadata["model_b"] = (
+                self.metadata.get("model_b"),
+                self.metadata.get("model_a"),
+            )
+        return replace(
+            self,
+            content=content,
+            metadata=metadata,
+            gold=swap.get(self.gold, self.gold) if isinstance(self.gold, str) else self.gold,
+            answers=[
+                replace(
+                    a,
+                    chosen_response=swap.get(a.chosen_response, a.chosen_response),
+                    shown_order={"AB": "BA", "BA": "AB"}.get(a.shown_order, a.shown_order),
+                )
+                for a in self.answers
+            ],
+        )
 
 
 @dataclass
@@ -221,10 +256,14 @@ def _list(value: Any, name: str) -> list | None:
 def source_key(source_ref: str | None, metadata: dict[str, Any]) -> str | None:
     """The identity of an item whose source names what produced it (model pair, turn), with its
     source id; None for an item known by its text alone (repeats of it are one task)."""
-    named = [metadata.get(name) for name in ("model_a", "model_b", "turn")]
-    if all(value is None for value in named):
+    models = sorted(
+        (metadata.get("model_a"), metadata.get("model_b")), key=lambda m: (m is None, m or "")
+    )
+    turn = metadata.get("turn")
+    if all(value is None for value in (*models, turn)):
         return None
-    return json.dumps([source_ref, *named], ensure_ascii=False)
+    # the models in name order: the same pair is the same item whichever side a file puts first
+    return json.dumps([source_ref, *models, turn], ensure_ascii=False)
 
 
 def typed_item(row: Any, line: int, question_type: str, mapping: dict[str, str]) -> Item:
@@ -338,13 +377,22 @@ def _check_judge_kind(kind: str) -> None:
 def judge_identity(judge: str, kind: str = "auto") -> tuple[str, tuple[str, ...]]:
     """Return a judge's kind (person or model) and groups.
 
-    auto: a name like `expert_12` is a person in group `expert`; any other name (the published
-    GPT-4 judgments say `gpt4_pair`) is a model judge in group `model`. person / model: as told;
-    a person's group is still read from the name where it has that shape."""
+    auto: `expert_12` / `author_3` (MT-Bench's people) are persons in group expert / author; a
+    name naming a model family or a judge setup (`gpt4_pair`, `claude-v1`) is a model judge in
+    group `model`; any other name is refused, since a model judge taken for a person would count
+    in consensus (say --judge-kind). person / model: as told; a person's group is still read from
+    a name of that shape."""
     _check_judge_kind(kind)
-    shaped = _PERSON_JUDGE.fullmatch(judge.strip().lower())
-    if kind == "model" or (kind == "auto" and shaped is None):
+    name = judge.strip().lower()
+    shaped = _PERSON_JUDGE.fullmatch(name)
+    if kind == "model" or (kind == "auto" and shaped is None and _MODEL_JUDGE.search(name)):
         return "model", ("model",)
+    if kind == "auto" and shaped is None:
+        raise InvalidInput(
+            f"judge {judge!r}: say whether the judges are people or models "
+            "(--judge-kind person or model)",
+            field="judge_kind",
+        )
     return "person", (shaped.group(1),) if shaped else ()
 
 
@@ -379,7 +427,6 @@ def judgment_item(
     if isinstance(judge_raw, list | tuple) and all(isinstance(j, str) for j in judge_raw):
         judge_raw = "/".join(judge_raw)  # FastChat's own files name a judge as [model, prompt]
     judge = _text(judge_raw, "judge", required=True)
-    kind, groups_of_judge = judge_identity(judge, judge_kind)
     turn = row.get("turn", 1)
     if isinstance(turn, str) and turn.strip().isdigit():
         turn = int(turn)
@@ -421,7 +468,13 @@ def judgment_item(
     content = questions_domain.validate_content("pairwise_ab", flat)
     for name, text in questions_domain.flat_content(content).items():
         _text(text, name, required=name == "prompt")
-    identity = json.dumps([qid, model_a, model_b, turn, judge, winner, line], ensure_ascii=False)
+    kind, groups_of_judge = judge_identity(judge, judge_kind)
+    # The answer's key and the item's identity do not depend on which side is A: the models in
+    # name order, the winner named against that order (as keys were made before sides followed
+    # the rows, so answers imported then are found again).
+    low, high = sorted((model_a, model_b))
+    by_name = winner if model_a == low else {"A": "B", "B": "A"}.get(winner, winner)
+    identity = json.dumps([qid, low, high, turn, judge, by_name, line], ensure_ascii=False)
     metadata = {"model_a": model_a, "model_b": model_b, "turn": turn}
     return Item(
         lines=[line],

@@ -39,6 +39,8 @@ BEGIN
       FROM tasks t
      WHERE s.user_id = NEW.id AND t.id = s.task_id
        AND s.in_consensus IS DISTINCT FROM (NEW.kind = 'person' OR t.count_model_votes);
+    -- (every version moves, so that a revision revived later counts as its author's kind says;
+    -- only a latest answer's change reaches consensus and quality)
     RETURN NULL;
 END
 $$;
@@ -150,17 +152,18 @@ DECLARE
 BEGIN
     IF TG_OP = 'UPDATE' THEN
         IF (OLD.task_id, OLD.chosen_response, OLD.shown_order, OLD.payload,
-            OLD.time_spent_seconds, OLD.in_consensus)
+            OLD.time_spent_seconds)
            IS DISTINCT FROM (NEW.task_id, NEW.chosen_response, NEW.shown_order, NEW.payload,
-                             NEW.time_spent_seconds, NEW.in_consensus) THEN
+                             NEW.time_spent_seconds) THEN
             -- The answer itself was edited in place (another writer, a repair): its row is
             -- made again below, as for a new answer.
             DELETE FROM response_quality_metrics WHERE submission_id = NEW.id;
-        ELSIF OLD.is_latest AND NOT NEW.is_latest THEN
-            UPDATE response_quality_metrics SET counted = false WHERE submission_id = NEW.id;
-            RETURN NULL;
-        ELSIF NOT OLD.is_latest AND NEW.is_latest THEN
-            UPDATE response_quality_metrics SET counted = NEW.in_consensus
+        ELSIF (OLD.is_latest AND OLD.in_consensus) IS DISTINCT FROM
+              (NEW.is_latest AND NEW.in_consensus) THEN
+            -- Revised, revived, or moved in or out of consensus (a model judge's answer when
+            -- its task's rule or its account's kind changes): the row counts or not, its
+            -- verdicts kept.
+            UPDATE response_quality_metrics SET counted = NEW.is_latest AND NEW.in_consensus
              WHERE submission_id = NEW.id;
             RETURN NULL;
         ELSE
@@ -267,7 +270,18 @@ CREATE TRIGGER tasks_sync_consensus
         allow_tie, count_model_votes
     ON tasks FOR EACH ROW EXECUTE FUNCTION tasks_sync_consensus();
 
+-- Answers already given by accounts marked as model judges (revision 0010 made them at import)
+-- leave consensus now, moved by the triggers above like any later change.
+UPDATE submissions s
+   SET in_consensus = false
+  FROM users u, tasks t
+ WHERE u.id = s.user_id AND u.kind = 'model' AND t.id = s.task_id
+   AND NOT t.count_model_votes AND s.in_consensus;
+
 -- migrate:down
+-- Every answer counts again, moved back by this revision's triggers before they go, so that the
+-- consensus and quality rows agree with the earlier definitions restored below.
+UPDATE submissions SET in_consensus = true WHERE NOT in_consensus;
 DROP TRIGGER tasks_sync_consensus ON tasks;
 CREATE TRIGGER tasks_sync_consensus
     AFTER UPDATE OF status, priority, question_id, consensus_threshold, min_agreement_percentage,
