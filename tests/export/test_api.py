@@ -53,6 +53,10 @@ async def test_preference_download_applies_the_filters(clients):
     rows = [json.loads(line) for line in answer.text.splitlines()]
     assert [r["prompt"] for r in rows] == ["p-b-wins"]
     assert rows[0]["chosen_model"] == "gamma" and rows[0]["rejected_model"] == "beta"
+    # what it left out, and why, comes with it: never silently
+    skipped = json.loads(answer.headers["x-export-left-out"])
+    assert skipped and all(isinstance(n, int) and n > 0 for n in skipped.values())
+    assert "fewer answers than min_answers" in skipped
     ties = await admin.get("/api/export/preferences", params={"include_ties": "true"})
     assert len(ties.text.splitlines()) == 3
 

@@ -257,3 +257,57 @@ async def test_an_adjudication_overrides_the_crowd_and_says_so(seeded, conn):
     # The agreement filter is about the crowd; a reviewer's decision passes it.
     strict = _jsonl((await _export(conn, "preferences", min_agreement=90))[1])
     assert sorted(r["prompt"] for r in strict) == ["p-agree-a", "p-split"]
+
+
+async def test_every_pairwise_task_is_written_or_left_out_with_its_reason(conn):
+    from whstudio.domain import tasks as tasks_domain
+
+    def pair(i: int) -> dict:
+        return {
+            "question_type": "pairwise_ab",
+            "content": {"prompt": f"left out {i}", "optionA": "a", "optionB": "b"},
+            "source_dataset": "leftout",
+            "allow_tie": True,
+        }
+
+    made = await tasks_domain.create_many(conn, [pair(i) for i in range(6)], creator_id=None)
+    ids = [m["task_id"] for m in made]
+    votes = {
+        0: "AAA",  # consensus A, 100%: written
+        1: "",  # no answers
+        2: "A",  # one answer of three
+        3: "ABT",  # all three answers in, no winner
+        4: "TTT",  # settled on a tie
+        5: "AAAB",  # consensus A at 75%: under the export's 90%
+    }
+    for task, letters in votes.items():
+        for n, letter in enumerate(letters):
+            cur = await conn.execute(
+                "INSERT INTO users (username) VALUES (%s) ON CONFLICT (username)"
+                " DO UPDATE SET username = excluded.username RETURNING id",
+                [f"voter{n}"],
+            )
+            user = (await cur.fetchone())["id"]
+            choice = {"A": "A", "B": "B", "T": "tie"}[letter]
+            await conn.execute(
+                "SELECT submit_answer_v1(%s, %s, %s, NULL, NULL, NULL, NULL, NULL, NULL, NULL,"
+                " NULL)",
+                [ids[task], user, choice],
+            )
+    filters = export_domain.PreferenceFilters(dataset="leftout", min_agreement=90)
+    count, raw = await _export(conn, "preferences", dataset="leftout", min_agreement=90)
+    assert count == 1 and _jsonl(raw)[0]["task_id"] == str(ids[0])
+    skipped = await export_domain.left_out(conn, filters.params())
+    assert skipped == {
+        "agreement below min_agreement": 1,
+        "no answers": 1,
+        "no consensus": 1,
+        "settled on a tie": 1,
+        "too few answers for the task's rule": 1,
+    }
+    # with ties and no agreement floor, the tie and the 75% task are written too
+    everything = export_domain.PreferenceFilters(dataset="leftout", include_ties=True)
+    count, _ = await _export(conn, "preferences", dataset="leftout", include_ties=True)
+    left = await export_domain.left_out(conn, everything.params())
+    assert count == 3 and sum(left.values()) == 3 and "settled on a tie" not in left
+    assert export_domain.left_out_text(left).startswith("1 ")

@@ -7,6 +7,8 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src" / "whstudio"
 
@@ -294,3 +296,17 @@ def test_the_readme_tree_names_every_package():
         p for p in packages if not re.search(rf"(^|\s){re.escape(p.split('/')[-1])}/", tree, re.M)
     ]
     assert missing == [], f"packages missing from the README's tree: {missing}"
+
+
+def test_a_block_may_include_another_once_written():
+    from whstudio.db import queries
+
+    blocks = {"a.shared": "x AS (SELECT 1)", "a.one": "WITH\n-- include: a.shared\nSELECT 2"}
+    assert queries._included(blocks, "a.one", ()) == "WITH\nx AS (SELECT 1)\nSELECT 2"
+    with pytest.raises(RuntimeError, match="does not exist"):
+        queries._included({"a.one": "-- include: a.none"}, "a.one", ())
+    with pytest.raises(RuntimeError, match="includes itself"):
+        queries._included({"a.one": "-- include: a.one"}, "a.one", ())
+    # the export writes and counts what it leaves out from one verdict rule
+    assert queries.QUERIES["export.preferences"].count("verdicts AS (") == 1
+    assert queries.QUERIES["export.preferences_left_out"].count("verdicts AS (") == 1

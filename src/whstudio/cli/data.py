@@ -172,10 +172,12 @@ def export(
 
     async def work(conn):
         with partial.open("wb") as handle:
-            return await export_domain.write(conn, what, params, chosen_format, handle)
+            rows = await export_domain.write(conn, what, params, chosen_format, handle)
+        pairs = what in ("preferences", "conversations")
+        return rows, (await export_domain.left_out(conn, params) if pairs else {})
 
     try:
-        rows = transact(url, work)
+        rows, skipped = transact(url, work)
     except OSError as exc:
         partial.unlink(missing_ok=True)
         fail(f"output: cannot write {output}: {exc.strerror or exc}")
@@ -184,6 +186,12 @@ def export(
         raise
     partial.replace(output)
     out.print(f"wrote {rows} {what} rows to {output} ({chosen_format})", highlight=False)
+    if skipped:
+        out.print(
+            f"left out {sum(skipped.values())} pairwise tasks: "
+            f"{export_domain.left_out_text(skipped)}",
+            highlight=False,
+        )
 
 
 def rankings(

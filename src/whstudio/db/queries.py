@@ -1,8 +1,10 @@
 """Named SQL blocks from `sql/*.sql`, loaded once and run by name.
 
 A block starts with `-- name: <name>` and runs to the next such line. Its full name is
-`<file stem>.<name>`. Parameters are psycopg named placeholders (`%(param)s`). `load_blocks`
-reads another package's blocks the same way (the legacy tool's, `whstudio.legacy.sql`).
+`<file stem>.<name>`. Parameters are psycopg named placeholders (`%(param)s`). A line
+`-- include: <stem>.<name>` in a block stands for that block's text (a part two statements
+share, written once). `load_blocks` reads another package's blocks the same way (the legacy
+tool's, `whstudio.legacy.sql`).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from psycopg import AsyncConnection
 
 _NAME = re.compile(r"^--\s*name:\s*([a-z0-9_]+)\s*$", re.MULTILINE)
 _OPENING_COMMENT = re.compile(r"\A(--[^\n]*\n\s*)+")
+_INCLUDE = re.compile(r"^--\s*include:\s*([a-z0-9_]+\.[a-z0-9_]+)\s*$", re.MULTILINE)
 
 
 def load_blocks(package: str, *, keep_comments: bool = True) -> dict[str, str]:
@@ -39,7 +42,21 @@ def load_blocks(package: str, *, keep_comments: bool = True) -> dict[str, str]:
             if key in blocks:
                 raise RuntimeError(f"duplicate query name {key}")
             blocks[key] = body
-    return blocks
+    return {key: _included(blocks, key, ()) for key in blocks}
+
+
+def _included(blocks: dict[str, str], key: str, seen: tuple[str, ...]) -> str:
+    """A block's text with its `-- include:` lines replaced by the blocks they name."""
+    if key in seen:
+        raise RuntimeError(f"query {key} includes itself through {' -> '.join(seen)}")
+
+    def text_of(match: re.Match) -> str:
+        name = match.group(1)
+        if name not in blocks:
+            raise RuntimeError(f"query {key} includes {name}, which does not exist")
+        return _included(blocks, name, (*seen, key))
+
+    return _INCLUDE.sub(text_of, blocks[key])
 
 
 QUERIES: dict[str, str] = load_blocks("whstudio.db.sql")

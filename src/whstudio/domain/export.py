@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from psycopg import AsyncConnection
 
+from whstudio.db import queries as q
 from whstudio.db import stream
 from whstudio.errors import InvalidInput
 
@@ -189,6 +190,19 @@ def _plain(value: Any) -> Any:
     if isinstance(value, Decimal):
         return float(value)
     return value
+
+
+async def left_out(conn: AsyncConnection, params: dict[str, Any]) -> dict[str, int]:
+    """The pairwise tasks of a preference export's dataset it does not write, counted by reason
+    (no answers, too few, no consensus, a tie, min_answers, min_agreement, the time window):
+    an export never leaves tasks out silently. `params`: PreferenceFilters.params()."""
+    rows = await q.fetch_all(conn, "export.preferences_left_out", params)
+    return {row["reason"]: row["tasks"] for row in rows}
+
+
+def left_out_text(counts: dict[str, int]) -> str:
+    """`12 no consensus, 3 settled on a tie` (empty when none)."""
+    return ", ".join(f"{n} {reason}" for reason, n in counts.items())
 
 
 def conversational(row: dict[str, Any]) -> dict[str, Any]:

@@ -1,10 +1,10 @@
--- name: preferences
--- One row per pairwise task whose verdict names a winner (or, with include_ties, settled on
--- "tie"), in canonical A/B order turned into chosen / rejected. The verdict is a reviewer's
--- adjudication where there is one, else the one `method` picks: the real-time majority, or a
--- stored batch run (weighted, dawid_skene). A real-time "tie" verdict is a tie plurality that
--- meets the task's rule (the live consensus never names a tie as winner).
-WITH verdicts AS (
+-- name: preference_verdicts
+-- Each pairwise task's verdict (a part of the two statements below, included by both, so that
+-- what the export leaves out is exactly what it does not write): a reviewer's adjudication where
+-- there is one, else the one `method` picks: the real-time majority, or a stored batch run
+-- (weighted, dawid_skene). A real-time "tie" verdict is a tie plurality that meets the task's
+-- rule (the live consensus never names a tie as winner).
+verdicts AS (
     SELECT c.task_id,
            a.task_id IS NOT NULL AS adjudicated,
            a.created_at AS adjudicated_at,
@@ -25,6 +25,12 @@ WITH verdicts AS (
       LEFT JOIN task_adjudications a ON a.task_id = c.task_id
      WHERE c.question_type = 'pairwise_ab'
 )
+
+-- name: preferences
+-- One row per pairwise task whose verdict names a winner (or, with include_ties, settled on
+-- "tie"), in canonical A/B order turned into chosen / rejected.
+WITH
+-- include: export.preference_verdicts
 SELECT t.id AS task_id,
        q.id AS question_id,
        q.source_dataset,
@@ -66,6 +72,45 @@ SELECT t.id AS task_id,
    AND (%(until)s::timestamptz IS NULL
         OR coalesce(v.adjudicated_at, c.reached_at, c.updated_at) < %(until)s)
  ORDER BY t.created_at, t.id;
+
+-- name: preferences_left_out
+-- The pairwise tasks of the export's dataset that it does not write, by reason (every task the
+-- preferences statement leaves out has exactly one): decided outside the time window; no
+-- answers, too few for the task's rule, or no winner yet (no consensus; no batch winner);
+-- settled on a tie without include_ties; fewer answers than min_answers; agreement below
+-- min_agreement (an adjudication needs none).
+WITH
+-- include: export.preference_verdicts
+, judged AS (
+    SELECT CASE
+               WHEN NOT ((%(since)s::timestamptz IS NULL
+                          OR coalesce(v.adjudicated_at, c.reached_at, c.updated_at)
+                             >= %(since)s)
+                         AND (%(until)s::timestamptz IS NULL
+                              OR coalesce(v.adjudicated_at, c.reached_at, c.updated_at)
+                                 < %(until)s))
+                   THEN 'decided outside the time window'
+               WHEN v.winner IS NULL AND c.total_responses = 0 THEN 'no answers'
+               WHEN v.winner IS NULL AND c.total_responses < t.consensus_threshold
+                   THEN 'too few answers for the task''s rule'
+               WHEN v.winner IS NULL THEN 'no consensus'
+               WHEN v.winner = 'tie' AND NOT %(include_ties)s THEN 'settled on a tie'
+               WHEN c.total_responses < %(min_answers)s THEN 'fewer answers than min_answers'
+               WHEN NOT v.adjudicated
+                    AND NOT coalesce(c.agreement_percentage >= %(min_agreement)s, false)
+                   THEN 'agreement below min_agreement'
+           END AS reason
+      FROM verdicts v
+      JOIN response_consensus c ON c.task_id = v.task_id
+      JOIN tasks t ON t.id = v.task_id
+      JOIN questions q ON q.id = t.question_id
+     WHERE (%(dataset)s::text IS NULL OR q.source_dataset = %(dataset)s)
+)
+SELECT reason, count(*)::integer AS tasks
+  FROM judged
+ WHERE reason IS NOT NULL
+ GROUP BY reason
+ ORDER BY tasks DESC, reason;
 
 -- name: responses
 -- Every stored answer, revisions included. The annotator is a salted SHA-256 of their id unless

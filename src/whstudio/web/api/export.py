@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import tempfile
 from datetime import UTC, datetime
 from typing import Annotated, Literal
@@ -29,9 +30,14 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
-def _headers(kind: str, fmt: str) -> dict[str, str]:
+def _headers(kind: str, fmt: str, skipped: dict[str, int] | None = None) -> dict[str, str]:
+    """The download's name, and for preference pairs the tasks left out by reason (JSON in
+    X-Export-Left-Out, `{}` when none): an export never leaves tasks out silently."""
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return {"Content-Disposition": f'attachment; filename="whstudio-{kind}-{stamp}.{fmt}"'}
+    headers = {"Content-Disposition": f'attachment; filename="whstudio-{kind}-{stamp}.{fmt}"'}
+    if skipped is not None:
+        headers["X-Export-Left-Out"] = json.dumps(skipped)
+    return headers
 
 
 async def _download(request: Request, kind: str, params: dict, fmt: str) -> StreamingResponse:
@@ -40,11 +46,13 @@ async def _download(request: Request, kind: str, params: dict, fmt: str) -> Stre
     download short (the chunked body has no end). Parquet, whose footer comes last, is written
     whole first (to memory, to a temporary file past 32 MB) and sent with X-Export-Rows."""
     pool = request.app.state.pool
+    pairs = kind in ("preferences", "conversations")
     if fmt == "parquet":
         spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 (closed after the response)
         try:
             async with pool.connection() as conn, conn.transaction():
                 rows = await export_domain.write(conn, kind, params, fmt, spool)
+                skipped = await export_domain.left_out(conn, params) if pairs else None
         except BaseException:
             spool.close()
             raise
@@ -52,13 +60,14 @@ async def _download(request: Request, kind: str, params: dict, fmt: str) -> Stre
         return StreamingResponse(
             iter(lambda: spool.read(1 << 16), b""),
             media_type=_MEDIA[fmt],
-            headers={**_headers(kind, fmt), "X-Export-Rows": str(rows)},
+            headers={**_headers(kind, fmt, skipped), "X-Export-Rows": str(rows)},
             background=BackgroundTask(spool.close),
         )
     held = contextlib.AsyncExitStack()  # the connection and transaction the stream reads from
     try:
         conn = await held.enter_async_context(pool.connection())
         await held.enter_async_context(conn.transaction())
+        skipped = await export_domain.left_out(conn, params) if pairs else None
         chunks = export_domain.jsonl_chunks(conn, kind, params)
         held.push_async_callback(chunks.aclose)
         try:  # not anext(chunks, default), which raised SystemError on an empty export (seen
@@ -76,7 +85,7 @@ async def _download(request: Request, kind: str, params: dict, fmt: str) -> Stre
             async for chunk, _ in chunks:
                 yield chunk
 
-    return StreamingResponse(body(), media_type=_MEDIA[fmt], headers=_headers(kind, fmt))
+    return StreamingResponse(body(), media_type=_MEDIA[fmt], headers=_headers(kind, fmt, skipped))
 
 
 @router.get(
