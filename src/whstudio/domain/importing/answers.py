@@ -4,12 +4,14 @@ The shapes people have: the plain (task, worker, label) CSV of crowdsourcing too
 crowd-kit, JSON Lines or Parquet with a time, a confidence and when it was given, for any of the
 four question types. Rows are read and checked first (no database), every bad row with its
 reason; then resolved against the tasks and stored in one transaction, in the order they were
-given (created_at, then file order), each through the same path as an answer submitted in the
-app, so the state they leave is the one submitting them one by one leaves. A row's answer gets an
-idempotency key made from the row, so an interrupted or repeated import adds nothing twice.
+given (by created_at when every row says it, else as written), each through the same path as
+an answer submitted in the app, so the state they leave is the one submitting them one by one
+leaves. A row's answer gets an idempotency key made from the row (and which of its annotator's
+answers to the task it is), so an interrupted or repeated import adds nothing twice.
 
-What is usable is used and reported: a confidence written as a fraction (0.8) or a word
-("high") is read on the 1-5 scale, a time as a string is read as seconds; what cannot be
+What is usable is used and reported: confidence written as fractions (0.8; decided once per
+file) or a word ("high") is read on the 1-5 scale, a time as a string is read as seconds, a
+time given as milliseconds since 1970 is read so; what cannot be
 understood in an optional field is dropped with a note, and only a row whose item, annotator or
 answer cannot be understood is refused. The order each annotator saw the two sides in is not
 known for an imported answer: it is stored as unknown, so it never counts toward a position
