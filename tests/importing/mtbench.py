@@ -2,6 +2,14 @@
 
 from __future__ import annotations
 
+import io
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from whstudio.domain import importing as items
+
 QUESTIONS = {
     81: ("Write a haiku about autumn.", "Now make it rhyme."),
     82: ("Explain recursion to a child.", "Give a one-line example in Python."),
@@ -48,3 +56,21 @@ def judgments() -> list[dict]:
         row(82, "gpt-4", "llama-13b", "model_a", "author_0", turn=2),
         row(82, "llama-13b", "vicuna-13b", "model_b", "author_1"),
     ]
+
+
+def jsonl(rows) -> bytes:
+    """Rows as a JSON Lines file."""
+    return "\n".join(json.dumps(r) for r in rows).encode()
+
+
+def parquet(rows) -> bytes:
+    """Rows as a Parquet file (nested conversations as lists of structs, as published)."""
+    buffer = io.BytesIO()
+    pq.write_table(pa.Table.from_pylist(rows), buffer)
+    return buffer.getvalue()
+
+
+def check(data: bytes, name: str, **kw) -> items.Checked:
+    """A file read and checked as `whstudio import-items` does, without a database."""
+    rows, unreadable = items.read_rows(data, name)
+    return items.check(rows, unreadable=unreadable, **kw)

@@ -2,32 +2,12 @@
 
 from __future__ import annotations
 
-import io
-import json
-
-import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
-from tests.importing.mtbench import answer, judgments, row
+from tests.importing.mtbench import answer, check, jsonl, judgments, parquet, row
 from whstudio.domain import importing as items
 from whstudio.domain import rankings
 from whstudio.errors import InvalidInput
-
-
-def _jsonl(rows) -> bytes:
-    return "\n".join(json.dumps(r) for r in rows).encode()
-
-
-def _parquet(rows) -> bytes:
-    buffer = io.BytesIO()
-    pq.write_table(pa.Table.from_pylist(rows), buffer)
-    return buffer.getvalue()
-
-
-def _check(data: bytes, name: str, **kw) -> items.Checked:
-    rows, unreadable = items.read_rows(data, name)
-    return items.check(rows, unreadable=unreadable, **kw)
 
 
 async def _count(conn, sql, *args):
@@ -36,7 +16,7 @@ async def _count(conn, sql, *args):
 
 
 def test_mtbench_rows_fold_into_one_item_per_pair_and_turn():
-    checked = _check(_jsonl(judgments()), "human.jsonl")
+    checked = check(jsonl(judgments()), "human.jsonl")
     assert checked.layout == "mtbench_judgments" and checked.failed == []
     assert checked.rows == 8 and len(checked.items) == 5
     pair = next(i for i in checked.items if len(i.answers) == 3)
@@ -63,8 +43,8 @@ def test_mtbench_rows_fold_into_one_item_per_pair_and_turn():
 
 
 def test_parquet_with_nested_conversations_reads_like_jsonl():
-    from_parquet = _check(_parquet(judgments()), "human.parquet")
-    from_jsonl = _check(_jsonl(judgments()), "human.jsonl")
+    from_parquet = check(parquet(judgments()), "human.parquet")
+    from_jsonl = check(jsonl(judgments()), "human.jsonl")
     assert [i.content for i in from_parquet.items] == [i.content for i in from_jsonl.items]
 
 
@@ -81,7 +61,7 @@ def test_parquet_with_nested_conversations_reads_like_jsonl():
 def test_bad_mtbench_rows_are_listed_with_their_reason(change, reason):
     rows = judgments()
     rows[1] = {**rows[1], **change}
-    checked = _check(_jsonl(rows), "human.jsonl")
+    checked = check(jsonl(rows), "human.jsonl")
     assert [f.line for f in checked.failed] == [2]
     assert reason in checked.failed[0].reason
 
@@ -89,12 +69,12 @@ def test_bad_mtbench_rows_are_listed_with_their_reason(change, reason):
 def test_different_questions_on_the_two_sides_are_refused():
     bad = row(81, "gpt-4", "vicuna-13b", "model_a", "a")
     bad["conversation_b"][0] = {"role": "user", "content": "something else"}
-    checked = _check(_jsonl([bad]), "x.jsonl")
+    checked = check(jsonl([bad]), "x.jsonl")
     assert "ask different questions" in checked.failed[0].reason
 
 
 async def test_mtbench_import_stores_questions_tasks_judges_and_answers_once(conn):
-    checked = _check(_jsonl(judgments()), "human.jsonl")
+    checked = check(jsonl(judgments()), "human.jsonl")
     report = await items.store(conn, checked, source="human.jsonl", dataset="mtb")
     assert (report.questions_created, report.tasks_created) == (5, 5)
     assert (report.users_created, report.responses_created) == (3, 8)
@@ -131,7 +111,7 @@ async def test_mtbench_import_stores_questions_tasks_judges_and_answers_once(con
 async def test_a_file_with_a_bad_row_stores_nothing_unless_told_to_skip(conn):
     rows = judgments()
     rows[4] = {**rows[4], "winner": "nobody"}
-    checked = _check(_jsonl(rows), "human.jsonl")
+    checked = check(jsonl(rows), "human.jsonl")
     with pytest.raises(items.ImportRefused) as caught:
         await items.store(conn, checked, source="human.jsonl", dataset="mtb")
     assert [f.line for f in caught.value.report.failed] == [5]
@@ -146,7 +126,7 @@ async def test_an_item_the_database_refuses_undoes_only_itself_or_everything(con
         {"prompt": "p1", "optionA": "a", "optionB": "b", "gold": "tie"},
         {"prompt": "p2", "optionA": "a", "optionB": "b"},
     ]
-    checked = _check(_jsonl(rows), "pairs.jsonl", question_type="pairwise_ab")
+    checked = check(jsonl(rows), "pairs.jsonl", question_type="pairwise_ab")
     with pytest.raises(items.ImportRefused):
         await items.store(conn, checked, source="x", dataset="d", allow_tie=False)
     assert await _count(conn, "SELECT count(*) AS n FROM questions") == 0
@@ -167,7 +147,7 @@ async def test_ranking_csv_with_a_column_mapping(conn):
     mapping = items.parse_mapping(
         ["prompt=question", "options=candidates", "gold=best_first", "id=qid"], "ranking"
     )
-    checked = _check(text, "r.csv", question_type="ranking", mapping=mapping)
+    checked = check(text, "r.csv", question_type="ranking", mapping=mapping)
     assert [(f.line, "options" in f.reason or "gold" in f.reason) for f in checked.failed] == [
         (4, True),
         (5, True),
@@ -189,8 +169,8 @@ async def test_ranking_csv_with_a_column_mapping(conn):
 async def test_text_and_transcription_items(conn):
     text_rows = [{"instruction": "Write a limerick", "reference": "There once was..."}]
     audio_rows = [{"audio": "https://example.org/a.wav", "transcript": "hello world", "id": 1}]
-    checked_text = _check(_jsonl(text_rows), "t.jsonl", question_type="text_generation")
-    checked_audio = _check(_jsonl(audio_rows), "a.jsonl", question_type="voice_transcription")
+    checked_text = check(jsonl(text_rows), "t.jsonl", question_type="text_generation")
+    checked_audio = check(jsonl(audio_rows), "a.jsonl", question_type="voice_transcription")
     await items.store(conn, checked_text, source="t", dataset="txt")
     await items.store(conn, checked_audio, source="a", dataset="aud")
     cur = await conn.execute(
@@ -213,8 +193,8 @@ def test_mappings_name_what_is_wrong():
     with pytest.raises(InvalidInput) as caught:
         items.parse_mapping(["answer=x"], "ranking")
     assert "has no field 'answer'" in caught.value.message
-    checked = _check(
-        _jsonl([{"q": "p", "a": "x", "b": "y"}]),
+    checked = check(
+        jsonl([{"q": "p", "a": "x", "b": "y"}]),
         "m.jsonl",
         question_type="pairwise_ab",
         mapping={"prompt": "question", "optionA": "a", "optionB": "b"},
@@ -223,6 +203,6 @@ def test_mappings_name_what_is_wrong():
 
 
 def test_unreadable_files_are_reported_not_raised():
-    assert _check(b"\xff\xfe", "x.jsonl").failed[0].reason == "the file is not UTF-8 text"
-    assert "Parquet" in _check(b"nope", "x.parquet").failed[0].reason
-    assert "unsupported file type" in _check(b"", "x.xlsx").failed[0].reason
+    assert check(b"\xff\xfe", "x.jsonl").failed[0].reason == "the file is not UTF-8 text"
+    assert "Parquet" in check(b"nope", "x.parquet").failed[0].reason
+    assert "unsupported file type" in check(b"", "x.xlsx").failed[0].reason

@@ -6,28 +6,12 @@ from __future__ import annotations
 import io
 import json
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 from psycopg.types.json import Jsonb
 
-from tests.importing.mtbench import QUESTIONS, answer, conversation, row
+from tests.importing.mtbench import QUESTIONS, answer, check, conversation, jsonl, parquet, row
 from whstudio.domain import importing as items
 from whstudio.domain import rankings
-
-
-def _jsonl(rows) -> bytes:
-    return "\n".join(json.dumps(r) for r in rows).encode()
-
-
-def _parquet(rows) -> bytes:
-    buffer = io.BytesIO()
-    pq.write_table(pa.Table.from_pylist(rows), buffer)
-    return buffer.getvalue()
-
-
-def _check(data: bytes, name: str, **kw) -> items.Checked:
-    rows, unreadable = items.read_rows(data, name)
-    return items.check(rows, unreadable=unreadable, **kw)
 
 
 def _same_answer(r: dict, side: str, text_of: str) -> dict:
@@ -52,7 +36,7 @@ async def _rows(conn, sql, *args):
 
 
 def test_identical_texts_of_different_pairs_are_different_items():
-    checked = _check(_jsonl(twins()), "human.jsonl")
+    checked = check(jsonl(twins()), "human.jsonl")
     assert checked.failed == []
     assert len({json.dumps(i.content, sort_keys=True) for i in checked.items}) == 1
     pairs = sorted((i.metadata["model_a"], i.metadata["model_b"]) for i in checked.items)
@@ -63,7 +47,7 @@ def test_identical_texts_of_different_pairs_are_different_items():
 
 
 async def test_each_vote_lands_on_the_pair_its_row_names(conn):
-    checked = _check(_jsonl(twins()), "human.jsonl")
+    checked = check(jsonl(twins()), "human.jsonl")
     report = await items.store(conn, checked, source="human.jsonl", dataset="twins")
     assert (report.questions_created, report.tasks_created, report.responses_created) == (1, 2, 3)
     votes = await _rows(
@@ -98,10 +82,10 @@ def gpt4_pair_rows() -> list[dict]:
 
 async def test_model_judgments_import_with_their_inconsistent_ties(conn):
     for data, name in (
-        (_jsonl(gpt4_pair_rows()), "gpt4.jsonl"),
-        (_parquet(gpt4_pair_rows()), "gpt4.parquet"),
+        (jsonl(gpt4_pair_rows()), "gpt4.jsonl"),
+        (parquet(gpt4_pair_rows()), "gpt4.parquet"),
     ):
-        checked = _check(data, name)
+        checked = check(data, name)
         assert checked.failed == [] and checked.layout == "mtbench_judgments"
     report = await items.store(conn, checked, source="gpt4.parquet", dataset="mtb")
     assert report.failed == [] and report.responses_created == 3
@@ -124,7 +108,7 @@ async def test_human_judges_are_people_in_the_group_their_names_begin_with(conn)
         row(81, "gpt-4", "vicuna-13b", "model_a", "expert_3"),
         row(81, "gpt-4", "vicuna-13b", "tie (bothbad)", "author_12"),
     ]
-    checked = _check(_jsonl(rows), "human.jsonl")
+    checked = check(jsonl(rows), "human.jsonl")
     await items.store(conn, checked, source="human.jsonl", dataset="mtb")
     judges = await _rows(conn, "SELECT username, kind, groups FROM users ORDER BY username")
     assert [(j["username"], j["kind"], j["groups"]) for j in judges] == [
@@ -134,7 +118,7 @@ async def test_human_judges_are_people_in_the_group_their_names_begin_with(conn)
     labels = await _rows(conn, "SELECT source_label FROM submissions ORDER BY 1")
     assert [r["source_label"] for r in labels] == ["tie (bothbad)", None]
     # told otherwise, every judge of the file is a model judge; groups add to an account's own
-    forced = _check(_jsonl(rows), "human.jsonl", judge_kind="model")
+    forced = check(jsonl(rows), "human.jsonl", judge_kind="model")
     assert {a.judge_kind for i in forced.items for a in i.answers} == {"model"}
     await items.store(conn, forced, source="human.jsonl", dataset="mtb")
     kept = await _rows(conn, "SELECT kind, groups FROM users WHERE username = 'mtbench.expert_3'")
@@ -146,7 +130,7 @@ def test_the_side_is_what_the_rows_say_not_the_order_of_the_names():
     # the other way, which once turned every answer round
     rows = [row(81, "yes", "no", w, f"expert_{i}") for i, w in enumerate(("model_a", "model_b"))]
     rows.append(row(81, "no", "yes", "model_b", "expert_2"))  # shown the other way round
-    [item] = _check(_jsonl(rows), "crowd.jsonl").items
+    [item] = check(jsonl(rows), "crowd.jsonl").items
     assert (item.metadata["model_a"], item.metadata["model_b"]) == ("yes", "no")
     answers = [(a.chosen_response, a.shown_order) for a in item.answers]
     assert answers == [("A", "AB"), ("B", "AB"), ("A", "BA")]
@@ -158,7 +142,7 @@ def test_a_judge_kind_that_is_not_one_is_refused():
     from whstudio.errors import InvalidInput
 
     with pytest.raises(InvalidInput) as caught:
-        _check(_jsonl(gpt4_pair_rows()), "gpt4.jsonl", judge_kind="robot")
+        check(jsonl(gpt4_pair_rows()), "gpt4.jsonl", judge_kind="robot")
     assert caught.value.field == "judge_kind"
 
 
@@ -181,9 +165,9 @@ async def test_a_model_judge_never_counts_as_a_person_unless_the_task_says_so(co
     from whstudio.domain import users as users_domain
 
     people = [row(81, "gpt-4", "vicuna-13b", "model_b", f"expert_{i}") for i in range(2)]
-    await items.store(conn, _check(_jsonl(people), "human.jsonl"), source="h", dataset="mtb")
+    await items.store(conn, check(jsonl(people), "human.jsonl"), source="h", dataset="mtb")
     model = [row(81, "gpt-4", "vicuna-13b", "model_a", "gpt4_pair")]
-    await items.store(conn, _check(_jsonl(model), "gpt4.jsonl"), source="g", dataset="mtb")
+    await items.store(conn, check(jsonl(model), "gpt4.jsonl"), source="g", dataset="mtb")
     task = await _consensus(conn)
     assert (task["count_a"], task["count_b"], task["total_responses"]) == (0, 2, 2)
     [judged] = await _rows(
@@ -212,7 +196,7 @@ async def test_a_model_judge_never_counts_as_a_person_unless_the_task_says_so(co
 
 async def test_an_import_may_count_model_votes_on_the_tasks_it_makes(conn):
     rows = [row(81, "gpt-4", "vicuna-13b", "model_a", "gpt4_pair")]
-    checked = _check(_jsonl(rows), "gpt4.jsonl")
+    checked = check(jsonl(rows), "gpt4.jsonl")
     await items.store(conn, checked, source="g", dataset="mtb", count_model_votes=True)
     task = await _consensus(conn)
     assert (task["count_a"], task["total_responses"]) == (1, 1)
@@ -220,7 +204,7 @@ async def test_an_import_may_count_model_votes_on_the_tasks_it_makes(conn):
 
 async def test_a_rule_given_at_import_reaches_the_tasks_already_there(conn):
     rows = [row(81, "gpt-4", "vicuna-13b", "model_a", "expert_0")]
-    checked = _check(_jsonl(rows), "human.jsonl")
+    checked = check(jsonl(rows), "human.jsonl")
     first = await items.store(conn, checked, source="h", dataset="mtb")
     assert (first.tasks_created, first.rules_changed) == (1, 0)
     assert (await _consensus(conn))["total_responses"] == 1
@@ -253,7 +237,6 @@ async def test_a_rule_given_at_import_reaches_the_tasks_already_there(conn):
 
 
 async def test_a_later_turn_stays_a_conversation_through_import_and_export(conn):
-    import io
 
     from whstudio.domain import export as export_domain
     from whstudio.domain import questions as questions_domain
@@ -262,7 +245,7 @@ async def test_a_later_turn_stays_a_conversation_through_import_and_export(conn)
         row(82, "gpt-4", "llama-13b", "model_b", "expert_0", turn=2),
         row(81, "gpt-4", "vicuna-13b", "model_a", "expert_0", turn=1),
     ]
-    checked = _check(_jsonl(rows), "human.jsonl")
+    checked = check(jsonl(rows), "human.jsonl")
     second = next(i for i in checked.items if i.metadata["turn"] == 2)
     conversation = second.content["conversation"]
     assert conversation["prompt"] == [{"role": "user", "content": QUESTIONS[82][0]}]
@@ -352,7 +335,7 @@ async def test_tasks_imported_before_they_kept_their_identity_are_found_again(co
     """An import made before tasks kept their source identity: its task (no key, the models in
     its question's metadata) takes the key on the next import of the file; nothing doubles."""
     rows = [row(81, "vicuna-13b", "gpt-4", "model_b", "expert_0")]
-    checked = _check(_jsonl(rows), "human.jsonl")
+    checked = check(jsonl(rows), "human.jsonl")
     [item] = checked.items
     # as the earlier import stored it: sides in name order, the pair on the question only
     old = item.flipped()
@@ -387,8 +370,8 @@ async def test_tasks_imported_before_they_kept_their_identity_are_found_again(co
 async def test_a_pair_named_the_other_way_round_by_another_file_is_the_same_task(conn):
     human = [row(81, "vicuna-13b", "gpt-4", "model_b", "expert_0")]
     model = [row(81, "gpt-4", "vicuna-13b", "model_a", "gpt4_pair")]
-    await items.store(conn, _check(_jsonl(human), "h.jsonl"), source="h", dataset="mtb")
-    await items.store(conn, _check(_jsonl(model), "g.jsonl"), source="g", dataset="mtb")
+    await items.store(conn, check(jsonl(human), "h.jsonl"), source="h", dataset="mtb")
+    await items.store(conn, check(jsonl(model), "g.jsonl"), source="g", dataset="mtb")
     tasks = await _rows(conn, "SELECT metadata FROM tasks")
     assert len(tasks) == 1 and tasks[0]["metadata"]["model_a"] == "vicuna-13b"
     votes = await _rows(
@@ -413,17 +396,17 @@ async def test_a_tie_rule_given_at_import_applies_before_the_answers_go_in(conn)
         row(81, "gpt-4", "vicuna-13b", "tie", "expert_1"),
     ]
     first = await items.store(
-        conn, _check(_jsonl(rows[:1]), "h.jsonl"), source="h", dataset="mtb", allow_tie=False
+        conn, check(jsonl(rows[:1]), "h.jsonl"), source="h", dataset="mtb", allow_tie=False
     )
     assert (first.tasks_created, first.responses_created) == (1, 1)
     # the whole file again, ties allowed now: the task takes the rule before its answers
-    checked = _check(_jsonl(rows), "h.jsonl")
+    checked = check(jsonl(rows), "h.jsonl")
     second = await items.store(conn, checked, source="h", dataset="mtb", allow_tie=True)
     assert (second.rules_changed, second.responses_created, second.failed) == (1, 1, [])
 
 
 def test_a_judge_that_is_neither_named_as_a_person_nor_as_a_model_is_not_guessed():
     rows = [row(81, "gpt-4", "vicuna-13b", "model_a", "worker_12")]
-    checked = _check(_jsonl(rows), "x.jsonl")
+    checked = check(jsonl(rows), "x.jsonl")
     assert "--judge-kind" in checked.failed[0].reason
-    assert _check(_jsonl(rows), "x.jsonl", judge_kind="person").failed == []
+    assert check(jsonl(rows), "x.jsonl", judge_kind="person").failed == []

@@ -25,6 +25,12 @@ def fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+def fail_invalid(exc, code: int = 1) -> None:
+    """Fail with the first field a pydantic ValidationError names, and why."""
+    first = exc.errors()[0]
+    fail(f"{'.'.join(map(str, first['loc']))}: {first['msg']}", code)
+
+
 def load_settings(**overrides: Any) -> Settings:
     """Return the settings in force, with the options given on the command line over them."""
     base = get_settings()

@@ -12,6 +12,7 @@ from whstudio.cli.common import (
     ensure_schema,
     err,
     fail,
+    fail_invalid,
     load_settings,
     out,
     progress_bar,
@@ -179,8 +180,7 @@ def consensus_rules(
             }
         )
     except ValidationError as exc:
-        first = exc.errors()[0]
-        fail(f"{'.'.join(map(str, first['loc']))}: {first['msg']}", 2)
+        fail_invalid(exc, 2)
     url = database_url(load_settings())
     ensure_schema(url)
     changes = body.model_dump(exclude={"filter"}, exclude_none=True)

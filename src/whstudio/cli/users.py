@@ -8,7 +8,16 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from whstudio.cli.common import database_url, ensure_schema, err, fail, load_settings, out, transact
+from whstudio.cli.common import (
+    database_url,
+    ensure_schema,
+    err,
+    fail,
+    fail_invalid,
+    load_settings,
+    out,
+    transact,
+)
 from whstudio.errors import WhError
 
 app = typer.Typer(help="Accounts and API tokens.", no_args_is_help=True)
@@ -39,8 +48,7 @@ def users_create(
             display_name=display_name,
         )
     except ValidationError as exc:
-        first = exc.errors()[0]
-        fail(f"{'.'.join(map(str, first['loc']))}: {first['msg']}")
+        fail_invalid(exc)
     url = database_url(load_settings())
     ensure_schema(url)
     row = transact(
@@ -134,8 +142,7 @@ def users_groups(
             kind=kind,  # type: ignore[arg-type]
         )
     except ValidationError as exc:
-        first = exc.errors()[0]
-        fail(f"{'.'.join(map(str, first['loc']))}: {first['msg']}")
+        fail_invalid(exc)
     url = database_url(load_settings())
     ensure_schema(url)
     row = transact(url, lambda c: users.set_groups(c, username, body.groups, body.kind))

@@ -86,6 +86,16 @@ def split_conversations(
     return {"prompt": msgs(side_a[:shared]), "a": msgs(side_a[shared:]), "b": msgs(side_b[shared:])}
 
 
+def swap_sides(content: dict[str, Any]) -> dict[str, Any]:
+    """Pairwise content with its sides the other way round: the options, and each side's
+    messages of a multi-turn item."""
+    swapped = {**content, "optionA": content["optionB"], "optionB": content["optionA"]}
+    if isinstance(content.get("conversation"), dict):
+        turns = content["conversation"]
+        swapped["conversation"] = {**turns, "a": turns["b"], "b": turns["a"]}
+    return swapped
+
+
 def flat_content(content: dict[str, Any]) -> dict[str, Any]:
     """The content without its conversation: how a multi-turn item was stored before it kept
     its messages (the same prompt and options, as text)."""

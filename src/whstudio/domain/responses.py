@@ -14,6 +14,7 @@ from psycopg.types.json import Jsonb
 from whstudio.db import queries as q
 from whstudio.db.errors import domain_error
 from whstudio.domain import aggregation
+from whstudio.domain import questions as questions_domain
 from whstudio.schemas import TaskResponse
 
 _SWAP = {"A": "B", "B": "A", "tie": "tie"}
@@ -44,11 +45,7 @@ def shown_content(content: dict[str, Any], order: str) -> dict[str, Any]:
     this annotator sees them."""
     if order == "AB" or "optionA" not in content:
         return dict(content)
-    shown = {**content, "optionA": content["optionB"], "optionB": content["optionA"]}
-    if isinstance(content.get("conversation"), dict):
-        conversation = content["conversation"]
-        shown["conversation"] = {**conversation, "a": conversation["b"], "b": conversation["a"]}
-    return shown
+    return questions_domain.swap_sides(content)
 
 
 def single_statement(answer: TaskResponse) -> bool:

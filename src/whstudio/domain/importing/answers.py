@@ -39,8 +39,10 @@ from whstudio.db import bulk
 from whstudio.db import queries as q
 from whstudio.db.errors import domain_error
 from whstudio.domain import responses as responses_domain
+from whstudio.domain.importing.persist import ImportRefused, import_account
 from whstudio.domain.importing.sources import Row, read_rows
-from whstudio.errors import InvalidInput, WhError
+from whstudio.domain.importing.validate import column_value
+from whstudio.errors import InvalidInput
 from whstudio.schemas import ImportIssue, ImportReport
 
 # The fields a row gives, with the column names looked for when no mapping is given.
@@ -98,19 +100,8 @@ class AnswersReport(ImportReport):
     annotators_created: int = 0
 
 
-class AnswersRefused(WhError):
-    """A strict import found bad rows: nothing was stored; the report lists them."""
-
-    status = 422
-    code = "invalid"
-
-    def __init__(self, report: AnswersReport) -> None:
-        first = report.failed[0] if report.failed else None
-        message = f"{len(report.failed)} bad row(s); nothing was imported" + (
-            f" (row {first.line}: {first.reason})" if first else ""
-        )
-        super().__init__(message, field="file")
-        self.report = report
+# A strict answers import that found bad rows: the same refusal as every import's.
+AnswersRefused = ImportRefused
 
 
 def parse_labels(pairs: Iterable[str]) -> dict[str, str]:
@@ -128,14 +119,7 @@ def parse_labels(pairs: Iterable[str]) -> dict[str, str]:
 
 
 def _get(row: dict[str, Any], name: str, mapping: dict[str, str]) -> Any:
-    if name in mapping:
-        if mapping[name] not in row:
-            raise InvalidInput(f"column {mapping[name]!r} (for {name}) is missing", field=name)
-        return row[mapping[name]]
-    for alias in ANSWER_FIELDS[name]:
-        if alias in row:
-            return row[alias]
-    return None
+    return column_value(row, name, ANSWER_FIELDS[name], mapping)
 
 
 def _blank(value: Any) -> bool:
@@ -506,21 +490,12 @@ async def _annotators(
     refused: dict[str, str] = {}
     for name in sorted(names):
         account = username(name, prefix)
-        row = await q.fetch_one(
-            conn,
-            "import_items.ensure_judge",
-            {
-                "username": account,
-                "display_name": f"Imported annotator {name}"[:200],
-                "kind": kind,
-                "groups": groups,
-            },
-        )
-        assert row is not None
-        if not row["created"] and (row["is_active"] or row["role"] != "annotator"):
+        display = f"Imported annotator {name}"[:200]
+        row, why = await import_account(conn, account, display, kind, groups)
+        if row is None:
             refused[name] = (
-                f"annotator {name!r} is the account {account!r}, which people sign in with; "
-                "give the file's annotators a prefix (--annotator-prefix)"
+                f"annotator {name!r}: {why}; give the file's annotators a prefix "
+                "(--annotator-prefix)"
             )
             continue
         if row["kind"] != kind:

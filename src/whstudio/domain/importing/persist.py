@@ -41,7 +41,7 @@ class ImportRefused(WhError):
     status = 422
     code = "invalid"
 
-    def __init__(self, report: ItemsReport) -> None:
+    def __init__(self, report: ImportReport) -> None:
         first = report.failed[0] if report.failed else None
         message = f"{len(report.failed)} bad row(s); nothing was imported" + (
             f" (row {first.line}: {first.reason})" if first else ""
@@ -57,6 +57,24 @@ def report_of(checked: Checked, source: str) -> ItemsReport:
     )
 
 
+async def import_account(
+    conn: AsyncConnection, username: str, display_name: str, kind: str, groups: list[str]
+) -> tuple[dict[str, Any] | None, str | None]:
+    """The account an import records answers under: made where missing (inactive, no password,
+    of `kind` and in `groups`), or the existing one of that name. Returns (account, None), or
+    (None, why) for a name that is an account people sign in with (active, or staff), which a
+    file never takes over. An existing account keeps its kind: `account["kind"]` says which."""
+    row = await q.fetch_one(
+        conn,
+        "import_items.ensure_judge",
+        {"username": username, "display_name": display_name, "kind": kind, "groups": groups},
+    )
+    assert row is not None
+    if not row["created"] and (row["is_active"] or row["role"] != "annotator"):
+        return None, f"{username!r} is an account people sign in with"
+    return row, None
+
+
 async def _judge_ids(conn: AsyncConnection, checked: Checked, report: ItemsReport) -> dict:
     """The account of every judge whose answers come with the file, made where missing, with its
     kind and the groups the file gives it."""
@@ -67,22 +85,11 @@ async def _judge_ids(conn: AsyncConnection, checked: Checked, report: ItemsRepor
             groups.update(answer.judge_groups)
     ids: dict[str, UUID] = {}
     for name, (kind, groups) in sorted(judges.items()):
-        row = await q.fetch_one(
-            conn,
-            "import_items.ensure_judge",
-            {
-                "username": name,
-                "display_name": f"Imported {'model judge' if kind == 'model' else 'judge'} {name}",
-                "kind": kind,
-                "groups": sorted(groups),
-            },
-        )
-        assert row is not None
-        if not row["created"] and (row["is_active"] or row["role"] != "annotator"):
-            # a judge's name that is an account people sign in with is not taken over
+        display = f"Imported {'model judge' if kind == 'model' else 'judge'} {name}"
+        row, refused = await import_account(conn, name, display, kind, sorted(groups))
+        if row is None:
             raise InvalidInput(
-                f"judge account {name!r} exists and people sign in with it; import with "
-                "another --judge-prefix",
+                f"judge account {refused}; import with another --judge-prefix",
                 field="judge_prefix",
             )
         if row["kind"] != kind:
@@ -123,12 +130,13 @@ async def store(
     if strict and report.failed:
         raise ImportRefused(report)
     layout = LAYOUTS[checked.layout]
-    given = {
+    said = {
         "consensus_threshold": consensus_threshold,
         "min_agreement_percentage": min_agreement_percentage,
         "allow_tie": allow_tie,
         "count_model_votes": count_model_votes,
     }
+    given = {k: v for k, v in said.items() if v is not None}  # the rule options said
     rule = (
         3 if consensus_threshold is None else consensus_threshold,
         70.0 if min_agreement_percentage is None else min_agreement_percentage,
@@ -136,7 +144,6 @@ async def store(
         bool(count_model_votes),
     )
     judges = await _judge_ids(conn, checked, report)
-    given = {k: v for k, v in given.items() if v is not None}
     counts = ("questions_created", "questions_existing", "tasks_created", "tasks_existing")
     counts += ("responses_created", "responses_existing", "rules_changed")
     for item in checked.items:

@@ -136,11 +136,7 @@ class Item:
         """The same pairwise item with its sides the other way round (A is B): options, each
         side's messages, model names, gold and every answer's choice and order turned."""
         swap = {"A": "B", "B": "A"}
-        content = {**self.content, "optionA": self.content["optionB"]}
-        content["optionB"] = self.content["optionA"]
-        if isinstance(self.content.get("conversation"), dict):
-            turns = self.content["conversation"]
-            content["conversation"] = {**turns, "a": turns["b"], "b": turns["a"]}
+        content = questions_domain.swap_sides(self.content)
         metadata = dict(self.metadata)
         if "model_a" in metadata or "model_b" in metadata:
             metadata["model_a"], metadata["model_b"] = (
@@ -205,7 +201,11 @@ def is_mtbench_judgments(rows: list[Row]) -> bool:
 # --- one row ---------------------------------------------------------------------------------
 
 
-def _value(row: dict[str, Any], name: str, aliases: tuple[str, ...], mapping: dict[str, str]):
+def column_value(
+    row: dict[str, Any], name: str, aliases: tuple[str, ...], mapping: dict[str, str]
+) -> Any:
+    """A field of a row: its mapped column (missing: InvalidInput naming it), else the first of
+    the usual names the row has, else None."""
     if name in mapping:
         if mapping[name] not in row:
             raise InvalidInput(f"column {mapping[name]!r} (for {name}) is missing", field=name)
@@ -271,7 +271,7 @@ def typed_item(row: Any, line: int, question_type: str, mapping: dict[str, str])
     if not isinstance(row, dict):
         raise InvalidInput(f"expected an object, got {type(row).__name__}")
     spec = FIELDS[question_type]
-    get = {name: _value(row, name, aliases, mapping) for name, aliases in spec.items()}
+    get = {name: column_value(row, name, aliases, mapping) for name, aliases in spec.items()}
     content: dict[str, Any] = {}
     gold: Any = None
     metadata: dict[str, Any] = {}
@@ -324,9 +324,11 @@ def pair_item(row: Any, line: int, *, mtbench: bool) -> Item:
         raise InvalidInput(f"expected an object, got {type(row).__name__}")
 
     def text(name: str, required: bool) -> str | None:
-        return _text(_value(row, name, PAIR_FIELDS[name], {}), name, required=required, pairs=True)
+        return _text(
+            column_value(row, name, PAIR_FIELDS[name], {}), name, required=required, pairs=True
+        )
 
-    gold_raw = _value(row, "gold", PAIR_FIELDS["gold"], {})
+    gold_raw = column_value(row, "gold", PAIR_FIELDS["gold"], {})
     gold = questions_domain.normalize_pairwise_gold(gold_raw)
     if gold is None and mtbench and gold_raw is None and "gold" in row:
         gold = "tie"

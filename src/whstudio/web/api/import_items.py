@@ -26,6 +26,17 @@ MAX_FILE_BYTES = 64 * 1024 * 1024
 PATH = "/api/admin/import-items"
 
 
+async def _upload(file: UploadFile, default_name: str) -> tuple[str, bytes]:
+    """The uploaded file's name and bytes; refused past MAX_FILE_BYTES (the CLI has no limit)."""
+    data = await file.read(MAX_FILE_BYTES + 1)
+    if len(data) > MAX_FILE_BYTES:
+        raise InvalidInput(
+            f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; use the CLI",
+            field="file",
+        )
+    return file.filename or default_name, data
+
+
 @router.post(
     "/import-items",
     response_model=items_domain.ItemsReport,
@@ -98,13 +109,7 @@ async def import_items(
         Query(ge=0, le=1, description="share of `next` calls serving the dataset's gold first"),
     ] = None,
 ):
-    name = file.filename or "upload.jsonl"
-    data = await file.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        raise InvalidInput(
-            f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; use the CLI",
-            field="file",
-        )
+    name, data = await _upload(file, "upload.jsonl")
     checked = items_domain.check_file(
         data,
         name,
@@ -180,13 +185,7 @@ async def import_answers(
         bool, Query(description="store the good rows even if some are bad")
     ] = False,
 ):
-    name = file.filename or "answers.jsonl"
-    data = await file.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        raise InvalidInput(
-            f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; use the CLI",
-            field="file",
-        )
+    name, data = await _upload(file, "answers.jsonl")
     checked = answers_domain.check_answers_file(data, name, mapping or [])
     label_map = answers_domain.parse_labels(labels or [])
     if check:
