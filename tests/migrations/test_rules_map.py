@@ -38,9 +38,11 @@ def test_a_later_revision_wins_and_down_halves_do_not_count():
     text = (Path(rules.__file__).parents[1] / place.path).read_text().splitlines()
     assert "FUNCTION consensus_store(" in text[place.line - 1]
     assert text.index("-- migrate:down") > place.line - 1
-    # the trigger was created in 0002 and created again (with in_consensus) in 0011
-    assert triggers["submissions_count_vote"].path.endswith("0011_expand_model_judges.sql")
-    assert triggers["submissions_check_answer"].path.endswith("0001_expand_initial_schema.sql")
+    # the trigger was created in 0002, again (with in_consensus) in 0011 and again (standing
+    # aside for the answers import) in 0012; 0012's down half restores 0011's, which does not
+    # count
+    assert triggers["submissions_count_vote"].path.endswith("0012_expand_bulk_answers.sql")
+    assert triggers["users_kind_changed"].path.endswith("0011_expand_model_judges.sql")
 
 
 def test_a_replaced_definition_is_reported(db_url):

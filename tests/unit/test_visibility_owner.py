@@ -70,6 +70,9 @@ ALLOWED = {
     ("domain/export.py", "<module>"): Allowed(
         "staff", "the export's column list: the admin export API and page, and the CLI"
     ),
+    ("domain/importing/answers.py", "*"): Allowed(
+        "staff", "the answers import (admin API and CLI) loads and writes the consensus counts"
+    ),
     ("*simulat*", "*"): Allowed(
         "offline", "the crowd simulator answers as an annotator does, in the labels shown"
     ),

@@ -1646,11 +1646,12 @@ CREATE FUNCTION public.task_gold(p_task uuid, OUT gold jsonb, OUT source text) R
     LANGUAGE plpgsql STABLE
     AS $$
 BEGIN
-    SELECT coalesce(a.final_answer, CASE q.question_type
+    SELECT coalesce(a.final_answer, CASE WHEN q.gold_standard IS NOT NULL THEN
+               CASE q.question_type
                WHEN 'pairwise_ab' THEN jsonb_build_object('chosen_response', q.gold_standard)
                WHEN 'ranking' THEN jsonb_build_object('ranking', q.gold_standard)
                WHEN 'text_generation' THEN jsonb_build_object('text', q.gold_standard)
-               ELSE jsonb_build_object('transcript', q.gold_standard) END),
+               ELSE jsonb_build_object('transcript', q.gold_standard) END END),
            CASE WHEN a.task_id IS NOT NULL THEN 'adjudication'
                 WHEN q.gold_standard IS NOT NULL THEN 'gold' END
       INTO gold, source
@@ -2901,14 +2902,14 @@ CREATE TRIGGER response_consensus_count_insert_delete AFTER INSERT OR DELETE ON 
 -- Name: response_consensus response_consensus_count_update; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER response_consensus_count_update AFTER UPDATE ON public.response_consensus FOR EACH ROW WHEN (((old.task_status IS DISTINCT FROM new.task_status) OR (old.question_type IS DISTINCT FROM new.question_type) OR (old.source_dataset IS DISTINCT FROM new.source_dataset) OR (old.consensus_reached IS DISTINCT FROM new.consensus_reached) OR ((old.remaining > 0) IS DISTINCT FROM (new.remaining > 0)) OR (old.has_gold IS DISTINCT FROM new.has_gold))) EXECUTE FUNCTION public.response_consensus_count();
+CREATE TRIGGER response_consensus_count_update AFTER UPDATE ON public.response_consensus FOR EACH ROW WHEN ((((old.task_status IS DISTINCT FROM new.task_status) OR (old.question_type IS DISTINCT FROM new.question_type) OR (old.source_dataset IS DISTINCT FROM new.source_dataset) OR (old.consensus_reached IS DISTINCT FROM new.consensus_reached) OR ((old.remaining > 0) IS DISTINCT FROM (new.remaining > 0)) OR (old.has_gold IS DISTINCT FROM new.has_gold)) AND (current_setting('whstudio.bulk_answers'::text, true) IS DISTINCT FROM 'on'::text))) EXECUTE FUNCTION public.response_consensus_count();
 
 
 --
 -- Name: response_consensus response_consensus_settle; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER response_consensus_settle AFTER UPDATE OF remaining ON public.response_consensus FOR EACH ROW WHEN (((old.remaining > 0) AND (new.remaining = 0))) EXECUTE FUNCTION public.response_consensus_settle();
+CREATE TRIGGER response_consensus_settle AFTER UPDATE OF remaining ON public.response_consensus FOR EACH ROW WHEN (((old.remaining > 0) AND (new.remaining = 0) AND (current_setting('whstudio.bulk_answers'::text, true) IS DISTINCT FROM 'on'::text))) EXECUTE FUNCTION public.response_consensus_settle();
 
 
 --
@@ -2929,35 +2930,35 @@ CREATE TRIGGER response_consensus_webhook AFTER UPDATE OF consensus_reached ON p
 -- Name: response_quality_metrics response_quality_metrics_count; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER response_quality_metrics_count AFTER INSERT OR DELETE OR UPDATE OF counted, gold_correct, agreed, picked_left, choice, time_spent_seconds, outlier_reasons ON public.response_quality_metrics FOR EACH ROW EXECUTE FUNCTION public.response_quality_metrics_count();
+CREATE TRIGGER response_quality_metrics_count AFTER INSERT OR DELETE OR UPDATE OF counted, gold_correct, agreed, picked_left, choice, time_spent_seconds, outlier_reasons ON public.response_quality_metrics FOR EACH ROW WHEN ((current_setting('whstudio.bulk_answers'::text, true) IS DISTINCT FROM 'on'::text)) EXECUTE FUNCTION public.response_quality_metrics_count();
 
 
 --
 -- Name: submissions submissions_check_answer; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER submissions_check_answer BEFORE INSERT OR UPDATE OF task_id, question_id, chosen_response, payload ON public.submissions FOR EACH ROW EXECUTE FUNCTION public.submissions_check_answer();
+CREATE TRIGGER submissions_check_answer BEFORE INSERT OR UPDATE OF task_id, question_id, chosen_response, payload ON public.submissions FOR EACH ROW WHEN ((current_setting('whstudio.bulk_answers'::text, true) IS DISTINCT FROM 'on'::text)) EXECUTE FUNCTION public.submissions_check_answer();
 
 
 --
 -- Name: submissions submissions_count_vote; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER submissions_count_vote AFTER INSERT OR DELETE OR UPDATE OF is_latest, in_consensus, task_id, chosen_response, confidence, time_spent_seconds, vote_weight, payload ON public.submissions FOR EACH ROW EXECUTE FUNCTION public.submissions_count_vote();
+CREATE TRIGGER submissions_count_vote AFTER INSERT OR DELETE OR UPDATE OF is_latest, in_consensus, task_id, chosen_response, confidence, time_spent_seconds, vote_weight, payload ON public.submissions FOR EACH ROW WHEN ((current_setting('whstudio.bulk_answers'::text, true) IS DISTINCT FROM 'on'::text)) EXECUTE FUNCTION public.submissions_count_vote();
 
 
 --
 -- Name: submissions submissions_in_consensus; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER submissions_in_consensus BEFORE INSERT ON public.submissions FOR EACH ROW EXECUTE FUNCTION public.submissions_set_in_consensus();
+CREATE TRIGGER submissions_in_consensus BEFORE INSERT ON public.submissions FOR EACH ROW WHEN ((current_setting('whstudio.bulk_answers'::text, true) IS DISTINCT FROM 'on'::text)) EXECUTE FUNCTION public.submissions_set_in_consensus();
 
 
 --
 -- Name: submissions submissions_quality; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER submissions_quality AFTER INSERT OR UPDATE OF is_latest, in_consensus, task_id, chosen_response, shown_order, payload, time_spent_seconds ON public.submissions FOR EACH ROW EXECUTE FUNCTION public.submissions_quality();
+CREATE TRIGGER submissions_quality AFTER INSERT OR UPDATE OF is_latest, in_consensus, task_id, chosen_response, shown_order, payload, time_spent_seconds ON public.submissions FOR EACH ROW WHEN ((current_setting('whstudio.bulk_answers'::text, true) IS DISTINCT FROM 'on'::text)) EXECUTE FUNCTION public.submissions_quality();
 
 
 --
@@ -2971,7 +2972,7 @@ CREATE TRIGGER submissions_set_updated_at BEFORE UPDATE ON public.submissions FO
 -- Name: submissions submissions_webhook; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER submissions_webhook AFTER INSERT ON public.submissions FOR EACH ROW EXECUTE FUNCTION public.submissions_webhook();
+CREATE TRIGGER submissions_webhook AFTER INSERT ON public.submissions FOR EACH ROW WHEN ((current_setting('whstudio.bulk_answers'::text, true) IS DISTINCT FROM 'on'::text)) EXECUTE FUNCTION public.submissions_webhook();
 
 
 --

@@ -24,21 +24,24 @@ import hashlib
 import json
 import math
 import re
+import time
 from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from uuid import UUID
 
-import psycopg
 from psycopg import AsyncConnection
+from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
+from pydantic import Field
 
 from whstudio.db import bulk
 from whstudio.db import queries as q
-from whstudio.db.errors import domain_error
 from whstudio.domain import responses as responses_domain
+from whstudio.domain.importing import replay
 from whstudio.domain.importing.persist import ImportRefused, import_account
 from whstudio.domain.importing.sources import Row, read_rows
 from whstudio.domain.importing.validate import column_value
@@ -98,6 +101,13 @@ class AnswersReport(ImportReport):
     answers_created: int = 0
     answers_existing: int = 0
     annotators_created: int = 0
+    seconds: dict[str, float] = Field(default_factory=dict)  # where the time went, by phase
+
+
+def _lap(report: AnswersReport, phase: str, started: float) -> float:
+    now = time.perf_counter()
+    report.seconds[phase] = round(report.seconds.get(phase, 0) + now - started, 3)
+    return now
 
 
 # A strict answers import that found bad rows: the same refusal as every import's.
@@ -438,6 +448,7 @@ async def store_answers(
     if annotator_kind not in ("person", "model"):
         raise InvalidInput("annotator kind must be person or model", field="annotator_kind")
     report = answers_report(checked, source)
+    lap = time.perf_counter()
     tasks = await _tasks(conn, checked.answers, dataset)
     ready: list[tuple[AnswerRow, dict[str, Any], dict[str, Any]]] = []
     for row in checked.answers:
@@ -447,7 +458,8 @@ async def store_answers(
         except InvalidInput as exc:
             where = f"{exc.field}: " if exc.field and exc.field not in exc.message else ""
             report.failed.append(ImportIssue(line=row.line, reason=where + exc.message))
-    people, refused = await _annotators(
+    lap = _lap(report, "resolve", lap)
+    people, created, refused = await _annotators(
         conn,
         {r.annotator for r, _, _ in ready},
         annotator_prefix,
@@ -459,6 +471,7 @@ async def store_answers(
         if row.annotator in refused:
             report.failed.append(ImportIssue(line=row.line, reason=refused[row.annotator]))
     ready = [x for x in ready if x[0].annotator not in refused]
+    lap = _lap(report, "accounts", lap)
     report.failed.sort(key=lambda issue: issue.line)
     if strict and report.failed:
         raise AnswersRefused(report)
@@ -467,26 +480,37 @@ async def store_answers(
     if ready and all(r.created_at is not None for r, _, _ in ready):
         ready.sort(key=lambda x: (x[0].created_at, x[0].line))
     seen: Counter = Counter()
-    for done, (row, task, answer) in enumerate(ready, start=1):
+    keyed = []
+    for row, task, answer in ready:
         seen[(row.annotator, task["id"])] += 1
-        key = _key(row, task["id"], answer, seen[(row.annotator, task["id"])])
-        await _store_one(conn, row, task, answer, people[row.annotator], key, report, strict=strict)
-        if on_progress and done % 100 == 0:
-            on_progress(100)
+        keyed.append(
+            (row, task, answer, _key(row, task["id"], answer, seen[(row.annotator, task["id"])]))
+        )
+    await _replay_and_write(
+        conn, keyed, people, created, report, strict=strict, on_progress=on_progress
+    )
     report.failed.sort(key=lambda issue: issue.line)
+    lap = time.perf_counter()
     await bulk.analyze_grown(
         conn,
-        {"submissions": report.answers_created, "response_quality_metrics": report.answers_created},
+        {
+            "submissions": report.answers_created,
+            "response_quality_metrics": report.answers_created,
+            "reputation_events": report.answers_created,
+        },
     )
+    _lap(report, "analyze", lap)
     return report
 
 
 async def _annotators(
     conn, names: set[str], prefix: str, kind: str, groups: list[str], report: AnswersReport
-) -> tuple[dict[str, UUID], dict[str, str]]:
-    """The account of each annotator (made where missing), and the annotators refused: one whose
-    name is an account people sign in with is not taken over by a file."""
+) -> tuple[dict[str, UUID], set[UUID], dict[str, str]]:
+    """The account of each annotator (made where missing), the accounts made now, and the
+    annotators refused: one whose name is an account people sign in with is not taken over by
+    a file."""
     ids: dict[str, UUID] = {}
+    created: set[UUID] = set()
     refused: dict[str, str] = {}
     for name in sorted(names):
         account = username(name, prefix)
@@ -501,46 +525,369 @@ async def _annotators(
         if row["kind"] != kind:
             report.notes.append(f"annotator {account!r} is a {row['kind']}: kept as that")
         ids[name] = row["id"]
+        if row["created"]:
+            created.add(row["id"])
         report.annotators_created += int(row["created"])
-    return ids, refused
+    return ids, created, refused
 
 
-async def _store_one(
-    conn, row: AnswerRow, task, answer, user_id, key: str, report: AnswersReport, *, strict: bool
-) -> None:
-    """Store one answer in a savepoint: refused by the database, it fails the file (strict) or
-    only its row."""
-    try:
-        async with conn.transaction():
-            stored = await q.fetch_one(
-                conn,
-                "responses.submit",
-                {
-                    "task_id": task["id"],
-                    "user_id": user_id,
-                    **answer,
-                    "confidence": row.confidence,
-                    "explanation": None,
-                    "time_spent_seconds": row.time_spent_seconds,
-                    "shown_order": None,  # unknown for an imported answer
-                    "idempotency_key": key,
-                },
+# --- the replay and its writes --------------------------------------------------------------
+
+
+def _payload(answer: dict[str, Any]) -> dict | None:
+    if answer["ranking"] is not None:
+        return {"ranking": answer["ranking"].obj}
+    if answer["text"] is not None:
+        return {"text": answer["text"]}
+    if answer["transcript"] is not None:
+        return {"transcript": answer["transcript"]}
+    return None
+
+
+def _agreement(agreeing: int | None, total: int | None) -> Decimal | None:
+    """round(100.0 * agreeing / total, 2), as the quality rows keep it."""
+    if not total:
+        return None
+    return (Decimal(100 * agreeing) / Decimal(total)).quantize(Decimal("0.01"), ROUND_HALF_UP)
+
+
+async def _load(conn: AsyncConnection, rp: replay.Replay, task_ids: list, user_ids: set) -> None:
+    """The state of the tasks and annotators the file touches, locked (tasks first, then
+    accounts, then counters: each in id order, as the answer path takes them)."""
+    for row in await _rows(conn, "import_answers.lock_tasks", {"tasks": task_ids}):
+        rp.tasks[row["id"]] = replay.Task(
+            id=row["id"],
+            question_id=row["question_id"],
+            question_type=row["question_type"],
+            n=row["n"],
+            status=row["status"],
+            expired=row["expired"],
+            count_model_votes=row["count_model_votes"],
+            threshold=row["threshold"],
+            gold=row["gold"],
+            gold_source=row["gold_source"],
+            count_a=row["count_a"],
+            count_b=row["count_b"],
+            count_tie=row["count_tie"],
+            total=row["total"],
+            weight_a=row["weight_a"],
+            weight_b=row["weight_b"],
+            weight_tie=row["weight_tie"],
+            confidence_sum=row["confidence_sum"],
+            confidence_count=row["confidence_count"],
+            confidence_sum_a=row["confidence_sum_a"],
+            confidence_sum_b=row["confidence_sum_b"],
+            confidence_sum_tie=row["confidence_sum_tie"],
+            time_sum=row["time_sum"],
+            time_count=row["time_count"],
+            ranking_counts=row["ranking_counts"],
+            ranking_weights=row["ranking_weights"],
+            remaining=row["remaining"],
+            was_reached=row["was_reached"],
+        )
+    for row in await _rows(conn, "import_answers.task_answers", {"tasks": task_ids}):
+        task = rp.tasks[row["task_id"]]
+        user = row["user_id"]
+        user_ids.add(user)
+        answer = replay.Answer(
+            id=row["id"],
+            task_id=row["task_id"],
+            user_id=user,
+            version=row["version"],
+            chosen=row["chosen"],
+            payload=row["payload"],
+            confidence=row["confidence"],
+            time_spent=row["time_spent"],
+            in_consensus=row["in_consensus"],
+            vote_weight=row["vote_weight"],
+            is_latest=row["is_latest"],
+        )
+        task.versions[user] = max(task.versions.get(user, 0), answer.version)
+        task.first.setdefault(user, answer)  # rows come in version order
+        if row["nullifier"] is not None:
+            task.nullifiers[user] = row["nullifier"]
+        if row["has_quality"]:
+            answer.quality = replay.Quality(
+                submission_id=answer.id,
+                task_id=task.id,
+                user_id=user,
+                question_type=row["m_question_type"],
+                choice=row["choice"],
+                picked_left=row["picked_left"],
+                gold_correct=row["gold_correct"],
+                gold_source=row["gold_source"],
+                agreed=row["agreed"],
+                others_agreeing=row["others_agreeing"],
+                others_total=row["others_total"],
+                time_spent=row["m_time_spent"],
+                reasons=list(row["outlier_reasons"]),
+                counted=row["counted"],
             )
-            assert stored is not None
-            result = stored["result"]
-            if row.created_at is not None and not result["replayed"]:
-                await q.execute(
-                    conn,
-                    "import_answers.given_at",
-                    {"id": result["submission_id"], "created_at": row.created_at},
-                )
-            if answer["transcript"] is not None and not result["replayed"]:
-                # as the app does after a transcript: the medoid and its agreement (jiwer)
-                await responses_domain.refresh_transcription(conn, task["id"])
-    except psycopg.DatabaseError as exc:
-        report.failed.append(ImportIssue(line=row.line, reason=domain_error(exc).message))
-        if strict:
-            raise AnswersRefused(report) from exc
+            m = answer.quality
+            if (
+                m.counted
+                and m.choice is not None
+                and m.gold_correct is None
+                and m.others_total is None
+            ):
+                task.waiting.append(m)
+        if answer.is_latest:
+            task.latest[user] = answer
+    users = sorted(user_ids)
+    for row in await _rows(conn, "import_answers.lock_users", {"users": users}):
+        rp.users[row["id"]] = replay.User(
+            id=row["id"],
+            kind=row["kind"],
+            weight=row["weight"],
+            score=row["score"],
+            nullifier=row["nullifier"],
+            last_score=row["last_score"],
+        )
+    for row in await _rows(conn, "import_answers.lock_stats", {"users": users}):
+        rp.users[row["user_id"]].stats = replay.Stats(
+            **{name: row[name] for name in replay.STATS_FIELDS},
+            ds_accuracy=row["ds_accuracy"],
+            ds_labels=row["ds_labels"],
+            accuracy=row["accuracy"],
+            accuracy_low=row["accuracy_low"],
+            accuracy_high=row["accuracy_high"],
+            flags=list(row["flags"]),
+        )
+
+
+async def _given(conn: AsyncConnection, keyed: list, people: dict, created: set) -> dict:
+    """(annotator, key) -> task of the rows imported before (none for accounts made now)."""
+    users, keys = [], []
+    for row, _, _, key in keyed:
+        if people[row.annotator] not in created:
+            users.append(people[row.annotator])
+            keys.append(key)
+    if not keys:
+        return {}
+    found = await _rows(conn, "import_answers.given_keys", {"users": users, "keys": keys})
+    return {(r["user_id"], r["key"]): r["task_id"] for r in found}
+
+
+async def _replay_and_write(
+    conn: AsyncConnection,
+    keyed: list,
+    people: dict[str, UUID],
+    created: set[UUID],
+    report: AnswersReport,
+    *,
+    strict: bool,
+    on_progress: Callable[[int], None] | None,
+) -> None:
+    """Replay the rows in order (domain/importing/replay.py) and write the end state: the
+    answers and their quality rows by COPY, then one statement per table for what moved."""
+    if not keyed:
         return
-    report.answers_existing += int(result["replayed"])
-    report.answers_created += int(not result["replayed"])
+    lap = time.perf_counter()
+    setting = await _rows(conn, "import_answers.bulk_on", {})
+    now = setting[0]["now"]
+    rp = replay.Replay(now, setting[0]["ln_prior_odds"])
+    user_ids = set(people.values())
+    await _load(conn, rp, sorted({task["id"] for _, task, _, _ in keyed}), user_ids)
+    given = await _given(conn, keyed, people, created)
+    lap = _lap(report, "load", lap)
+    written: list[tuple[replay.Answer, str, datetime]] = []
+    for done, (row, task, answer, key) in enumerate(keyed, start=1):
+        user = people[row.annotator]
+        earlier = given.get((user, key))
+        if earlier is not None:
+            if earlier != task["id"]:
+                _refuse(
+                    report, row, "this Idempotency-Key was already used for another task", strict
+                )
+            else:
+                report.answers_existing += 1
+            continue
+        try:
+            new = rp.submit(
+                task["id"],
+                user,
+                answer["chosen_response"],
+                _payload(answer),
+                row.confidence,
+                row.time_spent_seconds,
+            )
+        except replay.Refused as exc:
+            _refuse(report, row, str(exc), strict)
+            continue
+        written.append((new, key, row.created_at or now))
+        report.answers_created += 1
+        if on_progress and done % 1000 == 0:
+            on_progress(1000)
+    lap = _lap(report, "replay", lap)
+    await _write(conn, rp, written, report)
+    await _rows(conn, "import_answers.bulk_off", {})
+    talked = sorted({a.task_id for a, _, _ in written if a.payload and "transcript" in a.payload})
+    for task_id in talked:
+        # as the app does after a transcript: the medoid and its agreement (jiwer)
+        await responses_domain.refresh_transcription(conn, task_id)
+    _lap(report, "write", lap)
+
+
+async def _rows(conn: AsyncConnection, name: str, params: dict) -> list[dict[str, Any]]:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(q.QUERIES[name], params)
+        return await cur.fetchall()
+
+
+def _refuse(report: AnswersReport, row: AnswerRow, reason: str, strict: bool) -> None:
+    report.failed.append(ImportIssue(line=row.line, reason=reason))
+    if strict:
+        raise AnswersRefused(report)
+
+
+async def _write(
+    conn: AsyncConnection, rp: replay.Replay, written: list, report: AnswersReport
+) -> None:
+    now = rp.now
+    lap = time.perf_counter()
+    async with conn.cursor() as cur:
+        async with cur.copy(q.QUERIES["import_answers.copy_answers"]) as copy:
+            for a, key, created_at in written:
+                await copy.write_row(
+                    (
+                        a.id,
+                        a.task_id,
+                        a.user_id,
+                        rp.tasks[a.task_id].question_id,
+                        a.version,
+                        a.is_latest,
+                        a.chosen,
+                        a.confidence,
+                        a.time_spent,
+                        None if a.payload is None else Jsonb(a.payload),
+                        key,
+                        rp.nullifier_of.get(a.id),
+                        created_at,
+                        now,
+                        a.vote_weight,
+                        a.in_consensus,
+                    )
+                )
+        lap = _lap(report, "write answers", lap)
+        if rp.revised:
+            await cur.execute(
+                q.QUERIES["import_answers.revised"], {"ids": [a.id for a in rp.revised]}
+            )
+        lap = _lap(report, "write revisions", lap)
+        async with cur.copy(q.QUERIES["import_answers.copy_quality"]) as copy:
+            for a, _, _ in written:
+                m = a.quality
+                assert m is not None
+                flagged = bool(m.reasons)
+                await copy.write_row(
+                    (
+                        m.submission_id,
+                        m.task_id,
+                        m.user_id,
+                        m.question_type,
+                        m.choice,
+                        m.picked_left,
+                        m.gold_correct,
+                        m.gold_source,
+                        m.agreed,
+                        m.others_agreeing,
+                        m.others_total,
+                        _agreement(m.others_agreeing, m.others_total),
+                        m.time_spent,
+                        flagged,
+                        m.reasons,
+                        flagged,
+                        m.counted,
+                        now,
+                    )
+                )
+        lap = _lap(report, "write quality", lap)
+        if rp.events:
+            async with cur.copy(q.QUERIES["import_answers.copy_events"]) as copy:
+                for e in rp.events:
+                    await copy.write_row(
+                        (e.user_id, e.task_id, e.submission_id, e.kind, e.delta, e.score, e.reason)
+                    )
+        lap = _lap(report, "write events", lap)
+        await cur.execute(q.QUERIES["import_answers.staging"])
+        async with cur.copy(q.QUERIES["import_answers.copy_staged_quality"]) as copy:
+            for m in rp.moved_qualities:
+                await copy.write_row(
+                    (
+                        m.submission_id,
+                        m.agreed,
+                        m.others_agreeing,
+                        m.others_total,
+                        m.counted,
+                        m.judged_now,
+                    )
+                )
+        async with cur.copy(q.QUERIES["import_answers.copy_staged_stats"]) as copy:
+            for user in rp.users.values():
+                s = user.stats
+                if s is not None and s.changed:
+                    await copy.write_row(
+                        (
+                            user.id,
+                            *(getattr(s, name) for name in replay.STATS_FIELDS),
+                            s.ds_accuracy,
+                            s.ds_labels,
+                            s.accuracy,
+                            s.accuracy_low,
+                            s.accuracy_high,
+                            s.flags,
+                        )
+                    )
+        async with cur.copy(q.QUERIES["import_answers.copy_staged_users"]) as copy:
+            for user in rp.users.values():
+                if user.moved:
+                    await copy.write_row((user.id, user.score, user.weight))
+        async with cur.copy(q.QUERIES["import_answers.copy_staged_consensus"]) as copy:
+            for t in rp.tasks.values():
+                if t.moved:
+                    await copy.write_row(
+                        (
+                            t.id,
+                            t.count_a,
+                            t.count_b,
+                            t.count_tie,
+                            t.total,
+                            t.weight_a,
+                            t.weight_b,
+                            t.weight_tie,
+                            t.confidence_sum,
+                            t.confidence_count,
+                            t.confidence_sum_a,
+                            t.confidence_sum_b,
+                            t.confidence_sum_tie,
+                            t.time_sum,
+                            t.time_count,
+                            t.ranking_counts,
+                            t.ranking_weights,
+                        )
+                    )
+        async with cur.copy(q.QUERIES["import_answers.copy_staged_leases"]) as copy:
+            for pair in sorted({(a.task_id, a.user_id) for a, _, _ in written}):
+                await copy.write_row(pair)
+        lap = _lap(report, "stage", lap)
+        for name in ("apply_quality", "apply_stats", "apply_users", "apply_leases"):
+            await cur.execute(q.QUERIES[f"import_answers.{name}"])
+        lap = _lap(report, "apply quality, stats, users, leases", lap)
+        await cur.execute(q.QUERIES["import_answers.count_tasks"], {"sign": -1})
+        moved = await _rows(conn, "import_answers.apply_consensus", {})
+        await cur.execute(q.QUERIES["import_answers.count_tasks"], {"sign": 1})
+        lap = _lap(report, "apply consensus", lap)
+        events = [
+            {**r, "reached_changed": r["consensus_reached"] != rp.tasks[r["task_id"]].was_reached}
+            for r in moved
+        ]
+        if events:
+            await cur.execute(
+                q.QUERIES["import_answers.notify"],
+                {"events": Jsonb(json.loads(json.dumps(events, default=str)))},
+            )
+        lap = _lap(report, "notify", lap)
+        await cur.execute(
+            q.QUERIES["import_answers.answer_webhooks"], {"ids": [a.id for a, _, _ in written]}
+        )
+        await cur.execute(q.QUERIES["import_answers.unstage"])

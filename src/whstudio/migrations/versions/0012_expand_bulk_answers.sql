@@ -1,0 +1,141 @@
+-- squawk-ignore-file prefer-robust-stmts -- a revision runs in one transaction (migrations/env.py): it applies whole or not at all, and IF [NOT] EXISTS would hide a schema that drifted
+-- squawk-ignore-file require-lock-timeout -- migrations/env.py sets lock_timeout before every revision
+-- squawk-ignore-file require-statement-timeout -- a revision must run to the end; the lock_timeout env.py sets is what keeps it from stalling other sessions
+-- migrate:up
+-- Why: an import of existing answers (a crowd set, a judgment file: up to 10^7 answers) went
+-- through the per-answer triggers at 30-250 answers a second, each answer rewriting its
+-- task's consensus row and its annotator's counters. The import now replays a file's answers
+-- in the order given in the application (domain/importing/replay.py: the same rules as the
+-- triggers, step for step) and writes the end state set-based: answers and quality rows by
+-- COPY, one row per task, annotator and account. Its transaction sets
+-- whstudio.bulk_answers = 'on' (SET LOCAL), and these per-answer triggers stand aside for
+-- it (task_counts move set-based in the import); the consensus webhook and the updated_at
+-- triggers still run. Any other
+-- session leaves the setting unset and the triggers run as before.
+DROP TRIGGER submissions_check_answer ON submissions;
+CREATE TRIGGER submissions_check_answer BEFORE INSERT OR UPDATE OF task_id, question_id, chosen_response, payload ON submissions
+    FOR EACH ROW WHEN (current_setting('whstudio.bulk_answers', true) IS DISTINCT FROM 'on')
+    EXECUTE FUNCTION submissions_check_answer();
+DROP TRIGGER submissions_in_consensus ON submissions;
+CREATE TRIGGER submissions_in_consensus BEFORE INSERT ON submissions
+    FOR EACH ROW WHEN (current_setting('whstudio.bulk_answers', true) IS DISTINCT FROM 'on')
+    EXECUTE FUNCTION submissions_set_in_consensus();
+DROP TRIGGER submissions_count_vote ON submissions;
+CREATE TRIGGER submissions_count_vote AFTER INSERT OR DELETE OR UPDATE OF is_latest, in_consensus, task_id, chosen_response,
+        confidence, time_spent_seconds, vote_weight, payload ON submissions
+    FOR EACH ROW WHEN (current_setting('whstudio.bulk_answers', true) IS DISTINCT FROM 'on')
+    EXECUTE FUNCTION submissions_count_vote();
+DROP TRIGGER submissions_quality ON submissions;
+CREATE TRIGGER submissions_quality AFTER INSERT OR UPDATE OF is_latest, in_consensus, task_id, chosen_response, shown_order,
+        payload, time_spent_seconds ON submissions
+    FOR EACH ROW WHEN (current_setting('whstudio.bulk_answers', true) IS DISTINCT FROM 'on')
+    EXECUTE FUNCTION submissions_quality();
+DROP TRIGGER submissions_webhook ON submissions;
+CREATE TRIGGER submissions_webhook AFTER INSERT ON submissions
+    FOR EACH ROW WHEN (current_setting('whstudio.bulk_answers', true) IS DISTINCT FROM 'on')
+    EXECUTE FUNCTION submissions_webhook();
+DROP TRIGGER response_quality_metrics_count ON response_quality_metrics;
+CREATE TRIGGER response_quality_metrics_count AFTER INSERT OR DELETE OR UPDATE OF counted, gold_correct, agreed, picked_left, choice,
+        time_spent_seconds, outlier_reasons ON response_quality_metrics
+    FOR EACH ROW WHEN (current_setting('whstudio.bulk_answers', true) IS DISTINCT FROM 'on')
+    EXECUTE FUNCTION response_quality_metrics_count();
+DROP TRIGGER response_consensus_settle ON response_consensus;
+CREATE TRIGGER response_consensus_settle AFTER UPDATE OF remaining ON response_consensus
+    FOR EACH ROW WHEN ((old.remaining > 0 AND new.remaining = 0) AND current_setting('whstudio.bulk_answers', true) IS DISTINCT FROM 'on')
+    EXECUTE FUNCTION response_consensus_settle();
+
+DROP TRIGGER response_consensus_count_update ON response_consensus;
+CREATE TRIGGER response_consensus_count_update AFTER UPDATE ON response_consensus
+    FOR EACH ROW WHEN (((old.task_status IS DISTINCT FROM new.task_status) OR (old.question_type IS DISTINCT FROM new.question_type)
+        OR (old.source_dataset IS DISTINCT FROM new.source_dataset)
+        OR (old.consensus_reached IS DISTINCT FROM new.consensus_reached)
+        OR ((old.remaining > 0) IS DISTINCT FROM (new.remaining > 0))
+        OR (old.has_gold IS DISTINCT FROM new.has_gold))
+        AND current_setting('whstudio.bulk_answers', true) IS DISTINCT FROM 'on')
+    EXECUTE FUNCTION response_consensus_count();
+
+-- A task without gold or an adjudication has no gold answer. It was
+-- {"ranking": null}, and answer_matches compared a ranking with that JSON null: false, so
+-- every ranking answer on a task without gold counted as a failed gold check.
+CREATE OR REPLACE FUNCTION task_gold(p_task uuid, OUT gold jsonb, OUT source text) RETURNS record
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    SELECT coalesce(a.final_answer, CASE WHEN q.gold_standard IS NOT NULL THEN
+               CASE q.question_type
+               WHEN 'pairwise_ab' THEN jsonb_build_object('chosen_response', q.gold_standard)
+               WHEN 'ranking' THEN jsonb_build_object('ranking', q.gold_standard)
+               WHEN 'text_generation' THEN jsonb_build_object('text', q.gold_standard)
+               ELSE jsonb_build_object('transcript', q.gold_standard) END END),
+           CASE WHEN a.task_id IS NOT NULL THEN 'adjudication'
+                WHEN q.gold_standard IS NOT NULL THEN 'gold' END
+      INTO gold, source
+      FROM tasks t
+      JOIN questions q ON q.id = t.question_id
+      LEFT JOIN task_adjudications a ON a.task_id = t.id
+     WHERE t.id = p_task;
+END
+$$;
+-- The verdicts given that way are taken back (the counters' trigger moves gold_answered and
+-- reputation back; a gold-failure streak they started ends at the annotator's next gold check).
+UPDATE response_quality_metrics SET gold_correct = NULL
+ WHERE gold_correct IS NOT NULL AND gold_source IS NULL;
+
+-- migrate:down
+DROP TRIGGER submissions_check_answer ON submissions;
+CREATE TRIGGER submissions_check_answer BEFORE INSERT OR UPDATE OF task_id, question_id, chosen_response, payload ON submissions
+    FOR EACH ROW
+    EXECUTE FUNCTION submissions_check_answer();
+DROP TRIGGER submissions_in_consensus ON submissions;
+CREATE TRIGGER submissions_in_consensus BEFORE INSERT ON submissions
+    FOR EACH ROW
+    EXECUTE FUNCTION submissions_set_in_consensus();
+DROP TRIGGER submissions_count_vote ON submissions;
+CREATE TRIGGER submissions_count_vote AFTER INSERT OR DELETE OR UPDATE OF is_latest, in_consensus, task_id, chosen_response,
+        confidence, time_spent_seconds, vote_weight, payload ON submissions
+    FOR EACH ROW
+    EXECUTE FUNCTION submissions_count_vote();
+DROP TRIGGER submissions_quality ON submissions;
+CREATE TRIGGER submissions_quality AFTER INSERT OR UPDATE OF is_latest, in_consensus, task_id, chosen_response, shown_order,
+        payload, time_spent_seconds ON submissions
+    FOR EACH ROW
+    EXECUTE FUNCTION submissions_quality();
+DROP TRIGGER submissions_webhook ON submissions;
+CREATE TRIGGER submissions_webhook AFTER INSERT ON submissions
+    FOR EACH ROW
+    EXECUTE FUNCTION submissions_webhook();
+DROP TRIGGER response_quality_metrics_count ON response_quality_metrics;
+CREATE TRIGGER response_quality_metrics_count AFTER INSERT OR DELETE OR UPDATE OF counted, gold_correct, agreed, picked_left, choice,
+        time_spent_seconds, outlier_reasons ON response_quality_metrics
+    FOR EACH ROW
+    EXECUTE FUNCTION response_quality_metrics_count();
+DROP TRIGGER response_consensus_settle ON response_consensus;
+CREATE TRIGGER response_consensus_settle AFTER UPDATE OF remaining ON response_consensus
+    FOR EACH ROW WHEN (old.remaining > 0 AND new.remaining = 0)
+    EXECUTE FUNCTION response_consensus_settle();
+
+DROP TRIGGER response_consensus_count_update ON response_consensus;
+CREATE TRIGGER response_consensus_count_update AFTER UPDATE ON response_consensus
+    FOR EACH ROW WHEN ((old.task_status IS DISTINCT FROM new.task_status) OR (old.question_type IS DISTINCT FROM new.question_type)
+        OR (old.source_dataset IS DISTINCT FROM new.source_dataset)
+        OR (old.consensus_reached IS DISTINCT FROM new.consensus_reached)
+        OR ((old.remaining > 0) IS DISTINCT FROM (new.remaining > 0))
+        OR (old.has_gold IS DISTINCT FROM new.has_gold))
+    EXECUTE FUNCTION response_consensus_count();
+
+CREATE OR REPLACE FUNCTION task_gold(p_task uuid, OUT gold jsonb, OUT source text) RETURNS record
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    SELECT coalesce(a.final_answer, CASE q.question_type
+               WHEN 'pairwise_ab' THEN jsonb_build_object('chosen_response', q.gold_standard)
+               WHEN 'ranking' THEN jsonb_build_object('ranking', q.gold_standard)
+               WHEN 'text_generation' THEN jsonb_build_object('text', q.gold_standard)
+               ELSE jsonb_build_object('transcript', q.gold_standard) END),
+           CASE WHEN a.task_id IS NOT NULL THEN 'adjudication'
+                WHEN q.gold_standard IS NOT NULL THEN 'gold' END
+      INTO gold, source
+      FROM tasks t
+      JOIN questions q ON q.id = t.question_id
+      LEFT JOIN task_adjudications a ON a.task_id = t.id
+     WHERE t.id = p_task;
+END
+$$;
