@@ -114,6 +114,7 @@ def scenario(seed: int, timed: bool) -> dict:
         "before": rows_for(PEOPLE, 0.35),
         "crowd": rows_for(CROWD, 0.5),
         "judges": rows_for(JUDGES, 0.8),
+        "crowd_again": rows_for(CROWD, 0.3),  # a second file: revises answers already stored
         "after": rows_for(PEOPLE, 0.3),
     }
 
@@ -244,10 +245,13 @@ async def test_an_import_leaves_the_state_the_answer_path_leaves(make_db, seed, 
         judges = await _import(conn, plan["judges"], "model")
         assert crowd.answers_created == len(plan["crowd"]) and crowd.failed == []
         assert judges.answers_created == len(plan["judges"])
+        again = await _import(conn, plan["crowd_again"], "person")
+        assert again.answers_created == len(plan["crowd_again"])
         await _send(conn, plan["after"])
     async with await psycopg.AsyncConnection.connect(sent, row_factory=dict_row) as conn:
         await _send(conn, plan["crowd"], active=False)
         await _send(conn, plan["judges"], kind="model", active=False)
+        await _send(conn, plan["crowd_again"], active=False)
         await _send(conn, plan["after"])
     got, want = await _state(imported, timed), await _state(sent, timed)
     for name in STATE:

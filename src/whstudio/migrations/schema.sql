@@ -2682,13 +2682,6 @@ CREATE INDEX response_quality_metrics_task_idx ON public.response_quality_metric
 
 
 --
--- Name: response_quality_metrics_user_idx; Type: INDEX; Schema: public; Owner: -
---
-
-CREATE INDEX response_quality_metrics_user_idx ON public.response_quality_metrics USING btree (user_id);
-
-
---
 -- Name: response_quality_metrics_user_time_idx; Type: INDEX; Schema: public; Owner: -
 --
 
@@ -3123,22 +3116,6 @@ ALTER TABLE ONLY public.response_consensus
 
 ALTER TABLE ONLY public.response_quality_metrics
     ADD CONSTRAINT response_quality_metrics_submission_id_fkey FOREIGN KEY (submission_id) REFERENCES public.submissions(id) ON DELETE CASCADE;
-
-
---
--- Name: response_quality_metrics response_quality_metrics_task_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.response_quality_metrics
-    ADD CONSTRAINT response_quality_metrics_task_id_fkey FOREIGN KEY (task_id) REFERENCES public.tasks(id) ON DELETE CASCADE;
-
-
---
--- Name: response_quality_metrics response_quality_metrics_user_id_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
---
-
-ALTER TABLE ONLY public.response_quality_metrics
-    ADD CONSTRAINT response_quality_metrics_user_id_fkey FOREIGN KEY (user_id) REFERENCES public.users(id) ON DELETE CASCADE;
 
 
 --

@@ -74,10 +74,12 @@ SELECT a.*
    FOR NO KEY UPDATE OF a;
 
 -- name: given_keys
--- Rows imported before: their answers' idempotency keys, by annotator.
+-- Rows imported before: the import keys (answers:...) of the file's annotators' answers, read
+-- in one pass and matched in the application (a probe of the key index per row took 40 µs).
 SELECT s.user_id, s.idempotency_key AS key, s.task_id
-  FROM unnest(%(users)s::uuid[], %(keys)s::text[]) AS k(user_id, key)
-  JOIN submissions s ON s.user_id = k.user_id AND s.idempotency_key = k.key;
+  FROM submissions s
+ WHERE s.user_id = ANY (%(users)s::uuid[])
+   AND s.idempotency_key LIKE 'answers:%%';
 
 -- name: copy_answers
 COPY submissions (id, task_id, user_id, question_id, response_version, is_latest,

@@ -69,6 +69,11 @@ _CONFIDENCE_WORDS = {
 }
 _USERNAME_BAD = re.compile(r"[^A-Za-z0-9_.@-]")
 MAX_TEXT = 100_000
+# An import that moves more tasks than this sends no event per task: the listeners' watch sees
+# the new consensus versions without their notifications and has every open page catch up
+# from the database at once (web/events.py), which a flood of events would only delay.
+NOTIFY_LIMIT = 1_000
+_KEY_USED = "the row's answer key was used for another task"
 
 
 @dataclass
@@ -657,15 +662,14 @@ async def _load(conn: AsyncConnection, rp: replay.Replay, task_ids: list, user_i
 
 async def _given(conn: AsyncConnection, keyed: list, people: dict, created: set) -> dict:
     """(annotator, key) -> task of the rows imported before (none for accounts made now)."""
-    users, keys = [], []
-    for row, _, _, key in keyed:
-        if people[row.annotator] not in created:
-            users.append(people[row.annotator])
-            keys.append(key)
-    if not keys:
+    users = sorted({people[row.annotator] for row, _, _, _ in keyed} - created)
+    if not users:
         return {}
-    found = await _rows(conn, "import_answers.given_keys", {"users": users, "keys": keys})
-    return {(r["user_id"], r["key"]): r["task_id"] for r in found}
+    found = await _rows(conn, "import_answers.given_keys", {"users": users})
+    wanted = {(people[row.annotator], key) for row, _, _, key in keyed}
+    return {
+        (r["user_id"], r["key"]): r["task_id"] for r in found if (r["user_id"], r["key"]) in wanted
+    }
 
 
 async def _replay_and_write(
@@ -690,38 +694,65 @@ async def _replay_and_write(
     await _load(conn, rp, sorted({task["id"] for _, task, _, _ in keyed}), user_ids)
     given = await _given(conn, keyed, people, created)
     lap = _lap(report, "load", lap)
-    written: list[tuple[replay.Answer, str, datetime]] = []
-    for done, (row, task, answer, key) in enumerate(keyed, start=1):
+    # What will be written: a row imported before adds nothing; one the answer path would
+    # refuse (its task closed or expired) is reported, and a strict import stops here.
+    plan = []
+    for row, task, answer, key in keyed:
         user = people[row.annotator]
         earlier = given.get((user, key))
-        if earlier is not None:
-            if earlier != task["id"]:
-                _refuse(
-                    report, row, "this Idempotency-Key was already used for another task", strict
+        if earlier is not None and earlier != task["id"]:
+            report.failed.append(ImportIssue(line=row.line, reason=_KEY_USED))
+        elif earlier is not None:
+            report.answers_existing += 1
+        elif why := rp.refusal(task["id"]):
+            report.failed.append(ImportIssue(line=row.line, reason=why))
+        else:
+            plan.append((row, task["id"], user, answer, key))
+    if strict and report.failed:
+        report.failed.sort(key=lambda issue: issue.line)
+        raise AnswersRefused(report)
+    # the last row of an annotator for a task stays the latest; the earlier ones are revised
+    last = {(task_id, user): i for i, (_, task_id, user, _, _) in enumerate(plan)}
+    written: list[replay.Answer] = []
+    async with conn.cursor() as cur:
+        # answers there before that the file revises stop being the latest first (one latest
+        # answer per annotator and task)
+        revised = {
+            rp.tasks[task_id].latest[user].id
+            for _, task_id, user, _, _ in plan
+            if user in rp.tasks[task_id].latest
+        }
+        if revised:
+            await cur.execute(q.QUERIES["import_answers.revised"], {"ids": sorted(revised)})
+        # The answers go to the server as the replay makes them: it stores one part while the
+        # replay works out the next.
+        async with cur.copy(q.QUERIES["import_answers.copy_answers"]) as copy:
+            for i, (row, task_id, user, answer, key) in enumerate(plan):
+                a = rp.submit(
+                    task_id,
+                    user,
+                    answer["chosen_response"],
+                    _payload(answer),
+                    row.confidence,
+                    row.time_spent_seconds,
                 )
-            else:
-                report.answers_existing += 1
-            continue
-        try:
-            new = rp.submit(
-                task["id"],
-                user,
-                answer["chosen_response"],
-                _payload(answer),
-                row.confidence,
-                row.time_spent_seconds,
-            )
-        except replay.Refused as exc:
-            _refuse(report, row, str(exc), strict)
-            continue
-        written.append((new, key, row.created_at or now))
-        report.answers_created += 1
-        if on_progress and done % 1000 == 0:
-            on_progress(1000)
-    lap = _lap(report, "replay", lap)
+                written.append(a)
+                await copy.write_row(
+                    (
+                        a.id, task_id, user, rp.tasks[task_id].question_id, a.version,
+                        last[(task_id, user)] == i, a.chosen, a.confidence, a.time_spent,
+                        None if a.payload is None else Jsonb(a.payload), key,
+                        rp.nullifier_of.get(a.id), row.created_at or now, now, a.vote_weight,
+                        a.in_consensus,
+                    )
+                )  # fmt: skip
+                if on_progress and (i + 1) % 1000 == 0:
+                    on_progress(1000)
+    report.answers_created += len(written)
+    lap = _lap(report, "replay and write answers", lap)
     await _write(conn, rp, written, report)
     await _rows(conn, "import_answers.bulk_off", {})
-    talked = sorted({a.task_id for a, _, _ in written if a.payload and "transcript" in a.payload})
+    talked = sorted({a.task_id for a in written if a.payload and "transcript" in a.payload})
     for task_id in talked:
         # as the app does after a transcript: the medoid and its agreement (jiwer)
         await responses_domain.refresh_transcription(conn, task_id)
@@ -734,48 +765,15 @@ async def _rows(conn: AsyncConnection, name: str, params: dict) -> list[dict[str
         return await cur.fetchall()
 
 
-def _refuse(report: AnswersReport, row: AnswerRow, reason: str, strict: bool) -> None:
-    report.failed.append(ImportIssue(line=row.line, reason=reason))
-    if strict:
-        raise AnswersRefused(report)
-
-
 async def _write(
     conn: AsyncConnection, rp: replay.Replay, written: list, report: AnswersReport
 ) -> None:
     now = rp.now
     lap = time.perf_counter()
     async with conn.cursor() as cur:
-        async with cur.copy(q.QUERIES["import_answers.copy_answers"]) as copy:
-            for a, key, created_at in written:
-                await copy.write_row(
-                    (
-                        a.id,
-                        a.task_id,
-                        a.user_id,
-                        rp.tasks[a.task_id].question_id,
-                        a.version,
-                        a.is_latest,
-                        a.chosen,
-                        a.confidence,
-                        a.time_spent,
-                        None if a.payload is None else Jsonb(a.payload),
-                        key,
-                        rp.nullifier_of.get(a.id),
-                        created_at,
-                        now,
-                        a.vote_weight,
-                        a.in_consensus,
-                    )
-                )
-        lap = _lap(report, "write answers", lap)
-        if rp.revised:
-            await cur.execute(
-                q.QUERIES["import_answers.revised"], {"ids": [a.id for a in rp.revised]}
-            )
         lap = _lap(report, "write revisions", lap)
         async with cur.copy(q.QUERIES["import_answers.copy_quality"]) as copy:
-            for a, _, _ in written:
+            for a in written:
                 m = a.quality
                 assert m is not None
                 flagged = bool(m.reasons)
@@ -867,7 +865,7 @@ async def _write(
                         )
                     )
         async with cur.copy(q.QUERIES["import_answers.copy_staged_leases"]) as copy:
-            for pair in sorted({(a.task_id, a.user_id) for a, _, _ in written}):
+            for pair in sorted({(a.task_id, a.user_id) for a in written}):
                 await copy.write_row(pair)
         lap = _lap(report, "stage", lap)
         for name in ("apply_quality", "apply_stats", "apply_users", "apply_leases"):
@@ -881,13 +879,13 @@ async def _write(
             {**r, "reached_changed": r["consensus_reached"] != rp.tasks[r["task_id"]].was_reached}
             for r in moved
         ]
-        if events:
+        if 0 < len(events) <= NOTIFY_LIMIT:
             await cur.execute(
                 q.QUERIES["import_answers.notify"],
                 {"events": Jsonb(json.loads(json.dumps(events, default=str)))},
             )
         lap = _lap(report, "notify", lap)
         await cur.execute(
-            q.QUERIES["import_answers.answer_webhooks"], {"ids": [a.id for a, _, _ in written]}
+            q.QUERIES["import_answers.answer_webhooks"], {"ids": [a.id for a in written]}
         )
         await cur.execute(q.QUERIES["import_answers.unstage"])

@@ -268,7 +268,6 @@ class Replay:
         self.tasks: dict[UUID, Task] = {}
         self.users: dict[UUID, User] = {}
         self.answers: list[Answer] = []  # the new ones, in order
-        self.revised: list[Answer] = []  # existing answers no longer latest
         self.moved_qualities: list[Quality] = []  # existing quality rows the file moved
         self.events: list[Event] = []
         self._ids = _Ids()
@@ -477,6 +476,15 @@ class Replay:
 
     # --- one answer ------------------------------------------------------------------------
 
+    def refusal(self, task_id: UUID) -> str | None:
+        """Why the answer path would refuse an answer to the task, if it would."""
+        task = self.tasks[task_id]
+        if task.status != "active":
+            return f"the task is {task.status} and takes no answers"
+        if task.expired:
+            return "the task has expired and takes no answers"
+        return None
+
     def submit(
         self,
         task_id: UUID,
@@ -487,17 +495,13 @@ class Replay:
         time_spent: int | None,
     ) -> Answer:
         """Replay one answer as submit_answer_v1 and the triggers would take it."""
+        if why := self.refusal(task_id):
+            raise Refused(why)
         task = self.tasks[task_id]
         user = self.users[user_id]
-        if task.status != "active":
-            raise Refused(f"the task is {task.status} and takes no answers")
-        if task.expired:
-            raise Refused("the task has expired and takes no answers")
         previous = task.latest.get(user_id)
         if previous is not None:
             previous.is_latest = False
-            if not previous.new:
-                self.revised.append(previous)
             if previous.in_consensus:
                 self._vote(task, previous, -1)
                 m = previous.quality
