@@ -95,9 +95,12 @@ def make_items(url: str, items: int) -> float:
             " FROM generate_series(0, %s - 1) AS g",
             (items,),
         )
+        # every other item asks for 6 answers: it has 5, so it waits, and the rule change
+        # measured below settles it
         conn.execute(
-            "INSERT INTO tasks (question_id, title, allow_tie)"
-            " SELECT id, source_ref, false FROM questions"
+            "INSERT INTO tasks (question_id, title, allow_tie, consensus_threshold)"
+            " SELECT id, source_ref, false,"
+            " CASE WHEN substr(source_ref, 6)::int % 2 = 1 THEN 6 ELSE 3 END FROM questions"
         )
         conn.commit()
         conn.execute("ANALYZE")
@@ -170,6 +173,27 @@ def baseline(url: str, data: bytes) -> dict[str, Any]:
     return {"rows": len(rows), "seconds": seconds, "rows_per_s": len(rows) / seconds}
 
 
+async def change_rule(url: str) -> dict[str, Any]:
+    """The waiting half of the tasks (6 answers asked, 5 given) brought to 5: they settle,
+    their answers get their verdicts and reputations move, in one transaction."""
+    from whstudio.domain import tasks as tasks_domain
+
+    async with await psycopg.AsyncConnection.connect(url, row_factory=dict_row) as conn:
+        cur = await conn.execute("SELECT id FROM tasks WHERE consensus_threshold = 6")
+        ids = [r["id"] for r in await cur.fetchall()]
+        started = time.perf_counter()
+        async with conn.transaction():
+            done = await tasks_domain.change_rules(
+                conn, {"task_ids": ids}, {"consensus_threshold": 5}
+            )
+        seconds = time.perf_counter() - started
+    return {
+        "tasks": done["changed"],
+        "seconds": seconds,
+        "reached_after": done["consensus_reached_after"],
+    }
+
+
 def state(url: str) -> dict[str, int]:
     with psycopg.connect(url) as conn:
         row = conn.execute(
@@ -197,6 +221,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         first = asyncio.run(import_file(url, data))
         first["answers_per_s"] = first["created"] / first["seconds"]
         result["import"] = first
+        result["rule_change"] = asyncio.run(change_rule(url))
         result["state"] = state(url)
         again = asyncio.run(import_file(url, data))
         again["rows_per_s"] = crowd["answers"] / again["seconds"]
@@ -222,8 +247,9 @@ def render(r: dict[str, Any]) -> str:
             f" --answers {c['answers']} --items {c['items']}`. The crowd: {c['items']:,}"
             f" pairwise items, {c['workers']:,} workers (the busiest gave"
             f" {c['largest_load']:,} labels, {c['workers_under_10']:,} gave under ten),"
-            " labels yes/no, default rule (3 answers, 70%), so tasks settle, verdicts and"
-            " reputation events are made during the import.",
+            " labels yes/no; half the tasks ask for 3 answers (70% agreeing), so they settle,"
+            " and their verdicts and reputation events are made during the import; the other"
+            " half ask for 6 and wait.",
             "",
             "| | answers/s | seconds | note |",
             "|---|---:|---:|---|",
@@ -235,6 +261,9 @@ def render(r: dict[str, Any]) -> str:
             f"| baseline: COPY of the same answers into `submissions` | {base['rows_per_s']:,.0f}"
             f" | {base['seconds']:.1f} | triggers off, no quality rows, no consensus;"
             " rolled back |",
+            f"| rule change: the {r['rule_change']['tasks']:,} waiting tasks brought to 5"
+            f" answers | | {r['rule_change']['seconds']:.1f} | one request: they settle, their"
+            " answers get verdicts, reputations move (set-based) |",
             "",
             f"Ratio import / baseline COPY: **{r['ratio_to_copy']:.2f}**. End state:"
             f" {r['state']['answers']:,} answers, {r['state']['quality_rows']:,} quality rows,"

@@ -236,27 +236,67 @@ async def change_rules(
             "name the tasks (dataset, question_type, status, task_ids, metadata) or say all",
             field="filter",
         )
-    row = await q.fetch_one(
-        conn,
-        "tasks.set_rules",
-        {
-            **chosen,
-            "metadata": Jsonb(metadata) if metadata is not None else None,
-            **{k: given.get(k) for k in RULE_FIELDS},
-        },
-    )
-    assert row is not None
-    after = await q.fetch_one(conn, "tasks.reached_among", {"task_ids": row["changed_ids"]})
+    params = {
+        **chosen,
+        "metadata": Jsonb(metadata) if metadata is not None else None,
+        **{k: given.get(k) for k in RULE_FIELDS},
+    }
+    picked = await q.fetch_all(conn, "tasks.pick_for_rules", params)
+    changed_ids = [p["id"] for p in picked if p["changes"]]
+    if len(changed_ids) >= SET_BASED_FROM:
+        await _change_rules_set_based(conn, changed_ids, params)
+    else:  # a few tasks: each through its trigger
+        await q.fetch_one(conn, "tasks.set_rules", {**params, "task_ids": changed_ids or []})
+    after = await q.fetch_one(conn, "tasks.reached_among", {"task_ids": changed_ids})
     assert after is not None
+    reached_before = sum(p["reached"] for p in picked)
     return {
-        "matched": row["matched"],
-        "changed": row["changed"],
-        "consensus_reached_before": row["reached_before"],
-        "consensus_reached_after": row["reached_before"]
-        - row["changed_reached_before"]
+        "matched": len(picked),
+        "changed": len(changed_ids),
+        "consensus_reached_before": reached_before,
+        "consensus_reached_after": reached_before
+        - sum(p["reached"] for p in picked if p["changes"])
         + after["reached"],
         "rule": given,
     }
+
+
+# From this many tasks a rule change is replayed in the application and written set-based
+# (one statement per table) instead of task by task through the triggers; both end alike
+# (tests/db/test_rules_set_based.py).
+SET_BASED_FROM = 20
+
+
+async def _change_rules_set_based(
+    conn: AsyncConnection, task_ids: list[UUID], params: dict[str, Any]
+) -> None:
+    """The new rule of many tasks, replayed (domain/importing/replay.py) from their state,
+    locked, in id order as the triggers would take them, and written set-based."""
+    from whstudio.domain.importing import replay, replay_store
+
+    setting = await replay_store.rows(conn, "import_answers.bulk_on", {})
+    rp = replay.Replay(setting[0]["now"], setting[0]["ln_prior_odds"])
+    await replay_store.load(conn, rp, task_ids, set())
+    changed = await replay_store.rows(conn, "tasks.set_rules_of", {**params, "ids": task_ids})
+    for row in sorted(changed, key=lambda r: r["id"]):
+        rp.change_rule(
+            row["id"],
+            threshold=row["threshold"],
+            rebuilt=row["rebuilt"],
+            count_model_votes=row["count_model_votes"] if row["models_moved"] else None,
+        )
+    await q.execute(conn, "tasks.sync_priority", {"ids": task_ids})
+    if rp.moved_answers:
+        await q.execute(
+            conn,
+            "import_answers.moved_in_consensus",
+            {
+                "ids": [a.id for a in rp.moved_answers],
+                "flags": [a.in_consensus for a in rp.moved_answers],
+            },
+        )
+    await replay_store.write_moved(conn, rp)
+    await replay_store.rows(conn, "import_answers.bulk_off", {})
 
 
 async def create_many(

@@ -505,6 +505,22 @@ $$;
 
 
 --
+-- Name: gold_answer(text, jsonb); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.gold_answer(qtype text, gold_standard jsonb) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    AS $$
+SELECT CASE WHEN gold_standard IS NOT NULL THEN
+    CASE qtype
+    WHEN 'pairwise_ab' THEN jsonb_build_object('chosen_response', gold_standard)
+    WHEN 'ranking' THEN jsonb_build_object('ranking', gold_standard)
+    WHEN 'text_generation' THEN jsonb_build_object('text', gold_standard)
+    ELSE jsonb_build_object('transcript', gold_standard) END END
+$$;
+
+
+--
 -- Name: gold_standard_valid(text, jsonb, jsonb); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1646,12 +1662,7 @@ CREATE FUNCTION public.task_gold(p_task uuid, OUT gold jsonb, OUT source text) R
     LANGUAGE plpgsql STABLE
     AS $$
 BEGIN
-    SELECT coalesce(a.final_answer, CASE WHEN q.gold_standard IS NOT NULL THEN
-               CASE q.question_type
-               WHEN 'pairwise_ab' THEN jsonb_build_object('chosen_response', q.gold_standard)
-               WHEN 'ranking' THEN jsonb_build_object('ranking', q.gold_standard)
-               WHEN 'text_generation' THEN jsonb_build_object('text', q.gold_standard)
-               ELSE jsonb_build_object('transcript', q.gold_standard) END END),
+    SELECT coalesce(a.final_answer, gold_answer(q.question_type, q.gold_standard)),
            CASE WHEN a.task_id IS NOT NULL THEN 'adjudication'
                 WHEN q.gold_standard IS NOT NULL THEN 'gold' END
       INTO gold, source
@@ -2993,7 +3004,7 @@ CREATE TRIGGER tasks_set_updated_at BEFORE UPDATE ON public.tasks FOR EACH ROW E
 -- Name: tasks tasks_sync_consensus; Type: TRIGGER; Schema: public; Owner: -
 --
 
-CREATE TRIGGER tasks_sync_consensus AFTER UPDATE OF status, priority, question_id, consensus_threshold, min_agreement_percentage, allow_tie, count_model_votes ON public.tasks FOR EACH ROW EXECUTE FUNCTION public.tasks_sync_consensus();
+CREATE TRIGGER tasks_sync_consensus AFTER UPDATE OF status, priority, question_id, consensus_threshold, min_agreement_percentage, allow_tie, count_model_votes ON public.tasks FOR EACH ROW WHEN ((current_setting('whstudio.bulk_answers'::text, true) IS DISTINCT FROM 'on'::text)) EXECUTE FUNCTION public.tasks_sync_consensus();
 
 
 --

@@ -24,11 +24,15 @@ SELECT set_config('whstudio.bulk_answers', 'off', true);
 
 -- name: lock_tasks
 -- The tasks a file answers, their consensus rows locked in one order (an answer sent to one
--- of them meanwhile waits for the import), with their rule, type and gold (task_gold).
+-- of them meanwhile waits for the import), with their rule, type and gold (as task_gold reads
+-- it: the adjudication first, else the question's gold).
 SELECT c.task_id AS id, t.question_id, c.question_type,
        jsonb_array_length(q.content -> 'options') AS n, t.status,
        coalesce(t.expires_at <= CURRENT_TIMESTAMP, false) AS expired, t.count_model_votes,
-       t.consensus_threshold AS threshold, g.gold, g.source AS gold_source,
+       t.consensus_threshold AS threshold,
+       coalesce(a.final_answer, gold_answer(q.question_type, q.gold_standard)) AS gold,
+       CASE WHEN a.task_id IS NOT NULL THEN 'adjudication'
+            WHEN q.gold_standard IS NOT NULL THEN 'gold' END AS gold_source,
        c.count_a, c.count_b, c.count_tie, c.total_responses AS total,
        c.weight_a, c.weight_b, c.weight_tie, c.confidence_sum, c.confidence_count,
        c.confidence_sum_a, c.confidence_sum_b, c.confidence_sum_tie,
@@ -37,7 +41,7 @@ SELECT c.task_id AS id, t.question_id, c.question_type,
   FROM response_consensus c
   JOIN tasks t ON t.id = c.task_id
   JOIN questions q ON q.id = t.question_id
- CROSS JOIN LATERAL task_gold(c.task_id) g
+  LEFT JOIN task_adjudications a ON a.task_id = c.task_id
  WHERE c.task_id = ANY (%(tasks)s::uuid[])
  ORDER BY c.task_id
    FOR NO KEY UPDATE OF c;
@@ -98,6 +102,13 @@ FROM STDIN;
 -- name: copy_events
 COPY reputation_events (user_id, task_id, submission_id, kind, delta, score, reason)
 FROM STDIN;
+
+-- name: moved_in_consensus
+-- Model judges' answers a rule change moved in or out of consensus.
+UPDATE submissions s
+   SET in_consensus = m.in_consensus
+  FROM unnest(%(ids)s::uuid[], %(flags)s::boolean[]) AS m(id, in_consensus)
+ WHERE s.id = m.id;
 
 -- name: revised
 -- Earlier answers the file revised: no longer the latest.

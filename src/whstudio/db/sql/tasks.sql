@@ -80,14 +80,7 @@ SELECT coalesce(sum(n), 0)::bigint AS n FROM task_counts
 -- the new rule are not written. NULL filters and NULL changes leave that part alone; metadata
 -- filters by containment in the task's metadata over its question's (e.g. {"turn": 1}).
 WITH picked AS (
-    SELECT t.id
-      FROM tasks t
-      JOIN questions q ON q.id = t.question_id
-     WHERE (%(dataset)s::text IS NULL OR q.source_dataset = %(dataset)s::text)
-       AND (%(question_type)s::text IS NULL OR q.question_type = %(question_type)s::text)
-       AND (%(status)s::text IS NULL OR t.status = %(status)s::text)
-       AND (%(task_ids)s::uuid[] IS NULL OR t.id = ANY (%(task_ids)s::uuid[]))
-       AND (%(metadata)s::jsonb IS NULL OR q.metadata || t.metadata @> %(metadata)s::jsonb)
+-- include: tasks.rules_picked
 ), changed AS (
     UPDATE tasks t
        SET consensus_threshold = coalesce(%(consensus_threshold)s, t.consensus_threshold),
@@ -97,26 +90,67 @@ WITH picked AS (
            count_model_votes = coalesce(%(count_model_votes)s, t.count_model_votes),
            priority = coalesce(%(priority)s, t.priority)
       FROM picked p
-     WHERE t.id = p.id
-       AND (t.consensus_threshold, t.min_agreement_percentage, t.allow_tie, t.count_model_votes,
+     WHERE t.id = p.id AND p.changes
+    RETURNING t.id
+)
+SELECT (SELECT count(*) FROM picked) AS matched,
+       (SELECT count(*) FROM changed) AS changed,
+       -- the statement's snapshot: consensus as it was before the change
+       (SELECT count(*) FROM picked WHERE reached) AS reached_before,
+       (SELECT count(*) FROM picked WHERE reached AND changes) AS changed_reached_before,
+       ARRAY(SELECT id FROM changed) AS changed_ids;
+
+-- name: rules_picked
+-- The tasks a rule change's filter picks: whether the new rule changes each, and whether it
+-- had reached consensus.
+    SELECT t.id, c.consensus_reached AS reached,
+           (t.consensus_threshold, t.min_agreement_percentage, t.allow_tie, t.count_model_votes,
             t.priority)
            IS DISTINCT FROM
            (coalesce(%(consensus_threshold)s, t.consensus_threshold),
             coalesce(%(min_agreement_percentage)s, t.min_agreement_percentage),
             coalesce(%(allow_tie)s, t.allow_tie),
             coalesce(%(count_model_votes)s, t.count_model_votes),
-            coalesce(%(priority)s, t.priority))
-    RETURNING t.id
-)
-SELECT (SELECT count(*) FROM picked) AS matched,
-       (SELECT count(*) FROM changed) AS changed,
-       -- the statement's snapshot: consensus as it was before the change
-       (SELECT count(*) FROM response_consensus c
-         WHERE c.task_id IN (SELECT id FROM picked) AND c.consensus_reached) AS reached_before,
-       (SELECT count(*) FROM response_consensus c
-         WHERE c.task_id IN (SELECT id FROM changed) AND c.consensus_reached)
-           AS changed_reached_before,
-       ARRAY(SELECT id FROM changed) AS changed_ids;
+            coalesce(%(priority)s, t.priority)) AS changes
+      FROM tasks t
+      JOIN questions q ON q.id = t.question_id
+      JOIN response_consensus c ON c.task_id = t.id
+     WHERE (%(dataset)s::text IS NULL OR q.source_dataset = %(dataset)s::text)
+       AND (%(question_type)s::text IS NULL OR q.question_type = %(question_type)s::text)
+       AND (%(status)s::text IS NULL OR t.status = %(status)s::text)
+       AND (%(task_ids)s::uuid[] IS NULL OR t.id = ANY (%(task_ids)s::uuid[]))
+       AND (%(metadata)s::jsonb IS NULL OR q.metadata || t.metadata @> %(metadata)s::jsonb)
+
+-- name: pick_for_rules
+-- The same pick, for a change made set-based (domain/tasks.change_rules): in id order.
+SELECT * FROM (
+-- include: tasks.rules_picked
+) p ORDER BY p.id;
+
+-- name: set_rules_of
+-- The new rule of the tasks picked (their consensus rows already locked), with the rule each
+-- had before: the per-task trigger stands aside (whstudio.bulk_answers) for the replay.
+UPDATE tasks t
+   SET consensus_threshold = coalesce(%(consensus_threshold)s, t.consensus_threshold),
+       min_agreement_percentage = coalesce(%(min_agreement_percentage)s,
+                                           t.min_agreement_percentage),
+       allow_tie = coalesce(%(allow_tie)s, t.allow_tie),
+       count_model_votes = coalesce(%(count_model_votes)s, t.count_model_votes),
+       priority = coalesce(%(priority)s, t.priority)
+  FROM tasks old
+ WHERE t.id = ANY (%(ids)s::uuid[]) AND old.id = t.id
+RETURNING t.id, t.consensus_threshold AS threshold, t.count_model_votes,
+          (old.consensus_threshold, old.min_agreement_percentage, old.allow_tie)
+              IS DISTINCT FROM
+          (t.consensus_threshold, t.min_agreement_percentage, t.allow_tie) AS rebuilt,
+          old.count_model_votes IS DISTINCT FROM t.count_model_votes AS models_moved;
+
+-- name: sync_priority
+-- What tasks_sync_consensus keeps of a task on its consensus row (a priority change).
+UPDATE response_consensus c
+   SET task_priority = t.priority
+  FROM tasks t
+ WHERE t.id = ANY (%(ids)s::uuid[]) AND c.task_id = t.id AND c.task_priority <> t.priority;
 
 -- name: reached_among
 SELECT count(*) AS reached FROM response_consensus

@@ -29,19 +29,17 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection
-from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 from pydantic import Field
 
 from whstudio.db import bulk
 from whstudio.db import queries as q
 from whstudio.domain import responses as responses_domain
-from whstudio.domain.importing import replay
+from whstudio.domain.importing import replay, replay_store
 from whstudio.domain.importing.persist import ImportRefused, import_account
 from whstudio.domain.importing.sources import Row, read_rows
 from whstudio.domain.importing.validate import column_value
@@ -69,10 +67,6 @@ _CONFIDENCE_WORDS = {
 }
 _USERNAME_BAD = re.compile(r"[^A-Za-z0-9_.@-]")
 MAX_TEXT = 100_000
-# An import that moves more tasks than this sends no event per task: the listeners' watch sees
-# the new consensus versions without their notifications and has every open page catch up
-# from the database at once (web/events.py), which a flood of events would only delay.
-NOTIFY_LIMIT = 1_000
 _KEY_USED = "the row's answer key was used for another task"
 
 
@@ -549,123 +543,12 @@ def _payload(answer: dict[str, Any]) -> dict | None:
     return None
 
 
-def _agreement(agreeing: int | None, total: int | None) -> Decimal | None:
-    """round(100.0 * agreeing / total, 2), as the quality rows keep it."""
-    if not total:
-        return None
-    return (Decimal(100 * agreeing) / Decimal(total)).quantize(Decimal("0.01"), ROUND_HALF_UP)
-
-
-async def _load(conn: AsyncConnection, rp: replay.Replay, task_ids: list, user_ids: set) -> None:
-    """The state of the tasks and annotators the file touches, locked (tasks first, then
-    accounts, then counters: each in id order, as the answer path takes them)."""
-    for row in await _rows(conn, "import_answers.lock_tasks", {"tasks": task_ids}):
-        rp.tasks[row["id"]] = replay.Task(
-            id=row["id"],
-            question_id=row["question_id"],
-            question_type=row["question_type"],
-            n=row["n"],
-            status=row["status"],
-            expired=row["expired"],
-            count_model_votes=row["count_model_votes"],
-            threshold=row["threshold"],
-            gold=row["gold"],
-            gold_source=row["gold_source"],
-            count_a=row["count_a"],
-            count_b=row["count_b"],
-            count_tie=row["count_tie"],
-            total=row["total"],
-            weight_a=row["weight_a"],
-            weight_b=row["weight_b"],
-            weight_tie=row["weight_tie"],
-            confidence_sum=row["confidence_sum"],
-            confidence_count=row["confidence_count"],
-            confidence_sum_a=row["confidence_sum_a"],
-            confidence_sum_b=row["confidence_sum_b"],
-            confidence_sum_tie=row["confidence_sum_tie"],
-            time_sum=row["time_sum"],
-            time_count=row["time_count"],
-            ranking_counts=row["ranking_counts"],
-            ranking_weights=row["ranking_weights"],
-            remaining=row["remaining"],
-            was_reached=row["was_reached"],
-        )
-    for row in await _rows(conn, "import_answers.task_answers", {"tasks": task_ids}):
-        task = rp.tasks[row["task_id"]]
-        user = row["user_id"]
-        user_ids.add(user)
-        answer = replay.Answer(
-            id=row["id"],
-            task_id=row["task_id"],
-            user_id=user,
-            version=row["version"],
-            chosen=row["chosen"],
-            payload=row["payload"],
-            confidence=row["confidence"],
-            time_spent=row["time_spent"],
-            in_consensus=row["in_consensus"],
-            vote_weight=row["vote_weight"],
-            is_latest=row["is_latest"],
-        )
-        task.versions[user] = max(task.versions.get(user, 0), answer.version)
-        task.first.setdefault(user, answer)  # rows come in version order
-        if row["nullifier"] is not None:
-            task.nullifiers[user] = row["nullifier"]
-        if row["has_quality"]:
-            answer.quality = replay.Quality(
-                submission_id=answer.id,
-                task_id=task.id,
-                user_id=user,
-                question_type=row["m_question_type"],
-                choice=row["choice"],
-                picked_left=row["picked_left"],
-                gold_correct=row["gold_correct"],
-                gold_source=row["gold_source"],
-                agreed=row["agreed"],
-                others_agreeing=row["others_agreeing"],
-                others_total=row["others_total"],
-                time_spent=row["m_time_spent"],
-                reasons=list(row["outlier_reasons"]),
-                counted=row["counted"],
-            )
-            m = answer.quality
-            if (
-                m.counted
-                and m.choice is not None
-                and m.gold_correct is None
-                and m.others_total is None
-            ):
-                task.waiting.append(m)
-        if answer.is_latest:
-            task.latest[user] = answer
-    users = sorted(user_ids)
-    for row in await _rows(conn, "import_answers.lock_users", {"users": users}):
-        rp.users[row["id"]] = replay.User(
-            id=row["id"],
-            kind=row["kind"],
-            weight=row["weight"],
-            score=row["score"],
-            nullifier=row["nullifier"],
-            last_score=row["last_score"],
-        )
-    for row in await _rows(conn, "import_answers.lock_stats", {"users": users}):
-        rp.users[row["user_id"]].stats = replay.Stats(
-            **{name: row[name] for name in replay.STATS_FIELDS},
-            ds_accuracy=row["ds_accuracy"],
-            ds_labels=row["ds_labels"],
-            accuracy=row["accuracy"],
-            accuracy_low=row["accuracy_low"],
-            accuracy_high=row["accuracy_high"],
-            flags=list(row["flags"]),
-        )
-
-
 async def _given(conn: AsyncConnection, keyed: list, people: dict, created: set) -> dict:
     """(annotator, key) -> task of the rows imported before (none for accounts made now)."""
     users = sorted({people[row.annotator] for row, _, _, _ in keyed} - created)
     if not users:
         return {}
-    found = await _rows(conn, "import_answers.given_keys", {"users": users})
+    found = await replay_store.rows(conn, "import_answers.given_keys", {"users": users})
     wanted = {(people[row.annotator], key) for row, _, _, key in keyed}
     return {
         (r["user_id"], r["key"]): r["task_id"] for r in found if (r["user_id"], r["key"]) in wanted
@@ -687,16 +570,14 @@ async def _replay_and_write(
     if not keyed:
         return
     lap = time.perf_counter()
-    setting = await _rows(conn, "import_answers.bulk_on", {})
+    setting = await replay_store.rows(conn, "import_answers.bulk_on", {})
     now = setting[0]["now"]
     rp = replay.Replay(now, setting[0]["ln_prior_odds"])
-    user_ids = set(people.values())
-    await _load(conn, rp, sorted({task["id"] for _, task, _, _ in keyed}), user_ids)
+    # What will be written: a row imported before adds nothing (and its task is not read);
+    # one the answer path would refuse (its task closed or expired) is reported, and a strict
+    # import stops here.
     given = await _given(conn, keyed, people, created)
-    lap = _lap(report, "load", lap)
-    # What will be written: a row imported before adds nothing; one the answer path would
-    # refuse (its task closed or expired) is reported, and a strict import stops here.
-    plan = []
+    fresh = []
     for row, task, answer, key in keyed:
         user = people[row.annotator]
         earlier = given.get((user, key))
@@ -704,10 +585,17 @@ async def _replay_and_write(
             report.failed.append(ImportIssue(line=row.line, reason=_KEY_USED))
         elif earlier is not None:
             report.answers_existing += 1
-        elif why := rp.refusal(task["id"]):
+        else:
+            fresh.append((row, task["id"], user, answer, key))
+    users = {user for _, _, user, _, _ in fresh}
+    await replay_store.load(conn, rp, sorted({task_id for _, task_id, _, _, _ in fresh}), users)
+    lap = _lap(report, "load", lap)
+    plan = []
+    for row, task_id, user, answer, key in fresh:
+        if why := rp.refusal(task_id):
             report.failed.append(ImportIssue(line=row.line, reason=why))
         else:
-            plan.append((row, task["id"], user, answer, key))
+            plan.append((row, task_id, user, answer, key))
     if strict and report.failed:
         report.failed.sort(key=lambda issue: issue.line)
         raise AnswersRefused(report)
@@ -751,18 +639,12 @@ async def _replay_and_write(
     report.answers_created += len(written)
     lap = _lap(report, "replay and write answers", lap)
     await _write(conn, rp, written, report)
-    await _rows(conn, "import_answers.bulk_off", {})
+    await replay_store.rows(conn, "import_answers.bulk_off", {})
     talked = sorted({a.task_id for a in written if a.payload and "transcript" in a.payload})
     for task_id in talked:
         # as the app does after a transcript: the medoid and its agreement (jiwer)
         await responses_domain.refresh_transcription(conn, task_id)
     _lap(report, "write", lap)
-
-
-async def _rows(conn: AsyncConnection, name: str, params: dict) -> list[dict[str, Any]]:
-    async with conn.cursor(row_factory=dict_row) as cur:
-        await cur.execute(q.QUERIES[name], params)
-        return await cur.fetchall()
 
 
 async def _write(
@@ -771,7 +653,6 @@ async def _write(
     now = rp.now
     lap = time.perf_counter()
     async with conn.cursor() as cur:
-        lap = _lap(report, "write revisions", lap)
         async with cur.copy(q.QUERIES["import_answers.copy_quality"]) as copy:
             for a in written:
                 m = a.quality
@@ -790,7 +671,7 @@ async def _write(
                         m.agreed,
                         m.others_agreeing,
                         m.others_total,
-                        _agreement(m.others_agreeing, m.others_total),
+                        replay_store.agreement(m.others_agreeing, m.others_total),
                         m.time_spent,
                         flagged,
                         m.reasons,
@@ -800,92 +681,13 @@ async def _write(
                     )
                 )
         lap = _lap(report, "write quality", lap)
-        if rp.events:
-            async with cur.copy(q.QUERIES["import_answers.copy_events"]) as copy:
-                for e in rp.events:
-                    await copy.write_row(
-                        (e.user_id, e.task_id, e.submission_id, e.kind, e.delta, e.score, e.reason)
-                    )
-        lap = _lap(report, "write events", lap)
-        await cur.execute(q.QUERIES["import_answers.staging"])
-        async with cur.copy(q.QUERIES["import_answers.copy_staged_quality"]) as copy:
-            for m in rp.moved_qualities:
-                await copy.write_row(
-                    (
-                        m.submission_id,
-                        m.agreed,
-                        m.others_agreeing,
-                        m.others_total,
-                        m.counted,
-                        m.judged_now,
-                    )
-                )
-        async with cur.copy(q.QUERIES["import_answers.copy_staged_stats"]) as copy:
-            for user in rp.users.values():
-                s = user.stats
-                if s is not None and s.changed:
-                    await copy.write_row(
-                        (
-                            user.id,
-                            *(getattr(s, name) for name in replay.STATS_FIELDS),
-                            s.ds_accuracy,
-                            s.ds_labels,
-                            s.accuracy,
-                            s.accuracy_low,
-                            s.accuracy_high,
-                            s.flags,
-                        )
-                    )
-        async with cur.copy(q.QUERIES["import_answers.copy_staged_users"]) as copy:
-            for user in rp.users.values():
-                if user.moved:
-                    await copy.write_row((user.id, user.score, user.weight))
-        async with cur.copy(q.QUERIES["import_answers.copy_staged_consensus"]) as copy:
-            for t in rp.tasks.values():
-                if t.moved:
-                    await copy.write_row(
-                        (
-                            t.id,
-                            t.count_a,
-                            t.count_b,
-                            t.count_tie,
-                            t.total,
-                            t.weight_a,
-                            t.weight_b,
-                            t.weight_tie,
-                            t.confidence_sum,
-                            t.confidence_count,
-                            t.confidence_sum_a,
-                            t.confidence_sum_b,
-                            t.confidence_sum_tie,
-                            t.time_sum,
-                            t.time_count,
-                            t.ranking_counts,
-                            t.ranking_weights,
-                        )
-                    )
-        async with cur.copy(q.QUERIES["import_answers.copy_staged_leases"]) as copy:
-            for pair in sorted({(a.task_id, a.user_id) for a in written}):
-                await copy.write_row(pair)
-        lap = _lap(report, "stage", lap)
-        for name in ("apply_quality", "apply_stats", "apply_users", "apply_leases"):
-            await cur.execute(q.QUERIES[f"import_answers.{name}"])
-        lap = _lap(report, "apply quality, stats, users, leases", lap)
-        await cur.execute(q.QUERIES["import_answers.count_tasks"], {"sign": -1})
-        moved = await _rows(conn, "import_answers.apply_consensus", {})
-        await cur.execute(q.QUERIES["import_answers.count_tasks"], {"sign": 1})
-        lap = _lap(report, "apply consensus", lap)
-        events = [
-            {**r, "reached_changed": r["consensus_reached"] != rp.tasks[r["task_id"]].was_reached}
-            for r in moved
-        ]
-        if 0 < len(events) <= NOTIFY_LIMIT:
-            await cur.execute(
-                q.QUERIES["import_answers.notify"],
-                {"events": Jsonb(json.loads(json.dumps(events, default=str)))},
-            )
-        lap = _lap(report, "notify", lap)
+    laps: dict[str, float] = {}
+    await replay_store.write_moved(
+        conn, rp, sorted({(a.task_id, a.user_id) for a in written}), laps
+    )
+    for name, seconds in laps.items():
+        report.seconds[name] = seconds
+    async with conn.cursor() as cur:
         await cur.execute(
             q.QUERIES["import_answers.answer_webhooks"], {"ids": [a.id for a in written]}
         )
-        await cur.execute(q.QUERIES["import_answers.unstage"])

@@ -75,6 +75,7 @@ class Task:
     first: dict[UUID, Answer] = field(default_factory=dict)  # user -> first version
     nullifiers: dict[UUID, str] = field(default_factory=dict)  # user -> latest nullifier
     waiting: list[Quality] = field(default_factory=list)  # rows a settle gives a verdict
+    answers: list[Answer] = field(default_factory=list)  # the answers there before, all versions
 
 
 @dataclass(slots=True)
@@ -269,6 +270,7 @@ class Replay:
         self.users: dict[UUID, User] = {}
         self.answers: list[Answer] = []  # the new ones, in order
         self.moved_qualities: list[Quality] = []  # existing quality rows the file moved
+        self.moved_answers: list[Answer] = []  # existing answers moved in or out of consensus
         self.events: list[Event] = []
         self._ids = _Ids()
         self.nullifier_of: dict[UUID, str | None] = {}  # new answer -> its nullifier
@@ -396,17 +398,37 @@ class Replay:
             self.moved_qualities.append(m)
         m.changed = True
 
-    def _uncounted(self, m: Quality) -> None:
-        """A quality row stops counting (its answer was revised)."""
+    def _recount(self, m: Quality, counted: bool) -> None:
+        """A quality row starts or stops counting (its answer was revised, or moved in or out
+        of consensus): the quality rows' trigger on UPDATE OF counted."""
+        was = m.counted
         self._moving(m)
-        m.counted = False
-        self._apply_row(m, -1)
-        reason = None
-        if m.gold_correct is not None or m.agreed is not None:
-            reason = "revised an answer: its earlier verdict no longer counts"
-        self.reputation_update(
-            self.users[m.user_id], "revision", reason, m.task_id, m.submission_id
-        )
+        if was:
+            self._apply_row(m, -1)
+        m.counted = counted
+        user = self.users[m.user_id]
+        if counted:
+            self._apply_row(m, 1)
+            if m.gold_correct is not None and not was:
+                s = self._stats(user)
+                s.gold_fail_streak = 0 if m.gold_correct else s.gold_fail_streak + 1
+        if was == counted:
+            return
+        if counted:
+            kind = (
+                "adjudication"
+                if m.gold_source == "adjudication"
+                else "gold"
+                if m.gold_correct is not None
+                else "agreement"
+            )
+            reason = quality_reason(m)
+        else:
+            kind = "revision"
+            reason = None
+            if m.gold_correct is not None or m.agreed is not None:
+                reason = "revised an answer: its earlier verdict no longer counts"
+        self.reputation_update(user, kind, reason, m.task_id, m.submission_id)
 
     # --- consensus (migrations' consensus_apply_vote and quality_settle_v1) ------------------
 
@@ -476,6 +498,34 @@ class Replay:
 
     # --- one answer ------------------------------------------------------------------------
 
+    def change_rule(
+        self, task_id: UUID, *, threshold: int | None, rebuilt: bool, count_model_votes: bool | None
+    ) -> None:
+        """A task's rule changed, as tasks_sync_consensus takes it: the consensus recomputed
+        under the new rule (settling the task if it now has its answers), then, where model
+        judges' votes start or stop counting, each of their answers moved in or out."""
+        task = self.tasks[task_id]
+        if rebuilt:
+            before = task.remaining
+            task.threshold = threshold if threshold is not None else task.threshold
+            task.remaining = max(task.threshold - task.total, 0)
+            task.moved = True
+            if before > 0 and task.remaining == 0:
+                self._settle(task)
+        if count_model_votes is None or count_model_votes == task.count_model_votes:
+            return
+        task.count_model_votes = count_model_votes
+        for a in sorted(task.answers, key=lambda a: (a.user_id, a.version)):
+            if self.users[a.user_id].kind != "model" or a.in_consensus == count_model_votes:
+                continue
+            was = a.is_latest and a.in_consensus
+            a.in_consensus = count_model_votes
+            self.moved_answers.append(a)
+            if a.is_latest:
+                self._vote(task, a, 1 if count_model_votes else -1)
+            if was != (a.is_latest and a.in_consensus) and a.quality is not None:
+                self._recount(a.quality, a.is_latest and a.in_consensus)
+
     def refusal(self, task_id: UUID) -> str | None:
         """Why the answer path would refuse an answer to the task, if it would."""
         task = self.tasks[task_id]
@@ -506,7 +556,7 @@ class Replay:
                 self._vote(task, previous, -1)
                 m = previous.quality
                 if m is not None and m.counted:
-                    self._uncounted(m)
+                    self._recount(m, False)
         version = task.versions.get(user_id, 0) + 1
         answer = Answer(
             id=self._ids.next(),

@@ -1,3 +1,4 @@
+-- squawk-ignore-file ban-drop-function -- only in the migrate:down half, which removes what the up half added
 -- squawk-ignore-file ban-drop-constraint -- the two foreign keys dropped duplicate the guarantee of the quality row's key to its answer (see below); the down half drops nothing else
 -- squawk-ignore-file require-concurrent-index-deletion -- a revision runs in a transaction, where CONCURRENTLY is impossible; dropping an index takes only a moment's lock
 -- squawk-ignore-file constraint-missing-not-valid -- only in the migrate:down half, which puts back what the up half removed on rows that still satisfy it
@@ -59,6 +60,13 @@ CREATE TRIGGER response_consensus_count_update AFTER UPDATE ON response_consensu
         AND current_setting('whstudio.bulk_answers', true) IS DISTINCT FROM 'on')
     EXECUTE FUNCTION response_consensus_count();
 
+-- A rule change of many tasks is replayed the same way (domain/tasks.change_rules).
+DROP TRIGGER tasks_sync_consensus ON tasks;
+CREATE TRIGGER tasks_sync_consensus AFTER UPDATE OF status, priority, question_id, consensus_threshold,
+        min_agreement_percentage, allow_tie, count_model_votes ON tasks
+    FOR EACH ROW WHEN (current_setting('whstudio.bulk_answers', true) IS DISTINCT FROM 'on')
+    EXECUTE FUNCTION tasks_sync_consensus();
+
 -- A quality row's own keys to its task and annotator: it belongs to its answer
 -- (submission_id, ON DELETE CASCADE), whose keys to the task and the annotator already hold
 -- (both cascade), so these two checked nothing new and cost every answer, imported or sent,
@@ -70,16 +78,23 @@ DROP INDEX response_quality_metrics_user_idx;
 
 -- A task without gold or an adjudication has no gold answer. It was
 -- {"ranking": null}, and answer_matches compared a ranking with that JSON null: false, so
--- every ranking answer on a task without gold counted as a failed gold check.
+-- every ranking answer on a task without gold counted as a failed gold check. The question's
+-- gold as an answer is its own function, which the answers import reads for many tasks in one
+-- statement.
+CREATE FUNCTION gold_answer(qtype text, gold_standard jsonb) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+SELECT CASE WHEN gold_standard IS NOT NULL THEN
+    CASE qtype
+    WHEN 'pairwise_ab' THEN jsonb_build_object('chosen_response', gold_standard)
+    WHEN 'ranking' THEN jsonb_build_object('ranking', gold_standard)
+    WHEN 'text_generation' THEN jsonb_build_object('text', gold_standard)
+    ELSE jsonb_build_object('transcript', gold_standard) END END
+$$;
+
 CREATE OR REPLACE FUNCTION task_gold(p_task uuid, OUT gold jsonb, OUT source text) RETURNS record
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
-    SELECT coalesce(a.final_answer, CASE WHEN q.gold_standard IS NOT NULL THEN
-               CASE q.question_type
-               WHEN 'pairwise_ab' THEN jsonb_build_object('chosen_response', q.gold_standard)
-               WHEN 'ranking' THEN jsonb_build_object('ranking', q.gold_standard)
-               WHEN 'text_generation' THEN jsonb_build_object('text', q.gold_standard)
-               ELSE jsonb_build_object('transcript', q.gold_standard) END END),
+    SELECT coalesce(a.final_answer, gold_answer(q.question_type, q.gold_standard)),
            CASE WHEN a.task_id IS NOT NULL THEN 'adjudication'
                 WHEN q.gold_standard IS NOT NULL THEN 'gold' END
       INTO gold, source
@@ -143,6 +158,12 @@ ALTER TABLE response_quality_metrics
         FOREIGN KEY (user_id) REFERENCES users (id) ON DELETE CASCADE;
 CREATE INDEX response_quality_metrics_user_idx ON response_quality_metrics (user_id);
 
+DROP TRIGGER tasks_sync_consensus ON tasks;
+CREATE TRIGGER tasks_sync_consensus AFTER UPDATE OF status, priority, question_id, consensus_threshold,
+        min_agreement_percentage, allow_tie, count_model_votes ON tasks
+    FOR EACH ROW
+    EXECUTE FUNCTION tasks_sync_consensus();
+
 CREATE OR REPLACE FUNCTION task_gold(p_task uuid, OUT gold jsonb, OUT source text) RETURNS record
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
@@ -160,3 +181,4 @@ BEGIN
      WHERE t.id = p_task;
 END
 $$;
+DROP FUNCTION gold_answer(text, jsonb);
