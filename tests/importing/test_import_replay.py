@@ -79,8 +79,8 @@ def _answer(rng: random.Random, ref: str, tie: bool):
         rng.shuffle(order)
         return order
     if ref.startswith("text"):
-        return rng.choice(["An essay.", "A poem."])
-    return rng.choice(["hello world", "hello  World", "jello world"])
+        return rng.choice(["An essay.", 'A "poem"\twith\na back\\slash, 100% café'])
+    return rng.choice(["hello world", "hello  World", "jello\tworld"])
 
 
 def scenario(seed: int, timed: bool) -> dict:

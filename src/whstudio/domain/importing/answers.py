@@ -615,6 +615,7 @@ async def _replay_and_write(
         # The answers go to the server as the replay makes them: it stores one part while the
         # replay works out the next.
         async with cur.copy(q.QUERIES["import_answers.copy_answers"]) as copy:
+            out = replay_store.TextCopy(copy)
             for i, (row, task_id, user, answer, key) in enumerate(plan):
                 a = rp.submit(
                     task_id,
@@ -625,17 +626,27 @@ async def _replay_and_write(
                     row.time_spent_seconds,
                 )
                 written.append(a)
-                await copy.write_row(
-                    (
-                        a.id, task_id, user, rp.tasks[task_id].question_id, a.version,
-                        last[(task_id, user)] == i, a.chosen, a.confidence, a.time_spent,
-                        None if a.payload is None else Jsonb(a.payload), key,
-                        rp.nullifier_of.get(a.id), row.created_at or now, now, a.vote_weight,
-                        a.in_consensus,
-                    )
-                )  # fmt: skip
+                await out.row(
+                    a.id,
+                    task_id,
+                    user,
+                    rp.tasks[task_id].question_id,
+                    a.version,
+                    last[(task_id, user)] == i,
+                    a.chosen,
+                    a.confidence,
+                    a.time_spent,
+                    a.payload,
+                    key,
+                    rp.nullifier_of.get(a.id),
+                    row.created_at or now,
+                    now,
+                    a.vote_weight,
+                    a.in_consensus,
+                )
                 if on_progress and (i + 1) % 1000 == 0:
                     on_progress(1000)
+            await out.flush()
     report.answers_created += len(written)
     lap = _lap(report, "replay and write answers", lap)
     await _write(conn, rp, written, report)
@@ -654,32 +665,32 @@ async def _write(
     lap = time.perf_counter()
     async with conn.cursor() as cur:
         async with cur.copy(q.QUERIES["import_answers.copy_quality"]) as copy:
+            out = replay_store.TextCopy(copy)
             for a in written:
                 m = a.quality
                 assert m is not None
                 flagged = bool(m.reasons)
-                await copy.write_row(
-                    (
-                        m.submission_id,
-                        m.task_id,
-                        m.user_id,
-                        m.question_type,
-                        m.choice,
-                        m.picked_left,
-                        m.gold_correct,
-                        m.gold_source,
-                        m.agreed,
-                        m.others_agreeing,
-                        m.others_total,
-                        replay_store.agreement(m.others_agreeing, m.others_total),
-                        m.time_spent,
-                        flagged,
-                        m.reasons,
-                        flagged,
-                        m.counted,
-                        now,
-                    )
+                await out.row(
+                    m.submission_id,
+                    m.task_id,
+                    m.user_id,
+                    m.question_type,
+                    m.choice,
+                    m.picked_left,
+                    m.gold_correct,
+                    m.gold_source,
+                    m.agreed,
+                    m.others_agreeing,
+                    m.others_total,
+                    replay_store.agreement(m.others_agreeing, m.others_total),
+                    m.time_spent,
+                    flagged,
+                    m.reasons,
+                    flagged,
+                    m.counted,
+                    now,
                 )
+            await out.flush()
         lap = _lap(report, "write quality", lap)
     laps: dict[str, float] = {}
     await replay_store.write_moved(

