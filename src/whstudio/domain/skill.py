@@ -22,15 +22,24 @@ def skill_rows(
     fit: aggregation.DawidSkeneFit, labels: aggregation.Labels, user_ids: np.ndarray
 ) -> list[dict[str, Any]]:
     """Per annotator: the confusion matrix (true class x given label), the expected accuracy
-    under the fitted class priors, and the number of answers the estimate rests on."""
+    under the fitted class priors, the number of answers the estimate rests on, and how many of
+    them the fit expects right."""
     counts = np.bincount(labels.worker, minlength=labels.n_workers)
     accuracy = np.einsum("k,wkk->w", fit.priors / fit.priors.sum(), fit.confusion)
+    # how many of each annotator's answers the fit expects right: the posterior probability
+    # that each answer's task truly is the label given, summed (the reputation's evidence)
+    expected = np.bincount(
+        labels.worker,
+        weights=fit.posteriors[labels.task, labels.label],
+        minlength=labels.n_workers,
+    )
     return [
         {
             "user_id": str(uuid.UUID(bytes=bytes(user_ids[w]))),
             "confusion": np.round(fit.confusion[w], 6).tolist(),
             "accuracy": float(np.clip(accuracy[w], 0.0, 1.0)),
             "labels": int(counts[w]),
+            "expected_correct": float(expected[w]),
         }
         for w in range(labels.n_workers)
     ]

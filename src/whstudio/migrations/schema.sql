@@ -1062,7 +1062,7 @@ BEGIN
     sd := sqrt(a * b / ((a + b) ^ 2 * (a + b + 1)));
     low := greatest(0, accuracy - 1.96 * sd);
     high := least(1, accuracy + 1.96 * sd);
-    score := round(1000 * low)::integer;
+    score := round(1000 * accuracy)::integer;
     weight := least(10, greatest(0.01, ln(accuracy / (1 - accuracy)) / ln(7.0 / 3.0)));
 END
 $$;
@@ -1806,6 +1806,7 @@ CREATE TABLE public.annotator_skill (
     labels integer NOT NULL,
     run_id uuid NOT NULL,
     computed_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    expected_correct double precision,
     CONSTRAINT annotator_skill_accuracy_check CHECK (((accuracy >= (0)::double precision) AND (accuracy <= (1)::double precision))),
     CONSTRAINT annotator_skill_confusion_check CHECK ((jsonb_typeof(confusion) = 'array'::text)),
     CONSTRAINT annotator_skill_labels_check CHECK ((labels >= 0)),

@@ -146,18 +146,25 @@ UPDATE annotator_stats SET ds_accuracy = NULL, ds_labels = NULL
  WHERE ds_accuracy IS NOT NULL OR ds_labels IS NOT NULL;
 
 -- name: store_skill
-INSERT INTO annotator_skill (user_id, method, classes, confusion, accuracy, labels, run_id)
-SELECT x.user_id, %(method)s, %(classes)s, x.confusion, x.accuracy, x.labels, %(run_id)s
+INSERT INTO annotator_skill (user_id, method, classes, confusion, accuracy, labels, run_id,
+                             expected_correct)
+SELECT x.user_id, %(method)s, %(classes)s, x.confusion, x.accuracy, x.labels, %(run_id)s,
+       x.expected_correct
   FROM jsonb_to_recordset(%(rows)s) AS x(user_id uuid, confusion jsonb, accuracy double precision,
-                                         labels integer)
+                                         labels integer, expected_correct double precision)
   JOIN users u ON u.id = x.user_id
 ON CONFLICT (user_id, method) DO UPDATE
    SET classes = excluded.classes, confusion = excluded.confusion, accuracy = excluded.accuracy,
-       labels = excluded.labels, run_id = excluded.run_id, computed_at = CURRENT_TIMESTAMP;
+       labels = excluded.labels, run_id = excluded.run_id,
+       expected_correct = excluded.expected_correct, computed_at = CURRENT_TIMESTAMP;
 
 -- name: stats_from_skill
+-- The reputation's Dawid-Skene evidence: the share of an annotator's answers the fit expects
+-- right (its posterior over each task's truth), else the skill's expected accuracy.
 INSERT INTO annotator_stats (user_id, ds_accuracy, ds_labels)
-SELECT user_id, accuracy, labels FROM annotator_skill WHERE method = 'dawid_skene'
+SELECT user_id,
+       least(1, greatest(0, coalesce(expected_correct / nullif(labels, 0), accuracy))), labels
+  FROM annotator_skill WHERE method = 'dawid_skene'
 ON CONFLICT (user_id) DO UPDATE
    SET ds_accuracy = excluded.ds_accuracy, ds_labels = excluded.ds_labels;
 

@@ -294,7 +294,7 @@ class Replay:
         sd = math.sqrt(a * b / (math.pow(a + b, 2) * (a + b + 1)))
         low = max(0.0, accuracy - 1.96 * sd)
         high = min(1.0, accuracy + 1.96 * sd)
-        score = round(1000 * low)
+        score = round(1000 * accuracy)
         weight = min(10.0, max(0.01, math.log(accuracy / (1 - accuracy)) / self.ln_prior_odds))
         return accuracy, low, high, score, weight
 
