@@ -25,7 +25,6 @@ import asyncio
 import io
 import json
 import random
-import re
 import time
 import uuid
 from pathlib import Path
@@ -34,6 +33,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
+from benchmarks import report
 from benchmarks.common import (
     RESULTS_DIR,
     ROOT,
@@ -44,8 +44,6 @@ from benchmarks.common import (
 )
 
 DB_NAME = "whs_bench_import_answers"
-SECTION_START = "<!-- import_answers:start -->"
-SECTION_END = "<!-- import_answers:end -->"
 
 
 def crowd_csv(answers: int, items: int, workers: int, seed: int = 7) -> tuple[bytes, dict]:
@@ -236,10 +234,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 
 def render(r: dict[str, Any]) -> str:
     m, c, first, again, base = r["machine"], r["crowd"], r["import"], r["again"], r["baseline"]
-    phases = ", ".join(f"{k} {v:.1f} s" for k, v in first["phases"].items())
+    phases = ", ".join(
+        f"{k} {v:.1f} s" for k, v in first["phases"].items() if k not in ("write", "transcripts")
+    )
     return "\n".join(
         [
-            SECTION_START,
             f"## Answers import (issue 20): a crowd set's CSV of {c['answers']:,} answers",
             "",
             f"Measured {m['date']} on {m['cpu']} ({m['cores']} cores, {m['ram']}),"
@@ -270,30 +269,43 @@ def render(r: dict[str, Any]) -> str:
             f" {r['state']['verdicts']:,} agreement verdicts,"
             f" {r['state']['reputation_events']:,} reputation events,"
             f" {r['state']['tasks_reached']:,} tasks with consensus.",
-            SECTION_END,
+            "",
+            "**The goal, 20,000 answers/s, is not met.** What bounds it is PostgreSQL's own"
+            " cost of the rows an answer leaves: the baseline above stores the answers alone,"
+            f" at {base['rows_per_s']:,.0f}/s ({1e6 / base['rows_per_s']:.0f} µs of the server"
+            " per answer: its four unique and six other indexes, its three foreign keys), and"
+            " the import must also write a quality row per answer"
+            f" ({first['phases'].get('write quality', 0):.1f} s) and a reputation event per"
+            f" verdict ({first['phases'].get('write events', 0):.1f} s), and update every task's"
+            f" consensus row ({first['phases'].get('apply consensus', 0):.1f} s). The replay"
+            " itself (the triggers' rules in Python) runs while the server stores the answers;"
+            " reading and checking the file and resolving its rows take"
+            f" {first['read_and_check_seconds'] + first['phases'].get('resolve', 0):.1f} s. So"
+            " the import runs at about a quarter of the speed of a bare COPY of its answers,"
+            " and 20,000/s would need the server to store an answer with all it moves in under"
+            " 50 µs, less than the bare COPY of the answer alone takes here.",
         ]
     )
 
 
 def write_section(text: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    current = path.read_text(encoding="utf-8")
-    pattern = re.compile(re.escape(SECTION_START) + ".*?" + re.escape(SECTION_END), re.DOTALL)
-    if pattern.search(current):
-        current = pattern.sub(lambda _: text, current)
-    else:
-        current = current.rstrip() + "\n\n" + text + "\n"
-    path.write_text(current, encoding="utf-8")
+    report.put_section(ROOT / "BENCHMARKS.md", "import_answers", text)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--render", action="store_true", help="write BENCHMARKS.md from the last results"
+    )
     parser.add_argument("--answers", type=int, default=1_000_000)
     parser.add_argument("--items", type=int, default=200_000)
     parser.add_argument("--workers", type=int, default=2_000)
     parser.add_argument("--database-url")
     parser.add_argument("--no-write", action="store_true", help="print, do not write files")
     args = parser.parse_args(argv)
+    if args.render:
+        write_section(render(json.loads((RESULTS_DIR / "import_answers.json").read_text())))
+        return 0
     result = run(args)
     print(json.dumps(result, indent=2, default=str))
     if not args.no_write:

@@ -21,7 +21,6 @@ import asyncio
 import io
 import json
 import random
-import re
 import statistics
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ import psycopg
 from psycopg.rows import dict_row
 from scipy import stats as scipy_stats
 
+from benchmarks import report
 from benchmarks.common import (
     RESULTS_DIR,
     ROOT,
@@ -40,8 +40,6 @@ from benchmarks.common import (
     scratch_server,
 )
 
-SECTION_START = "<!-- reputation_ranking:start -->"
-SECTION_END = "<!-- reputation_ranking:end -->"
 SCORES = ("reputation score", "reputation accuracy", "Dawid–Skene skill", "crowd-kit skill")
 
 
@@ -179,7 +177,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
 def render(r: dict[str, Any]) -> str:
     m = r["machine"]
     lines = [
-        SECTION_START,
         "## Ranking annotators by true accuracy (issue 20)",
         "",
         f"Measured {m['date']}; `python -m benchmarks.reputation_ranking --seeds"
@@ -200,19 +197,12 @@ def render(r: dict[str, Any]) -> str:
             f" {run_['largest_load']:,} | {run_['under_10']} | {cells} |"
         )
     means = " | ".join(f"**{r['mean'][s]:.3f}**" for s in SCORES)
-    lines += ["| mean | | | | | " + means + " |", SECTION_END]
+    lines += ["| mean | | | | | " + means + " |"]
     return "\n".join(lines)
 
 
 def write_section(text: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    current = path.read_text(encoding="utf-8")
-    pattern = re.compile(re.escape(SECTION_START) + ".*?" + re.escape(SECTION_END), re.DOTALL)
-    if pattern.search(current):
-        current = pattern.sub(lambda _: text, current)
-    else:
-        current = current.rstrip() + "\n\n" + text + "\n"
-    path.write_text(current, encoding="utf-8")
+    report.put_section(ROOT / "BENCHMARKS.md", "reputation_ranking", text)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -651,11 +651,12 @@ async def _replay_and_write(
     lap = _lap(report, "replay and write answers", lap)
     await _write(conn, rp, written, report)
     await replay_store.rows(conn, "import_answers.bulk_off", {})
+    lap = time.perf_counter()
     talked = sorted({a.task_id for a in written if a.payload and "transcript" in a.payload})
     for task_id in talked:
         # as the app does after a transcript: the medoid and its agreement (jiwer)
         await responses_domain.refresh_transcription(conn, task_id)
-    _lap(report, "write", lap)
+    _lap(report, "transcripts", lap)
 
 
 async def _write(
