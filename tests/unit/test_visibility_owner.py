@@ -70,8 +70,10 @@ ALLOWED = {
     ("domain/export.py", "<module>"): Allowed(
         "staff", "the export's column list: the admin export API and page, and the CLI"
     ),
-    ("domain/importing/answers.py", "*"): Allowed(
-        "staff", "the answers import (admin API and CLI) loads and writes the consensus counts"
+    ("domain/importing/replay_store.py", "*"): Allowed(
+        "staff",
+        "the replay's state, read and written for the answers import and bulk rule changes"
+        " (admin API and CLI); nothing of it is returned to a caller",
     ),
     ("*simulat*", "*"): Allowed(
         "offline", "the crowd simulator answers as an annotator does, in the labels shown"

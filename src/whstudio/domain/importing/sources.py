@@ -19,6 +19,11 @@ from whstudio.schemas import ImportIssue
 
 Row = tuple[int, Any]
 SUFFIXES = (".jsonl", ".json", ".csv", ".parquet")
+MAX_DEPTH = 32  # nesting of objects and arrays in one row: real rows need a handful
+# A CSV cell may be as long as the largest file an import takes; what is too long for its field
+# is then refused with its row by the field's own check (the csv module's default, 131,072
+# characters, stopped the whole file with an error).
+csv.field_size_limit(64 * 1024 * 1024)
 
 
 class Unreadable(Exception):
@@ -45,6 +50,8 @@ def jsonl_rows(text: str) -> tuple[list[Row], list[ImportIssue]]:
             rows.append((number, json.loads(raw)))
         except json.JSONDecodeError as exc:
             failed.append(ImportIssue(line=number, reason=f"not valid JSON: {exc.msg}"))
+        except RecursionError:
+            failed.append(ImportIssue(line=number, reason=_TOO_DEEP))
     return rows, failed
 
 
@@ -56,6 +63,8 @@ def json_rows(text: str, *, noun: str) -> list[Row]:
         raise Unreadable(
             ImportIssue(line=exc.lineno, reason=f"not valid JSON: {exc.msg}")
         ) from None
+    except RecursionError:
+        raise Unreadable(ImportIssue(line=1, reason=_TOO_DEEP)) from None
     if not isinstance(data, list):
         raise Unreadable(ImportIssue(line=1, reason=f"a .json file must hold an array of {noun}"))
     return list(enumerate(data, start=1))
@@ -72,12 +81,51 @@ def csv_rows(
     failed: list[ImportIssue] = []
     if blank_header_is_empty and not reader.fieldnames:
         return rows, failed
-    for row in reader:
-        if None in row:
-            failed.append(ImportIssue(line=reader.line_num, reason="more cells than headers"))
-        else:
-            rows.append((reader.line_num, row))
+    try:
+        for row in reader:
+            if None in row:
+                failed.append(ImportIssue(line=reader.line_num, reason="more cells than headers"))
+            else:
+                rows.append((reader.line_num, row))
+    except csv.Error as exc:  # the rest of the file cannot be told apart: it stops here
+        failed.append(ImportIssue(line=reader.line_num, reason=f"not readable CSV: {exc}"))
     return rows, failed
+
+
+_TOO_DEEP = f"nested deeper than {MAX_DEPTH} levels"
+
+
+def _depth_and_nul(value: Any) -> str | None:
+    """Why a row cannot be stored as it is read, if it cannot: nested too deep for any field,
+    or text with a NUL character, which PostgreSQL's text and JSON refuse."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "contains a NUL character (\\u0000), which text cannot hold"
+        elif isinstance(item, dict | list):
+            if depth > MAX_DEPTH:
+                return _TOO_DEEP
+            values = item.values() if isinstance(item, dict) else item
+            keys = item.keys() if isinstance(item, dict) else ()
+            stack.extend((v, depth + 1) for v in values)
+            stack.extend((k, depth) for k in keys)
+    return None
+
+
+def storable(rows: list[Row], failed: list[ImportIssue]) -> tuple[list[Row], list[ImportIssue]]:
+    """The rows that can be stored as read; the others join `failed` with the reason."""
+    kept: list[Row] = []
+    failed = list(failed)
+    for number, row in rows:
+        why = _depth_and_nul(row)
+        if why is None:
+            kept.append((number, row))
+        else:
+            failed.append(ImportIssue(line=number, reason=why))
+    failed.sort(key=lambda issue: issue.line)
+    return kept, failed
 
 
 def parquet_rows(data: bytes) -> list[Row]:
@@ -105,17 +153,17 @@ def read_rows(data: bytes, filename: str) -> tuple[list[Row], list[ImportIssue]]
     suffix = Path(filename).suffix.lower()
     try:
         if suffix == ".parquet":
-            return parquet_rows(data), []
+            return storable(parquet_rows(data), [])
         try:
             text = data.decode("utf-8-sig")
         except UnicodeDecodeError:
             raise Unreadable(ImportIssue(line=0, reason="the file is not UTF-8 text")) from None
         if suffix == ".jsonl":
-            return jsonl_rows(text)
+            return storable(*jsonl_rows(text))
         if suffix == ".json":
-            return json_rows(text, noun="rows"), []
+            return storable(json_rows(text, noun="rows"), [])
         if suffix == ".csv":
-            return csv_rows(text)
+            return storable(*csv_rows(text))
         raise _unsupported(suffix, ", ".join(SUFFIXES))
     except Unreadable as exc:
         return [], [exc.issue]
@@ -126,9 +174,9 @@ def read_pairs_text(text: str, filename: str) -> tuple[list[Row], list[ImportIss
     the demo sample), .jsonl or .csv; raise Unreadable for a file that cannot be read at all."""
     suffix = Path(filename).suffix.lower()
     if suffix == ".json":
-        return json_rows(text, noun="items"), []
+        return storable(json_rows(text, noun="items"), [])
     if suffix == ".jsonl":
-        return jsonl_rows(text)
+        return storable(*jsonl_rows(text))
     if suffix == ".csv":
-        return csv_rows(text, blank_header_is_empty=True)
+        return storable(*csv_rows(text, blank_header_is_empty=True))
     raise _unsupported(suffix, ".json, .jsonl or .csv")
