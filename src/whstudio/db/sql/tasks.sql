@@ -83,12 +83,7 @@ WITH picked AS (
 -- include: tasks.rules_picked
 ), changed AS (
     UPDATE tasks t
-       SET consensus_threshold = coalesce(%(consensus_threshold)s, t.consensus_threshold),
-           min_agreement_percentage = coalesce(%(min_agreement_percentage)s,
-                                               t.min_agreement_percentage),
-           allow_tie = coalesce(%(allow_tie)s, t.allow_tie),
-           count_model_votes = coalesce(%(count_model_votes)s, t.count_model_votes),
-           priority = coalesce(%(priority)s, t.priority)
+-- include: tasks.new_rule
       FROM picked p
      WHERE t.id = p.id AND p.changes
     RETURNING t.id
@@ -127,16 +122,20 @@ SELECT * FROM (
 -- include: tasks.rules_picked
 ) p ORDER BY p.id;
 
--- name: set_rules_of
--- The new rule of the tasks picked (their consensus rows already locked), with the rule each
--- had before: the per-task trigger stands aside (whstudio.bulk_answers) for the replay.
-UPDATE tasks t
+-- name: new_rule
+-- A rule change's assignments: each given part of the rule, the task's own where not given.
    SET consensus_threshold = coalesce(%(consensus_threshold)s, t.consensus_threshold),
        min_agreement_percentage = coalesce(%(min_agreement_percentage)s,
                                            t.min_agreement_percentage),
        allow_tie = coalesce(%(allow_tie)s, t.allow_tie),
        count_model_votes = coalesce(%(count_model_votes)s, t.count_model_votes),
        priority = coalesce(%(priority)s, t.priority)
+
+-- name: set_rules_of
+-- The new rule of the tasks picked (their consensus rows already locked), with the rule each
+-- had before: the per-task trigger stands aside (whstudio.bulk_answers) for the replay.
+UPDATE tasks t
+-- include: tasks.new_rule
   FROM tasks old
  WHERE t.id = ANY (%(ids)s::uuid[]) AND old.id = t.id
 RETURNING t.id, t.consensus_threshold AS threshold, t.count_model_votes,
