@@ -315,3 +315,26 @@ async def test_revisions_without_times_fractions_and_accounts_people_use(conn):
         conn, taken, source="t.jsonl", dataset="crowd", annotator_prefix="crowd."
     )
     assert prefixed.answers_created == 1
+
+
+async def test_an_import_outside_a_transaction_makes_its_own(db_url):
+    """The import's setting and its writes share one transaction even when the caller has
+    none (autocommit): the per-answer triggers never count an imported answer a second time."""
+    async with await psycopg.AsyncConnection.connect(
+        db_url, row_factory=dict_row, autocommit=True
+    ) as conn:
+        await _items(conn, 4)
+        checked = answers.check_answers_file(_csv(crowd(seed=3, n_items=4)), "crowd.csv")
+        report = await answers.store_answers(
+            conn, checked, source="crowd.csv", dataset="crowd",
+            labels=answers.parse_labels(["yes=A", "no=B"]),
+        )  # fmt: skip
+        assert report.answers_created == 12
+        [row] = await _rows(
+            conn,
+            "SELECT sum(total_responses) AS n, sum(count_a + count_b) AS ab"
+            " FROM response_consensus",
+        )
+        assert (row["n"], row["ab"]) == (12, 12)
+        [setting] = await _rows(conn, "SELECT current_setting('whstudio.bulk_answers', true) s")
+        assert setting["s"] in (None, "", "off")

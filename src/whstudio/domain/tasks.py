@@ -274,29 +274,30 @@ async def _change_rules_set_based(
     locked, in id order as the triggers would take them, and written set-based."""
     from whstudio.domain.importing import replay, replay_store
 
-    setting = await replay_store.rows(conn, "import_answers.bulk_on", {})
-    rp = replay.Replay(setting[0]["now"], setting[0]["ln_prior_odds"])
-    await replay_store.load(conn, rp, task_ids, set())
-    changed = await replay_store.rows(conn, "tasks.set_rules_of", {**params, "ids": task_ids})
-    for row in sorted(changed, key=lambda r: r["id"]):
-        rp.change_rule(
-            row["id"],
-            threshold=row["threshold"],
-            rebuilt=row["rebuilt"],
-            count_model_votes=row["count_model_votes"] if row["models_moved"] else None,
-        )
-    await q.execute(conn, "tasks.sync_priority", {"ids": task_ids})
-    if rp.moved_answers:
-        await q.execute(
-            conn,
-            "import_answers.moved_in_consensus",
-            {
-                "ids": [a.id for a in rp.moved_answers],
-                "flags": [a.in_consensus for a in rp.moved_answers],
-            },
-        )
-    await replay_store.write_moved(conn, rp)
-    await replay_store.rows(conn, "import_answers.bulk_off", {})
+    async with replay_store.own_transaction(conn):
+        setting = await replay_store.rows(conn, "import_answers.bulk_on", {})
+        rp = replay.Replay(setting[0]["now"], setting[0]["ln_prior_odds"])
+        await replay_store.load(conn, rp, task_ids, set())
+        changed = await replay_store.rows(conn, "tasks.set_rules_of", {**params, "ids": task_ids})
+        for row in sorted(changed, key=lambda r: r["id"]):
+            rp.change_rule(
+                row["id"],
+                threshold=row["threshold"],
+                rebuilt=row["rebuilt"],
+                count_model_votes=row["count_model_votes"] if row["models_moved"] else None,
+            )
+        await q.execute(conn, "tasks.sync_priority", {"ids": task_ids})
+        if rp.moved_answers:
+            await q.execute(
+                conn,
+                "import_answers.moved_in_consensus",
+                {
+                    "ids": [a.id for a in rp.moved_answers],
+                    "flags": [a.in_consensus for a in rp.moved_answers],
+                },
+            )
+        await replay_store.write_moved(conn, rp)
+        await replay_store.rows(conn, "import_answers.bulk_off", {})
 
 
 async def create_many(

@@ -569,6 +569,19 @@ async def _replay_and_write(
     answers and their quality rows by COPY, then one statement per table for what moved."""
     if not keyed:
         return
+    async with replay_store.own_transaction(conn):
+        await _replay_in_transaction(conn, keyed, people, created, report, strict, on_progress)
+
+
+async def _replay_in_transaction(
+    conn: AsyncConnection,
+    keyed: list,
+    people: dict[str, UUID],
+    created: set[UUID],
+    report: AnswersReport,
+    strict: bool,
+    on_progress: Callable[[int], None] | None,
+) -> None:
     lap = time.perf_counter()
     setting = await replay_store.rows(conn, "import_answers.bulk_on", {})
     now = setting[0]["now"]
@@ -647,6 +660,8 @@ async def _replay_and_write(
                 if on_progress and (i + 1) % 1000 == 0:
                     on_progress(1000)
             await out.flush()
+    if on_progress:  # the rest of the bar: rows imported before, the last part
+        on_progress(len(keyed) - len(plan) // 1000 * 1000)
     report.answers_created += len(written)
     lap = _lap(report, "replay and write answers", lap)
     await _write(conn, rp, written, report)

@@ -3,6 +3,7 @@ moved, written set-based: the answers import and the rule changes of many tasks 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Iterable
@@ -11,7 +12,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 from uuid import UUID
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, pq
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
@@ -75,6 +76,14 @@ class TextCopy:
         if self.lines:
             await self.copy.write("\n".join(self.lines) + "\n")
             self.lines = []
+
+
+def own_transaction(conn: AsyncConnection) -> contextlib.AbstractAsyncContextManager:
+    """A transaction for a bulk write when the caller has none: its setting
+    (whstudio.bulk_answers) and its writes must share one."""
+    if conn.info.transaction_status == pq.TransactionStatus.IDLE:
+        return conn.transaction()
+    return contextlib.nullcontext()
 
 
 def _lap(laps: dict[str, float], phase: str, started: float) -> float:
