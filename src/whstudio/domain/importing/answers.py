@@ -4,10 +4,12 @@ The shapes people have: the plain (task, worker, label) CSV of crowdsourcing too
 crowd-kit, JSON Lines or Parquet with a time, a confidence and when it was given, for any of the
 four question types. Rows are read and checked first (no database), every bad row with its
 reason; then resolved against the tasks and stored in one transaction, in the order they were
-given (by created_at when every row says it, else as written), each through the same path as
-an answer submitted in the app, so the state they leave is the one submitting them one by one
-leaves. A row's answer gets an idempotency key made from the row (and which of its annotator's
-answers to the task it is), so an interrupted or repeated import adds nothing twice.
+given (by created_at when every row says it, else as written): replayed in memory by the rules
+the answer path's triggers apply (replay.py) and written set-based (replay_store.py), so the
+state they leave is the one submitting them one by one leaves (tests/importing/
+test_import_replay.py compares the two on every table). A row's answer gets an idempotency key
+made from the row (and which of its annotator's answers to the task it is), so an interrupted
+or repeated import adds nothing twice.
 
 What is usable is used and reported: confidence written as fractions (0.8; decided once per
 file) or a word ("high") is read on the 1-5 scale, a time as a string is read as seconds, a
