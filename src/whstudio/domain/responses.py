@@ -15,6 +15,7 @@ from whstudio.db import queries as q
 from whstudio.db.errors import domain_error
 from whstudio.domain import aggregation
 from whstudio.domain import questions as questions_domain
+from whstudio.errors import Conflict
 from whstudio.schemas import TaskResponse
 
 _SWAP = {"A": "B", "B": "A", "tie": "tie"}
@@ -114,6 +115,8 @@ async def submit(
     except psycopg.DatabaseError as exc:
         raise domain_error(exc) from exc
     result = row["result"]
+    if result["replayed"]:
+        await _same_answer_as_first(conn, UUID(result["submission_id"]), params)
     if result["question_type"] == "voice_transcription" and not result["replayed"]:
         await refresh_transcription(conn, task_id)
         result["consensus"] = (
@@ -148,6 +151,42 @@ async def refresh_transcription(conn: AsyncConnection, task_id: UUID) -> None:
         conn, "responses.set_transcription", {"task_id": task_id, "transcription": Jsonb(summary)}
     )
     await q.fetch_one(conn, "responses.settle", {"task_id": task_id})
+
+
+async def _same_answer_as_first(conn: AsyncConnection, first: UUID, params: dict) -> None:
+    """A retry carries the answer its Idempotency-Key first stored; a different answer under
+    the same key is refused (409), never dropped in silence behind the first one's result."""
+    stored = await q.fetch_one(conn, "responses.replayed_answer", {"id": first})
+    if stored is None:
+        return
+    payload = next(
+        (
+            {name: value.obj if isinstance(value, Jsonb) else value}
+            for name in ("ranking", "text", "transcript")
+            if (value := params[name]) is not None
+        ),
+        None,
+    )
+    sent = (
+        params["chosen_response"],
+        payload,
+        params["confidence"],
+        params["explanation"],
+        params["time_spent_seconds"],
+    )
+    kept = (
+        stored["chosen_response"],
+        stored["payload"],
+        stored["confidence"],
+        stored["explanation"],
+        stored["time_spent_seconds"],
+    )
+    if sent != kept:
+        raise Conflict(
+            "this Idempotency-Key was already used for a different answer: a retry must send"
+            " the same answer, a new answer needs a new key",
+            field="Idempotency-Key",
+        )
 
 
 async def history(conn: AsyncConnection, task_id: UUID, user_id: UUID) -> list[dict[str, Any]]:

@@ -54,3 +54,9 @@ SELECT submit_answer_v2(%(task_id)s, %(user_id)s, %(chosen_response)s, %(ranking
 SELECT submit_answer_v1(%(task_id)s, %(user_id)s, %(chosen_response)s, %(ranking)s, %(text)s,
                         %(transcript)s, %(confidence)s, %(explanation)s,
                         %(time_spent_seconds)s, %(shown_order)s, %(idempotency_key)s) AS result;
+
+-- name: replayed_answer
+-- The answer an Idempotency-Key first stored, to tell a retry from a different answer.
+SELECT chosen_response, payload, confidence, explanation, time_spent_seconds
+  FROM submissions
+ WHERE id = %(id)s;
