@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import itertools
 import secrets
 
 from argon2 import PasswordHasher
@@ -14,6 +15,92 @@ TOKEN_PREFIX = "whs_"
 _hasher = PasswordHasher()
 # Verified against when the user does not exist, so timing does not reveal which names exist.
 _DUMMY_HASH = _hasher.hash("not-a-real-password-" + secrets.token_hex(8))
+
+
+# Passwords people pick first, and that every guessing list tries first (a short list from the
+# public lists of leaked passwords, at least 8 characters long, as the minimum is 8).
+COMMON_PASSWORDS = frozenset(
+    [
+        "password",
+        "password1",
+        "password12",
+        "password123",
+        "passw0rd",
+        "p@ssw0rd",
+        "p@ssword",
+        "12345678",
+        "123456789",
+        "1234567890",
+        "12341234",
+        "11111111",
+        "00000000",
+        "88888888",
+        "87654321",
+        "987654321",
+        "123123123",
+        "11223344",
+        "qwertyui",
+        "qwertyuiop",
+        "qwerty12",
+        "qwerty123",
+        "qwerty1234",
+        "1q2w3e4r",
+        "1q2w3e4r5t",
+        "1qaz2wsx",
+        "zaq12wsx",
+        "q1w2e3r4",
+        "qazwsxedc",
+        "asdfghjk",
+        "asdfghjkl",
+        "abcd1234",
+        "abc12345",
+        "aa123456",
+        "a1234567",
+        "iloveyou",
+        "iloveyou1",
+        "sunshine",
+        "football",
+        "baseball",
+        "princess",
+        "whatever",
+        "trustno1",
+        "superman",
+        "starwars",
+        "welcome1",
+        "welcome123",
+        "letmein1",
+        "changeme",
+        "administrator",
+        "admin123",
+        "admin1234",
+        "monkey123",
+        "dragon123",
+        "michael1",
+        "computer",
+        "internet",
+        "1qazxsw2",
+        "qweasdzxc",
+    ]
+)
+
+
+def password_problem(password: str, username: str | None = None) -> str | None:
+    """Why a password is too easy to guess, or None: shorter than 8 characters, one of the
+    passwords every guessing list tries first, one or two characters repeated, a run of
+    consecutive characters (12345678, abcdefgh), or the account's own name in it."""
+    lowered = password.lower()
+    if len(password) < 8:
+        return "a password needs at least 8 characters"
+    if lowered in COMMON_PASSWORDS:
+        return "this password is one of the first any attacker tries; choose another"
+    if len(set(lowered)) <= 2:
+        return "a password of one or two characters repeated is too easy to guess"
+    steps = {ord(b) - ord(a) for a, b in itertools.pairwise(lowered)}
+    if steps in ({1}, {-1}):
+        return "a run of consecutive characters is too easy to guess"
+    if username and len(username) >= 3 and username.lower() in lowered:
+        return "a password must not contain the account's name"
+    return None
 
 
 def hash_password(password: str) -> str:

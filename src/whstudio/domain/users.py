@@ -12,7 +12,7 @@ from psycopg.errors import UniqueViolation
 
 from whstudio.db import queries as q
 from whstudio.domain import security
-from whstudio.errors import Conflict, NotFound, TooManyRequests
+from whstudio.errors import Conflict, InvalidInput, NotFound, TooManyRequests
 
 ROLES = ("annotator", "reviewer", "admin")
 
@@ -49,7 +49,10 @@ async def create_user(
     role: str = "annotator",
     display_name: str | None = None,
 ) -> dict[str, Any]:
-    """Create an account; return its public row. Raises Conflict if the name is taken."""
+    """Create an account; return its public row. Raises Conflict if the name is taken, and
+    InvalidInput for a password too easy to guess."""
+    if password is not None:
+        _check_password(password, username)
     row = await q.fetch_one(
         conn,
         "users.insert",
@@ -97,8 +100,16 @@ async def set_groups(
     return row
 
 
+def _check_password(password: str, username: str) -> None:
+    if (why := security.password_problem(password, username)) is not None:
+        raise InvalidInput(why, field="password")
+
+
 async def set_password(conn: AsyncConnection, username: str, password: str) -> None:
-    """Set a new password (reactivating the account) and end its existing web sessions."""
+    """Set a new password (reactivating the account), end its web sessions and revoke its API
+    tokens: whoever held the old password may have made them. InvalidInput for a password too
+    easy to guess."""
+    _check_password(password, username)
     row = await q.fetch_one(
         conn,
         "users.set_password",
@@ -109,11 +120,21 @@ async def set_password(conn: AsyncConnection, username: str, password: str) -> N
     )
     if row is None:
         raise NotFound(f"no user {username!r}", field="username")
+    await q.execute(conn, "users.revoke_all_tokens", {"user_id": row["id"]})
     await q.execute(conn, "users.revoke_all_sessions", {"user_id": row["id"]})
 
 
-async def deactivate(conn: AsyncConnection, username: str) -> None:
-    """Stop an account from signing in: sessions end and its tokens are revoked."""
+async def deactivate(conn: AsyncConnection, username: str, *, by: UUID | None = None) -> None:
+    """Stop an account from signing in: sessions end and its tokens are revoked. Conflict for
+    the caller's own account (`by`) and for the last active admin, which nobody could replace
+    from the web app."""
+    target = await get_user(conn, username)
+    if by is not None and target["id"] == by:
+        raise Conflict("you cannot deactivate your own account", field="username")
+    if target["role"] == "admin" and target["is_active"]:
+        others = await q.fetch_all(conn, "users.other_active_admins", {"id": target["id"]})
+        if not others:
+            raise Conflict("the last active admin cannot be deactivated", field="username")
     row = await q.fetch_one(conn, "users.deactivate", {"username": username})
     if row is None:
         raise NotFound(f"no user {username!r}", field="username")

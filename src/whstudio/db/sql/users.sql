@@ -32,6 +32,14 @@ UPDATE users SET password_hash = %(password_hash)s WHERE id = %(id)s;
 UPDATE users SET is_active = false WHERE username = %(username)s
 RETURNING id;
 
+-- name: other_active_admins
+-- The other admins who can still sign in, locked so that two admins cannot deactivate each other
+-- at once and leave none.
+SELECT id FROM users
+ WHERE role = 'admin' AND is_active AND id <> %(id)s
+ ORDER BY id
+   FOR UPDATE;
+
 -- name: revoke_all_tokens
 UPDATE api_tokens SET revoked_at = CURRENT_TIMESTAMP
  WHERE user_id = %(user_id)s AND revoked_at IS NULL;

@@ -63,11 +63,12 @@ async def change_user(username: str, body: UserGroupsChange, user: Admin, conn: 
 @router.post(
     "/users/{username}/deactivate",
     status_code=status.HTTP_204_NO_CONTENT,
-    summary="Stop an account from signing in; revoke its tokens (admin)",
+    summary="Stop an account from signing in; revoke its tokens (admin; not one's own account,"
+    " not the last active admin: 409)",
 )
 async def deactivate_user(request: Request, username: str, user: Admin, conn: Conn) -> None:
     async with conn.transaction():
-        await users_domain.deactivate(conn, username)
+        await users_domain.deactivate(conn, username, by=user.id)
     # This process forgets at once; the others on the notification the change raised.
     request.app.state.token_cache.clear()
 

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from whstudio.domain import users as users_domain
 from whstudio.domain.users import Principal
-from whstudio.errors import Conflict, NotFound
+from whstudio.errors import Conflict, InvalidInput, NotFound
 from whstudio.schemas import TokenCreate, UserCreate
 from whstudio.web.deps import Conn, require
 from whstudio.web.policies import ADMIN, ANYONE_SIGNED_IN
@@ -83,6 +83,10 @@ async def users_create(
         return await _users_page(
             request, conn, user, error=exc.message, field="username", status=409, form=form
         )
+    except InvalidInput as exc:  # a password too easy to guess
+        return await _users_page(
+            request, conn, user, error=exc.message, field=exc.field, status=422, form=form
+        )
     return RedirectResponse(f"/admin/users?saved=created:{body.username}", status_code=303)
 
 
@@ -97,8 +101,13 @@ async def users_deactivate(request: Request, username: str, user: Admin, conn: C
             field="username",
             status=409,
         )
-    async with conn.transaction():
-        await users_domain.deactivate(conn, username)
+    try:
+        async with conn.transaction():
+            await users_domain.deactivate(conn, username, by=user.id)
+    except Conflict as exc:
+        return await _users_page(
+            request, conn, user, error=exc.message, field="username", status=409
+        )
     request.app.state.token_cache.clear()
     return RedirectResponse(f"/admin/users?saved=deactivated:{username}", status_code=303)
 
