@@ -1,0 +1,61 @@
+"""Issue 16, item 14: accounts. `password` and `12345678` were accepted; the API let an admin
+deactivate itself (the last admin too); a password reset left API tokens working. Each test
+failed on the code before the fix."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from psycopg.rows import dict_row
+
+from tests.web.conftest import env, settings  # noqa: F401  (fixtures)
+from tests.web.test_auth import _sign_in
+from whstudio.domain import users as users_domain
+from whstudio.errors import Conflict
+
+
+async def test_passwords_every_guessing_list_tries_are_refused(env):  # noqa: F811
+    """Issue 16, item 14: `password` and `12345678` were accepted."""
+    admin = await env.token_for("root", "admin")
+    async with env.client_with(admin) as client:
+        for weak in ("password", "12345678", "Password1", "aaaaaaaa", "abcdefgh", "xx-casey-xx"):
+            made = await client.post("/api/users", json={"username": "casey", "password": weak})
+            assert made.status_code == 422, (weak, made.text)
+            assert made.json()["field"] == "password", weak
+        fine = await client.post(
+            "/api/users", json={"username": "casey", "password": "tulip-4-rain"}
+        )
+        assert fine.status_code == 201, fine.text
+
+
+async def test_an_admin_cannot_deactivate_itself_nor_the_last_admin(env):  # noqa: F811
+    """Issue 16, item 14: the API let an admin deactivate itself, the last admin too."""
+    root = await env.token_for("root", "admin")
+    second = await env.token_for("second", "admin")
+    async with env.client_with(root) as client:
+        own = await client.post("/api/users/root/deactivate")
+        assert own.status_code == 409 and own.json()["field"] == "username"
+        assert (await client.post("/api/users/second/deactivate")).status_code == 204
+    async with env.client_with(second) as client:  # deactivated: its token is gone
+        assert (await client.get("/api/me")).status_code == 401
+    # root is now the only active admin: no one, not the server's operator, may deactivate it
+    async with await psycopg.AsyncConnection.connect(env.url, row_factory=dict_row) as conn:
+        with pytest.raises(Conflict, match="last active admin"):
+            async with conn.transaction():
+                await users_domain.deactivate(conn, "root")
+    async with env.client_with(root) as client:
+        assert (await client.get("/api/me")).status_code == 200
+
+
+async def test_a_new_password_revokes_the_accounts_api_tokens(env):  # noqa: F811
+    """Issue 16, item 14: a password reset left API tokens working."""
+    token = await env.token_for("resetme")
+    async with env.client_with(token) as client:
+        assert (await client.get("/api/me")).status_code == 200
+    async with await psycopg.AsyncConnection.connect(env.url, row_factory=dict_row) as conn:
+        async with conn.transaction():
+            await users_domain.set_password(conn, "resetme", "a-new-long-secret")
+    env.app.state.token_cache.clear()
+    async with env.client_with(token) as client:
+        assert (await client.get("/api/me")).status_code == 401
+    assert (await _sign_in(env.client, "resetme", "a-new-long-secret")).status_code == 303
