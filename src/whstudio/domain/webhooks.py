@@ -70,12 +70,22 @@ def body_of(delivery: dict[str, Any]) -> bytes:
 
 
 def check_url(url: str) -> str:
-    """Return the URL if it is an absolute http(s) URL with a host, else raise InvalidInput."""
+    """Return the URL if it is an absolute http(s) URL with a host and a valid port, with no
+    space or control character anywhere, else raise InvalidInput (such a URL cannot be sent
+    to, and used to fail its whole delivery batch at send time)."""
+    if len(url) > MAX_URL:
+        raise InvalidInput(f"url is longer than {MAX_URL} characters", field="url")
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        raise InvalidInput("url must not hold spaces or control characters", field="url")
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InvalidInput("url must be an absolute http:// or https:// URL", field="url")
-    if len(url) > MAX_URL:
-        raise InvalidInput(f"url is longer than {MAX_URL} characters", field="url")
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raise InvalidInput("url's port must be a number from 1 to 65535", field="url")
     return url
 
 
