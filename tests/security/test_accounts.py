@@ -59,3 +59,12 @@ async def test_a_new_password_revokes_the_accounts_api_tokens(env):  # noqa: F81
     async with env.client_with(token) as client:
         assert (await client.get("/api/me")).status_code == 401
     assert (await _sign_in(env.client, "resetme", "a-new-long-secret")).status_code == 303
+
+
+async def test_a_new_api_token_is_never_cached(env):  # noqa: F811
+    """Issue 16, item 16: `POST /api/tokens` had no `Cache-Control: no-store`."""
+    token = await env.token_for("keeper")
+    async with env.client_with(token) as client:
+        made = await client.post("/api/tokens", json={"name": "laptop"})
+        assert made.status_code == 201 and made.json()["token"].startswith("whs_")
+        assert made.headers["cache-control"] == "no-store"

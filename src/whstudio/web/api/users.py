@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Request, Response, status
 
 from whstudio.domain import users as users_domain
 from whstudio.domain.users import Principal
@@ -88,7 +88,9 @@ async def list_tokens(user: SignedIn, conn: Conn):
     status_code=status.HTTP_201_CREATED,
     summary="Create an API token for the caller; shown once (anyone signed in)",
 )
-async def create_token(body: TokenCreate, user: SignedIn, conn: Conn):
+async def create_token(body: TokenCreate, user: SignedIn, conn: Conn, response: Response):
+    # the token is in this answer and nowhere else: no cache, shared or private, may keep it
+    response.headers["Cache-Control"] = "no-store"
     async with conn.transaction():
         return await users_domain.create_token(conn, user.id, body.name)
 
