@@ -1,16 +1,22 @@
-"""Password hashing, API token material, and signed values. Pure functions, no database."""
+"""Password hashing (in threads of its own), API token material, and signed values; no
+database."""
 
 from __future__ import annotations
 
+import asyncio
+import concurrent.futures
 import hashlib
 import hmac
 import itertools
 import secrets
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 TOKEN_PREFIX = "whs_"
+T = TypeVar("T")
 
 _hasher = PasswordHasher()
 # Verified against when the user does not exist, so timing does not reveal which names exist.
@@ -101,6 +107,17 @@ def password_problem(password: str, username: str | None = None) -> str | None:
     if username and len(username) >= 3 and username.lower() in lowered:
         return "a password must not contain the account's name"
     return None
+
+
+# Password hashing is CPU work of tens of milliseconds by design: it runs in these threads, never
+# on the event loop (a sign-in flood stalled every request the loop served), two at a time so
+# that a flood queues here instead of taking every core.
+_HASHING = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="argon2")
+
+
+async def off_loop(function: Callable[..., T], *args: Any) -> T:
+    """Run a hashing function in the hashing threads."""
+    return await asyncio.get_running_loop().run_in_executor(_HASHING, function, *args)
 
 
 def hash_password(password: str) -> str:

@@ -158,6 +158,10 @@ async def authenticate(
     user name, whether or not it exists, so the answer does not reveal which names exist.
     """
     key = f"user:{username.lower()}"
+    # One check at a time per name, each seeing the failures before it: concurrent tries
+    # otherwise all read the count from before any of them failed (11-12 checks got through
+    # where 5 are free). Held to the caller's commit.
+    await q.execute(conn, "users.lock_name", {"key": key})
     state = await q.fetch_one(conn, "users.failures", {"key": key})
     if state is not None:
         wait = throttle_delay(state["failures"], free_failures)
@@ -168,7 +172,9 @@ async def authenticate(
                 retry_after=max(1, math.ceil(wait - elapsed)),
             )
     row = await q.fetch_one(conn, "users.by_username", {"username": username})
-    ok = security.verify_password(row["password_hash"] if row else None, password)
+    ok = await security.off_loop(
+        security.verify_password, row["password_hash"] if row else None, password
+    )
     if not ok or row is None or not row["is_active"]:
         await q.fetch_one(conn, "users.record_failure", {"key": key})
         return None
@@ -179,7 +185,7 @@ async def authenticate(
             "users.rehash_password",
             {
                 "id": row["id"],
-                "password_hash": security.hash_password(password),
+                "password_hash": await security.off_loop(security.hash_password, password),
             },
         )
     return Principal.from_row(row)

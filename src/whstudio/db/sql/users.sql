@@ -48,6 +48,10 @@ UPDATE api_tokens SET revoked_at = CURRENT_TIMESTAMP
 UPDATE web_sessions SET revoked_at = CURRENT_TIMESTAMP
  WHERE user_id = %(user_id)s AND revoked_at IS NULL;
 
+-- name: lock_name
+-- Sign-in checks for one name, one at a time (until the transaction ends).
+SELECT pg_advisory_xact_lock(hashtext(%(key)s));
+
 -- name: failures
 SELECT failures, last_failure_at, CURRENT_TIMESTAMP AS now
   FROM login_failures WHERE key = %(key)s;
