@@ -77,6 +77,14 @@ class Settings(BaseSettings):
         le=3600,
         description="Seconds a task handed out by `next` stays reserved for that annotator.",
     )
+    stream_recheck_seconds: float = Field(
+        default=5,
+        gt=0,
+        le=60,
+        description="Seconds between the checks an open event stream makes of its caller's "
+        "session or token: a stream whose caller signed out, was deactivated or changed role "
+        "closes at the next check.",
+    )
     token_cache_seconds: float = Field(
         default=10,
         ge=0,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from typing import Annotated
 from uuid import UUID
@@ -13,8 +14,8 @@ from fastapi.responses import StreamingResponse
 from whstudio.domain import consensus as consensus_domain
 from whstudio.domain import visibility
 from whstudio.domain.users import Principal
-from whstudio.errors import InvalidInput
-from whstudio.web.deps import require_briefly
+from whstudio.errors import InvalidInput, Unauthenticated
+from whstudio.web.deps import get_principal, require_briefly
 from whstudio.web.errors import error_responses
 from whstudio.web.events import RESYNC, format_event
 from whstudio.web.policies import ANYONE_SIGNED_IN
@@ -34,8 +35,19 @@ def _last_event_id(request: Request) -> int:
     return int(raw)
 
 
+async def _still(request: Request, caller: Principal) -> bool:
+    """Whether the stream's caller is still signed in, as the same account in the same role."""
+    try:
+        async with request.app.state.pool.connection() as conn:
+            now = await get_principal(request, conn)
+    except Unauthenticated:  # a token revoked or expired
+        return False
+    return now is not None and (now.id, now.role) == (caller.id, caller.role)
+
+
 async def _stream(
     request: Request,
+    caller: Principal,
     last: int,
     task_id: UUID | None,
     sight: visibility.Sight,
@@ -61,14 +73,27 @@ async def _stream(
             for shown in await catch_up(last):
                 last = max(last, shown["version"])
                 yield format_event(shown)
+        recheck = request.app.state.settings.stream_recheck_seconds
+        checked = quiet = time.monotonic()
         while True:
             try:
-                event = await asyncio.wait_for(queue.get(), KEEPALIVE_SECONDS)
+                event = await asyncio.wait_for(queue.get(), min(recheck, KEEPALIVE_SECONDS))
             except TimeoutError:
+                event = None
+            now = time.monotonic()
+            if now - checked >= recheck:
+                # the caller may have signed out, been deactivated or changed role meanwhile
+                if not await _still(request, caller):
+                    return
+                checked = now
+            if event is None:
                 if await request.is_disconnected():
                     return
-                yield ": keep-alive\n\n"
+                if now - quiet >= KEEPALIVE_SECONDS:
+                    quiet = now
+                    yield ": keep-alive\n\n"
                 continue
+            quiet = now
             if event is RESYNC:
                 for shown in await catch_up(last):
                     last = max(last, shown["version"])
@@ -103,7 +128,7 @@ async def consensus_stream(task_id: UUID, request: Request, user: SignedIn):
         sight, _ = await visibility.consensus_sight(
             conn, user, task_id, refusal=visibility.FOLLOW_REFUSAL
         )
-    return _sse(_stream(request, last, task_id, sight, send_current=True))
+    return _sse(_stream(request, user, last, task_id, sight, send_current=True))
 
 
 @router.get(
@@ -114,4 +139,4 @@ async def consensus_stream(task_id: UUID, request: Request, user: SignedIn):
 async def all_events(request: Request, user: SignedIn):
     last = _last_event_id(request)
     sight = visibility.stream_sight(user)
-    return _sse(_stream(request, last, None, sight, send_current=False))
+    return _sse(_stream(request, user, last, None, sight, send_current=False))
