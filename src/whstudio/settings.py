@@ -77,6 +77,14 @@ class Settings(BaseSettings):
         le=3600,
         description="Seconds a task handed out by `next` stays reserved for that annotator.",
     )
+    analysis_threads: int = Field(
+        default=1,
+        ge=1,
+        le=32,
+        description="Threads per app process for CPU-heavy analysis (the rankings' bootstrap, "
+        "the agreement metrics): requests for it queue behind these instead of taking the "
+        "threads exports and other requests need.",
+    )
     stream_recheck_seconds: float = Field(
         default=5,
         gt=0,

@@ -10,7 +10,6 @@ left out of every figure.
 
 from __future__ import annotations
 
-import asyncio
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +23,7 @@ from scipy import sparse
 from whstudio.db import bulk
 from whstudio.db import queries as q
 from whstudio.domain import batch
+from whstudio.domain import compute as heavy
 from whstudio.errors import InvalidInput
 
 CATEGORIES = ("A", "B", "tie")
@@ -179,9 +179,7 @@ async def compute(
     """Agreement figures for one dataset, a set of tasks, or (neither given) everything. The
     arithmetic runs off the event loop: at 10^7 answers it takes seconds."""
     ratings = await load(conn, dataset=dataset, task_ids=task_ids)
-    out = await asyncio.to_thread(
-        metrics, ratings, min_pair_items=min_pair_items, pair_limit=pair_limit
-    )
+    out = await heavy.run(metrics, ratings, min_pair_items=min_pair_items, pair_limit=pair_limit)
     out["dataset"] = dataset
     out["task_ids"] = task_ids
     out["pair_limit"] = pair_limit

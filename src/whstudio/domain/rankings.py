@@ -3,7 +3,6 @@ which model wrote answer A and answer B (`model_a`, `model_b` in the question me
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 import numpy as np
@@ -11,6 +10,7 @@ from psycopg import AsyncConnection
 
 from whstudio.db import queries as q
 from whstudio.domain import bradley_terry as bt
+from whstudio.domain import compute
 from whstudio.errors import InvalidInput
 
 BASES = ("answers", "consensus")
@@ -117,6 +117,6 @@ async def model_rankings(
         raise InvalidInput("rounds must be between 10 and 2000", field="rounds")
     rows = await q.fetch_all(conn, "rankings.outcomes", {"dataset": dataset, "basis": basis})
     # The bootstrap refits the model `rounds` times: off the event loop.
-    return await asyncio.to_thread(
+    return await compute.run(
         summarise, rows, rounds=rounds, seed=seed, basis=basis, dataset=dataset
     )
