@@ -68,3 +68,18 @@ async def test_a_new_api_token_is_never_cached(env):  # noqa: F811
         made = await client.post("/api/tokens", json={"name": "laptop"})
         assert made.status_code == 201 and made.json()["token"].startswith("whs_")
         assert made.headers["cache-control"] == "no-store"
+
+
+async def test_a_name_differing_only_in_case_is_taken(env):  # noqa: F811
+    """Issue 16, item 14: `Alice` and `ALICE` could be created beside `alice`."""
+    admin = await env.token_for("root", "admin")
+    async with env.client_with(admin) as client:
+        first = await client.post(
+            "/api/users", json={"username": "alice", "password": "tulip-4-rain"}
+        )
+        assert first.status_code == 201
+        for name in ("Alice", "ALICE", "aLiCe"):
+            again = await client.post(
+                "/api/users", json={"username": name, "password": "tulip-4-rain"}
+            )
+            assert again.status_code == 409 and again.json()["field"] == "username", name

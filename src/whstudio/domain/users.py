@@ -53,6 +53,7 @@ async def create_user(
     InvalidInput for a password too easy to guess."""
     if password is not None:
         _check_password(password, username)
+    await q.execute(conn, "users.lock_new_name", {"username": username})
     row = await q.fetch_one(
         conn,
         "users.insert",
@@ -64,7 +65,10 @@ async def create_user(
         },
     )
     if row is None:
-        raise Conflict(f"user {username!r} already exists", field="username")
+        raise Conflict(
+            f"user {username!r} already exists (names are told apart without their case)",
+            field="username",
+        )
     return row
 
 

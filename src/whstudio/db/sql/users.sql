@@ -1,6 +1,13 @@
+-- name: lock_new_name
+-- Accounts are made one at a time per name whatever its case (users.insert checks the case).
+SELECT pg_advisory_xact_lock(hashtext('username:' || lower(%(username)s)));
+
 -- name: insert
+-- A new account, unless the name is taken in any case ('Alice' beside 'alice' would let one
+-- pass for the other).
 INSERT INTO users (username, display_name, role, password_hash)
-VALUES (%(username)s, %(display_name)s, %(role)s, %(password_hash)s)
+SELECT %(username)s, %(display_name)s, %(role)s, %(password_hash)s
+ WHERE NOT EXISTS (SELECT 1 FROM users u WHERE lower(u.username) = lower(%(username)s))
 ON CONFLICT (username) DO NOTHING
 RETURNING id, username, display_name, role, is_active, reputation_score, created_at, kind, groups;
 
