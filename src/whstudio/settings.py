@@ -65,7 +65,10 @@ class Settings(BaseSettings):
         default=14 * 24 * 3600, ge=60, description="Seconds a web sign-in stays valid."
     )
     cookie_secure: bool = Field(
-        default=False, description="Send the session cookie over HTTPS only (set behind TLS)."
+        default=False,
+        description="Send the session cookie over HTTPS only, even to requests that arrive as "
+        "plain HTTP (a request that arrives over HTTPS, or through a TLS proxy that says so, "
+        "always gets HTTPS-only cookies).",
     )
     login_free_failures: int = Field(
         default=5, ge=1, description="Failed sign-ins for one name before each next try waits."

@@ -83,3 +83,21 @@ async def test_a_name_differing_only_in_case_is_taken(env):  # noqa: F811
                 "/api/users", json={"username": name, "password": "tulip-4-rain"}
             )
             assert again.status_code == 409 and again.json()["field"] == "username", name
+
+
+async def test_cookies_set_over_https_are_https_only(env):  # noqa: F811
+    """Issue 16, item 16: cookies were sent without `Secure` behind TLS unless a setting said so."""
+    import httpx
+
+    from tests.web.test_auth import PASSWORD
+
+    await env.make_user("tls-user", password=PASSWORD)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=env.app), base_url="https://test"
+    ) as client:
+        signed = await _sign_in(client, "tls-user")
+        assert signed.status_code == 303
+        cookie = signed.headers["set-cookie"]
+        assert "whs_session=" in cookie and "Secure" in cookie
+    plain = await _sign_in(env.client, "tls-user")  # plain HTTP, the default settings
+    assert "Secure" not in plain.headers["set-cookie"]

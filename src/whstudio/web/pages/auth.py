@@ -19,6 +19,13 @@ __all__ = ["csrf_for", "router", "safe_next"]
 router = APIRouter(tags=["pages"], include_in_schema=False)
 
 
+def _secure(request: Request) -> bool:
+    """Cookies are HTTPS-only when the settings say so, and whenever the request came over
+    HTTPS (behind a TLS proxy, as its X-Forwarded-Proto says to uvicorn): a cookie first set
+    over TLS must never travel in clear."""
+    return request.app.state.settings.cookie_secure or request.url.scheme == "https"
+
+
 def safe_next(target: str | None) -> str:
     """Return a same-site path to go to after signing in; anything else becomes '/'."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
@@ -50,7 +57,7 @@ def _login_page(
         token,
         httponly=True,
         samesite="strict",
-        secure=request.app.state.settings.cookie_secure,
+        secure=_secure(request),
         path="/login",
     )
     return response
@@ -128,7 +135,7 @@ async def login(
         max_age=settings.session_max_age,
         httponly=True,
         samesite="lax",
-        secure=settings.cookie_secure,
+        secure=_secure(request),
         path="/",
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
