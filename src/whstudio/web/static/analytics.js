@@ -15,6 +15,10 @@
     }, extra || {});
   };
 
+  // Plotly reads tags in chart text (<a href>, <b>, <br>): text from the data is escaped so that
+  // a dataset or model named with a link shows as the characters it is, never a link.
+  const plain = (value) => String(value).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;");
+
   function chart(id, traces, extra, empty) {
     const box = document.getElementById(id);
     if (!traces.length || traces.every((t) => !(t.x || []).length)) {
@@ -44,7 +48,7 @@
       { type: "bar", name: "tasks", x: data.agreement_distribution.map((b) => b.range),
         y: data.agreement_distribution.map((b) => b.tasks), marker: { color: "#146c2e" } },
     ], { yaxis: { title: { text: "tasks" } } }, "No task has two answers yet.");
-    const names = data.datasets.map((d) => d.dataset || "(none)");
+    const names = data.datasets.map((d) => plain(d.dataset || "(none)"));
     chart("chart-datasets", [
       { type: "bar", orientation: "h", name: "consensus", y: names,
         x: data.datasets.map((d) => d.reached), marker: { color: "#146c2e" } },
@@ -58,7 +62,7 @@
         const models = (ranking.models || []).slice().reverse();
         chart("chart-models", [
           { type: "scatter", mode: "markers", name: "rating",
-            y: models.map((m) => m.model), x: models.map((m) => m.rating),
+            y: models.map((m) => plain(m.model)), x: models.map((m) => m.rating),
             error_x: { type: "data", symmetric: false,
               array: models.map((m) => m.ci_upper - m.rating),
               arrayminus: models.map((m) => m.rating - m.ci_lower) },
