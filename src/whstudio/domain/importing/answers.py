@@ -487,9 +487,11 @@ async def store_answers(
         keyed.append(
             (row, task, answer, _key(row, task["id"], answer, seen[(row.annotator, task["id"])]))
         )
-    await _replay_and_write(
-        conn, keyed, people, created, report, strict=strict, on_progress=on_progress
-    )
+    if keyed:
+        async with replay_store.own_transaction(conn):
+            await _replay_and_write(
+                conn, keyed, people, created, report, strict=strict, on_progress=on_progress
+            )
     report.failed.sort(key=lambda issue: issue.line)
     lap = time.perf_counter()
     await bulk.analyze_grown(
@@ -568,22 +570,8 @@ async def _replay_and_write(
     on_progress: Callable[[int], None] | None,
 ) -> None:
     """Replay the rows in order (domain/importing/replay.py) and write the end state: the
-    answers and their quality rows by COPY, then one statement per table for what moved."""
-    if not keyed:
-        return
-    async with replay_store.own_transaction(conn):
-        await _replay_in_transaction(conn, keyed, people, created, report, strict, on_progress)
-
-
-async def _replay_in_transaction(
-    conn: AsyncConnection,
-    keyed: list,
-    people: dict[str, UUID],
-    created: set[UUID],
-    report: AnswersReport,
-    strict: bool,
-    on_progress: Callable[[int], None] | None,
-) -> None:
+    answers and their quality rows by COPY, then one statement per table for what moved. In
+    one transaction (the caller's, or one of its own)."""
     lap = time.perf_counter()
     setting = await replay_store.rows(conn, "import_answers.bulk_on", {})
     now = setting[0]["now"]
