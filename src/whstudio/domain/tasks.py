@@ -246,7 +246,7 @@ async def change_rules(
     if len(changed_ids) >= SET_BASED_FROM:
         await _change_rules_set_based(conn, changed_ids, params)
     else:  # a few tasks: each through its trigger
-        await q.fetch_one(conn, "tasks.set_rules", {**params, "task_ids": changed_ids or []})
+        await q.fetch_all(conn, "tasks.set_rules_of", {**params, "ids": changed_ids})
     after = await q.fetch_one(conn, "tasks.reached_among", {"task_ids": changed_ids})
     assert after is not None
     reached_before = sum(p["reached"] for p in picked)

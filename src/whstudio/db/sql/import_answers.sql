@@ -9,10 +9,6 @@ SELECT t.id, t.allow_tie, q.question_type, q.source_ref, q.source_dataset,
  WHERE t.id = ANY (%(task_ids)s::uuid[])
     OR (q.source_dataset = %(dataset)s::text AND q.source_ref = ANY (%(refs)s::text[]));
 
--- name: given_at
--- An imported answer keeps the time its file says it was given.
-UPDATE submissions SET created_at = %(created_at)s WHERE id = %(id)s;
-
 -- name: bulk_on
 -- The per-answer triggers stand aside for this transaction (revision 0012): the import writes
 -- the end state its replay computed. now() is the time every answer without its own gets.

@@ -74,68 +74,40 @@ SELECT t.id, t.title, t.status, t.priority, t.expires_at, t.created_at, t.consen
 -- name: list_count
 SELECT coalesce(sum(n), 0)::bigint AS n FROM task_counts
 
--- name: set_rules
--- One rule change for every task a filter picks, in one statement: each changed task's
--- consensus is recomputed by tasks_sync_consensus in the same transaction. Tasks already under
--- the new rule are not written. NULL filters and NULL changes leave that part alone; metadata
--- filters by containment in the task's metadata over its question's (e.g. {"turn": 1}).
-WITH picked AS (
--- include: tasks.rules_picked
-), changed AS (
-    UPDATE tasks t
--- include: tasks.new_rule
-      FROM picked p
-     WHERE t.id = p.id AND p.changes
-    RETURNING t.id
-)
-SELECT (SELECT count(*) FROM picked) AS matched,
-       (SELECT count(*) FROM changed) AS changed,
-       -- the statement's snapshot: consensus as it was before the change
-       (SELECT count(*) FROM picked WHERE reached) AS reached_before,
-       (SELECT count(*) FROM picked WHERE reached AND changes) AS changed_reached_before,
-       ARRAY(SELECT id FROM changed) AS changed_ids;
-
--- name: rules_picked
--- The tasks a rule change's filter picks: whether the new rule changes each, and whether it
--- had reached consensus.
-    SELECT t.id, c.consensus_reached AS reached,
-           (t.consensus_threshold, t.min_agreement_percentage, t.allow_tie, t.count_model_votes,
-            t.priority)
-           IS DISTINCT FROM
-           (coalesce(%(consensus_threshold)s, t.consensus_threshold),
-            coalesce(%(min_agreement_percentage)s, t.min_agreement_percentage),
-            coalesce(%(allow_tie)s, t.allow_tie),
-            coalesce(%(count_model_votes)s, t.count_model_votes),
-            coalesce(%(priority)s, t.priority)) AS changes
-      FROM tasks t
-      JOIN questions q ON q.id = t.question_id
-      JOIN response_consensus c ON c.task_id = t.id
-     WHERE (%(dataset)s::text IS NULL OR q.source_dataset = %(dataset)s::text)
-       AND (%(question_type)s::text IS NULL OR q.question_type = %(question_type)s::text)
-       AND (%(status)s::text IS NULL OR t.status = %(status)s::text)
-       AND (%(task_ids)s::uuid[] IS NULL OR t.id = ANY (%(task_ids)s::uuid[]))
-       AND (%(metadata)s::jsonb IS NULL OR q.metadata || t.metadata @> %(metadata)s::jsonb)
-
 -- name: pick_for_rules
--- The same pick, for a change made set-based (domain/tasks.change_rules): in id order.
-SELECT * FROM (
--- include: tasks.rules_picked
-) p ORDER BY p.id;
+-- The tasks a rule change's filter picks, in id order: whether the new rule changes each, and
+-- whether it had reached consensus. NULL filters and NULL changes leave that part alone;
+-- metadata filters by containment in the task's metadata over its question's ({"turn": 1}).
+SELECT t.id, c.consensus_reached AS reached,
+       (t.consensus_threshold, t.min_agreement_percentage, t.allow_tie, t.count_model_votes,
+        t.priority)
+       IS DISTINCT FROM
+       (coalesce(%(consensus_threshold)s, t.consensus_threshold),
+        coalesce(%(min_agreement_percentage)s, t.min_agreement_percentage),
+        coalesce(%(allow_tie)s, t.allow_tie),
+        coalesce(%(count_model_votes)s, t.count_model_votes),
+        coalesce(%(priority)s, t.priority)) AS changes
+  FROM tasks t
+  JOIN questions q ON q.id = t.question_id
+  JOIN response_consensus c ON c.task_id = t.id
+ WHERE (%(dataset)s::text IS NULL OR q.source_dataset = %(dataset)s::text)
+   AND (%(question_type)s::text IS NULL OR q.question_type = %(question_type)s::text)
+   AND (%(status)s::text IS NULL OR t.status = %(status)s::text)
+   AND (%(task_ids)s::uuid[] IS NULL OR t.id = ANY (%(task_ids)s::uuid[]))
+   AND (%(metadata)s::jsonb IS NULL OR q.metadata || t.metadata @> %(metadata)s::jsonb)
+ ORDER BY t.id;
 
--- name: new_rule
--- A rule change's assignments: each given part of the rule, the task's own where not given.
+-- name: set_rules_of
+-- The new rule of the tasks picked (each given part, the task's own where not given), with the
+-- rule each had before. Through tasks_sync_consensus task by task, or, set-based, with that
+-- trigger standing aside (whstudio.bulk_answers) for the replay.
+UPDATE tasks t
    SET consensus_threshold = coalesce(%(consensus_threshold)s, t.consensus_threshold),
        min_agreement_percentage = coalesce(%(min_agreement_percentage)s,
                                            t.min_agreement_percentage),
        allow_tie = coalesce(%(allow_tie)s, t.allow_tie),
        count_model_votes = coalesce(%(count_model_votes)s, t.count_model_votes),
        priority = coalesce(%(priority)s, t.priority)
-
--- name: set_rules_of
--- The new rule of the tasks picked (their consensus rows already locked), with the rule each
--- had before: the per-task trigger stands aside (whstudio.bulk_answers) for the replay.
-UPDATE tasks t
--- include: tasks.new_rule
   FROM tasks old
  WHERE t.id = ANY (%(ids)s::uuid[]) AND old.id = t.id
 RETURNING t.id, t.consensus_threshold AS threshold, t.count_model_votes,

@@ -181,10 +181,6 @@ class Event:
     reason: str
 
 
-class Refused(Exception):
-    """An answer the answer path would refuse (the task takes no answers)."""
-
-
 def answer_matches(chosen: str | None, payload: dict | None, gold: dict | None) -> bool | None:
     """migrations' answer_matches: None where there is nothing to judge by."""
     if gold is None:
@@ -269,7 +265,6 @@ class Replay:
         self.ln_prior_odds = ln_prior_odds
         self.tasks: dict[UUID, Task] = {}
         self.users: dict[UUID, User] = {}
-        self.answers: list[Answer] = []  # the new ones, in order
         self.moved_qualities: list[Quality] = []  # existing quality rows the file moved
         self.moved_answers: list[Answer] = []  # existing answers moved in or out of consensus
         self.events: list[Event] = []
@@ -552,9 +547,8 @@ class Replay:
         confidence: int | None,
         time_spent: int | None,
     ) -> Answer:
-        """Replay one answer as submit_answer_v1 and the triggers would take it."""
-        if why := self.refusal(task_id):
-            raise Refused(why)
+        """Replay one answer as submit_answer_v1 and the triggers would take it, to a task that
+        takes answers (the caller asks `refusal` first)."""
         task = self.tasks[task_id]
         user = self.users[user_id]
         previous = task.latest.get(user_id)
@@ -586,7 +580,6 @@ class Replay:
         task.versions[user_id] = version
         task.first.setdefault(user_id, answer)
         task.latest[user_id] = answer
-        self.answers.append(answer)
         if answer.in_consensus:
             self._vote(task, answer, 1)
         answer.quality = self._quality(task, user, answer)
