@@ -279,7 +279,14 @@ class SubmitResult(BaseModel):
     task_id: UUID
     response_version: int
     replayed: bool
-    consensus: dict[str, Any]
+    counted: bool = Field(
+        description="false when the answer was given after its author could see others' "
+        "answers to the task: it is kept and shown to reviewers, and the earlier answer counts"
+    )
+    consensus: dict[str, Any] | None = Field(
+        description="the task's consensus, or null while its dataset's reveal policy hides "
+        "others' answers from the caller"
+    )
 
 
 class TaskPage(BaseModel):

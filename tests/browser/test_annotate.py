@@ -199,7 +199,9 @@ async def test_writing_and_transcription_forms_submit_their_text(site):
     await page.get_by_label("Transcript").fill("silence")
     await page.get_by_role("button", name="Submit answer").click()
     await expect(page.locator("#result-count")).to_have_text("1 of 3 answers")
-    await expect(page.locator("#result-consensus")).to_have_text("No consensus yet.")
+    await expect(page.locator("#result-consensus")).to_have_text(
+        "No consensus yet: answers are still coming in."
+    )
     rows = await site.query("SELECT payload FROM submissions ORDER BY created_at")
     assert [r["payload"] for r in rows] == [
         {"text": "old pond\nfrog jumps in"},

@@ -19,9 +19,13 @@ async def _setup(conn) -> tuple[str, list[str]]:
     for name in ("ev-a", "ev-b", "ev-c"):
         cur = await conn.execute("INSERT INTO users (username) VALUES (%s) RETURNING id", [name])
         users.append((await cur.fetchone())["id"])
+    # A dataset that never shows annotators others' answers: their revisions count.
+    await conn.execute(
+        "INSERT INTO dataset_policies (source_dataset, reveal) VALUES ('ev', 'never')"
+    )
     cur = await conn.execute(
-        "INSERT INTO questions (question_type, content) VALUES ('pairwise_ab',"
-        ' \'{"prompt": "p", "optionA": "a", "optionB": "b"}\') RETURNING id'
+        "INSERT INTO questions (question_type, content, source_dataset) VALUES ('pairwise_ab',"
+        ' \'{"prompt": "p", "optionA": "a", "optionB": "b"}\', \'ev\') RETURNING id'
     )
     question = (await cur.fetchone())["id"]
     cur = await conn.execute(

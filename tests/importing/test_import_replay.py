@@ -141,6 +141,12 @@ async def _send(conn, rows: list[dict], kind: str = "person", active: bool = Tru
     ordered = (
         sorted(rows, key=lambda r: r["created_at"]) if rows and "created_at" in rows[0] else rows
     )
+    # Answers from a file were given elsewhere, where nobody saw this app's consensus: on the
+    # answer path they match a dataset that never shows others' answers (revisions count).
+    await conn.execute(
+        "INSERT INTO dataset_policies (source_dataset, reveal) VALUES ('mix', 'never')"
+        " ON CONFLICT (source_dataset) DO NOTHING"
+    )
     for r in ordered:
         async with conn.transaction():
             user = await _user(conn, r["annotator"], kind, active)

@@ -94,7 +94,8 @@ def test_the_decision_for_each_role_answer_and_order(role, answered, order):
     )
     staff = role != "annotator"
     assert sight.staff is staff
-    assert sight.sees_consensus is (staff or answered)
+    assert sight.may_see is (staff or answered)
+    assert sight.sees({"remaining": 2}) is (staff or answered)  # the default: after answering
     assert sight.order == order  # everyone answers in their own shown order
     assert sight.labels == (None if staff else order)  # staff read consensus canonically
 
@@ -103,7 +104,36 @@ def test_the_decision_for_each_role_answer_and_order(role, answered, order):
 def test_other_question_types_and_the_all_task_stream_have_no_order(role):
     assert visibility.decide(role, USER, task_id=TASK["BA"], question_type="ranking").order is None
     assert visibility.decide(role, USER).order is None
-    assert visibility.decide(role, USER).sees_consensus is (role != "annotator")
+    assert visibility.decide(role, USER).may_see is (role != "annotator")
+
+
+@pytest.mark.parametrize("reveal", visibility.REVEALS)
+@pytest.mark.parametrize("remaining,status", [(2, "active"), (0, "active"), (2, "completed")])
+@pytest.mark.parametrize("role", ROLES)
+def test_the_reveal_policy_decides_when_an_annotator_who_answered_sees_others(
+    role, reveal, remaining, status
+):
+    sight = visibility.decide(role, USER, answered=True, reveal=reveal)
+    state = _state(TASK["AB"]) | {"remaining": remaining, "task_status": status}
+    closed = remaining == 0 or status != "active"
+    expected = (
+        role != "annotator"
+        or {
+            "never": False,
+            "after_answer": True,
+            "after_close": closed,
+        }[reveal]
+    )
+    assert sight.sees(state) is expected
+    assert (visibility.consensus_view(sight, state) is not None) is expected
+    event = {"task_id": TASK["AB"], "version": 3, "remaining": remaining, "count_a": 3}
+    assert ("count_a" in visibility.event_view(sight, event)) is (
+        role != "annotator"
+        or reveal == "after_answer"
+        or (reveal == "after_close" and remaining == 0)
+    )
+    unanswered = visibility.decide(role, USER, answered=False, reveal=reveal)
+    assert unanswered.sees(state) is (role != "annotator")
 
 
 @pytest.mark.parametrize("order", ["AB", "BA"])

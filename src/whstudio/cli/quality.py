@@ -202,3 +202,46 @@ def quality_gold_rate(
     ensure_schema(url)
     transact(url, lambda conn: distribution.set_gold_rate(conn, dataset, value))
     out.print(f"{dataset}: gold rate {'default' if value is None else value}", highlight=False)
+
+
+@app.command("policy")
+def quality_policy(
+    dataset: Annotated[str, typer.Argument(help="Source dataset.")],
+    reveal: Annotated[
+        str | None,
+        typer.Option(
+            help="When annotators who answered a task see others' answers: never, "
+            "after_answer (the default) or after_close."
+        ),
+    ] = None,
+    gold_feedback: Annotated[
+        bool | None,
+        typer.Option(
+            "--gold-feedback/--no-gold-feedback",
+            help="Whether annotators see which of their answers were gold checks.",
+        ),
+    ] = None,
+) -> None:
+    """Show or set what a dataset's annotators may see: others' answers and gold verdicts."""
+    from whstudio.domain import policies
+
+    if reveal is not None and reveal not in ("never", "after_answer", "after_close"):
+        fail("reveal: never, after_answer or after_close", 2)
+    if not 1 <= len(dataset) <= 200:
+        fail("dataset: 1 to 200 characters", 2)
+    url = database_url(load_settings())
+    ensure_schema(url)
+    if reveal is None and gold_feedback is None:
+        row = transact(url, lambda conn: policies.policy_of(conn, dataset))
+    else:
+        row = transact(
+            url,
+            lambda conn: policies.set_policy(
+                conn, dataset, reveal=reveal, gold_feedback=gold_feedback
+            ),
+        )
+    out.print(
+        f"{dataset}: others' answers shown {row['reveal'].replace('_', ' ')}; gold verdicts "
+        f"{'shown' if row['gold_feedback'] else 'hidden'} to annotators",
+        highlight=False,
+    )

@@ -51,6 +51,9 @@ def shape(row: dict[str, Any]) -> dict[str, Any]:
         "transcription": row["details"].get("transcription"),
         "version": row["version"],
         "updated_at": row["updated_at"],
+        "task_status": row.get("status") or row.get("task_status"),
+        # When annotators who answered see this (dataset_policies.reveal).
+        "reveal": row.get("reveal") or "after_answer",
     }
 
 

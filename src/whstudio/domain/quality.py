@@ -16,7 +16,7 @@ from psycopg import AsyncConnection
 from scipy import stats as scipy_stats
 
 from whstudio.db import queries as q
-from whstudio.domain import batch
+from whstudio.domain import batch, visibility
 from whstudio.errors import NotFound
 
 # Gold accuracy is shown with a uniform Beta(1, 1) prior: 2 of 2 estimates 0.75 (0.29–0.99),
@@ -57,17 +57,72 @@ async def resolve_user(conn: AsyncConnection, username: str) -> UUID:
     return row["id"]
 
 
-def _hide_gold(event: dict[str, Any]) -> dict[str, Any]:
-    # An annotator learns their gold verdicts in aggregate, never which task was a gold check.
-    if event["kind"] == "gold":
-        return {**event, "task_id": None, "submission_id": None}
-    return event
+# Flags an annotator does not see of themselves: each can turn on right after a gold verdict.
+GOLD_TELLING_FLAGS = frozenset({"gold_failures", "below_chance"})
+
+
+async def own_reputation(conn: AsyncConnection, user_id: UUID, *, history: int = 50):
+    """An annotator's reputation as they may read it themselves.
+
+    A gold verdict moves the score the moment the answer is stored, and a task's agreement
+    verdicts tell how the others answered: so an annotator reads their score and weight as they
+    stood at the start of the day (UTC), their history one point per past day, and no gold or
+    agreement counts (reviewers and admins read everything, `reputation`). Nothing here tells
+    which of their answers was a gold check."""
+    row = await q.fetch_one(conn, "quality.stats", {"user_id": user_id})
+    if row is None:
+        raise NotFound("no such user", field="user")
+    now = await own_score(conn, user_id)
+    days = await q.fetch_all(conn, "quality.daily_history", {"user_id": user_id, "limit": history})
+    sided = row["sided"] or 0
+    median = await q.fetch_one(conn, "quality.median_time", {"user_id": user_id})
+    return {
+        "user_id": user_id,
+        "username": row["username"],
+        "as_of": now["as_of"],
+        "score": now["score"],
+        "weight": round(float(now["weight"]), 4),
+        "answers": row["answers"] or 0,
+        "speed": _speed(row, median),
+        "position": {
+            "sided_answers": sided,
+            "left_share": round(row["picked_left"] / sided, 4) if sided else None,
+        },
+        "flags": [f for f in row["flags"] or [] if f not in GOLD_TELLING_FLAGS],
+        "history": [
+            {"day": d["day"], "score": d["score"], "delta": _delta(days, i)}
+            for i, d in enumerate(days)
+        ],
+    }
+
+
+async def own_score(conn: AsyncConnection, user_id: UUID) -> dict[str, Any]:
+    """An annotator's score and weight as they may read them: at the start of today (UTC)."""
+    row = await q.fetch_one(conn, "quality.as_of_today", {"user_id": user_id})
+    assert row is not None
+    return row
+
+
+def _delta(days: list[dict[str, Any]], i: int) -> int | None:
+    return days[i]["score"] - days[i + 1]["score"] if i + 1 < len(days) else None
+
+
+def _speed(row: dict[str, Any], median: dict[str, Any] | None) -> dict[str, Any]:
+    return {
+        "timed_answers": row["timed"] or 0,
+        "mean_seconds": round(row["time_sum"] / row["timed"], 2) if row["timed"] else None,
+        "median_seconds": median["median"] if median else None,
+        "fast_answers": row["fast"] or 0,
+    }
 
 
 async def reputation(
     conn: AsyncConnection, user_id: UUID, *, history: int = 50, staff: bool = False
 ) -> dict[str, Any]:
-    """An annotator's reputation: score, weight, what it rests on, flags and recent history."""
+    """An annotator's reputation: score, weight, what it rests on, flags and recent history
+    (as reviewers and admins read it; an annotator reads `own_reputation`)."""
+    if not staff:
+        return await own_reputation(conn, user_id, history=history)
     row = await q.fetch_one(conn, "quality.stats", {"user_id": user_id})
     if row is None:
         raise NotFound("no such user", field="user")
@@ -79,8 +134,6 @@ async def reputation(
     events = await q.fetch_all(
         conn, "quality.history", {"user_id": user_id, "before": None, "limit": history}
     )
-    if not staff:
-        events = [_hide_gold(e) for e in events]
     sided = row["sided"] or 0
     return {
         "user_id": user_id,
@@ -95,12 +148,7 @@ async def reputation(
         "gold": gold.as_dict(),
         "agreement": agreement.as_dict(),
         "answers": answers,
-        "speed": {
-            "timed_answers": row["timed"] or 0,
-            "mean_seconds": round(row["time_sum"] / row["timed"], 2) if row["timed"] else None,
-            "median_seconds": median["median"] if median else None,
-            "fast_answers": row["fast"] or 0,
-        },
+        "speed": _speed(row, median),
         "position": {
             "sided_answers": sided,
             "left_share": round(row["picked_left"] / sided, 4) if sided else None,
@@ -141,10 +189,10 @@ async def answers(
         },
     )
     if not staff:
-        for row in rows:
-            if row["gold_source"] == "gold":
-                row["gold_correct"] = None
-                row["gold_source"] = None
+        rows = [_as_annotator_sees(row) for row in rows]
+    for row in rows:
+        for key in ("reveal", "gold_feedback", "remaining", "task_status", "others_agreeing_now"):
+            row.pop(key, None)
     cursor = None
     if len(rows) == limit:
         last = rows[-1]
@@ -152,9 +200,46 @@ async def answers(
     return {"items": rows, "next_cursor": cursor}
 
 
+def _as_annotator_sees(row: dict[str, Any]) -> dict[str, Any]:
+    """One of an annotator's own answers as they may see it: gold verdicts only where the
+    dataset shows them; how the others answered only where its reveal policy lets them see it
+    now, and then as "agrees with most others" for every task alike, gold checks included (the
+    stored verdict exists only for tasks without gold, so showing it would tell them apart)."""
+    row = dict(row)
+    if not row["gold_feedback"]:
+        row["gold_correct"] = None
+        row["gold_source"] = None
+    seen = row["reveal"] == "after_answer" or (
+        row["reveal"] == "after_close" and visibility.closed(row)
+    )
+    others, agreeing = row["others_now"], row["others_agreeing_now"]
+    row["agreed"] = (2 * agreeing > others) if seen and others else None
+    if not seen:
+        row["agreement_now"] = None
+        row["others_now"] = None
+    row["agreement_with_consensus"] = None
+    row["flagged_for_review"] = None  # a gold failure flags the answer
+    row["is_outlier"] = bool(row["outlier_reasons"] and "fast" in row["outlier_reasons"])
+    row["outlier_reasons"] = [r for r in row["outlier_reasons"] or [] if r == "fast"]
+    return row
+
+
 async def leaderboard(
     conn: AsyncConnection, *, limit: int = 50, min_answers: int = 1, staff: bool = False
 ) -> list[dict[str, Any]]:
+    """Annotators by reputation: as it is now, with flags and weights, for reviewers and admins;
+    as it stood at the start of the day (UTC), with answer counts only, for annotators (a
+    score that moves at once, or a gold count, would tell which answer was a gold check)."""
+    if not staff:
+        rows = await q.fetch_all(
+            conn,
+            "quality.leaderboard_as_of_today",
+            {"limit": limit, "min_answers": min_answers},
+        )
+        return [
+            {"rank": rank, "username": r["username"], "score": r["score"], "answers": r["answers"]}
+            for rank, r in enumerate(rows, start=1)
+        ]
     rows = await q.fetch_all(
         conn, "quality.leaderboard", {"limit": limit, "min_answers": min_answers}
     )
@@ -170,11 +255,10 @@ async def leaderboard(
             "agreement_rate": (
                 round(row["agreed"] / row["evaluated"], 4) if row["evaluated"] else None
             ),
+            "weight": float(row["reputation_weight"]),
+            "flags": list(row["flags"]),
+            "dawid_skene_accuracy": row["ds_accuracy"],
         }
-        if staff:
-            entry["weight"] = float(row["reputation_weight"])
-            entry["flags"] = list(row["flags"])
-            entry["dawid_skene_accuracy"] = row["ds_accuracy"]
         out.append(entry)
     return out
 

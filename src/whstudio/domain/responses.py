@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -13,7 +12,7 @@ from psycopg.types.json import Jsonb
 
 from whstudio.db import queries as q
 from whstudio.db.errors import domain_error
-from whstudio.domain import aggregation
+from whstudio.domain import aggregation, keyed
 from whstudio.domain import questions as questions_domain
 from whstudio.errors import Conflict
 from whstudio.schemas import TaskResponse
@@ -24,10 +23,13 @@ _SWAP = {"A": "B", "B": "A", "tie": "tie"}
 def shown_order(task_id: UUID, user_id: UUID) -> str:
     """Return 'AB' or 'BA': the stable, per-annotator order in which a task's answers are shown.
 
-    A hash, not a stored coin flip, so every view of the task agrees without a write; over many
-    tasks each annotator sees the canonical A first about half the time.
+    A digest keyed by the server's secret, not a stored coin flip, so every view of the task
+    agrees without a write; over many tasks each annotator sees the canonical A first about
+    half the time. Keyed, so that nobody can tell from the ids which side was shown first to
+    whom (an unkeyed hash could be computed by anyone). An answer keeps the order it was given
+    under (submissions.shown_order).
     """
-    digest = hashlib.sha256(f"{task_id}:{user_id}".encode()).digest()
+    digest = keyed.digest("shown-order", f"{task_id}:{user_id}")
     return "AB" if digest[0] & 1 == 0 else "BA"
 
 
@@ -63,6 +65,8 @@ class Submitted:
     response_version: int
     replayed: bool
     question_type: str
+    # Given after its author could see others' answers: kept, but not the answer that counts.
+    informed: bool
     reached_now: bool
     consensus: dict[str, Any]
     # Consensus events to publish after the commit (only with `defer_events`; else notified
@@ -128,6 +132,7 @@ async def submit(
         response_version=result["response_version"],
         replayed=result["replayed"],
         question_type=result["question_type"],
+        informed=bool(result.get("informed")),
         reached_now=bool(result["reached_now"]),
         consensus=result["consensus"],
         events=tuple(result.get("events") or ()),
@@ -194,9 +199,10 @@ async def history(conn: AsyncConnection, task_id: UUID, user_id: UUID) -> list[d
     return await q.fetch_all(conn, "responses.history", {"task_id": task_id, "user_id": user_id})
 
 
-async def has_answered(conn: AsyncConnection, task_id: UUID, user_id: UUID) -> bool:
-    """Return whether the user has answered the task (any version)."""
+async def answered_order(conn: AsyncConnection, task_id: UUID, user_id: UUID) -> str | None:
+    """Return None when the user has not answered the task, else the A/B order their newest
+    answer was given under ('' for a task that is not pairwise)."""
     row = await q.fetch_one(
-        conn, "responses.has_answered", {"task_id": task_id, "user_id": user_id}
+        conn, "responses.answered_order", {"task_id": task_id, "user_id": user_id}
     )
-    return bool(row and row["answered"])
+    return None if row is None else row["shown_order"]

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from datetime import datetime
 from decimal import Decimal
@@ -15,6 +13,7 @@ from psycopg.types.json import Jsonb
 
 from whstudio.db import bulk, readpath, tasklist
 from whstudio.db import queries as q
+from whstudio.domain import keyed
 from whstudio.domain import questions as questions_domain
 from whstudio.errors import Conflict, InvalidInput, NotFound
 
@@ -114,22 +113,37 @@ async def overview(conn: AsyncConnection) -> dict[str, list[dict[str, Any]]]:
 # --- the task dashboard -------------------------------------------------------------------
 
 
-def encode_cursor(value: Any, task_id: UUID) -> str:
-    """Return an opaque keyset cursor for the row after which the next page starts."""
+def encode_cursor(value: Any, task_id: UUID, sort: str) -> str:
+    """Return a signed keyset cursor for the row after which the next page starts.
+
+    Signed with the server's secret and bound to its sort, so a caller can neither make one up
+    (to probe the order of values they may not see) nor carry one to another sort. Only staff
+    may sort by a value annotators do not see (agreement), so no cursor an annotator holds
+    carries a hidden value."""
     raw = json.dumps(
-        [value.isoformat() if isinstance(value, datetime) else str(value), str(task_id)]
+        [sort, value.isoformat() if isinstance(value, datetime) else str(value), str(task_id)]
     )
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+    return keyed.seal("task-list-cursor", raw.encode())
 
 
-def decode_cursor(cursor: str) -> tuple[str, UUID]:
+def decode_cursor(cursor: str, sort: str) -> tuple[str, UUID]:
     """Return (sort value as text, task id) from a cursor, or raise InvalidInput."""
+    payload = keyed.unseal("task-list-cursor", cursor)
+    refusal = InvalidInput(
+        "cursor is not one this list returned for this sort (a cursor is kept as given, and"
+        " only with the sort it came from)",
+        field="cursor",
+    )
+    if payload is None:
+        raise refusal
     try:
-        padded = cursor + "=" * (-len(cursor) % 4)
-        value, task = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        return str(value), UUID(task)
-    except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:
-        raise InvalidInput("cursor is not one this API returned", field="cursor") from exc
+        made_for, value, task = json.loads(payload)
+        task_id = UUID(task)
+    except (ValueError, TypeError, UnicodeDecodeError) as exc:
+        raise refusal from exc
+    if made_for != sort:
+        raise refusal
+    return str(value), task_id
 
 
 async def list_tasks(
@@ -143,12 +157,12 @@ async def list_tasks(
 ) -> dict[str, Any]:
     """Return one keyset page of the task dashboard, the cursor of the next, and the total."""
     params: dict[str, Any] = {k: v for k, v in filters.items() if v is not None}
-    after = decode_cursor(cursor) if cursor is not None else None
+    after = decode_cursor(cursor, sort) if cursor is not None else None
     rows = await tasklist.page(conn, filters=params, sort=sort, after=after, limit=limit + 1)
     next_cursor = None
     if len(rows) > limit:
         rows = rows[:limit]
-        next_cursor = encode_cursor(rows[-1]["sort_value"], rows[-1]["id"])
+        next_cursor = encode_cursor(rows[-1]["sort_value"], rows[-1]["id"], sort)
     total = await tasklist.total(conn, filters=params) if with_total else None
     for row in rows:
         row.pop("sort_value", None)
@@ -167,8 +181,13 @@ async def detail(conn: AsyncConnection, task_id: UUID) -> dict[str, Any]:
 async def latest_answer(
     conn: AsyncConnection, task_id: UUID, user_id: UUID
 ) -> dict[str, Any] | None:
-    """Return the user's current answer to a task, if any."""
-    return await q.fetch_one(conn, "tasks.latest_answer", {"task_id": task_id, "user_id": user_id})
+    """Return the user's newest answer to a task, if any; with `counted_answer`, the one that
+    counts, when the newest was given after its author could see others' answers."""
+    params = {"task_id": task_id, "user_id": user_id}
+    newest = await q.fetch_one(conn, "tasks.latest_answer", params)
+    if newest is not None and not newest["counted"]:
+        newest["counted_answer"] = await q.fetch_one(conn, "tasks.counted_answer", params)
+    return newest
 
 
 TRANSITIONS = {

@@ -1,8 +1,9 @@
 """What a caller may see of a task, its consensus and its A/B labels: the one place that decides.
 
 Annotators never see a gold answer, and see neither the consensus nor others' answers of a task
-until they have answered it; a pairwise choice is shown in the A/B labels the annotator saw.
-Reviewers and admins see everything, in canonical labels. Every route, page and stream that shows
+until they have answered it, and then only as its dataset's reveal policy says (`REVEALS`); a
+pairwise choice is shown in the A/B labels the annotator saw. Reviewers and admins see
+everything, in canonical labels. Every route, page and stream that shows
 a task's consensus gets it from here (tests/unit/test_visibility_owner.py fails when one does not).
 """
 
@@ -16,7 +17,7 @@ from psycopg import AsyncConnection
 
 from whstudio.domain import consensus
 from whstudio.domain import tasks as tasks_domain
-from whstudio.domain.responses import has_answered, shown_content, shown_order, to_shown
+from whstudio.domain.responses import answered_order, shown_content, shown_order, to_shown
 from whstudio.domain.users import Principal
 from whstudio.errors import Forbidden
 
@@ -28,6 +29,22 @@ LIST_HIDDEN = ("agreement_percentage", "final_answer", "has_gold")
 PROGRESS_FIELDS = ("task_id", "version", "total_responses", "remaining", "consensus_reached")
 READ_REFUSAL = "answer this task before reading its consensus"
 FOLLOW_REFUSAL = "answer this task before following its consensus"
+# When an annotator who answered a task sees others' answers (dataset_policies.reveal). The
+# default is after answering: the live feedback stays, and an answer changed after seeing it
+# is kept but never counted (submit_answer_v1), so no counted vote can follow another.
+REVEALS = ("never", "after_answer", "after_close")
+DEFAULT_REVEAL = "after_answer"
+REVEAL_REFUSALS = {
+    "never": "this dataset does not show others' answers to annotators",
+    "after_close": "this dataset shows others' answers once the task has all its answers",
+}
+
+
+def closed(state: dict[str, Any]) -> bool:
+    """Whether a task takes no more answers towards its consensus: all are in, or it stopped
+    (a consensus row, an event row or a task row)."""
+    status = state.get("task_status") or state.get("status") or "active"
+    return state.get("remaining") == 0 or status != "active"
 
 
 @dataclass(frozen=True)
@@ -37,11 +54,24 @@ class Sight:
     staff: bool  # gold, canonical content and labels, every filter, any task's consensus
     answered: bool  # the caller has answered this task
     order: str | None  # the caller's own A/B order of a pairwise task; None for other types
+    reveal: str = DEFAULT_REVEAL  # the task's dataset's reveal policy
 
     @property
-    def sees_consensus(self) -> bool:
-        """The consensus and others' answers: staff, or an annotator who answered."""
-        return self.staff or self.answered
+    def may_see(self) -> bool:
+        """Whether the consensus may be shown at all (for after_close: once the task closes)."""
+        return self.staff or (self.answered and self.reveal != "never")
+
+    def sees(self, state: dict[str, Any]) -> bool:
+        """The consensus and others' answers, in this state of the task: staff; an annotator
+        who answered, as the reveal policy says."""
+        if not self.may_see:
+            return False
+        return self.staff or self.reveal == "after_answer" or closed(state)
+
+    @property
+    def refusal(self) -> str:
+        """Why this caller may not see a task's consensus (when `sees` says no)."""
+        return READ_REFUSAL if not self.answered else REVEAL_REFUSALS.get(self.reveal, "")
 
     @property
     def labels(self) -> str | None:
@@ -56,13 +86,19 @@ def decide(
     task_id: UUID | None = None,
     question_type: str | None = None,
     answered: bool = False,
+    reveal: str | None = None,
+    order: str | None = None,
 ) -> Sight:
-    """Return what a caller with this role, who has (not) answered the task, may see of it."""
+    """Return what a caller with this role, who has (not) answered the task, may see of it.
+
+    `order`: the A/B order the caller's answer was given under, when they answered (it stays
+    theirs); else the keyed order they are shown now."""
     pairwise = task_id is not None and question_type == "pairwise_ab"
     return Sight(
         staff=role in STAFF,
         answered=answered,
-        order=shown_order(task_id, user_id) if pairwise else None,
+        order=(order or shown_order(task_id, user_id)) if pairwise else None,
+        reveal=reveal or DEFAULT_REVEAL,
     )
 
 
@@ -81,14 +117,14 @@ def relabel(state: dict[str, Any], order: str | None) -> dict[str, Any]:
 
 def consensus_view(sight: Sight, state: dict[str, Any]) -> dict[str, Any] | None:
     """Return the consensus (`consensus.shape`) as this caller may see it, or None."""
-    if not sight.sees_consensus:
+    if not sight.sees(state):
         return None
     return relabel(state, sight.labels)
 
 
 def event_view(sight: Sight, event: dict[str, Any]) -> dict[str, Any]:
     """Return one consensus event (a `consensus.changed_since` row) as this caller may see it."""
-    if not sight.sees_consensus:
+    if not sight.sees(event):
         return {k: event.get(k) for k in PROGRESS_FIELDS}
     if sight.labels != "BA":
         return event
@@ -136,6 +172,7 @@ def task_view(
         "reward_currency": row["reward_currency"],
         "total_responses": row["total_responses"],
         "remaining": row["remaining"],
+        "reveal": sight.reveal,
         "my_answer": None,
         "consensus": None,
     }
@@ -145,8 +182,17 @@ def task_view(
             mine["chosen_response"] = to_shown(mine["chosen_response"], order)
         mine.pop("shown_order", None)
         view["my_answer"] = mine
+        counted = answer.get("counted_answer")
+        if counted is not None:
+            # The answer that counts, when the newest one was given after seeing others'.
+            shown = dict(counted)
+            if order and shown.get("chosen_response"):
+                shown["chosen_response"] = to_shown(shown["chosen_response"], order)
+            mine["counted_answer"] = shown
     if consensus is not None:
         view["consensus"] = consensus_view(sight, consensus)
+    if view["consensus"] is None and answer is not None and not sight.staff:
+        view["consensus_hidden"] = sight.refusal
     if sight.staff:
         view["canonical"] = {
             "content": dict(row["content"]),
@@ -171,6 +217,7 @@ async def task_list(
     """Return one page of the task list (`tasks.list_tasks`) as the caller may filter and see
     it."""
     sight = decide(caller.role, caller.id)
+    check_sort(sight, sort)
     page = await tasks_domain.list_tasks(
         conn,
         filters=list_filters(sight, filters),
@@ -196,6 +243,12 @@ def list_filters(sight: Sight, filters: dict[str, Any]) -> dict[str, Any]:
     return filters if sight.staff else {k: v for k, v in filters.items() if k != "has_gold"}
 
 
+def check_sort(sight: Sight, sort: str) -> None:
+    """Refuse an annotator's sort by a value they do not see: the order alone would tell it."""
+    if sort == "agreement" and not sight.staff:
+        raise Forbidden("only reviewers and admins may sort tasks by agreement", field="sort")
+
+
 def list_sort(sight: Sight, sort: str) -> str:
     """Return the task page's sort for this caller: annotators do not see agreement, so they
     cannot order by it there."""
@@ -209,8 +262,9 @@ def answers_as_shown(rows: list[dict[str, Any]], author_id: UUID) -> list[dict[s
     for row in rows:
         shown = dict(row)
         if row["question_type"] == "pairwise_ab" and row["chosen_response"]:
-            order = shown_order(row["task_id"], author_id)
+            order = row.get("shown_order") or shown_order(row["task_id"], author_id)
             shown["chosen_response"] = to_shown(row["chosen_response"], order)
+        shown.pop("shown_order", None)
         out.append(shown)
     return out
 
@@ -227,17 +281,22 @@ async def consensus_sight(
     NotFound for no such task and Forbidden when they may not see it."""
     state = await consensus.read(conn, task_id)
     staff = caller.role in STAFF
-    answered = False if staff else await has_answered(conn, task_id, caller.id)
+    order = None if staff else await answered_order(conn, task_id, caller.id)
     sight = decide(
         caller.role,
         caller.id,
         task_id=task_id,
         question_type=state["question_type"],
-        answered=answered,
+        answered=order is not None,
+        reveal=state["reveal"],
+        order=order or None,
     )
     view = consensus_view(sight, state)
     if view is None:
-        raise Forbidden(refusal)
+        if refusal == FOLLOW_REFUSAL and sight.may_see:
+            # Following a task that shows its answers once closed: progress until then.
+            return sight, {}
+        raise Forbidden(refusal if not order else sight.refusal)
     return sight, view
 
 
@@ -246,8 +305,11 @@ async def consensus_for(conn: AsyncConnection, caller: Principal, task_id: UUID)
     return (await consensus_sight(conn, caller, task_id))[1]
 
 
-def submitted_consensus(caller: Principal, task_id: UUID, row: dict[str, Any]) -> dict[str, Any]:
-    """Return the consensus a caller's own answer just produced (a stored row), as they see it."""
+def submitted_consensus(
+    caller: Principal, task_id: UUID, row: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Return the consensus a caller's own answer just produced (a stored row), as they see it:
+    None when the dataset's reveal policy hides it from them."""
     state = consensus.shape(row)
     sight = decide(
         caller.role,
@@ -255,8 +317,9 @@ def submitted_consensus(caller: Principal, task_id: UUID, row: dict[str, Any]) -
         task_id=task_id,
         question_type=state["question_type"],
         answered=True,
+        reveal=state["reveal"],
     )
-    return relabel(state, sight.labels)
+    return consensus_view(sight, state)
 
 
 async def task_for(conn: AsyncConnection, caller: Principal, task_id: UUID) -> dict[str, Any]:
@@ -270,8 +333,10 @@ async def task_for(conn: AsyncConnection, caller: Principal, task_id: UUID) -> d
         task_id=row["id"],
         question_type=row["question_type"],
         answered=answer is not None,
+        reveal=row["reveal"],
+        order=answer["shown_order"] if answer else None,
     )
-    state = await consensus.read(conn, task_id) if sight.sees_consensus else None
+    state = await consensus.read(conn, task_id) if sight.may_see else None
     return task_view(sight, row, answer=answer, consensus=state)
 
 
@@ -281,8 +346,14 @@ async def leased_task(
     """Return a task just leased to the caller (`distribution.next_task`) as they may see it."""
     # `next` never hands out a task this annotator has answered: there is no answer of theirs
     # to show, and only staff see the consensus of an unanswered task.
-    sight = decide(caller.role, caller.id, task_id=row["id"], question_type=row["question_type"])
-    state = await consensus.read(conn, row["id"]) if sight.sees_consensus else None
+    sight = decide(
+        caller.role,
+        caller.id,
+        task_id=row["id"],
+        question_type=row["question_type"],
+        reveal=row.get("reveal"),
+    )
+    state = await consensus.read(conn, row["id"]) if sight.may_see else None
     return task_view(sight, row, answer=None, consensus=state)
 
 

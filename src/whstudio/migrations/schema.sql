@@ -103,6 +103,7 @@ CREATE TABLE public.submissions (
     vote_weight numeric(9,6) DEFAULT 1 NOT NULL,
     source_label text,
     in_consensus boolean DEFAULT true NOT NULL,
+    informed boolean DEFAULT false NOT NULL,
     CONSTRAINT submissions_answer_check CHECK (((chosen_response IS NULL) <> (payload IS NULL))),
     CONSTRAINT submissions_chosen_response_check CHECK ((chosen_response = ANY (ARRAY['A'::text, 'B'::text, 'tie'::text]))),
     CONSTRAINT submissions_confidence_check CHECK (((confidence >= 1) AND (confidence <= 5))),
@@ -116,6 +117,13 @@ CREATE TABLE public.submissions (
     CONSTRAINT submissions_time_spent_seconds_check CHECK (((time_spent_seconds >= 0) AND (time_spent_seconds <= 86400))),
     CONSTRAINT submissions_vote_weight_check CHECK (((vote_weight >= (0)::numeric) AND (vote_weight <= (100)::numeric)))
 );
+
+
+--
+-- Name: COLUMN submissions.informed; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.submissions.informed IS 'given after its author could see others'' answers to the task: kept, never counted';
 
 
 --
@@ -1036,6 +1044,23 @@ $$;
 
 
 --
+-- Name: reputation_as_of(uuid, timestamp with time zone); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.reputation_as_of(p_user uuid, p_at timestamp with time zone, OUT score integer, OUT weight double precision) RETURNS record
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+    SELECT s.score,
+           least(10, greatest(0.01, ln(a / (1 - a)) / ln(7.0 / 3.0)))
+      FROM (SELECT coalesce((SELECT e.score FROM reputation_events e
+                              WHERE e.user_id = p_user AND e.created_at < p_at
+                              ORDER BY e.id DESC LIMIT 1), 700) AS score) s,
+           LATERAL (SELECT least(0.999, greatest(0.001, s.score / 1000.0))::double precision
+                           AS a) x
+$$;
+
+
+--
 -- Name: reputation_of(public.annotator_stats); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1486,9 +1511,10 @@ DECLARE
     v integer;
     replayed boolean := false;
     c response_consensus;
+    v_informed boolean := false;
 BEGIN
     IF p_key IS NOT NULL THEN
-        SELECT s.id, s.task_id, s.response_version INTO earlier
+        SELECT s.id, s.task_id, s.response_version, s.informed INTO earlier
           FROM submissions s WHERE s.user_id = p_user AND s.idempotency_key = p_key;
         IF FOUND THEN
             IF earlier.task_id <> p_task THEN
@@ -1497,14 +1523,17 @@ BEGIN
             END IF;
             sid := earlier.id;
             v := earlier.response_version;
+            v_informed := earlier.informed;
             replayed := true;
         END IF;
     END IF;
     SELECT tk.status, tk.expires_at <= CURRENT_TIMESTAMP AS expired, tk.allow_tie, tk.question_id,
            tk.consensus_threshold, tk.min_agreement_percentage,
-           q.question_type, jsonb_array_length(q.content -> 'options') AS n_options
+           q.question_type, jsonb_array_length(q.content -> 'options') AS n_options,
+           coalesce(p.reveal, 'after_answer') AS reveal
       INTO t
       FROM tasks tk JOIN questions q ON q.id = tk.question_id
+      LEFT JOIN dataset_policies p ON p.source_dataset = q.source_dataset
      WHERE tk.id = p_task;
     IF NOT FOUND THEN
         RAISE EXCEPTION 'no such task' USING ERRCODE = 'WH404', HINT = 'task_id';
@@ -1558,11 +1587,33 @@ BEGIN
             END IF;
             new_payload := jsonb_build_object('transcript', p_transcript);
         END IF;
-        UPDATE submissions SET is_latest = false
-         WHERE task_id = p_task AND user_id = p_user AND is_latest;
+        -- Informed: given after its author could see others' answers to this task (staff see
+        -- them all; an annotator as the dataset's reveal policy lets them, once answered).
+        -- Such an answer is kept and marked, but the answer that counts stays the one before.
+        -- Answers from a file (an import sets whstudio.answers_from_file) were given where
+        -- nobody saw this app's consensus.
+        IF current_setting('whstudio.answers_from_file', true) IS DISTINCT FROM 'on'
+           AND EXISTS (SELECT 1 FROM submissions s
+                        WHERE s.task_id = p_task AND s.user_id <> p_user AND s.is_latest) THEN
+            IF EXISTS (SELECT 1 FROM users u
+                        WHERE u.id = p_user AND u.role IN ('reviewer', 'admin')) THEN
+                v_informed := true;
+            ELSIF t.reveal <> 'never'
+                  AND EXISTS (SELECT 1 FROM submissions s
+                               WHERE s.task_id = p_task AND s.user_id = p_user) THEN
+                v_informed := t.reveal = 'after_answer'
+                    OR (SELECT rc.remaining = 0 FROM response_consensus rc
+                         WHERE rc.task_id = p_task);
+            END IF;
+        END IF;
+        IF NOT v_informed THEN
+            UPDATE submissions SET is_latest = false
+             WHERE task_id = p_task AND user_id = p_user AND is_latest;
+        END IF;
         INSERT INTO submissions (task_id, user_id, question_id, response_version, chosen_response,
                                  confidence, explanation, time_spent_seconds, shown_order, payload,
-                                 idempotency_key, vote_weight, submitter_nullifier)
+                                 idempotency_key, vote_weight, submitter_nullifier, is_latest,
+                                 informed)
         SELECT p_task, p_user, t.question_id,
                -- after the latest, even if an earlier version was deleted by another writer
                (SELECT coalesce(max(s.response_version), 0) + 1 FROM submissions s
@@ -1575,7 +1626,8 @@ BEGIN
                           WHERE s.task_id = p_task AND s.user_id = p_user
                             AND s.submitter_nullifier IS NOT NULL
                           ORDER BY s.response_version DESC LIMIT 1),
-                        u.nullifier_hash)
+                        u.nullifier_hash),
+               NOT v_informed, v_informed
           FROM users u WHERE u.id = p_user
         RETURNING id, response_version INTO sid, v;
         IF sid IS NULL THEN
@@ -1586,12 +1638,14 @@ BEGIN
     SELECT * INTO c FROM response_consensus WHERE task_id = p_task;
     RETURN jsonb_build_object(
         'submission_id', sid, 'response_version', v, 'replayed', replayed,
+        'informed', v_informed,
         'question_type', t.question_type,
         'reached_now', c.consensus_reached AND c.reached_at = CURRENT_TIMESTAMP AND NOT replayed,
         'consensus', to_jsonb(c) || jsonb_build_object(
             'consensus_threshold', t.consensus_threshold,
             'min_agreement_percentage', t.min_agreement_percentage,
-            'allow_tie', t.allow_tie, 'status', t.status, 'question_type', t.question_type));
+            'allow_tie', t.allow_tie, 'status', t.status, 'question_type', t.question_type,
+            'reveal', t.reveal));
 END
 $$;
 
@@ -1860,6 +1914,27 @@ CREATE SEQUENCE public.consensus_event_seq
     NO MINVALUE
     NO MAXVALUE
     CACHE 1;
+
+
+--
+-- Name: dataset_policies; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.dataset_policies (
+    source_dataset text NOT NULL,
+    reveal text DEFAULT 'after_answer'::text NOT NULL,
+    gold_feedback boolean DEFAULT false NOT NULL,
+    updated_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    CONSTRAINT dataset_policies_reveal_check CHECK ((reveal = ANY (ARRAY['never'::text, 'after_answer'::text, 'after_close'::text]))),
+    CONSTRAINT dataset_policies_source_dataset_check CHECK (((length(source_dataset) >= 1) AND (length(source_dataset) <= 200)))
+);
+
+
+--
+-- Name: TABLE dataset_policies; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.dataset_policies IS 'What annotators of a dataset may see: others'' answers (reveal) and gold verdicts';
 
 
 --
@@ -2376,6 +2451,14 @@ ALTER TABLE ONLY public.api_tokens
 
 ALTER TABLE ONLY public.consensus_batch_results
     ADD CONSTRAINT consensus_batch_results_pkey PRIMARY KEY (task_id, method);
+
+
+--
+-- Name: dataset_policies dataset_policies_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.dataset_policies
+    ADD CONSTRAINT dataset_policies_pkey PRIMARY KEY (source_dataset);
 
 
 --

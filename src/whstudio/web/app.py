@@ -11,7 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from whstudio import __version__
 from whstudio.db import migrate
 from whstudio.db.pool import make_pool
-from whstudio.domain import analytics
+from whstudio.domain import analytics, keyed
 from whstudio.settings import Settings
 from whstudio.web import errors
 from whstudio.web.api import consensus, events, health, quality, review, tasks, users
@@ -110,6 +110,7 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         lifespan=lifespan,
     )
     secret = settings.resolved_secret_key()
+    keyed.configure(secret)
     app.state.settings = settings
     app.state.pool = pool
     app.state.metrics = metrics

@@ -6,11 +6,13 @@ SELECT c.task_id, c.count_a, c.count_b, c.count_tie, c.total_responses, c.weight
        c.weighted_agreement_percentage, c.final_answer, c.consensus_reached, c.reached_at,
        c.remaining, c.details, c.version, c.updated_at, c.ranking_counts,
        t.consensus_threshold, t.min_agreement_percentage, t.allow_tie, t.status, q.question_type,
-       a.final_answer AS adjudicated_answer, a.created_at AS adjudicated_at
+       a.final_answer AS adjudicated_answer, a.created_at AS adjudicated_at,
+       coalesce(p.reveal, 'after_answer') AS reveal
   FROM response_consensus c
   JOIN tasks t ON t.id = c.task_id
   JOIN questions q ON q.id = t.question_id
   LEFT JOIN task_adjudications a ON a.task_id = c.task_id
+  LEFT JOIN dataset_policies p ON p.source_dataset = q.source_dataset
  WHERE c.task_id = %(task_id)s;
 
 -- name: compare_with_recompute

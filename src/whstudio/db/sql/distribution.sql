@@ -9,12 +9,14 @@ SELECT n.lease_expires_at,
        q.lineage_id AS question_lineage_id, q.version AS question_version, q.question_type,
        q.content, q.gold_standard, q.source_dataset, q.source_ref,
        q.metadata || t.metadata AS metadata, t.source_key,
-       c.total_responses, c.remaining, c.consensus_reached
+       c.total_responses, c.remaining, c.consensus_reached,
+       coalesce(p.reveal, 'after_answer') AS reveal
   FROM next_task_v2(%(user_id)s, %(lease_seconds)s, %(coin)s, %(default_gold_rate)s,
                     %(dataset)s) AS n
   JOIN tasks t ON t.id = n.task_id
   JOIN questions q ON q.id = t.question_id
-  JOIN response_consensus c ON c.task_id = t.id;
+  JOIN response_consensus c ON c.task_id = t.id
+  LEFT JOIN dataset_policies p ON p.source_dataset = q.source_dataset;
 
 -- name: set_gold_rate
 INSERT INTO dataset_settings (source_dataset, gold_rate) VALUES (%(dataset)s, %(gold_rate)s)

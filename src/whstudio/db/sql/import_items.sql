@@ -27,3 +27,8 @@ SELECT id, false AS created, is_active, role, kind FROM users
 -- name: label_answer
 -- An imported answer's verdict in its source's words, where they say more than the answer.
 UPDATE submissions SET source_label = %(source_label)s WHERE id = %(id)s;
+
+-- name: answers_from_file
+-- For the rest of the import's transaction (or until turned off): answers come from a file,
+-- given where nobody saw this app's consensus, so none is informed (submit_answer_v1).
+SELECT set_config('whstudio.answers_from_file', %(on)s, true);

@@ -25,19 +25,24 @@ SELECT id, kind, delta, score, reason, task_id, submission_id, created_at
  LIMIT %(limit)s;
 
 -- name: answers
--- One annotator's answers (every version) with their quality marks, newest first.
+-- One annotator's answers (every version) with their quality marks, newest first; with what
+-- the dataset lets its annotators see (reveal, gold_feedback) and the task's state.
 SELECT s.id AS submission_id, s.task_id, t.title AS task_title, q.question_type,
-       q.source_dataset, s.response_version, s.is_latest, s.chosen_response, s.confidence,
-       s.time_spent_seconds, s.created_at, m.gold_correct, m.gold_source, m.agreed,
-       m.agreement_with_consensus, m.agreement_now, m.others_now, m.is_outlier,
-       m.outlier_reasons, m.flagged_for_review
+       q.source_dataset, s.response_version, s.is_latest, s.informed, s.chosen_response,
+       s.shown_order, s.confidence, s.time_spent_seconds, s.created_at, m.gold_correct,
+       m.gold_source, m.agreed, m.agreement_with_consensus, m.agreement_now, m.others_now,
+       m.others_agreeing_now, m.is_outlier, m.outlier_reasons, m.flagged_for_review,
+       coalesce(p.reveal, 'after_answer') AS reveal, coalesce(p.gold_feedback, false)
+       AS gold_feedback, c.remaining, t.status AS task_status
   FROM submissions s
   JOIN tasks t ON t.id = s.task_id
   JOIN questions q ON q.id = s.question_id
+  JOIN response_consensus c ON c.task_id = s.task_id
+  LEFT JOIN dataset_policies p ON p.source_dataset = q.source_dataset
   LEFT JOIN LATERAL (
         SELECT r.gold_correct, r.gold_source, r.agreed, qm.agreement_with_consensus,
-               r.agreement_now, r.others_now, r.is_outlier, r.outlier_reasons,
-               r.flagged_for_review
+               r.agreement_now, r.others_now, r.others_agreeing_now, r.is_outlier,
+               r.outlier_reasons, r.flagged_for_review
           FROM response_quality_current r
           JOIN response_quality_metrics qm ON qm.submission_id = r.submission_id
          WHERE r.submission_id = s.id) m ON true
@@ -45,6 +50,39 @@ SELECT s.id AS submission_id, s.task_id, t.title AS task_title, q.question_type,
    AND (%(before_at)s::timestamptz IS NULL
         OR (s.created_at, s.id) < (%(before_at)s::timestamptz, %(before_id)s::uuid))
  ORDER BY s.created_at DESC, s.id DESC
+ LIMIT %(limit)s;
+
+-- name: as_of_today
+-- One annotator's reputation as they may read it: at the start of today (UTC).
+SELECT date_trunc('day', CURRENT_TIMESTAMP AT TIME ZONE 'UTC') AT TIME ZONE 'UTC' AS as_of,
+       r.score, r.weight
+  FROM reputation_as_of(%(user_id)s,
+                        date_trunc('day', CURRENT_TIMESTAMP AT TIME ZONE 'UTC') AT TIME ZONE 'UTC')
+       AS r;
+
+-- name: daily_history
+-- One annotator's reputation at the end of each day (UTC) it changed, before today, newest
+-- first: what they may read of its history (no event, no time of day, no task).
+SELECT day, score
+  FROM (SELECT DISTINCT ON ((e.created_at AT TIME ZONE 'UTC')::date)
+               (e.created_at AT TIME ZONE 'UTC')::date AS day, e.score
+          FROM reputation_events e
+         WHERE e.user_id = %(user_id)s
+           AND e.created_at < date_trunc('day', CURRENT_TIMESTAMP AT TIME ZONE 'UTC')
+                              AT TIME ZONE 'UTC'
+         ORDER BY (e.created_at AT TIME ZONE 'UTC')::date DESC, e.id DESC) d
+ ORDER BY day DESC
+ LIMIT %(limit)s;
+
+-- name: leaderboard_as_of_today
+-- Annotators by reputation as annotators may read it (at the start of today, UTC).
+SELECT u.username, r.score, coalesce(a.answers, 0) AS answers
+  FROM users u
+  LEFT JOIN annotator_stats a ON a.user_id = u.id
+ CROSS JOIN LATERAL reputation_as_of(
+        u.id, date_trunc('day', CURRENT_TIMESTAMP AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') AS r
+ WHERE u.is_active AND u.role = 'annotator' AND coalesce(a.answers, 0) >= %(min_answers)s
+ ORDER BY r.score DESC, coalesce(a.answers, 0) DESC, u.username
  LIMIT %(limit)s;
 
 -- name: leaderboard

@@ -1,14 +1,17 @@
 -- name: history
-SELECT id, task_id, user_id, response_version, is_latest, chosen_response, confidence,
-       explanation, time_spent_seconds, shown_order, payload, created_at
+SELECT id, task_id, user_id, response_version, is_latest, informed, chosen_response,
+       confidence, explanation, time_spent_seconds, shown_order, payload, created_at
   FROM submissions
  WHERE task_id = %(task_id)s AND user_id = %(user_id)s
  ORDER BY response_version DESC;
 
--- name: has_answered
-SELECT EXISTS (
-    SELECT 1 FROM submissions WHERE task_id = %(task_id)s AND user_id = %(user_id)s
-) AS answered;
+-- name: answered_order
+-- Whether the user answered the task, and the A/B order their newest answer was given under.
+SELECT coalesce(shown_order, '') AS shown_order
+  FROM submissions
+ WHERE task_id = %(task_id)s AND user_id = %(user_id)s
+ ORDER BY response_version DESC
+ LIMIT 1;
 
 -- name: latest_transcripts
 -- The transcripts that count (a model judge's only where its task counts them).

@@ -30,15 +30,27 @@ SELECT t.id, t.title, t.description, t.status, t.priority, t.expires_at, t.creat
        q.lineage_id AS question_lineage_id, q.version AS question_version, q.question_type,
        q.content, q.gold_standard, q.source_dataset, q.source_ref,
        q.metadata || t.metadata AS metadata, t.source_key,
-       c.total_responses, c.remaining, c.consensus_reached
+       c.total_responses, c.remaining, c.consensus_reached,
+       coalesce(p.reveal, 'after_answer') AS reveal
   FROM tasks t
   JOIN questions q ON q.id = t.question_id
   JOIN response_consensus c ON c.task_id = t.id
+  LEFT JOIN dataset_policies p ON p.source_dataset = q.source_dataset
  WHERE t.id = %(task_id)s;
 
 -- name: latest_answer
+-- The user's newest answer: the one that counts (is_latest), or one given after its author
+-- could see others' answers (informed), kept beside it.
 SELECT id, response_version, chosen_response, confidence, explanation, time_spent_seconds,
-       shown_order, payload, created_at
+       shown_order, payload, created_at, is_latest AS counted, informed
+  FROM submissions
+ WHERE task_id = %(task_id)s AND user_id = %(user_id)s
+ ORDER BY response_version DESC
+ LIMIT 1;
+
+-- name: counted_answer
+SELECT id, response_version, chosen_response, confidence, explanation, time_spent_seconds,
+       payload, created_at
   FROM submissions
  WHERE task_id = %(task_id)s AND user_id = %(user_id)s AND is_latest;
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Path, Query
 from pydantic import BaseModel, ConfigDict, Field
 
-from whstudio.domain import agreement, distribution, quality
+from whstudio.domain import agreement, distribution, policies, quality
 from whstudio.domain.users import Principal
 from whstudio.errors import Forbidden
 from whstudio.web.deps import Conn, require
@@ -203,3 +203,55 @@ async def set_gold_rate(
     async with conn.transaction():
         row = await distribution.set_gold_rate(conn, dataset, body.gold_rate)
     return row or {"source_dataset": dataset, "gold_rate": None}
+
+
+class DatasetPolicy(BaseModel):
+    """What a dataset's annotators may see; a field left out stays as it is."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reveal: Literal["never", "after_answer", "after_close"] | None = Field(
+        default=None,
+        description="when an annotator who answered a task sees others' answers to it: never, "
+        "after answering (the default; a later change of answer is kept but does not count), "
+        "or once the task has all its answers",
+    )
+    gold_feedback: bool | None = Field(
+        default=None,
+        description="whether annotators see which of their answers were gold checks, and "
+        "whether they got them right (default false)",
+    )
+
+
+@router.get(
+    "/admin/datasets/policies",
+    summary="Each dataset's reveal policy and gold feedback, where set (admins)",
+)
+async def dataset_policies(user: Admin, conn: Conn):
+    return await policies.all_policies(conn)
+
+
+@router.get(
+    "/admin/datasets/{dataset}/policy",
+    summary="A dataset's reveal policy and gold feedback, the defaults if never set (admins)",
+)
+async def dataset_policy(
+    dataset: Annotated[str, Path(min_length=1, max_length=200)], user: Admin, conn: Conn
+):
+    return await policies.policy_of(conn, dataset)
+
+
+@router.put(
+    "/admin/datasets/{dataset}/policy",
+    summary="Set when a dataset's annotators see others' answers and their gold verdicts (admins)",
+)
+async def set_dataset_policy(
+    dataset: Annotated[str, Path(min_length=1, max_length=200)],
+    body: DatasetPolicy,
+    user: Admin,
+    conn: Conn,
+):
+    async with conn.transaction():
+        return await policies.set_policy(
+            conn, dataset, reveal=body.reveal, gold_feedback=body.gold_feedback
+        )

@@ -120,7 +120,8 @@ async def get_task(task_id: UUID, user: SignedIn, conn: Conn):
     "/tasks/{task_id}/submit",
     response_model=SubmitResult,
     status_code=status.HTTP_201_CREATED,
-    summary="Answer a task; a later answer revises the earlier one (anyone signed in)",
+    summary="Answer a task; a later answer revises the earlier one, unless given after seeing "
+    "others' answers: then it is kept but the earlier one counts (anyone signed in)",
     responses={
         200: {"description": "a replay of an earlier request with the same Idempotency-Key"},
         409: {"description": "the task is paused, closed or expired"},
@@ -163,6 +164,7 @@ async def submit(
         task_id=task_id,
         response_version=done.response_version,
         replayed=done.replayed,
+        counted=not done.informed,
         consensus=visibility.submitted_consensus(user, task_id, done.consensus),
     )
 

@@ -7,6 +7,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Request, Response, status
 
+from whstudio.domain import quality
 from whstudio.domain import users as users_domain
 from whstudio.domain.users import Principal
 from whstudio.schemas import (
@@ -19,7 +20,7 @@ from whstudio.schemas import (
 )
 from whstudio.web.deps import Conn, require
 from whstudio.web.errors import error_responses
-from whstudio.web.policies import ADMIN, ANYONE_SIGNED_IN
+from whstudio.web.policies import ADMIN, ANYONE_SIGNED_IN, STAFF
 
 router = APIRouter(prefix="/api", tags=["accounts"], responses=error_responses())
 
@@ -29,7 +30,11 @@ Admin = Annotated[Principal, Depends(require(ADMIN))]
 
 @router.get("/me", response_model=UserPublic, summary="The caller's own account (anyone signed in)")
 async def me(user: SignedIn, conn: Conn):
-    return await users_domain.get_user(conn, user.username)
+    row = await users_domain.get_user(conn, user.username)
+    if user.role not in STAFF:
+        # As annotators read their own reputation: at the start of the day (see quality).
+        row = {**row, "reputation_score": (await quality.own_score(conn, user.id))["score"]}
+    return row
 
 
 @router.get("/users", response_model=list[UserPublic], summary="Every account (admin)")

@@ -276,7 +276,12 @@
       form.appendChild(h("p", { class: "error", role: "note", text: "This task is " + task.status + "; it does not take answers now." }));
     }
     if (task.my_answer) {
-      form.appendChild(h("p", { class: "note", text: "You answered this task before; a new answer revises yours." }));
+      const seen = task.consensus !== null && task.consensus !== undefined;
+      form.appendChild(h("p", { class: "note", id: "revision-note", text: task.my_answer.counted === false
+        ? "You changed your answer after seeing others' answers: the change is kept for reviewers, and your earlier answer is the one that counts."
+        : seen
+          ? "You answered this task before and have seen others' answers: a new answer is kept for reviewers, but the one you gave counts."
+          : "You answered this task before; a new answer revises yours." }));
     }
     form.appendChild(h("section", { class: "prompt", "aria-labelledby": "prompt-title" },
       h("h3", { id: "prompt-title", text: "Prompt" }),
@@ -387,7 +392,10 @@
 
   function finalText(task, consensus) {
     const final = consensus.final_answer;
-    if (!consensus.consensus_reached || !final) return "No consensus yet.";
+    if (!consensus.consensus_reached && consensus.remaining === 0) {
+      return "Disputed: every answer is in and none has the agreement needed; a reviewer will decide.";
+    }
+    if (!consensus.consensus_reached || !final) return "No consensus yet: answers are still coming in.";
     if (final.chosen_response) {
       return "Consensus: " + (final.chosen_response === "tie" ? "a tie" : "answer " + final.chosen_response + " is better") + ".";
     }
@@ -406,9 +414,25 @@
       else field.disabled = true;
     }
     const c = result.consensus;
-    const counts = c.counts || {};
     const box = h("section", { class: "card result", id: "result", role: "status", "aria-labelledby": "result-title" },
-      h("h2", { id: "result-title", text: "Answer saved" + (result.response_version > 1 ? " (revision " + result.response_version + ")" : "") }),
+      h("h2", { id: "result-title", text: "Answer saved" + (result.response_version > 1 ? " (revision " + result.response_version + ")" : "") }));
+    if (result.counted === false) {
+      box.appendChild(h("p", { class: "note", id: "result-uncounted", text: "You had seen others' answers to this task, so this answer is kept for reviewers and your earlier answer is the one that counts." }));
+    }
+    if (!c) {
+      box.appendChild(h("p", { id: "result-hidden", text: task.reveal === "after_close"
+        ? "Others' answers are shown once this task has all its answers."
+        : "This project keeps others' answers hidden, so that every answer is your own judgement." }));
+    } else resultCounts(task, c, box);
+    const nextButton = h("button", { type: "button", class: "primary", id: "next", text: fixedTask ? "Go to the next task" : "Next task", onclick: next });
+    box.appendChild(h("div", { class: "actions" }, nextButton, h("a", { href: "/tasks", class: "button", text: "Task list" })));
+    area.appendChild(box);
+    nextButton.focus();
+  }
+
+  function resultCounts(task, c, box) {
+    const counts = c.counts || {};
+    box.append(
       h("div", { class: "progress-row" },
         h("progress", { max: c.consensus_threshold, value: Math.min(c.total_responses, c.consensus_threshold), "aria-labelledby": "result-count" }),
         h("span", { id: "result-count", text: c.total_responses + " of " + c.consensus_threshold + " answers" })),
@@ -423,10 +447,6 @@
       }
       box.appendChild(list);
     }
-    const nextButton = h("button", { type: "button", class: "primary", id: "next", text: fixedTask ? "Go to the next task" : "Next task", onclick: next });
-    box.appendChild(h("div", { class: "actions" }, nextButton, h("a", { href: "/tasks", class: "button", text: "Task list" })));
-    area.appendChild(box);
-    nextButton.focus();
   }
 
   document.addEventListener("keydown", function (ev) {
