@@ -41,8 +41,9 @@ class Settings(BaseSettings):
     )
     secret_key: SecretStr | None = Field(
         default=None,
-        description="Signs session cookies and CSRF tokens. Generated and kept in WHSTUDIO_HOME "
-        "when not given.",
+        description="Signs session cookies, CSRF tokens and list cursors, and keys the A/B order "
+        "each annotator sees. Generated and kept in WHSTUDIO_HOME when not given; every app "
+        "process of one deployment needs the same.",
     )
     host: str = Field(default="127.0.0.1", description="Address the web server binds.")
     port: int = Field(default=8000, ge=0, le=65535, description="Port the web server binds.")
