@@ -67,6 +67,13 @@ async def _plans(ctx: Context, name: str, params: dict[str, Any], cursor: str | 
     try:
         recorder = ExplainingConnection(conn)
         filters, sort = _domain_filters(params)
+        if cursor is not None:
+            # Cursors are signed with the server's secret: this process makes its own, for the
+            # same page 2 the server was asked for.
+            first = await tasks_domain.list_tasks(
+                conn, filters=filters, sort=sort, limit=50, with_total=False
+            )
+            cursor = first["next_cursor"]
         await tasks_domain.list_tasks(
             recorder, filters=filters, sort=sort, limit=50, cursor=cursor, with_total=True
         )

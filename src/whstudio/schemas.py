@@ -78,6 +78,13 @@ class TaskResponse(BaseModel):
     transcript: str | None = Field(
         default=None, max_length=MAX_PROMPT_CHARS, description="voice_transcription"
     )
+    reasons: list[Annotated[str, StringConstraints(min_length=1, max_length=64)]] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=20,
+        description="the criteria of the dataset's guidelines this answer rests on "
+        "(helpfulness, accuracy, ...), each one of them",
+    )
 
 
 class FinalAnswer(BaseModel):
@@ -165,6 +172,8 @@ class ImportReport(BaseModel):
     tasks_created: int = 0
     tasks_existing: int = 0
     failed: list[ImportIssue] = Field(default_factory=list)
+    # Rows understood but left out on purpose (a pair whose two answers are the same text).
+    skipped: list[ImportIssue] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
 
     @property

@@ -119,8 +119,12 @@ def test_import_of_the_mtbench_sample(whstudio, db_url):
 
     result = whstudio("import", str(sample_path()), env={"DATABASE_URL": db_url})
     assert result.code == 0, result.err
-    assert "questions 115 new" in result.out and "tasks 115 new" in result.out
+    assert "questions 112 new" in result.out and "tasks 112 new" in result.out
     assert "different verdicts" in result.out
+    # Three pairs have the same text on both sides: listed, left out, kept when asked.
+    assert result.out.count("left out, line") == 3 and "line 32:" in result.out
+    kept = whstudio("import", str(sample_path()), "--keep-identical", env={"DATABASE_URL": db_url})
+    assert kept.code == 0 and "tasks 3 new, 112 already there" in kept.out
 
 
 def test_serve_answers_and_flags_override_settings(whstudio, db_url, tmp_path):

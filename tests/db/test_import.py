@@ -5,8 +5,8 @@ from __future__ import annotations
 from whstudio.domain import importing
 
 
-async def _import(conn, text, name, **kw):
-    parsed = importing.parse_text(text, name)
+async def _import(conn, text, name, keep_identical=False, **kw):
+    parsed = importing.parse_text(text, name, keep_identical=keep_identical)
     return await importing.import_pairs(
         conn, parsed, source=name, dataset=kw.pop("dataset", "ds"), **kw
     )
@@ -19,10 +19,17 @@ async def _count(conn, table):
 
 async def test_mtbench_import_creates_115_tasks_once(conn):
     text = importing.sample_path().read_text()
-    report = await _import(conn, text, "mtbench_sample.json", dataset="mt_bench_human_judgments")
+    left_out = await _import(conn, text, "mtbench_sample.json", dataset="left_out")
+    assert (left_out.tasks_created, len(left_out.skipped)) == (112, 3)  # same text both sides
+    await conn.execute("DELETE FROM tasks; DELETE FROM questions")
+    report = await _import(
+        conn, text, "mtbench_sample.json", dataset="mt_bench_human_judgments", keep_identical=True
+    )
     assert (report.questions_created, report.tasks_created, report.failed) == (115, 115, [])
     assert any("different verdicts" in note for note in report.notes)
-    again = await _import(conn, text, "mtbench_sample.json", dataset="mt_bench_human_judgments")
+    again = await _import(
+        conn, text, "mtbench_sample.json", dataset="mt_bench_human_judgments", keep_identical=True
+    )
     assert (again.questions_created, again.tasks_created) == (0, 0)
     assert (again.questions_existing, again.tasks_existing) == (115, 115)
     assert await _count(conn, "questions") == 115

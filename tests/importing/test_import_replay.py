@@ -143,10 +143,11 @@ async def _send(conn, rows: list[dict], kind: str = "person", active: bool = Tru
     )
     # Answers from a file were given elsewhere, where nobody saw this app's consensus: on the
     # answer path they match a dataset that never shows others' answers (revisions count).
-    await conn.execute(
-        "INSERT INTO dataset_policies (source_dataset, reveal) VALUES ('mix', 'never')"
-        " ON CONFLICT (source_dataset) DO NOTHING"
-    )
+    async with conn.transaction():  # its own: each answer below is its own transaction
+        await conn.execute(
+            "INSERT INTO dataset_policies (source_dataset, reveal) VALUES ('mix', 'never')"
+            " ON CONFLICT (source_dataset) DO NOTHING"
+        )
     for r in ordered:
         async with conn.transaction():
             user = await _user(conn, r["annotator"], kind, active)

@@ -12,10 +12,15 @@ from whstudio.errors import InvalidInput
 
 
 def test_the_mtbench_sample_has_115_distinct_pairs_and_one_disagreement():
-    parsed = importing.parse_text(importing.sample_path().read_text(), "mtbench_sample.json")
+    text = importing.sample_path().read_text()
+    parsed = importing.parse_text(text, "mtbench_sample.json", keep_identical=True)
     assert parsed.rows == 120 and not parsed.failed and parsed.mtbench
     merged = importing.merge_duplicates(parsed.items)
     assert len(merged) == 115
+    # Three pairs of the real data have the same text on both sides: left out unless kept.
+    default = importing.parse_text(text, "mtbench_sample.json")
+    assert [issue.line for issue in default.checked.skipped] == [32, 50, 60]
+    assert len(importing.merge_duplicates(default.items)) == 112
     conflicts = [m for m in merged if m.conflict]
     assert len(conflicts) == 1
     assert conflicts[0].gold is None and conflicts[0].item.source_ref == "108"

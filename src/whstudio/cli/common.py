@@ -99,6 +99,7 @@ def import_file(
     min_agreement: float | None,
     allow_tie: bool | None,
     as_user: str | None,
+    keep_identical: bool = False,
 ):
     """Import a file of pairwise items (`import`, and the sample in `demo`); return the report."""
     from whstudio.domain import importing, users
@@ -107,7 +108,7 @@ def import_file(
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         fail(f"cannot read {path}: {exc}")
-    parsed = importing.parse_text(text, path.name)
+    parsed = importing.parse_text(text, path.name, keep_identical=keep_identical)
     name = dataset or (importing.MTBENCH_DATASET if parsed.mtbench else path.stem)
 
     async def work(conn):
@@ -140,3 +141,5 @@ def print_import_report(report) -> None:
         out.print(f"  note: {note}", highlight=False)
     for issue in report.failed:
         err.print(f"  line {issue.line}: {issue.reason}", highlight=False)
+    for issue in report.skipped:
+        out.print(f"  left out, line {issue.line}: {issue.reason}", highlight=False)

@@ -66,6 +66,13 @@ def import_(
     as_user: Annotated[
         str | None, typer.Option("--as", help="Record this user as creator.")
     ] = None,
+    keep_identical: Annotated[
+        bool,
+        typer.Option(
+            "--keep-identical",
+            help="Keep pairs whose two answers are the same text (else listed and left out).",
+        ),
+    ] = False,
 ) -> None:
     """Import pairwise items; malformed lines are listed and the exit code is 1 if any failed."""
     if not file.is_file():
@@ -80,6 +87,7 @@ def import_(
         min_agreement=min_agreement,
         allow_tie=allow_tie,
         as_user=as_user,
+        keep_identical=keep_identical,
     )
     print_import_report(report)
     if report.failed:
@@ -291,6 +299,13 @@ def import_items(
         float | None,
         typer.Option(min=0, max=1, help="Share of `next` calls serving the dataset's gold first."),
     ] = None,
+    keep_identical: Annotated[
+        bool,
+        typer.Option(
+            "--keep-identical",
+            help="Keep pairs whose two answers are the same text (else listed and left out).",
+        ),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Import items of any type with a column mapping, or MT-Bench judgments with their answers.
@@ -314,6 +329,7 @@ def import_items(
             mapping=mapping or [],
             judge_prefix=judge_prefix,
             judge_kind=judge_kind,
+            keep_identical=keep_identical,
         )
     except InvalidInput as exc:
         fail(f"{exc.field}: {exc.message}" if exc.field else exc.message)
@@ -371,6 +387,8 @@ def _print_items_report(report, as_json: bool, *, checked=None) -> None:
             out.print(f"  note: {note}", highlight=False)
     for issue in report.failed:
         err.print(f"  row {issue.line}: {issue.reason}", highlight=False)
+    for issue in report.skipped:
+        out.print(f"  left out, row {issue.line}: {issue.reason}", highlight=False)
 
 
 def import_answers(

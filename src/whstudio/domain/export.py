@@ -78,6 +78,9 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("in_consensus", pa.bool_()),
             ("source_label", pa.string()),
             ("annotator_kind", pa.string()),
+            ("informed", pa.bool_()),
+            ("guidelines_version", pa.int32()),
+            ("reasons", pa.list_(pa.string())),
             ("created_at", _TS),
         ]
     ),

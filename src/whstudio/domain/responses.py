@@ -12,7 +12,7 @@ from psycopg.types.json import Jsonb
 
 from whstudio.db import queries as q
 from whstudio.db.errors import domain_error
-from whstudio.domain import aggregation, keyed
+from whstudio.domain import aggregation, guidelines, keyed
 from whstudio.domain import questions as questions_domain
 from whstudio.errors import Conflict
 from whstudio.schemas import TaskResponse
@@ -52,10 +52,10 @@ def shown_content(content: dict[str, Any], order: str) -> dict[str, Any]:
 
 
 def single_statement(answer: TaskResponse) -> bool:
-    """Return whether storing this answer is one statement. Only a transcript is followed by a
-    second step (word error rates) that must share its transaction; an answer without one is
-    either for another type or refused by the database function."""
-    return answer.transcript is None
+    """Return whether storing this answer is one statement. A transcript is followed by a
+    second step (word error rates), ticked criteria by their own, each sharing its transaction;
+    an answer without them is either for another type or refused by the database function."""
+    return answer.transcript is None and not answer.reasons
 
 
 @dataclass(frozen=True)
@@ -121,6 +121,8 @@ async def submit(
     result = row["result"]
     if result["replayed"]:
         await _same_answer_as_first(conn, UUID(result["submission_id"]), params)
+    elif answer.reasons:
+        await guidelines.set_reasons(conn, UUID(result["submission_id"]), answer.reasons)
     if result["question_type"] == "voice_transcription" and not result["replayed"]:
         await refresh_transcription(conn, task_id)
         result["consensus"] = (

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from psycopg import AsyncConnection
 
-from whstudio.domain import consensus
+from whstudio.domain import consensus, highlight
 from whstudio.domain import tasks as tasks_domain
 from whstudio.domain.responses import answered_order, shown_content, shown_order, to_shown
 from whstudio.domain.users import Principal
@@ -163,6 +163,8 @@ def task_view(
         "question_version": row["question_version"],
         "source_dataset": row["source_dataset"],
         "content": content,
+        # Server-side syntax highlighting of the content's fenced code (domain/highlight.py).
+        "highlights": highlight.for_content(content),
         "shown_order": order,
         "allow_tie": row["allow_tie"],
         "count_model_votes": row.get("count_model_votes", False),
@@ -173,6 +175,12 @@ def task_view(
         "total_responses": row["total_responses"],
         "remaining": row["remaining"],
         "reveal": sight.reveal,
+        # The guidelines in force (their text: GET /api/datasets/{dataset}/guidelines).
+        "guidelines": (
+            {"version": row["guidelines_version"], "criteria": list(row["criteria"] or [])}
+            if row.get("guidelines_version")
+            else None
+        ),
         "my_answer": None,
         "consensus": None,
     }

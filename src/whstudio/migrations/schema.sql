@@ -104,12 +104,15 @@ CREATE TABLE public.submissions (
     source_label text,
     in_consensus boolean DEFAULT true NOT NULL,
     informed boolean DEFAULT false NOT NULL,
+    guidelines_version integer,
+    reasons text[],
     CONSTRAINT submissions_answer_check CHECK (((chosen_response IS NULL) <> (payload IS NULL))),
     CONSTRAINT submissions_chosen_response_check CHECK ((chosen_response = ANY (ARRAY['A'::text, 'B'::text, 'tie'::text]))),
     CONSTRAINT submissions_confidence_check CHECK (((confidence >= 1) AND (confidence <= 5))),
     CONSTRAINT submissions_explanation_check CHECK ((length(explanation) <= 5000)),
     CONSTRAINT submissions_idempotency_key_check CHECK (((length(idempotency_key) >= 1) AND (length(idempotency_key) <= 200))),
     CONSTRAINT submissions_payload_check CHECK ((jsonb_typeof(payload) = 'object'::text)),
+    CONSTRAINT submissions_reasons_check CHECK (((cardinality(reasons) >= 1) AND (cardinality(reasons) <= 20))),
     CONSTRAINT submissions_response_version_check CHECK ((response_version >= 1)),
     CONSTRAINT submissions_shown_order_check CHECK ((shown_order = ANY (ARRAY['AB'::text, 'BA'::text]))),
     CONSTRAINT submissions_source_label_check CHECK (((length(source_label) >= 1) AND (length(source_label) <= 200))),
@@ -124,6 +127,20 @@ CREATE TABLE public.submissions (
 --
 
 COMMENT ON COLUMN public.submissions.informed IS 'given after its author could see others'' answers to the task: kept, never counted';
+
+
+--
+-- Name: COLUMN submissions.guidelines_version; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.submissions.guidelines_version IS 'the version of its dataset''s guidelines in force when the answer was given';
+
+
+--
+-- Name: COLUMN submissions.reasons; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON COLUMN public.submissions.reasons IS 'the criteria of those guidelines the annotator ticked with their answer';
 
 
 --
@@ -1530,7 +1547,9 @@ BEGIN
     SELECT tk.status, tk.expires_at <= CURRENT_TIMESTAMP AS expired, tk.allow_tie, tk.question_id,
            tk.consensus_threshold, tk.min_agreement_percentage,
            q.question_type, jsonb_array_length(q.content -> 'options') AS n_options,
-           coalesce(p.reveal, 'after_answer') AS reveal
+           coalesce(p.reveal, 'after_answer') AS reveal,
+           (SELECT max(g.version) FROM dataset_guidelines g
+             WHERE g.source_dataset = q.source_dataset) AS guidelines_version
       INTO t
       FROM tasks tk JOIN questions q ON q.id = tk.question_id
       LEFT JOIN dataset_policies p ON p.source_dataset = q.source_dataset
@@ -1613,7 +1632,7 @@ BEGIN
         INSERT INTO submissions (task_id, user_id, question_id, response_version, chosen_response,
                                  confidence, explanation, time_spent_seconds, shown_order, payload,
                                  idempotency_key, vote_weight, submitter_nullifier, is_latest,
-                                 informed)
+                                 informed, guidelines_version)
         SELECT p_task, p_user, t.question_id,
                -- after the latest, even if an earlier version was deleted by another writer
                (SELECT coalesce(max(s.response_version), 0) + 1 FROM submissions s
@@ -1627,7 +1646,7 @@ BEGIN
                             AND s.submitter_nullifier IS NOT NULL
                           ORDER BY s.response_version DESC LIMIT 1),
                         u.nullifier_hash),
-               NOT v_informed, v_informed
+               NOT v_informed, v_informed, t.guidelines_version
           FROM users u WHERE u.id = p_user
         RETURNING id, response_version INTO sid, v;
         IF sid IS NULL THEN
@@ -1914,6 +1933,31 @@ CREATE SEQUENCE public.consensus_event_seq
     NO MINVALUE
     NO MAXVALUE
     CACHE 1;
+
+
+--
+-- Name: dataset_guidelines; Type: TABLE; Schema: public; Owner: -
+--
+
+CREATE TABLE public.dataset_guidelines (
+    source_dataset text NOT NULL,
+    version integer NOT NULL,
+    body text NOT NULL,
+    criteria text[] DEFAULT '{}'::text[] NOT NULL,
+    created_by uuid,
+    created_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
+    CONSTRAINT dataset_guidelines_body_check CHECK ((length(body) <= 100000)),
+    CONSTRAINT dataset_guidelines_criteria_check CHECK ((cardinality(criteria) <= 20)),
+    CONSTRAINT dataset_guidelines_source_dataset_check CHECK (((length(source_dataset) >= 1) AND (length(source_dataset) <= 200))),
+    CONSTRAINT dataset_guidelines_version_check CHECK ((version >= 1))
+);
+
+
+--
+-- Name: TABLE dataset_guidelines; Type: COMMENT; Schema: public; Owner: -
+--
+
+COMMENT ON TABLE public.dataset_guidelines IS 'Guidelines shown to a dataset''s annotators, every version kept; the newest is in force';
 
 
 --
@@ -2454,6 +2498,14 @@ ALTER TABLE ONLY public.consensus_batch_results
 
 
 --
+-- Name: dataset_guidelines dataset_guidelines_pkey; Type: CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.dataset_guidelines
+    ADD CONSTRAINT dataset_guidelines_pkey PRIMARY KEY (source_dataset, version);
+
+
+--
 -- Name: dataset_policies dataset_policies_pkey; Type: CONSTRAINT; Schema: public; Owner: -
 --
 
@@ -2690,6 +2742,13 @@ ALTER TABLE ONLY public.webhooks
 --
 
 CREATE UNIQUE INDEX api_tokens_user_name_live_idx ON public.api_tokens USING btree (user_id, name) WHERE (revoked_at IS NULL);
+
+
+--
+-- Name: dataset_guidelines_created_by_idx; Type: INDEX; Schema: public; Owner: -
+--
+
+CREATE INDEX dataset_guidelines_created_by_idx ON public.dataset_guidelines USING btree (created_by);
 
 
 --
@@ -3163,6 +3222,14 @@ ALTER TABLE ONLY public.api_tokens
 
 ALTER TABLE ONLY public.consensus_batch_results
     ADD CONSTRAINT consensus_batch_results_task_id_fkey FOREIGN KEY (task_id) REFERENCES public.tasks(id) ON DELETE CASCADE;
+
+
+--
+-- Name: dataset_guidelines dataset_guidelines_created_by_fkey; Type: FK CONSTRAINT; Schema: public; Owner: -
+--
+
+ALTER TABLE ONLY public.dataset_guidelines
+    ADD CONSTRAINT dataset_guidelines_created_by_fkey FOREIGN KEY (created_by) REFERENCES public.users(id) ON DELETE SET NULL;
 
 
 --

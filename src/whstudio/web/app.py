@@ -14,7 +14,7 @@ from whstudio.db.pool import make_pool
 from whstudio.domain import analytics, keyed
 from whstudio.settings import Settings
 from whstudio.web import errors
-from whstudio.web.api import consensus, events, health, quality, review, tasks, users
+from whstudio.web.api import consensus, events, guidelines, health, quality, review, tasks, users
 from whstudio.web.api import export as export_api
 from whstudio.web.api import import_items as import_items_api
 from whstudio.web.api import rankings as rankings_api
@@ -45,6 +45,7 @@ ROUTERS = (
     consensus.router,
     events.router,
     quality.router,
+    guidelines.router,
     review.router,
     export_api.router,
     import_items_api.router,

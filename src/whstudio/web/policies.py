@@ -17,4 +17,5 @@ PUBLIC_ROUTES = {
     "/docs/oauth2-redirect": "API documentation",
     "/redoc": "API documentation",
     "/static": "stylesheets and scripts",
+    "/assets/code.css": "the colours of highlighted code",
 }

@@ -10,13 +10,17 @@ SELECT n.lease_expires_at,
        q.content, q.gold_standard, q.source_dataset, q.source_ref,
        q.metadata || t.metadata AS metadata, t.source_key,
        c.total_responses, c.remaining, c.consensus_reached,
-       coalesce(p.reveal, 'after_answer') AS reveal
+       coalesce(p.reveal, 'after_answer') AS reveal, g.version AS guidelines_version,
+       g.criteria
   FROM next_task_v2(%(user_id)s, %(lease_seconds)s, %(coin)s, %(default_gold_rate)s,
                     %(dataset)s) AS n
   JOIN tasks t ON t.id = n.task_id
   JOIN questions q ON q.id = t.question_id
   JOIN response_consensus c ON c.task_id = t.id
-  LEFT JOIN dataset_policies p ON p.source_dataset = q.source_dataset;
+  LEFT JOIN dataset_policies p ON p.source_dataset = q.source_dataset
+  LEFT JOIN LATERAL (SELECT gl.version, gl.criteria FROM dataset_guidelines gl
+                      WHERE gl.source_dataset = q.source_dataset
+                      ORDER BY gl.version DESC LIMIT 1) g ON true;
 
 -- name: set_gold_rate
 INSERT INTO dataset_settings (source_dataset, gold_rate) VALUES (%(dataset)s, %(gold_rate)s)

@@ -137,6 +137,9 @@ SELECT s.id AS submission_id,
        s.in_consensus,
        s.source_label,
        u.kind AS annotator_kind,
+       s.informed,
+       s.guidelines_version,
+       s.reasons,
        s.created_at
   FROM submissions s
   JOIN questions q ON q.id = s.question_id

@@ -1,6 +1,7 @@
 -- name: history
 SELECT id, task_id, user_id, response_version, is_latest, informed, chosen_response,
-       confidence, explanation, time_spent_seconds, shown_order, payload, created_at
+       confidence, explanation, time_spent_seconds, shown_order, payload, guidelines_version,
+       reasons, created_at
   FROM submissions
  WHERE task_id = %(task_id)s AND user_id = %(user_id)s
  ORDER BY response_version DESC;

@@ -31,18 +31,23 @@ SELECT t.id, t.title, t.description, t.status, t.priority, t.expires_at, t.creat
        q.content, q.gold_standard, q.source_dataset, q.source_ref,
        q.metadata || t.metadata AS metadata, t.source_key,
        c.total_responses, c.remaining, c.consensus_reached,
-       coalesce(p.reveal, 'after_answer') AS reveal
+       coalesce(p.reveal, 'after_answer') AS reveal, g.version AS guidelines_version,
+       g.criteria
   FROM tasks t
   JOIN questions q ON q.id = t.question_id
   JOIN response_consensus c ON c.task_id = t.id
   LEFT JOIN dataset_policies p ON p.source_dataset = q.source_dataset
+  LEFT JOIN LATERAL (SELECT gl.version, gl.criteria FROM dataset_guidelines gl
+                      WHERE gl.source_dataset = q.source_dataset
+                      ORDER BY gl.version DESC LIMIT 1) g ON true
  WHERE t.id = %(task_id)s;
 
 -- name: latest_answer
 -- The user's newest answer: the one that counts (is_latest), or one given after its author
 -- could see others' answers (informed), kept beside it.
 SELECT id, response_version, chosen_response, confidence, explanation, time_spent_seconds,
-       shown_order, payload, created_at, is_latest AS counted, informed
+       shown_order, payload, created_at, is_latest AS counted, informed, guidelines_version,
+       reasons
   FROM submissions
  WHERE task_id = %(task_id)s AND user_id = %(user_id)s
  ORDER BY response_version DESC

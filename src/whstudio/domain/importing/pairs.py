@@ -19,7 +19,17 @@ from psycopg import AsyncConnection
 
 from whstudio.domain.importing.persist import ItemsReport, store
 from whstudio.domain.importing.sources import Unreadable, read_pairs_text
-from whstudio.domain.importing.validate import Checked, Item, fold, groups, pair_item, validate_rows
+from whstudio.domain.importing.validate import (
+    IDENTICAL,
+    Checked,
+    Item,
+    fold,
+    groups,
+    identical_sides,
+    pair_item,
+    validate_rows,
+)
+from whstudio.schemas import ImportIssue
 
 
 @dataclass
@@ -86,8 +96,10 @@ class Parsed:
         return self.checked.layout == "mtbench_sample"
 
 
-def parse_text(text: str, filename: str) -> Parsed:
-    """Check a pairwise file's text by its extension: .json (MT-Bench array), .jsonl or .csv."""
+def parse_text(text: str, filename: str, *, keep_identical: bool = False) -> Parsed:
+    """Check a pairwise file's text by its extension: .json (MT-Bench array), .jsonl or .csv.
+    A pair whose two answers are the same text is listed in `checked.skipped` and left out,
+    unless `keep_identical`."""
     try:
         rows, unreadable = read_pairs_text(text, filename)
     except Unreadable as exc:
@@ -100,6 +112,15 @@ def parse_text(text: str, filename: str) -> Parsed:
         question_type="pairwise_ab",
         validate=partial(pair_item, mtbench=mtbench),
     )
+    if not keep_identical:
+        kept = [item for item in valid if not identical_sides(item.content)]
+        checked.skipped.extend(
+            ImportIssue(line=item.lines[0], reason=IDENTICAL)
+            for item in valid
+            if identical_sides(item.content)
+        )
+        valid = kept
+        checked.items = [item for item in checked.items if not identical_sides(item.content)]
     return Parsed(checked, [PairwiseItem.of(item) for item in valid])
 
 

@@ -53,7 +53,11 @@ class ImportRefused(WhError):
 def report_of(checked: Checked, source: str) -> ItemsReport:
     """Return the report of checked items before anything is stored."""
     return ItemsReport(
-        source=source, rows=checked.rows, failed=list(checked.failed), layout=checked.layout
+        source=source,
+        rows=checked.rows,
+        failed=list(checked.failed),
+        skipped=list(checked.skipped),
+        layout=checked.layout,
     )
 
 

@@ -168,6 +168,7 @@ class Checked:
     rows: int = 0
     items: list[Item] = field(default_factory=list)
     failed: list[ImportIssue] = field(default_factory=list)
+    skipped: list[ImportIssue] = field(default_factory=list)  # understood, left out on purpose
 
 
 def parse_mapping(pairs: Iterable[str], question_type: str) -> dict[str, str]:
@@ -574,8 +575,13 @@ def check(
     judge_prefix: str = "mtbench.",
     judge_kind: str = "auto",
     unreadable: list[ImportIssue] | None = None,
+    keep_identical: bool = False,
 ) -> Checked:
-    """Validate every row; return the items and each bad row with its reason. No database."""
+    """Validate every row; return the items and each bad row with its reason. No database.
+
+    A pairwise item whose two answers are the same text asks nothing: it is reported and left
+    out (listed in `skipped`), unless `keep_identical` (a judgment file may hold votes on such
+    a pair: a tie)."""
     _check_judge_kind(judge_kind)
     mtbench = question_type is None and not mapping and is_mtbench_judgments(rows)
     kind = "pairwise_ab" if mtbench or question_type is None else question_type
@@ -596,7 +602,30 @@ def check(
         question_type=kind,
         validate=validate,
     )
+    if kind == "pairwise_ab" and not keep_identical:
+        kept = []
+        for item in checked.items:
+            if identical_sides(item.content):
+                checked.skipped.append(ImportIssue(line=item.lines[0], reason=IDENTICAL))
+            else:
+                kept.append(item)
+        checked.items = kept
     return checked
+
+
+IDENTICAL = (
+    "the two answers are the same text, so there is nothing to compare: left out (import with"
+    " keep_identical to keep such pairs)"
+)
+
+
+def identical_sides(content: dict[str, Any]) -> bool:
+    """Whether a pairwise item's two answers (or two conversations) are the same text."""
+    conversation = content.get("conversation")
+    if conversation:
+        return conversation.get("a") == conversation.get("b")
+    a, b = content.get("optionA"), content.get("optionB")
+    return isinstance(a, str) and isinstance(b, str) and a.strip() == b.strip()
 
 
 def check_file(
@@ -607,6 +636,7 @@ def check_file(
     mapping: Iterable[str] = (),
     judge_prefix: str = "mtbench.",
     judge_kind: str = "auto",
+    keep_identical: bool = False,
 ) -> Checked:
     """Read a file's rows and check them with a `FIELD=COLUMN` mapping (see `check`)."""
     rows, unreadable = read_rows(data, filename)
@@ -618,6 +648,7 @@ def check_file(
         judge_prefix=judge_prefix,
         judge_kind=judge_kind,
         unreadable=unreadable,
+        keep_identical=keep_identical,
     )
 
 

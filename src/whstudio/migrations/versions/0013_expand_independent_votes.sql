@@ -1,5 +1,6 @@
 -- squawk-ignore-file ban-drop-column -- only in the migrate:down half, which removes what the up half added
 -- squawk-ignore-file ban-drop-table -- only in the migrate:down half, which removes what the up half added
+-- squawk-ignore-file ban-drop-function -- only in the migrate:down half, which removes the function the up half added
 -- squawk-ignore-file prefer-robust-stmts -- a revision runs in one transaction (migrations/env.py): it applies whole or not at all, and IF [NOT] EXISTS would hide a schema that drifted
 -- squawk-ignore-file require-lock-timeout -- migrations/env.py sets lock_timeout before every revision
 -- squawk-ignore-file require-statement-timeout -- a revision must run to the end; the lock_timeout env.py sets is what keeps it from stalling other sessions

@@ -108,6 +108,13 @@ async def import_items(
         float | None,
         Query(ge=0, le=1, description="share of `next` calls serving the dataset's gold first"),
     ] = None,
+    keep_identical: Annotated[
+        bool,
+        Query(
+            description="keep pairs whose two answers are the same text (else reported in "
+            "`skipped` and left out)"
+        ),
+    ] = False,
 ):
     name, data = await _upload(file, "upload.jsonl")
     checked = items_domain.check_file(
@@ -117,6 +124,7 @@ async def import_items(
         mapping=mapping or [],
         judge_prefix=judge_prefix,
         judge_kind=judge_kind,
+        keep_identical=keep_identical,
     )
     dataset_name = items_domain.dataset_name(checked, name, dataset)
     if check:

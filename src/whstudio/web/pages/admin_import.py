@@ -128,6 +128,7 @@ async def import_check(
         "good": len(parsed.items),
         "distinct": len(merged),
         "failed": parsed.failed,
+        "skipped": parsed.checked.skipped,
         "repeats": [m for m in merged if len(m.lines) > 1],
         "preview": parsed.items[:PREVIEW_ROWS],
     }

@@ -51,7 +51,7 @@
   }
 
   function markdown(source) {
-    return window.WHMarkdown.render(source);
+    return window.WHMarkdown.render(source, { highlights: state ? state.highlights : null });
   }
 
   function randomKey() {
@@ -87,6 +87,9 @@
       window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
       return "Your session ended; sign in again.";
     }
+    if (res.status === 403 && res.data && /csrf/i.test(res.data.message || "")) {
+      return "This page is out of date (the session changed). Reload it and answer again.";
+    }
     const message = res.data && res.data.message ? res.data.message : "The server answered " + res.status + ".";
     return res.data && res.data.field ? message + " (field: " + res.data.field + ")" : message;
   }
@@ -116,6 +119,47 @@
       h("p", {}, h("a", { href: "/tasks", class: "button" , text: "Back to the tasks" })));
     area.appendChild(box);
     box.querySelector("a").focus();
+  }
+
+  const guidelineBodies = new Map();
+
+  // The dataset's guidelines, above the task: open on the first visit of each version, then
+  // folded (the reader's choice is remembered per version in this browser).
+  function guidelinesPanel(task) {
+    const g = task.guidelines;
+    const dataset = task.source_dataset || "";
+    const seenKey = "whs-guidelines-seen:" + dataset + ":" + g.version;
+    let seen = false;
+    try { seen = localStorage.getItem(seenKey) === "1"; } catch (err) { seen = false; }
+    const body = h("div", { class: "guidelines-body", id: "guidelines-body" }, h("p", { class: "muted", text: "Loading the guidelines…" }));
+    const panel = h("details", { class: "card guidelines", id: "guidelines", open: !seen },
+      h("summary", { text: "Guidelines" + (g.version > 1 ? " (version " + g.version + ")" : "") }), body);
+    panel.addEventListener("toggle", function () {
+      try { localStorage.setItem(seenKey, "1"); } catch (err) { /* not remembered */ }
+    });
+    try { localStorage.setItem(seenKey, "1"); } catch (err) { /* not remembered */ }
+    const key = dataset + ":" + g.version;
+    const fill = (text) => body.replaceChildren(markdown(text));
+    if (guidelineBodies.has(key)) fill(guidelineBodies.get(key));
+    else {
+      api("GET", "/api/datasets/" + encodeURIComponent(dataset) + "/guidelines?version=" + g.version).then(function (res) {
+        if (res.status === 200) { guidelineBodies.set(key, res.data.body); fill(res.data.body); }
+        else body.replaceChildren(h("p", { class: "error", text: "The guidelines could not be loaded: " + problem(res) }));
+      });
+    }
+    return panel;
+  }
+
+  function criteriaField(criteria) {
+    const group = h("fieldset", { class: "criteria", id: "criteria" },
+      h("legend", { text: "What does your answer rest on? (optional)" }));
+    for (const name of criteria) {
+      const id = "reason-" + name;
+      group.appendChild(h("div", { class: "inline-check" },
+        h("input", { type: "checkbox", name: "reason", id: id, value: name }),
+        h("label", { for: id, text: name.replace(/[_-]/g, " ") })));
+    }
+    return group;
   }
 
   function confidenceField() {
@@ -156,11 +200,17 @@
     const conversation = task.content.conversation;
     for (const [label, key, side] of [["A", "optionA", "a"], ["B", "optionB", "b"]]) {
       const body = conversation ? messages(conversation[side]) : markdown(task.content[key]);
-      options.appendChild(h("section", { class: "option", "aria-label": "Answer " + label },
+      options.appendChild(h("section", { class: "option", "aria-label": "Answer " + label, "data-label": label },
         h("h3", { text: "Answer " + label }),
         h("div", { class: "option-body", "data-option": label }, body)));
     }
     form.appendChild(options);
+    const same = conversation
+      ? JSON.stringify(conversation.a) === JSON.stringify(conversation.b)
+      : (task.content.optionA || "").trim() === (task.content.optionB || "").trim();
+    if (same) {
+      form.appendChild(h("p", { class: "note warn", id: "identical", role: "note", text: "The two answers are the same text: choose a tie if this task allows one, or skip it." }));
+    }
     const group = h("fieldset", { class: "choices" }, h("legend", { text: "Which answer is better?" }));
     const choices = [["A", "A is better", "1"], ["B", "B is better", "2"]];
     if (task.allow_tie) choices.push(["tie", "They tie", "0"]);
@@ -170,7 +220,17 @@
         h("input", { type: "radio", name: "chosen_response", id: id, value: value }),
         h("label", { for: id }, label + " ", h("kbd", { text: key }))));
     }
+    group.addEventListener("change", markChosen);
     form.appendChild(group);
+  }
+
+  // The chosen side's panel is outlined, not only its small radio button.
+  function markChosen() {
+    const picked = document.querySelector("input[name=chosen_response]:checked");
+    for (const panel of document.querySelectorAll(".option[data-label]")) {
+      const chosen = !!picked && (picked.value === panel.dataset.label || picked.value === "tie");
+      panel.classList.toggle("chosen", chosen);
+    }
   }
 
   function moveItem(item, delta) {
@@ -264,7 +324,8 @@
   }
 
   function renderTask(task) {
-    state = { task: task, busy: false, done: false, key: randomKey() };
+    state = { task: task, busy: false, done: false, key: randomKey(),
+      highlights: new Map((task.highlights || []).map((b) => [b.lang + "\u0000" + b.code, b.tokens])) };
     const shownType = TYPES[task.question_type] || task.question_type;
     const form = h("form", { class: "card answer", id: "answer-form", novalidate: true, "data-type": task.question_type });
     form.appendChild(h("h2", { id: "task-title", text: task.title }));
@@ -291,6 +352,7 @@
     else if (task.question_type === "ranking") ranking(task, form);
     else if (task.question_type === "text_generation") form.appendChild(longText("text", "Your answer", "Write your answer. Ctrl+Enter submits."));
     else if (task.question_type === "voice_transcription") transcription(task, form);
+    if (task.guidelines && task.guidelines.criteria.length) form.appendChild(criteriaField(task.guidelines.criteria));
     form.appendChild(confidenceField());
     form.appendChild(h("div", { class: "field" },
       h("label", { for: "explanation", text: "Why? (optional)" }),
@@ -299,8 +361,13 @@
       h("button", { type: "submit", class: "primary", id: "submit", text: "Submit answer" }),
       h("button", { type: "button", id: "skip", text: "Skip this task", onclick: skip })));
     form.addEventListener("submit", function (ev) { ev.preventDefault(); submit(); });
+    if (task.guidelines) area.appendChild(guidelinesPanel(task));
     area.appendChild(form);
-    if (task.my_answer) prefill(task.my_answer);
+    const draft = takeDraft(task.id);
+    if (draft) {
+      prefill(draft);
+      form.insertBefore(h("p", { class: "note", id: "draft-restored", text: "Your answer from before you signed in again is back: check it and submit." }), form.children[2] || null);
+    } else if (task.my_answer) prefill(task.my_answer);
     clock.start();
     const first = form.querySelector("input[type=radio], li.rank-item, textarea");
     if (first && window.matchMedia("(min-width: 48rem)").matches) first.focus({ preventScroll: true });
@@ -310,13 +377,26 @@
     if (answer.chosen_response) {
       const radio = document.getElementById("choice-" + answer.chosen_response);
       if (radio) radio.checked = true;
+      markChosen();
     }
     if (answer.confidence) setConfidence(answer.confidence);
     if (answer.explanation) document.getElementById("explanation").value = answer.explanation;
-    const payload = answer.payload || {};
+    const payload = answer.payload || answer;
     for (const key of ["text", "transcript"]) {
       const box = document.getElementById(key);
       if (box && typeof payload[key] === "string") box.value = payload[key];
+    }
+    for (const reason of answer.reasons || []) {
+      const box = document.getElementById("reason-" + reason);
+      if (box) box.checked = true;
+    }
+    const order = payload.ranking;
+    const list = document.getElementById("ranking");
+    if (list && Array.isArray(order)) {
+      for (const index of order) {
+        const item = list.querySelector('li[data-index="' + Number(index) + '"]');
+        if (item) list.appendChild(item);
+      }
     }
   }
 
@@ -328,6 +408,8 @@
     };
     const explanation = document.getElementById("explanation").value.trim();
     if (explanation) body.explanation = explanation;
+    const reasons = Array.from(document.querySelectorAll("input[name=reason]:checked")).map((box) => box.value);
+    if (reasons.length) body.reasons = reasons;
     if (task.question_type === "pairwise_ab") {
       const picked = document.querySelector("input[name=chosen_response]:checked");
       if (!picked) return { missing: "Choose which answer is better (keys 1, 2" + (task.allow_tie ? ", 0" : "") + ").", focus: "input[name=chosen_response]" };
@@ -368,11 +450,37 @@
       button.textContent = "Submitted";
       showError("");
       showResult(res.data);
+    } else if (res.status === 401) {
+      // The session ended: the answer stays on this page and in this tab's storage, and comes
+      // back on this task's page once signed in again.
+      button.disabled = false;
+      button.textContent = "Submit answer";
+      keepDraft(state.task.id, built.body);
+      const back = "/annotate/" + encodeURIComponent(state.task.id);
+      errorBox.replaceChildren(
+        document.createTextNode("Your session ended, so the answer was not saved. It is kept: "),
+        h("a", { href: "/login?next=" + encodeURIComponent(back), id: "sign-in-again", text: "sign in again" }),
+        document.createTextNode(" and it will be back on this task, ready to submit."));
+      errorBox.hidden = false;
     } else {
       button.disabled = false;
       button.textContent = "Submit answer";
       showError(problem(res));
     }
+  }
+
+  const DRAFTS = "whs-draft:";
+
+  function keepDraft(taskId, body) {
+    try { sessionStorage.setItem(DRAFTS + taskId, JSON.stringify(body)); } catch (err) { /* private mode: the page still holds it */ }
+  }
+
+  function takeDraft(taskId) {
+    try {
+      const raw = sessionStorage.getItem(DRAFTS + taskId);
+      sessionStorage.removeItem(DRAFTS + taskId);
+      return raw ? JSON.parse(raw) : null;
+    } catch (err) { return null; }
   }
 
   async function skip() {
@@ -478,6 +586,7 @@
       if (radio) {
         ev.preventDefault();
         radio.checked = true;
+        markChosen();
         radio.focus();
         showError("");
       }

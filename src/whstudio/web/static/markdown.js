@@ -58,6 +58,8 @@
       ITEM.test(line);
   }
 
+  let options = {};
+
   function blocks(parent, lines) {
     let i = 0;
     while (i < lines.length) {
@@ -80,8 +82,20 @@
         }
         const pre = el("pre", parent);
         const code = el("code", pre);
+        const source = body.join("\n");
         if (m[2]) code.dataset.lang = m[2];
-        code.textContent = body.join("\n");
+        const tokens = m[2] && options.highlights ? options.highlights.get(m[2] + "\u0000" + source) : null;
+        if (tokens && tokens.map((t) => t[1]).join("") === source) {
+          // The server's tokens (Pygments), each only a class name and text.
+          for (const [cls, value] of tokens) {
+            if (cls && /^[a-z0-9]{1,4}$/.test(cls)) {
+              const span = el("span", code);
+              span.className = "tok-" + cls;
+              span.textContent = value;
+            } else code.appendChild(document.createTextNode(value));
+          }
+          pre.classList.add("highlighted");
+        } else code.textContent = source;
       } else if (INDENTED.test(line)) {
         const body = [];
         while (i < lines.length && (INDENTED.test(lines[i]) || BLANK.test(lines[i]))) {
@@ -146,7 +160,9 @@
     }
   }
 
-  function render(source) {
+  // options.highlights: a Map from language + "\u0000" + code to the server's tokens.
+  function render(source, opts) {
+    options = opts || {};
     const fragment = document.createDocumentFragment();
     const wrapper = el("div");
     wrapper.className = "md";
