@@ -79,7 +79,10 @@ def error_response(
 
 
 def _field_of(loc: tuple | list) -> str:
-    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header", "cookie")]
+    """The field an error is about, without where it came from: ("body", "x") names "x" (and
+    ("body", "body") a body field of that name)."""
+    where = ("body", "query", "path", "header", "cookie")
+    parts = [str(p) for p in (loc[1:] if loc and loc[0] in where else loc)]
     return ".".join(parts) or ".".join(str(p) for p in loc)
 
 

@@ -561,7 +561,7 @@
     if (!state || ev.defaultPrevented || ev.metaKey || ev.isComposing) return;
     const target = ev.target;
     const tag = target.tagName;
-    const typing = tag === "TEXTAREA" || tag === "SELECT" || (tag === "INPUT" && target.type !== "radio" && target.type !== "range");
+    const typing = tag === "TEXTAREA" || tag === "SELECT" || (tag === "INPUT" && !["radio", "range", "checkbox"].includes(target.type));
     if (state.done) {
       if ((ev.key === "n" || ev.key === "N") && !typing && !ev.ctrlKey && !ev.altKey) {
         ev.preventDefault();
