@@ -190,3 +190,22 @@ async def test_disputed_hidden_and_uncounted_answers_are_said_so(site):
     await page.get_by_role("button", name="Submit answer").click()
     await expect(page.locator("#result-hidden")).to_contain_text("once this task has all")
     await expect(page.locator("#result-counts")).to_have_count(0)
+
+
+async def test_the_api_docs_work_without_internet(site):
+    page = await site.new_page(DESKTOP)
+    outside: list[str] = []
+
+    async def local_only(route):
+        if route.request.url.startswith(site.base_url):
+            await route.continue_()
+        else:
+            outside.append(route.request.url)
+            await route.abort()
+
+    await page.route("**/*", local_only)
+    await page.goto("/docs")
+    await expect(page.locator(".opblock").first).to_be_visible()
+    assert await page.locator(".opblock").count() > 50
+    assert outside == []
+    await _shot(page, "api-docs", "desktop")

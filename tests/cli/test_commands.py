@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -225,9 +226,24 @@ def test_demo_on_a_fresh_data_folder_reaches_readyz(tmp_path):
         # what a service manager sends; the embedded PostgreSQL must stop with the app
         proc.send_signal(signal.SIGTERM)
         try:
-            proc.communicate(timeout=60)
+            _, log = proc.communicate(timeout=60)
         except subprocess.TimeoutExpired:
             proc.kill()
+            log = ""
     assert proc.returncode == 128 + signal.SIGTERM
     assert (tmp_path / "fresh" / "pgdata" / "PG_VERSION").exists()
     assert not (tmp_path / "fresh" / "pgdata" / "postmaster.pid").exists()
+    # One short readable line per request, not JSON.
+    assert re.search(r"^\d\d:\d\d:\d\d POST /login 303 \d+ ms$", log, re.M), log[-2000:]
+    assert '{"' not in log
+    # A second start keeps the passwords, and says how to set a new one.
+    again = subprocess.run(
+        [sys.executable, "-m", "whstudio", "demo", "--no-serve"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert again.returncode == 0, again.stderr
+    assert "login: alice (annotator; password printed at the first start" in again.stdout
+    assert logins[1][3] not in again.stdout

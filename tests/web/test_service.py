@@ -94,7 +94,10 @@ async def test_unknown_routes_get_404_json_or_a_page(env):
 async def test_the_openapi_document_and_docs_are_served(env):
     spec = (await env.client.get("/openapi.json")).json()
     assert "/api/me" in spec["paths"] and "/api/users" in spec["paths"]
-    assert (await env.client.get("/docs")).status_code == 200
+    docs = await env.client.get("/docs")
+    assert docs.status_code == 200 and "/docs/assets/swagger-ui-bundle.js" in docs.text
+    asset = await env.client.get("/docs/assets/swagger-ui-bundle.js")
+    assert asset.status_code == 200 and len(asset.content) > 100_000
 
 
 async def test_text_postgres_cannot_store_is_a_422_not_a_500(env):

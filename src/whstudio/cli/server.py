@@ -45,7 +45,9 @@ def _prestart(url: str) -> None:
             conn.execute(QUERIES["migrate.unlock"])
 
 
-def _serve(settings: Settings, url: str) -> None:
+def _serve(settings: Settings, url: str, *, readable_log: bool = False) -> None:
+    """Serve the app; `readable_log`: one short line per request (the demo), else JSON lines
+    when not on a terminal."""
     import signal
 
     import uvicorn
@@ -58,7 +60,7 @@ def _serve(settings: Settings, url: str) -> None:
     from whstudio.web.app import create_app
     from whstudio.web.logs import configure_logging
 
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, json=False if readable_log else None)
     options = {
         "host": settings.host,
         "port": settings.port,
@@ -117,22 +119,23 @@ def demo(
     settings = load_settings(host=host, port=port)
     url = database_url(settings)
     _prestart(url)
-    logins: list[tuple[str, str, str]] = []
+    logins: list[tuple[str, str, str | None]] = []
     for name, role in DEMO_USERS:
         password = secrets.token_urlsafe(9)
         while security.password_problem(password, name):  # a random one is rarely refused
             password = secrets.token_urlsafe(9)
 
-        async def ensure(conn, name=name, role=role, password=password):
+        async def ensure(conn, name=name, role=role, password=password) -> bool:
+            """Make the account on the first start (True); later starts keep its password."""
             try:
                 await users.get_user(conn, name)
             except WhError:
                 await users.create_user(conn, name, password, role)
-            else:
-                await users.set_password(conn, name, password)
+                return True
+            return False
 
-        transact(url, ensure)
-        logins.append((name, role, password))
+        made = transact(url, ensure)
+        logins.append((name, role, password if made else None))
     report = import_file(
         url,
         importing.sample_path(),
@@ -149,7 +152,13 @@ def demo(
     out.print("MT-Bench sample: LMSYS mt_bench_human_judgments (CC BY 4.0), Zheng et al. 2023.")
     print(f"WorldHuman Studio demo: http://{settings.host}:{settings.port}/login")
     for name, role, password in logins:
-        print(f"login: {name} / {password} ({role})")
+        if password is not None:
+            print(f"login: {name} / {password} ({role})")
+        else:
+            print(
+                f"login: {name} ({role}; password printed at the first start; a new one:"
+                f" whstudio users set-password {name})"
+            )
     sys.stdout.flush()
     if serve_app:
-        _serve(settings, url)
+        _serve(settings, url, readable_log=True)

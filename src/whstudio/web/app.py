@@ -23,7 +23,15 @@ from whstudio.web.deps import TokenCache
 from whstudio.web.events import ConsensusBroker, EventPublisher
 from whstudio.web.metrics import Metrics
 from whstudio.web.middleware import RequestContextMiddleware
-from whstudio.web.pages import accounts, admin_import, admin_tasks, auth, dashboard, home
+from whstudio.web.pages import (
+    accounts,
+    admin_import,
+    admin_tasks,
+    apidocs,
+    auth,
+    dashboard,
+    home,
+)
 from whstudio.web.pages import admin_export as export_pages
 from whstudio.web.pages import analytics as analytics_pages
 from whstudio.web.pages import review as review_pages
@@ -53,6 +61,7 @@ ROUTERS = (
     webhooks_api.router,
     auth.router,
     home.router,
+    apidocs.router,
     task_pages.router,
     admin_import.router,
     admin_tasks.router,
@@ -109,6 +118,8 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         description="Human feedback for RLHF: tasks, responses, live consensus and reputation. "
         "Every operation states in its summary who may call it.",
         lifespan=lifespan,
+        docs_url=None,  # our own /docs (pages/apidocs.py): assets from a package, no CDN
+        redoc_url=None,
     )
     secret = settings.resolved_secret_key()
     keyed.configure(secret)
@@ -127,6 +138,12 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     errors.install(app)
     for router in ROUTERS:
         app.include_router(router)
+    app.mount(
+        "/docs/assets",
+        # Swagger UI 5 (OpenAPI 3.1) as shipped in the fastapi-offline package: only its files.
+        StaticFiles(directory=str(resources.files("fastapi_offline") / "static")),
+        name="apidocs-assets",
+    )
     app.mount(
         "/static",
         StaticFiles(directory=str(resources.files("whstudio.web") / "static")),

@@ -1,4 +1,5 @@
-"""Structured logs: JSON lines when not on a terminal, readable lines on one."""
+"""Structured logs: JSON lines when not on a terminal, readable lines on one (and always in the
+demo: one short line per request)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,19 @@ import logging
 import sys
 
 import structlog
+
+_CONSOLE = structlog.dev.ConsoleRenderer(colors=False)
+
+
+def _readable(logger, name: str, event: dict) -> str:
+    """One short line per request ("12:01:02 POST /api/tasks/…/submit 201 12 ms"); other
+    records as structlog's console lines."""
+    if event.get("event") == "request" and "status" in event:
+        when = str(event.get("timestamp", ""))[11:19]
+        ms = event.get("duration_ms")
+        took = f" {ms:.0f} ms" if isinstance(ms, int | float) else ""
+        return f"{when} {event.get('method', '')} {event.get('path', '')} {event['status']}{took}"
+    return _CONSOLE(logger, name, event)
 
 
 def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
@@ -18,9 +32,7 @@ def configure_logging(level: str = "INFO", *, json: bool | None = None) -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]
-    renderer = (
-        structlog.processors.JSONRenderer() if json else structlog.dev.ConsoleRenderer(colors=False)
-    )
+    renderer = structlog.processors.JSONRenderer() if json else _readable
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
         logger_factory=structlog.stdlib.LoggerFactory(),

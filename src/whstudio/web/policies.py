@@ -14,8 +14,7 @@ PUBLIC_ROUTES = {
     "/login": "the sign-in form",
     "/openapi.json": "API description",
     "/docs": "API documentation",
-    "/docs/oauth2-redirect": "API documentation",
-    "/redoc": "API documentation",
+    "/docs/assets": "the API documentation's scripts and styles (from fastapi-offline)",
     "/static": "stylesheets and scripts",
     "/assets/code.css": "the colours of highlighted code",
 }
