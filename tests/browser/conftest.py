@@ -69,8 +69,12 @@ class Site:
 
     async def new_page(self, viewport: dict | None = None) -> Page:
         """Return a page in a browser context of its own (its own cookies: one person)."""
+        phone = viewport == PHONE  # a phone is a touch screen
         context = await self.browser.new_context(
-            base_url=self.base_url, viewport=viewport or DESKTOP
+            base_url=self.base_url,
+            viewport=viewport or DESKTOP,
+            has_touch=phone,
+            is_mobile=phone,
         )
         context.set_default_timeout(20_000)
         self.contexts.append(context)

@@ -88,6 +88,13 @@ async def test_a_long_answer_with_code_reads_well(site, width):
         assert True in scrolls
         box = await choices.bounding_box()
         assert box is not None and box["y"] + box["height"] <= viewport["height"], box
+    else:
+        # A touch screen: no keyboard hints, the choices on one row, targets of 44 px or more.
+        await expect(page.locator(".choices kbd").first).to_be_hidden()
+        await expect(page.locator(".key-hint")).to_be_hidden()
+        boxes = [await c.bounding_box() for c in await page.locator(".choice label").all()]
+        assert len({round(b["y"]) for b in boxes}) == 1, boxes
+        assert min(b["height"] for b in boxes) >= 44, boxes
     await page.keyboard.press("1")
     chosen = page.locator(".option.chosen")
     await expect(chosen).to_have_count(1)

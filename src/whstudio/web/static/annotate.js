@@ -172,7 +172,8 @@
     return h("div", { class: "field confidence" },
       h("label", { for: "confidence", text: "Confidence" }),
       h("div", { class: "slider" }, input, output),
-      h("p", { id: "confidence-help", class: "muted", text: "1 = guessing, 5 = certain. Keys: Shift+1…5." }));
+      h("p", { id: "confidence-help", class: "muted" }, "1 = guessing, 5 = certain.",
+        h("span", { class: "key-hint", text: " Keys: Shift+1…5." })));
   }
 
   function setConfidence(value) {
