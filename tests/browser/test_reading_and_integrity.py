@@ -216,3 +216,23 @@ async def test_the_api_docs_work_without_internet(site):
     assert await page.locator(".opblock").count() > 50
     assert outside == []
     await _shot(page, "api-docs", "desktop")
+
+
+@pytest.mark.parametrize("width", ["desktop", "phone"])
+async def test_an_admin_writes_guidelines_in_the_web_app(site, width):
+    from tests.browser.test_screenshots import shoot
+
+    viewport = DESKTOP if width == "desktop" else PHONE
+    await site.tasks([pairwise("Q", "a", "b", source_dataset="guided")])
+    page = await site.signed_in(f"chief-{width}", "admin", viewport=viewport)
+    await page.goto("/admin/datasets")
+    await page.get_by_role("link", name="guided").click()
+    await page.get_by_role("textbox", name="Guidelines").fill("## Be fair\n\nRead both answers.")
+    await page.get_by_label("Criteria annotators may tick").fill("accuracy, tone")
+    await page.get_by_role("button", name="Publish").click()
+    await expect(page.locator("#saved")).to_contain_text("new version")
+    await expect(page.locator("#guideline-versions li")).to_have_count(1)
+    await page.get_by_label("once the task has all its answers").check()
+    await page.get_by_role("button", name="Save").first.click()
+    await expect(page.locator("#saved")).to_contain_text("annotators may see")
+    await shoot(page, "admin-dataset", width)

@@ -25,6 +25,7 @@ from whstudio.web.metrics import Metrics
 from whstudio.web.middleware import RequestContextMiddleware
 from whstudio.web.pages import (
     accounts,
+    admin_datasets,
     admin_import,
     admin_tasks,
     apidocs,
@@ -65,6 +66,7 @@ ROUTERS = (
     task_pages.router,
     admin_import.router,
     admin_tasks.router,
+    admin_datasets.router,
     accounts.router,
     dashboard.router,
     review_pages.router,

@@ -1,0 +1,99 @@
+"""The admin's datasets page: rules of every task at once, reveal policy and gold feedback, the
+gold-check rate and guidelines, edited in the web app (issue 15); only admins."""
+
+from __future__ import annotations
+
+import psycopg
+
+from tests.web.test_pages import HTML, csrf_from, make_task, sign_in
+
+
+async def _one(env, sql: str):
+    with psycopg.connect(env.url) as conn:
+        return conn.execute(sql).fetchone()
+
+
+async def test_an_admin_sets_a_datasets_rules_policy_gold_rate_and_guidelines(env):
+    for i in range(3):
+        await make_task(env, f"Question {i}")
+    admin = await sign_in(env, "boss", "admin")
+    listing = await admin.get("/admin/datasets", headers=HTML)
+    assert listing.status_code == 200 and 'href="/admin/datasets/pages-test"' in listing.text
+    page = await admin.get("/admin/datasets/pages-test", headers=HTML)
+    assert page.status_code == 200 and "3 tasks" in page.text
+    token = csrf_from(page.text)
+    base = "/admin/datasets/pages-test"
+
+    rules = await admin.post(
+        f"{base}/rules", data={"csrf_token": token, "threshold": "5"}, headers=HTML
+    )
+    assert rules.status_code == 303
+    assert await _one(env, "SELECT array_agg(DISTINCT consensus_threshold) FROM tasks") == ([5],)
+    bad = await admin.post(
+        f"{base}/rules", data={"csrf_token": token, "threshold": "0"}, headers=HTML
+    )
+    assert bad.status_code == 422 and "Answers needed" in bad.text
+    nothing = await admin.post(f"{base}/rules", data={"csrf_token": token}, headers=HTML)
+    assert nothing.status_code == 422
+
+    policy = await admin.post(
+        f"{base}/policy",
+        data={"csrf_token": token, "reveal": "after_close", "gold_feedback": "yes"},
+        headers=HTML,
+    )
+    assert policy.status_code == 303
+    assert await _one(env, "SELECT reveal, gold_feedback FROM dataset_policies") == (
+        "after_close",
+        True,
+    )
+    wrong = await admin.post(
+        f"{base}/policy", data={"csrf_token": token, "reveal": "sometimes"}, headers=HTML
+    )
+    assert wrong.status_code == 422
+
+    gold = await admin.post(
+        f"{base}/gold-rate", data={"csrf_token": token, "gold_rate": "0.2"}, headers=HTML
+    )
+    assert gold.status_code == 303
+    assert (
+        await admin.post(f"{base}/gold-rate", data={"csrf_token": token, "gold_rate": "2"})
+    ).status_code == 422
+
+    text = "## Read both answers\r\n\r\nPrefer the correct one."
+    published = await admin.post(
+        f"{base}/guidelines",
+        data={"csrf_token": token, "body": text, "criteria": "Accuracy, clarity"},
+        headers=HTML,
+    )
+    assert published.status_code == 303 and published.headers["location"].endswith("guidelines")
+    again = await admin.post(
+        f"{base}/guidelines",
+        data={"csrf_token": token, "body": text, "criteria": "accuracy, clarity"},
+        headers=HTML,
+    )
+    assert again.headers["location"].endswith("unchanged")
+    row = await _one(env, "SELECT version, body, criteria FROM dataset_guidelines")
+    assert row == (1, "## Read both answers\n\nPrefer the correct one.", ["accuracy", "clarity"])
+    shown = await admin.get(base, headers=HTML)
+    assert "version 1" in shown.text and "Prefer the correct one." in shown.text
+    refused = await admin.post(
+        f"{base}/guidelines", data={"csrf_token": token, "body": "x", "criteria": "Has Space"}
+    )
+    assert refused.status_code == 422 and "Criteria" in refused.text
+    no_csrf = await admin.post(f"{base}/guidelines", data={"body": "y"}, headers=HTML)
+    assert no_csrf.status_code == 403
+
+
+async def test_only_admins_open_the_datasets_pages(env):
+    await make_task(env)
+    for role in ("annotator", "reviewer"):
+        client = await sign_in(env, f"not-{role}", role)
+        for path in ("/admin/datasets", "/admin/datasets/pages-test"):
+            assert (await client.get(path, headers=HTML)).status_code == 403
+        token = csrf_from((await client.get("/tokens", headers=HTML)).text)
+        posted = await client.post(
+            "/admin/datasets/pages-test/policy",
+            data={"csrf_token": token, "reveal": "never"},
+            headers=HTML,
+        )
+        assert posted.status_code == 403
