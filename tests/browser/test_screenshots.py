@@ -88,6 +88,9 @@ async def test_screenshots_of_the_main_pages(site, width):
     await shoot(page, "home", width)
     await page.goto("/tasks")
     await expect(page.locator("#live-status")).to_contain_text("Live")
+    card = page.locator(f'article[data-task-id="{disputed}"]')
+    await expect(card.locator("[data-disputed]")).to_be_visible()  # all answers in, no winner
+    await expect(card.locator("[data-reached]")).to_be_hidden()
     await shoot(page, "tasks", width)
     await page.goto(f"/annotate/{pair}")
     await expect(page.locator("#answer-form")).to_be_visible()

@@ -97,3 +97,16 @@ async def test_only_admins_open_the_datasets_pages(env):
             headers=HTML,
         )
         assert posted.status_code == 403
+
+
+async def test_error_pages_keep_the_navigation_and_speak_plainly(env):
+    ann = await sign_in(env, "lost")
+    for path, status in (("/admin/datasets", 403), ("/no-such-page", 404)):
+        page = await ann.get(path, headers=HTML)
+        assert page.status_code == status
+        assert 'href="/dashboard"' in page.text and "Sign out" in page.text, path
+    bad = await ann.get("/tasks?sort=sideways", headers=HTML)
+    assert bad.status_code == 422 and "sort must be one of" in bad.text
+    assert "Input should be" not in bad.text
+    anonymous = await env.client.get("/no-such-page", headers=HTML)
+    assert anonymous.status_code == 404 and "Sign out" not in anonymous.text

@@ -131,6 +131,7 @@ def require(roles: Iterable[str]):
         principal = await get_principal(request, conn)
         if principal is None:
             raise Unauthenticated("sign in or send an API token")
+        request.state.principal = principal  # an error page keeps its navigation
         if principal.role not in allowed:
             raise Forbidden(f"this needs the role {' or '.join(sorted(allowed))}")
         await check_csrf(request, principal)

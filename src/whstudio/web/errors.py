@@ -13,7 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from whstudio.errors import TooManyRequests, Unauthenticated, WhError
 from whstudio.schemas import ErrorBody
-from whstudio.web.templating import CONTENT_SECURITY_POLICY
+from whstudio.web.templating import CONTENT_SECURITY_POLICY, csrf_for
 
 log = structlog.get_logger("whstudio.errors")
 
@@ -61,10 +61,17 @@ def error_response(
         return RedirectResponse(f"/login?next={target}", status_code=303)
     if wants_html(request):
         templates = request.app.state.templates
+        user = getattr(request.state, "page_user", None)
         page = templates.TemplateResponse(
             request,
             "error.html",
-            {"status": status, "title": _TITLES.get(status, "Error"), "message": message},
+            {
+                "status": status,
+                "title": _TITLES.get(status, "Error"),
+                "message": message,
+                "user": user,
+                "csrf_token": csrf_for(request, user),
+            },
             status_code=status,
             headers=headers,
         )
@@ -86,9 +93,52 @@ def _field_of(loc: tuple | list) -> str:
     return ".".join(parts) or ".".join(str(p) for p in loc)
 
 
+async def _find_page_user(request: Request) -> None:
+    """Keep the signed-in caller of a page that fails (request.state.page_user), so that its
+    error page keeps the navigation. Looked up only for pages, never for the API."""
+    if not wants_html(request) or getattr(request.state, "page_user", None) is not None:
+        return
+    principal = getattr(request.state, "principal", None)
+    if principal is None:
+        from whstudio.domain import users as users_domain
+        from whstudio.web.sessions import SESSION_COOKIE
+
+        session_id = request.app.state.sessions.decode(request.cookies.get(SESSION_COOKIE))
+        if session_id is None:
+            return
+        try:
+            async with request.app.state.pool.connection(timeout=2) as conn:
+                principal = await users_domain.principal_for_session(conn, session_id)
+        except (OperationalError, PoolTimeout):
+            return  # the database is down: the error page goes without navigation
+    request.state.page_user = principal
+
+
+def plain_reason(error: dict) -> str:
+    """A validation error in people's words ("must be at least 1"), from pydantic's type."""
+    kind, ctx = error.get("type", ""), error.get("ctx") or {}
+    words = {
+        "missing": "is required",
+        "greater_than_equal": f"must be at least {ctx.get('ge')}",
+        "greater_than": f"must be more than {ctx.get('gt')}",
+        "less_than_equal": f"must be at most {ctx.get('le')}",
+        "less_than": f"must be less than {ctx.get('lt')}",
+        "string_too_long": f"must be at most {ctx.get('max_length')} characters",
+        "string_too_short": f"must be at least {ctx.get('min_length')} characters",
+        "int_parsing": "must be a whole number",
+        "float_parsing": "must be a number",
+        "bool_parsing": "must be yes or no",
+        "uuid_parsing": "is not a valid id",
+        "literal_error": f"must be one of {ctx.get('expected', '').replace(' or ', ', ')}",
+        "enum": f"must be one of {ctx.get('expected', '').replace(' or ', ', ')}",
+    }
+    return words.get(kind) or error.get("msg", "is not valid")
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(WhError)
     async def _domain(request: Request, exc: WhError):
+        await _find_page_user(request)
         headers = None
         if isinstance(exc, TooManyRequests):
             headers = {"Retry-After": str(exc.retry_after)}
@@ -100,18 +150,24 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
+        await _find_page_user(request)
         details = [
             {"field": _field_of(e.get("loc", ())), "reason": e.get("msg", "invalid")}
             for e in exc.errors()
         ]
         first = details[0] if details else {"field": None, "reason": "invalid request"}
         message = f"{first['field']}: {first['reason']}" if first["field"] else first["reason"]
+        if wants_html(request) and exc.errors():
+            # A person reads this on a page: the field and what it must be, in words.
+            error = exc.errors()[0]
+            message = f"{first['field'] or 'the request'} {plain_reason(error)}."
         return error_response(
             request, 422, "invalid", message, field=first["field"], details=details
         )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
+        await _find_page_user(request)
         message = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "")
         return error_response(
             request,
@@ -123,6 +179,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(UniqueViolation)
     async def _unique(request: Request, exc: UniqueViolation):
+        await _find_page_user(request)
         return error_response(
             request, 409, "conflict", _constraint_message(exc), field=_constraint(exc)
         )
@@ -131,12 +188,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(NotNullViolation)
     @app.exception_handler(ForeignKeyViolation)
     async def _integrity(request: Request, exc: Exception):
+        await _find_page_user(request)
         return error_response(
             request, 422, "invalid", _constraint_message(exc), field=_constraint(exc)
         )
 
     @app.exception_handler(DataError)
     async def _data(request: Request, exc: DataError):
+        await _find_page_user(request)
         # Values PostgreSQL cannot store (a NUL character, a number out of range) are bad input.
         return error_response(
             request,
@@ -148,6 +207,7 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(UnicodeEncodeError)
     async def _encoding(request: Request, exc: UnicodeEncodeError):
+        await _find_page_user(request)
         return error_response(
             request, 422, "invalid", "text must be valid Unicode (no lone surrogates)"
         )
@@ -155,6 +215,7 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(OperationalError)
     @app.exception_handler(PoolTimeout)
     async def _unavailable(request: Request, exc: Exception):
+        await _find_page_user(request)
         log.warning("database unavailable", error=str(exc).splitlines()[0] if str(exc) else "")
         return error_response(
             request,

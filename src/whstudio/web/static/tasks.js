@@ -17,6 +17,8 @@
     bar.value = Math.min(total, threshold);
     card.querySelector("[data-count]").textContent = String(total);
     card.querySelector("[data-reached]").hidden = !event.consensus_reached;
+    const disputed = card.querySelector("[data-disputed]");
+    if (disputed) disputed.hidden = event.consensus_reached || Number(event.remaining) !== 0;
     const agreement = card.querySelector("[data-agreement]");
     if (agreement && event.agreement_percentage !== undefined) {
       agreement.textContent = Number(event.agreement_percentage).toFixed(1);
