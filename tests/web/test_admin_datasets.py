@@ -110,3 +110,55 @@ async def test_error_pages_keep_the_navigation_and_speak_plainly(env):
     assert "Input should be" not in bad.text
     anonymous = await env.client.get("/no-such-page", headers=HTML)
     assert anonymous.status_code == 404 and "Sign out" not in anonymous.text
+
+
+async def test_an_admin_changes_roles_and_reactivates_with_a_new_password(env):
+    admin = await sign_in(env, "chief", "admin")
+    carol = await sign_in(env, "carol")
+    token = csrf_from((await admin.get("/admin/users", headers=HTML)).text)
+    promoted = await admin.post(
+        "/admin/users/carol/role", data={"csrf_token": token, "role": "reviewer"}, headers=HTML
+    )
+    assert promoted.status_code == 303
+    assert (await carol.get("/review", headers=HTML)).status_code == 200  # at once
+    own = await admin.post(
+        "/admin/users/chief/role", data={"csrf_token": token, "role": "annotator"}, headers=HTML
+    )
+    assert own.status_code == 409 and "own role" in own.text
+    wrong = await admin.post(
+        "/admin/users/carol/role", data={"csrf_token": token, "role": "owner"}, headers=HTML
+    )
+    assert wrong.status_code == 422
+    await admin.post("/admin/users/carol/deactivate", data={"csrf_token": token}, headers=HTML)
+    assert (await carol.get("/review", headers=HTML)).status_code in (303, 401)
+    weak = await admin.post(
+        "/admin/users/carol/password", data={"csrf_token": token, "password": "password"}
+    )
+    assert weak.status_code == 422
+    back = await admin.post(
+        "/admin/users/carol/password",
+        data={"csrf_token": token, "password": "a new long passphrase"},
+        headers=HTML,
+    )
+    assert back.status_code == 303
+    assert await _one(env, "SELECT is_active, role FROM users WHERE username = 'carol'") == (
+        True,
+        "reviewer",
+    )
+    form = await env.client.get("/login", headers=HTML)
+    signed = await env.client.post(
+        "/login",
+        data={
+            "username": "carol",
+            "password": "a new long passphrase",
+            "csrf_token": csrf_from(form.text),
+        },
+        headers=HTML,
+    )
+    assert signed.status_code == 303
+    ann = await sign_in(env, "plain")
+    ann_token = csrf_from((await ann.get("/tokens", headers=HTML)).text)
+    refused = await ann.post(
+        "/admin/users/carol/role", data={"csrf_token": ann_token, "role": "admin"}, headers=HTML
+    )
+    assert refused.status_code == 403

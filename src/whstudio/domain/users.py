@@ -128,6 +128,23 @@ async def set_password(conn: AsyncConnection, username: str, password: str) -> N
     await q.execute(conn, "users.revoke_all_sessions", {"user_id": row["id"]})
 
 
+async def set_role(
+    conn: AsyncConnection, username: str, role: str, *, by: UUID | None = None
+) -> None:
+    """Give an account another role (it applies to its open sessions and tokens at once).
+    Conflict for the caller's own account (`by`) and for the last active admin."""
+    if role not in ("annotator", "reviewer", "admin"):
+        raise InvalidInput("role must be annotator, reviewer or admin", field="role")
+    target = await get_user(conn, username)
+    if by is not None and target["id"] == by:
+        raise Conflict("you cannot change your own role", field="role")
+    if target["role"] == "admin" and role != "admin" and target["is_active"]:
+        others = await q.fetch_all(conn, "users.other_active_admins", {"id": target["id"]})
+        if not others:
+            raise Conflict("the last active admin must stay an admin", field="role")
+    await q.fetch_one(conn, "users.set_role", {"username": username, "role": role})
+
+
 async def deactivate(conn: AsyncConnection, username: str, *, by: UUID | None = None) -> None:
     """Stop an account from signing in: sessions end and its tokens are revoked. Conflict for
     the caller's own account (`by`) and for the last active admin, which nobody could replace

@@ -39,6 +39,10 @@ UPDATE users SET password_hash = %(password_hash)s WHERE id = %(id)s;
 UPDATE users SET is_active = false WHERE username = %(username)s
 RETURNING id;
 
+-- name: set_role
+UPDATE users SET role = %(role)s WHERE username = %(username)s
+RETURNING id, role;
+
 -- name: other_active_admins
 -- The other admins who can still sign in, locked so that two admins cannot deactivate each other
 -- at once and leave none.

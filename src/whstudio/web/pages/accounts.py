@@ -112,6 +112,51 @@ async def users_deactivate(request: Request, username: str, user: Admin, conn: C
     return RedirectResponse(f"/admin/users?saved=deactivated:{username}", status_code=303)
 
 
+@router.post("/admin/users/{username}/role")
+async def users_role(
+    request: Request,
+    username: str,
+    user: Admin,
+    conn: Conn,
+    role: Annotated[str, Form(max_length=20)] = "",
+):
+    try:
+        async with conn.transaction():
+            await users_domain.set_role(conn, username, role, by=user.id)
+    except (Conflict, InvalidInput, NotFound) as exc:
+        return await _users_page(
+            request, conn, user, error=exc.message, field="role", status=exc.status
+        )
+    request.app.state.token_cache.clear()
+    return RedirectResponse(f"/admin/users?saved=role:{username}", status_code=303)
+
+
+@router.post("/admin/users/{username}/password")
+async def users_password(
+    request: Request,
+    username: str,
+    user: Admin,
+    conn: Conn,
+    password: Annotated[str, Form(max_length=1000)] = "",
+):
+    """Set a new password: the account can sign in again (reactivated), its sessions end and
+    its tokens are revoked."""
+    try:
+        async with conn.transaction():
+            await users_domain.set_password(conn, username, password)
+    except (InvalidInput, NotFound) as exc:
+        return await _users_page(
+            request,
+            conn,
+            user,
+            error=f"{username}: {exc.message}",
+            field="password",
+            status=exc.status,
+        )
+    request.app.state.token_cache.clear()
+    return RedirectResponse(f"/admin/users?saved=password:{username}", status_code=303)
+
+
 async def _tokens_page(request, conn, user, *, created=None, error=None, status=200):
     context = {
         "tokens": await users_domain.list_tokens(conn, user.id),
