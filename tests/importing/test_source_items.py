@@ -410,3 +410,18 @@ def test_a_judge_that_is_neither_named_as_a_person_nor_as_a_model_is_not_guessed
     checked = check(jsonl(rows), "x.jsonl")
     assert "--judge-kind" in checked.failed[0].reason
     assert check(jsonl(rows), "x.jsonl", judge_kind="person").failed == []
+
+
+def test_two_pairs_of_one_question_have_titles_that_tell_them_apart():
+    from tests.importing.mtbench import row as judgment
+
+    rows = [
+        judgment(81, "gpt-4", "vicuna-13b", "model_a", "expert_1"),
+        judgment(81, "claude-v1", "gpt-4", "model_b", "expert_1"),
+        judgment(81, "vicuna-13b", "gpt-4", "model_b", "expert_2"),  # the first pair again
+    ]
+    checked = items.check(list(enumerate(rows, start=1)))
+    titles = [item.title for item in checked.items]
+    assert len(titles) == 2 and titles[0] != titles[1]  # the third row is the first pair
+    assert all(t.startswith("A/B Preference – MT-Bench #81 turn 1, pair ") for t in titles)
+    assert not any(name in t for t in titles for name in ("gpt", "vicuna", "claude"))

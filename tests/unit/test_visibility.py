@@ -6,15 +6,34 @@ import uuid
 
 import pytest
 
-from whstudio.domain import visibility
+from whstudio.domain import keyed, visibility
 from whstudio.domain.responses import shown_order
 from whstudio.domain.users import Principal
 
 USER = uuid.UUID("00000000-0000-0000-0000-000000000001")
+SECRET = "visibility-test-secret"  # the orders below are computed under this key
+
+
+@pytest.fixture(autouse=True)
+def _our_key():
+    """Each test here runs under SECRET, whatever key other tests left the process with."""
+    kept = keyed._secret
+    keyed.configure(SECRET)
+    yield
+    keyed._secret = kept
 
 
 def _task_shown(order: str) -> uuid.UUID:
-    """Return a task id that USER is shown in `order`."""
+    """Return a task id that USER is shown in `order` (under SECRET)."""
+    kept = keyed._secret
+    keyed.configure(SECRET)
+    try:
+        return _first_shown(order)
+    finally:
+        keyed._secret = kept
+
+
+def _first_shown(order: str) -> uuid.UUID:
     for n in range(1, 1000):
         task = uuid.UUID(int=n)
         if shown_order(task, USER) == order:

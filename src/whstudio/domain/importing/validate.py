@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from whstudio.domain import keyed
 from whstudio.domain import questions as questions_domain
 from whstudio.domain.importing.sources import Row, read_rows
 from whstudio.errors import InvalidInput
@@ -254,6 +255,14 @@ def _list(value: Any, name: str) -> list | None:
     return value
 
 
+def pair_label(question: str, model_1: str, model_2: str) -> str:
+    """A short name telling apart the pairs asked of one question ("pair 3f2a") without naming
+    the models: a digest keyed by the server's secret, so nobody can work the names back out
+    from it."""
+    digest = keyed.digest("pair-title", json.dumps([question, model_1, model_2]))
+    return f"pair {digest[:2].hex()}"
+
+
 def source_key(source_ref: str | None, metadata: dict[str, Any]) -> str | None:
     """The identity of an item whose source names what produced it (model pair, turn), with its
     source id; None for an item known by its text alone (repeats of it are one task)."""
@@ -345,7 +354,16 @@ def pair_item(row: Any, line: int, *, mtbench: bool) -> Item:
         source_ref=source_ref,
         metadata=metadata,
         source_key=source_key(source_ref, metadata),
-        title=f"A/B Preference – MTBench #{source_ref}" if mtbench and source_ref else None,
+        title=(
+            f"A/B Preference – MTBench #{source_ref}"
+            + (
+                f", {pair_label(source_ref, *sorted((model_a or '', model_b or '')))}"
+                if model_a or model_b
+                else ""
+            )
+            if mtbench and source_ref
+            else None
+        ),
     )
 
 
@@ -487,7 +505,7 @@ def judgment_item(
         metadata=metadata,
         source_key=source_key(qid, metadata),
         # No model names: annotators see the title, and a name is a reason to vote for it.
-        title=f"A/B Preference – MT-Bench #{qid} turn {turn}",
+        title=f"A/B Preference – MT-Bench #{qid} turn {turn}, {pair_label(qid, low, high)}",
         answers=[
             Answer(
                 line=line,
