@@ -3,6 +3,9 @@ gold-check rate and guidelines, edited in the web app (issue 15); only admins.""
 
 from __future__ import annotations
 
+import html
+import re
+
 import psycopg
 
 from tests.web.test_pages import HTML, csrf_from, make_task, sign_in
@@ -162,3 +165,56 @@ async def test_an_admin_changes_roles_and_reactivates_with_a_new_password(env):
         "/admin/users/carol/role", data={"csrf_token": ann_token, "role": "admin"}, headers=HTML
     )
     assert refused.status_code == 403
+
+
+async def test_the_import_page_takes_every_question_type(env):
+    admin = await sign_in(env, "importer", "admin")
+    form = await admin.get("/admin/import", headers=HTML)
+    token = csrf_from(form.text)
+    assert 'value="ranking"' in form.text and 'value="voice_transcription"' in form.text
+    files = {
+        "ranking": '{"question": "Rank them", "candidates": ["x", "y", "z"]}\n'
+        '{"question": "Broken", "candidates": "not a list"}\n',
+        "text_generation": '{"prompt": "Write a haiku"}\n',
+        "voice_transcription": '{"prompt": "Transcribe", "audio_url": "https://a.test/1.wav"}\n',
+    }
+    for kind, text in files.items():
+        checked = await admin.post(
+            "/admin/import",
+            data={"csrf_token": token, "question_type": kind, "dataset": f"web-{kind}"},
+            files={"file": (f"{kind}.jsonl", text.encode(), "application/jsonl")},
+            headers=HTML,
+        )
+        assert checked.status_code == 200, checked.text
+        assert 'id="report-good">1 (1 distinct item)' in checked.text, kind
+        commit = csrf_from(checked.text)
+        fields = {
+            name: value
+            for name, value in re.findall(r'name="(\w+)" value="([^"]*)"', checked.text)
+            if name in ("filename", "checked", "question_type", "mapping", "dataset")
+        }
+        text_field = re.search(r'name="text" value="([^"]*)"', checked.text).group(1)
+        done = await admin.post(
+            "/admin/import/commit",
+            data={**fields, "csrf_token": commit, "text": html.unescape(text_field)},
+            headers=HTML,
+        )
+        assert done.status_code == 200 and 'id="done-created">1<' in done.text, done.text
+    kinds = await _one(
+        env, "SELECT array_agg(DISTINCT question_type ORDER BY question_type) FROM questions"
+    )
+    assert kinds == (["ranking", "text_generation", "voice_transcription"],)
+    mapped = await admin.post(
+        "/admin/import",
+        data={"csrf_token": token, "question_type": "text_generation", "mapping": "prompt=ask"},
+        files={"file": ("m.csv", b"ask\nWrite a limerick\n", "text/csv")},
+        headers=HTML,
+    )
+    assert 'id="report-good">1 (1 distinct item)' in mapped.text
+    unknown = await admin.post(
+        "/admin/import",
+        data={"csrf_token": token, "question_type": "text_generation", "mapping": "colour=x"},
+        files={"file": ("m.csv", b"ask\nWrite\n", "text/csv")},
+        headers=HTML,
+    )
+    assert unknown.status_code == 422 and "Column mapping" in unknown.text

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 
 from whstudio.domain import importing
 from whstudio.domain.users import Principal
+from whstudio.errors import InvalidInput
 from whstudio.web.deps import Conn, require
 from whstudio.web.policies import ADMIN
 from whstudio.web.templating import page
@@ -60,8 +61,23 @@ def rule_from_form(threshold: str, min_agreement: str, allow_tie: str) -> dict:
     }
 
 
+TYPES = {
+    "pairwise_ab": "A/B comparison",
+    "ranking": "Ranking",
+    "text_generation": "Writing",
+    "voice_transcription": "Transcription",
+}
+
+
 def _form_values(**values: str) -> dict[str, str]:
-    defaults = {"dataset": "", "threshold": "3", "min_agreement": "70", "allow_tie": ""}
+    defaults = {
+        "dataset": "",
+        "threshold": "3",
+        "min_agreement": "70",
+        "allow_tie": "",
+        "question_type": "pairwise_ab",
+        "mapping": "",
+    }
     return {**defaults, **{k: v for k, v in values.items() if v is not None}}
 
 
@@ -88,10 +104,17 @@ async def import_check(
     threshold: Annotated[str, Form(max_length=20)] = "3",
     min_agreement: Annotated[str, Form(max_length=20)] = "70",
     allow_tie: Annotated[str, Form(max_length=10)] = "",
+    question_type: Annotated[str, Form(max_length=30)] = "pairwise_ab",
+    mapping: Annotated[str, Form(max_length=2000)] = "",
 ):
     """Parse the uploaded file and show what an import would do; nothing is stored."""
     form = _form_values(
-        dataset=dataset, threshold=threshold, min_agreement=min_agreement, allow_tie=allow_tie
+        dataset=dataset,
+        threshold=threshold,
+        min_agreement=min_agreement,
+        allow_tie=allow_tie,
+        question_type=question_type,
+        mapping=mapping,
     )
 
     def refuse(field: str, message: str):
@@ -112,6 +135,33 @@ async def import_check(
         return refuse("file", "The file is not UTF-8 text.")
     if not text.strip():
         return refuse("file", "The file is empty.")
+    if question_type not in TYPES:
+        return refuse("question_type", "Choose the type of the file's questions.")
+    if _general(question_type, mapping):
+        try:
+            checked = _check_general(text, file.filename, question_type, mapping)
+        except InvalidInput as exc:
+            return refuse("mapping", f"Column mapping: {exc.message}")
+        name = dataset.strip() or file.filename.rsplit("/", 1)[-1].rsplit(".", 1)[0] or "import"
+        form["dataset"] = name
+        context = {
+            "form": form,
+            "stage": "check",
+            "filename": file.filename,
+            "text": text,
+            "digest": digest(text, file.filename),
+            "rows": checked.rows,
+            "good": len(checked.items),
+            "distinct": len(checked.items),
+            "failed": checked.failed,
+            "skipped": checked.skipped,
+            "repeats": [],
+            "preview": [
+                {"line": item.lines[0], "prompt": item.content.get("prompt", ""), "gold": item.gold}
+                for item in checked.items[:PREVIEW_ROWS]
+            ],
+        }
+        return page(request, "admin_import.html", context, user=user)
     parsed = importing.parse_text(text, file.filename)
     merged = importing.merge_duplicates(parsed.items)
     name = dataset.strip() or (importing.MTBENCH_DATASET if parsed.mtbench else "")
@@ -135,6 +185,17 @@ async def import_check(
     return page(request, "admin_import.html", context, user=user)
 
 
+def _general(question_type: str, mapping: str) -> bool:
+    """Whether a file goes through the general items pipeline (any type, a column mapping)
+    rather than the pairwise one (with its repeated-pair folding and MT-Bench layout)."""
+    return question_type != "pairwise_ab" or bool(mapping.strip())
+
+
+def _check_general(text: str, filename: str, question_type: str, mapping: str):
+    lines = [line.strip() for line in mapping.replace(",", "\n").splitlines() if line.strip()]
+    return importing.check_file(text.encode(), filename, question_type=question_type, mapping=lines)
+
+
 @router.post("/admin/import/commit")
 async def import_commit(
     request: Request,
@@ -147,10 +208,17 @@ async def import_commit(
     threshold: Annotated[str, Form(max_length=20)] = "3",
     min_agreement: Annotated[str, Form(max_length=20)] = "70",
     allow_tie: Annotated[str, Form(max_length=10)] = "",
+    question_type: Annotated[str, Form(max_length=30)] = "pairwise_ab",
+    mapping: Annotated[str, Form(max_length=2000)] = "",
 ):
-    """Store the checked file: one question and task per distinct pair."""
+    """Store the checked file: one question and task per distinct item."""
     form = _form_values(
-        dataset=dataset, threshold=threshold, min_agreement=min_agreement, allow_tie=allow_tie
+        dataset=dataset,
+        threshold=threshold,
+        min_agreement=min_agreement,
+        allow_tie=allow_tie,
+        question_type=question_type,
+        mapping=mapping,
     )
     text = normalize(text)
     try:
@@ -163,6 +231,28 @@ async def import_commit(
     except FormError as exc:
         context = {"form": form, "stage": "upload", "error": exc.message, "error_field": exc.field}
         return page(request, "admin_import.html", context, user=user, status_code=422)
+    if question_type not in TYPES:
+        question_type = "pairwise_ab"
+    if _general(question_type, mapping):
+        try:
+            general = _check_general(text, filename, question_type, mapping)
+        except InvalidInput as exc:
+            context = {"form": form, "stage": "upload", "error": exc.message}
+            return page(request, "admin_import.html", context, user=user, status_code=422)
+        async with conn.transaction():
+            report = await importing.store(
+                conn,
+                general,
+                source=filename,
+                dataset=name,
+                creator_id=user.id,
+                consensus_threshold=rule["consensus_threshold"],
+                min_agreement_percentage=rule["min_agreement_percentage"],
+                allow_tie=rule["allow_tie"],
+                strict=False,
+            )
+        context = {"form": form, "stage": "done", "report": report, "dataset": name}
+        return page(request, "admin_import.html", context, user=user)
     parsed = importing.parse_text(text, filename)
     async with conn.transaction():
         report = await importing.import_pairs(
