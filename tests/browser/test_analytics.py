@@ -70,3 +70,9 @@ async def test_charts_draw_and_a_task_reaching_consensus_appears_live(site):
     # A new context loads the 4.8 MB Plotly script afresh: allow for a busy machine.
     await expect(phone.locator("#chart-trend .main-svg").first).to_be_visible(timeout=20_000)
     await shoot(phone, "admin-analytics", "phone")
+    # On a phone no mode bar sits over a chart, and a wide table shows it scrolls.
+    assert await phone.locator(".modebar").count() == 0
+    cue = await phone.evaluate(
+        "() => getComputedStyle(document.querySelector('.table-wrap')).backgroundAttachment"
+    )
+    assert "local" in cue

@@ -4,7 +4,9 @@
 
 (function () {
   const data = JSON.parse(document.getElementById("analytics-data").textContent);
-  const config = { responsive: true, displaylogo: false };
+  // On a touch screen or a narrow window the mode bar would sit over the chart: none there.
+  const narrow = window.matchMedia("(max-width: 48rem), (hover: none)").matches;
+  const config = { responsive: true, displaylogo: false, displayModeBar: narrow ? false : "hover" };
   const layout = function (extra) {
     return Object.assign({
       margin: { l: 48, r: 16, t: 8, b: 48 },
