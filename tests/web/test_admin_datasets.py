@@ -218,3 +218,37 @@ async def test_the_import_page_takes_every_question_type(env):
         headers=HTML,
     )
     assert unknown.status_code == 422 and "Column mapping" in unknown.text
+
+
+async def test_the_task_rules_page_changes_every_task_a_filter_picks(env):
+    for i in range(3):
+        await make_task(env, f"Bulk {i}")
+    admin = await sign_in(env, "bulk", "admin")
+    page = await admin.get("/admin/tasks?source_dataset=pages-test&status=", headers=HTML)
+    token = csrf_from(page.text)
+    done = await admin.post(
+        "/admin/tasks/rules",
+        data={
+            "csrf_token": token,
+            "source_dataset": "pages-test",
+            "min_agreement": "60",
+            "allow_tie": "yes",
+        },
+        headers=HTML,
+    )
+    assert done.status_code == 303 and "changed=3" in done.headers["location"]
+    assert await _one(
+        env, "SELECT array_agg(DISTINCT (min_agreement_percentage, allow_tie)::text) FROM tasks"
+    ) == (["(60.00,t)"],)
+    shown = await admin.get(done.headers["location"], headers=HTML)
+    assert "The rule of 3 tasks was changed" in shown.text
+    unfiltered = await admin.post(
+        "/admin/tasks/rules", data={"csrf_token": token, "threshold": "4"}, headers=HTML
+    )
+    assert unfiltered.status_code == 422 and "every task" in unfiltered.text
+    bad = await admin.post(
+        "/admin/tasks/rules",
+        data={"csrf_token": token, "source_dataset": "pages-test", "threshold": "0"},
+        headers=HTML,
+    )
+    assert bad.status_code == 422 and "Answers needed" in bad.text

@@ -13,8 +13,8 @@ from pydantic import ValidationError
 from whstudio.domain import tasks as tasks_domain
 from whstudio.domain import visibility
 from whstudio.domain.users import Principal
-from whstudio.errors import Conflict
-from whstudio.schemas import RuleChange
+from whstudio.errors import Conflict, InvalidInput
+from whstudio.schemas import BulkRuleChange, RuleChange
 from whstudio.web.deps import Conn, require
 from whstudio.web.pages.tasks import Progress, QuestionType, Status, dashboard_filters
 from whstudio.web.policies import ADMIN
@@ -37,6 +37,8 @@ async def admin_tasks(
     source_dataset: Annotated[str, Query(max_length=200)] = "",
     progress: Progress = "",
     cursor: Annotated[str | None, Query(max_length=500)] = None,
+    changed: Annotated[int | None, Query(ge=0)] = None,
+    error: str | None = None,
 ):
     result = await visibility.task_list(
         conn,
@@ -59,8 +61,75 @@ async def admin_tasks(
         "next_cursor": result["next_cursor"],
         "chosen": chosen,
         "datasets": [d["source_dataset"] for d in overview["datasets"] if d["source_dataset"]],
+        "changed": changed,
+        "error": error,
     }
-    return page(request, "admin_tasks.html", context, user=user)
+    return page(request, "admin_tasks.html", context, user=user, status_code=422 if error else 200)
+
+
+@router.post("/admin/tasks/rules")
+async def admin_tasks_bulk_rule(
+    request: Request,
+    user: Admin,
+    conn: Conn,
+    status: Annotated[str, Form(max_length=20)] = "",
+    question_type: Annotated[str, Form(max_length=30)] = "",
+    source_dataset: Annotated[str, Form(max_length=200)] = "",
+    every_task: Annotated[str, Form(max_length=10)] = "",
+    threshold: Annotated[str, Form(max_length=20)] = "",
+    min_agreement: Annotated[str, Form(max_length=20)] = "",
+    allow_tie: Annotated[str, Form(max_length=10)] = "",
+):
+    """One rule change for every task of the chosen status, type and dataset."""
+    from urllib.parse import urlencode
+
+    back = {"status": status, "question_type": question_type, "source_dataset": source_dataset}
+    chosen = {
+        "dataset": source_dataset or None,
+        "question_type": question_type or None,
+        "status": status or None,
+    }
+    try:
+        change = BulkRuleChange.model_validate(
+            {
+                "filter": {**chosen, "all": every_task == "yes"},
+                "consensus_threshold": threshold or None,
+                "min_agreement_percentage": min_agreement or None,
+                "allow_tie": {"yes": True, "no": False}.get(allow_tie),
+            }
+        )
+        if not any(chosen.values()) and every_task != "yes":
+            raise InvalidInput(
+                "choose a status, type or dataset, or tick 'every task'", field="filter"
+            )
+        async with conn.transaction():
+            done = await tasks_domain.change_rules(
+                conn,
+                change.filter.model_dump(exclude_none=True),
+                change.model_dump(exclude={"filter"}, exclude_none=True),
+            )
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first.get("loc") else "rule"
+        return await _list_error(
+            request, conn, user, back, f"{FIELD_LABELS.get(field, field)}: {first['msg']}"
+        )
+    except InvalidInput as exc:
+        return await _list_error(request, conn, user, back, exc.message)
+    query = urlencode({**back, "changed": done["changed"]})
+    return RedirectResponse(f"/admin/tasks?{query}", status_code=303)
+
+
+async def _list_error(request, conn, user, chosen: dict, message: str):
+    return await admin_tasks(
+        request,
+        user,
+        conn,
+        status=chosen["status"],
+        question_type=chosen["question_type"],
+        source_dataset=chosen["source_dataset"],
+        error=message,
+    )
 
 
 async def _task_page(request, conn, user, task_id: UUID, *, error=None, field=None, status=200):
