@@ -151,3 +151,13 @@ async def test_policies_are_for_admins_and_checked(team):
     assert both["reveal"] == "after_answer" and both["gold_feedback"] is True
     listed = (await admin.get("/api/admin/datasets/policies")).json()
     assert [p["source_dataset"] for p in listed] == ["herd"]
+
+
+async def test_reviewers_see_the_uncounted_answer_on_the_review_page(team):
+    from tests.web.test_pages import HTML
+
+    task = await _disputed(team, "herd")
+    await _vote(team, "ann", task, "A")  # after seeing the counts
+    page = await team.clients["rita"].get(f"/review/{task}", headers=HTML)
+    assert page.status_code == 200
+    assert "after seeing the others': not counted" in page.text

@@ -43,7 +43,7 @@ SELECT (SELECT count(*) FROM response_consensus c
 -- name: answers
 -- Every answer to a task (all versions), with its quality marks and its annotator's standing.
 SELECT s.id AS submission_id, s.user_id, u.username, u.reputation_score,
-       coalesce(a.flags, '{}') AS annotator_flags, s.response_version, s.is_latest,
+       coalesce(a.flags, '{}') AS annotator_flags, s.response_version, s.is_latest, s.informed,
        s.chosen_response, s.payload, s.confidence, s.explanation, s.time_spent_seconds,
        s.shown_order, s.created_at, m.gold_correct, m.gold_source, m.agreed,
        m.agreement_with_consensus, m.is_outlier, m.outlier_reasons, m.flagged_for_review
