@@ -236,3 +236,33 @@ async def test_an_admin_writes_guidelines_in_the_web_app(site, width):
     await page.get_by_role("button", name="Save").first.click()
     await expect(page.locator("#saved")).to_contain_text("annotators may see")
     await shoot(page, "admin-dataset", width)
+
+
+@pytest.mark.parametrize("width", ["desktop", "phone"])
+async def test_my_dashboard_explains_itself_and_keeps_gold_checks_hidden(site, width):
+    viewport = DESKTOP if width == "desktop" else PHONE
+    gold, plain = await site.tasks(
+        [
+            pairwise("Gold one", "right", "wrong", gold_standard="A"),
+            pairwise("Plain one", "this", "that"),
+        ]
+    )
+    name = f"dash-{width}"
+    page = await site.signed_in(name, viewport=viewport)
+    for task in (gold, plain):
+        await _open(page, task)
+        await page.keyboard.press("2")
+        await page.get_by_role("button", name="Submit answer").click()
+        await expect(page.locator("#result")).to_be_visible()
+    await page.goto("/dashboard")
+    await expect(page.locator("#rep-score")).to_have_text("700")
+    await expect(page.locator("#rep-explained")).to_contain_text("everyone starts at 700")
+    await expect(page.locator("#answers-explained")).to_be_visible()
+    assert await page.locator("#gold-title").count() == 0
+    await expect(page.locator("#answers-table")).not_to_contain_text("wrong")
+    await _shot(page, "dashboard-annotator", width)
+    # A page the role does not open keeps the navigation.
+    site.expect_http_errors(403)
+    await page.goto("/admin/datasets")
+    await expect(page.get_by_role("heading", name="403 · Not allowed")).to_be_visible()
+    await expect(page.get_by_role("navigation", name="Main")).to_be_visible()
