@@ -47,6 +47,14 @@ ImportAgreement = Annotated[
     ),
 ]
 
+KeepIdentical = Annotated[
+    bool,
+    typer.Option(
+        "--keep-identical",
+        help="Keep pairs whose two answers are the same text (else listed and left out).",
+    ),
+]
+
 _DATE_FORMATS = ["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S", "%Y-%m-%d %H:%M:%S"]
 
 
@@ -66,13 +74,7 @@ def import_(
     as_user: Annotated[
         str | None, typer.Option("--as", help="Record this user as creator.")
     ] = None,
-    keep_identical: Annotated[
-        bool,
-        typer.Option(
-            "--keep-identical",
-            help="Keep pairs whose two answers are the same text (else listed and left out).",
-        ),
-    ] = False,
+    keep_identical: KeepIdentical = False,
 ) -> None:
     """Import pairwise items; malformed lines are listed and the exit code is 1 if any failed."""
     if not file.is_file():
@@ -299,13 +301,7 @@ def import_items(
         float | None,
         typer.Option(min=0, max=1, help="Share of `next` calls serving the dataset's gold first."),
     ] = None,
-    keep_identical: Annotated[
-        bool,
-        typer.Option(
-            "--keep-identical",
-            help="Keep pairs whose two answers are the same text (else listed and left out).",
-        ),
-    ] = False,
+    keep_identical: KeepIdentical = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Import items of any type with a column mapping, or MT-Bench judgments with their answers.

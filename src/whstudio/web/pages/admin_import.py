@@ -235,35 +235,23 @@ async def import_commit(
         question_type = "pairwise_ab"
     if _general(question_type, mapping):
         try:
-            general = _check_general(text, filename, question_type, mapping)
+            checked_items = _check_general(text, filename, question_type, mapping)
         except InvalidInput as exc:
             context = {"form": form, "stage": "upload", "error": exc.message}
             return page(request, "admin_import.html", context, user=user, status_code=422)
-        async with conn.transaction():
-            report = await importing.store(
-                conn,
-                general,
-                source=filename,
-                dataset=name,
-                creator_id=user.id,
-                consensus_threshold=rule["consensus_threshold"],
-                min_agreement_percentage=rule["min_agreement_percentage"],
-                allow_tie=rule["allow_tie"],
-                strict=False,
-            )
-        context = {"form": form, "stage": "done", "report": report, "dataset": name}
-        return page(request, "admin_import.html", context, user=user)
-    parsed = importing.parse_text(text, filename)
+    else:
+        checked_items = importing.parse_text(text, filename).checked
     async with conn.transaction():
-        report = await importing.import_pairs(
+        report = await importing.store(
             conn,
-            parsed,
+            checked_items,
             source=filename,
             dataset=name,
             creator_id=user.id,
             consensus_threshold=rule["consensus_threshold"],
             min_agreement_percentage=rule["min_agreement_percentage"],
             allow_tie=rule["allow_tie"],
+            strict=False,
         )
     context = {"form": form, "stage": "done", "report": report, "dataset": name}
     return page(request, "admin_import.html", context, user=user)
