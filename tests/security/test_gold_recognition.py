@@ -94,3 +94,25 @@ async def test_the_admin_may_show_gold_verdicts(team):
     verdicts = {r["task_id"]: r["gold_correct"] for r in rows}
     assert [verdicts[t] for t in gold] == [True, False]
     assert [verdicts[t] for t in plain] == [None, None]
+
+
+async def test_a_gold_check_is_handed_out_only_while_it_needs_answers(team):
+    """A gold check used to be handed to every annotator and read "4 of 2 answers"."""
+    [gold] = await create(team, [pair(50, dataset="g2", gold_standard="A", consensus_threshold=2)])
+    await team.clients["admin"].put("/api/admin/datasets/g2/gold-rate", json={"gold_rate": 1})
+    served = []
+    for name in ("ann", "bob", "cat", "dan"):
+        client = team.clients[name]
+        got = await client.get("/api/tasks/next", params={"dataset": "g2"})
+        if got.status_code == 204:
+            served.append(None)
+            continue
+        task = got.json()
+        served.append(task["id"])
+        me = await user_id(client)
+        await client.post(
+            f"/api/tasks/{task['id']}/submit", json=answer(shown(task["id"], me, "A"))
+        )
+    assert served == [gold, gold, None, None]
+    listed = (await team.clients["dan"].get("/api/tasks", params={"source_dataset": "g2"})).json()
+    assert listed["items"][0]["total_responses"] == 2

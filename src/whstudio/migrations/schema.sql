@@ -781,13 +781,16 @@ BEGIN
                     SELECT c.task_id
                       FROM response_consensus c
                       JOIN tasks t ON t.id = c.task_id
-                     WHERE c.task_active AND c.has_gold
+                     WHERE c.task_active AND c.has_gold AND c.remaining > 0
                        AND (p_dataset IS NULL OR c.source_dataset = p_dataset)
                        AND (t.expires_at IS NULL OR t.expires_at > CURRENT_TIMESTAMP)
                        AND NOT EXISTS (SELECT 1 FROM submissions s
                                         WHERE s.task_id = c.task_id AND s.user_id = p_user)
                        AND NOT EXISTS (SELECT 1 FROM task_skips k
                                         WHERE k.task_id = c.task_id AND k.user_id = p_user)
+                       AND (SELECT count(*) FROM task_leases l
+                             WHERE l.task_id = c.task_id
+                               AND l.expires_at > CURRENT_TIMESTAMP) < c.remaining
                      ORDER BY c.task_priority DESC, c.task_id
                      LIMIT 8;
             ELSE
@@ -823,12 +826,10 @@ BEGIN
                     IF NOT locked.task_active THEN
                         RAISE EXCEPTION USING ERRCODE = 'WH001';
                     END IF;
-                    IF NOT gold THEN
-                        SELECT count(*) INTO taken FROM task_leases l
-                         WHERE l.task_id = cand.task_id AND l.expires_at > CURRENT_TIMESTAMP;
-                        IF taken >= locked.remaining THEN
-                            RAISE EXCEPTION USING ERRCODE = 'WH001';
-                        END IF;
+                    SELECT count(*) INTO taken FROM task_leases l
+                     WHERE l.task_id = cand.task_id AND l.expires_at > CURRENT_TIMESTAMP;
+                    IF taken >= locked.remaining THEN
+                        RAISE EXCEPTION USING ERRCODE = 'WH001';
                     END IF;
                     DELETE FROM task_leases l
                      WHERE l.task_id = cand.task_id AND l.expires_at <= CURRENT_TIMESTAMP;

@@ -1,7 +1,8 @@
 -- name: next
 -- next_task_v2 (revision 0005) holds the queue logic; the task comes back in the same round trip,
 -- with the columns of tasks.detail. The coin decides gold first when it falls under the dataset's
--- gold rate (dataset_settings, else the default).
+-- gold rate (dataset_settings, else the default); a gold check, like any task, only while it
+-- needs answers (revision 0015).
 SELECT n.lease_expires_at,
        t.id, t.title, t.description, t.status, t.priority, t.expires_at, t.created_at,
        t.updated_at, t.consensus_threshold, t.min_agreement_percentage, t.allow_tie,
