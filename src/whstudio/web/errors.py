@@ -151,16 +151,14 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, exc: RequestValidationError):
         await _find_page_user(request)
+        # The field and what it must be, in words ("confidence must be at most 5"), for the
+        # person who reads it on a page or in a script's output.
         details = [
-            {"field": _field_of(e.get("loc", ())), "reason": e.get("msg", "invalid")}
+            {"field": _field_of(e.get("loc", ())), "reason": plain_reason(e)}
             for e in exc.errors()
         ]
-        first = details[0] if details else {"field": None, "reason": "invalid request"}
-        message = f"{first['field']}: {first['reason']}" if first["field"] else first["reason"]
-        if wants_html(request) and exc.errors():
-            # A person reads this on a page: the field and what it must be, in words.
-            error = exc.errors()[0]
-            message = f"{first['field'] or 'the request'} {plain_reason(error)}."
+        first = details[0] if details else {"field": None, "reason": "is not a valid request"}
+        message = f"{first['field'] or 'the request'} {first['reason']}"
         return error_response(
             request, 422, "invalid", message, field=first["field"], details=details
         )

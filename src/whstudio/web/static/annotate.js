@@ -91,7 +91,8 @@
       return "This page is out of date (the session changed). Reload it and answer again.";
     }
     const message = res.data && res.data.message ? res.data.message : "The server answered " + res.status + ".";
-    return res.data && res.data.field ? message + " (field: " + res.data.field + ")" : message;
+    const field = res.data && res.data.field;
+    return field && !message.startsWith(field) ? message + " (field: " + field + ")" : message;
   }
 
   function showError(message) {
