@@ -77,6 +77,10 @@ async def test_nothing_an_annotator_reads_tells_a_gold_check(team):
     views = [(await ann.get(f"/api/tasks/{t}")).json() for t in gold + plain]
     assert len({tuple(sorted(v)) for v in views}) == 1
     assert not any("gold" in str(v) for v in views)
+    # Nor does a vote weight (one's own moves at once with a gold verdict).
+    for view in views:
+        assert "weighted_agreement_percentage" not in view["consensus"]
+        assert all("weight" not in part for part in view["consensus"]["counts"].values())
 
     page = await ann.get("/dashboard", headers=HTML)
     assert page.status_code == 200

@@ -119,7 +119,23 @@ def consensus_view(sight: Sight, state: dict[str, Any]) -> dict[str, Any] | None
     """Return the consensus (`consensus.shape`) as this caller may see it, or None."""
     if not sight.sees(state):
         return None
-    return relabel(state, sight.labels)
+    shown = relabel(state, sight.labels)
+    if not sight.staff:
+        shown = without_weights(shown)
+    return shown
+
+
+def without_weights(state: dict[str, Any]) -> dict[str, Any]:
+    """A consensus without vote weights, as annotators see it: the weight of one's own vote
+    moves at once with a gold verdict, so reading it after each answer would tell which answer
+    was a gold check."""
+    shown = dict(state)
+    shown.pop("weighted_agreement_percentage", None)
+    shown["counts"] = {
+        choice: {k: v for k, v in part.items() if k != "weight"}
+        for choice, part in (state.get("counts") or {}).items()
+    }
+    return shown
 
 
 def event_view(sight: Sight, event: dict[str, Any]) -> dict[str, Any]:
