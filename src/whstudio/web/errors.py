@@ -154,8 +154,7 @@ def install(app: FastAPI) -> None:
         # The field and what it must be, in words ("confidence must be at most 5"), for the
         # person who reads it on a page or in a script's output.
         details = [
-            {"field": _field_of(e.get("loc", ())), "reason": plain_reason(e)}
-            for e in exc.errors()
+            {"field": _field_of(e.get("loc", ())), "reason": plain_reason(e)} for e in exc.errors()
         ]
         first = details[0] if details else {"field": None, "reason": "is not a valid request"}
         message = f"{first['field'] or 'the request'} {first['reason']}"
