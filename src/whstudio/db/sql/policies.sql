@@ -38,6 +38,8 @@ SELECT d.source_dataset, d.tasks, d.reached,
 
 -- name: dataset
 SELECT sum(n) AS tasks, sum(n) FILTER (WHERE consensus_reached) AS reached,
-       sum(n) FILTER (WHERE needs_more) AS needing_answers
+       sum(n) FILTER (WHERE needs_more) AS needing_answers,
+       (SELECT s.gold_rate FROM dataset_settings s
+         WHERE s.source_dataset = %(dataset)s) AS gold_rate
   FROM task_counts
  WHERE source_dataset = %(dataset)s;

@@ -20,16 +20,15 @@ from psycopg import AsyncConnection
 from whstudio.domain.importing.persist import ItemsReport, store
 from whstudio.domain.importing.sources import Unreadable, read_pairs_text
 from whstudio.domain.importing.validate import (
-    IDENTICAL,
     Checked,
     Item,
     fold,
     groups,
     identical_sides,
+    leave_out_identical,
     pair_item,
     validate_rows,
 )
-from whstudio.schemas import ImportIssue
 
 
 @dataclass
@@ -113,14 +112,8 @@ def parse_text(text: str, filename: str, *, keep_identical: bool = False) -> Par
         validate=partial(pair_item, mtbench=mtbench),
     )
     if not keep_identical:
-        kept = [item for item in valid if not identical_sides(item.content)]
-        checked.skipped.extend(
-            ImportIssue(line=item.lines[0], reason=IDENTICAL)
-            for item in valid
-            if identical_sides(item.content)
-        )
-        valid = kept
-        checked.items = [item for item in checked.items if not identical_sides(item.content)]
+        leave_out_identical(checked)
+        valid = [item for item in valid if not identical_sides(item.content)]
     return Parsed(checked, [PairwiseItem.of(item) for item in valid])
 
 

@@ -621,14 +621,19 @@ def check(
         validate=validate,
     )
     if kind == "pairwise_ab" and not keep_identical:
-        kept = []
-        for item in checked.items:
-            if identical_sides(item.content):
-                checked.skipped.append(ImportIssue(line=item.lines[0], reason=IDENTICAL))
-            else:
-                kept.append(item)
-        checked.items = kept
+        leave_out_identical(checked)
     return checked
+
+
+def leave_out_identical(checked: Checked) -> None:
+    """Move the pairs whose two answers are the same text from the items to `skipped`."""
+    kept = []
+    for item in checked.items:
+        if identical_sides(item.content):
+            checked.skipped.append(ImportIssue(line=item.lines[0], reason=IDENTICAL))
+        else:
+            kept.append(item)
+    checked.items = kept
 
 
 IDENTICAL = (

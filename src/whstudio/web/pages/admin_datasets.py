@@ -11,11 +11,10 @@ from pydantic import ValidationError
 
 from whstudio.db import queries as q
 from whstudio.domain import distribution, guidelines, policies
-from whstudio.domain import tasks as tasks_domain
 from whstudio.domain.users import Principal
 from whstudio.errors import InvalidInput
-from whstudio.schemas import BulkRuleChange
 from whstudio.web.deps import Conn, require
+from whstudio.web.pages.admin_tasks import change_rules_from_form, rule_problem
 from whstudio.web.policies import ADMIN
 from whstudio.web.templating import page
 
@@ -54,14 +53,7 @@ async def _dataset_page(request, conn, user, dataset, *, error=None, field=None,
         "dataset": dataset,
         "summary": summary,
         "policy": await policies.policy_of(conn, dataset),
-        "gold_rate": next(
-            (
-                r["gold_rate"]
-                for r in await distribution.gold_rates(conn)
-                if r["source_dataset"] == dataset
-            ),
-            None,
-        ),
+        "gold_rate": summary["gold_rate"],
         "guidelines": await guidelines.newest(conn, dataset),
         "versions": await guidelines.versions(conn, dataset),
         "reveal_labels": REVEAL_LABELS,
@@ -94,23 +86,17 @@ async def dataset_rules(
     allow_tie: Annotated[str, Form(max_length=10)] = "",
 ):
     try:
-        change = BulkRuleChange.model_validate(
-            {
-                "filter": {"dataset": dataset},
-                "consensus_threshold": threshold or None,
-                "min_agreement_percentage": min_agreement or None,
-                "allow_tie": {"yes": True, "no": False}.get(allow_tie),
-            }
+        await change_rules_from_form(
+            conn,
+            {"dataset": dataset},
+            threshold=threshold,
+            min_agreement=min_agreement,
+            allow_tie=allow_tie,
         )
-        changes = change.model_dump(exclude={"filter"}, exclude_none=True)
-        async with conn.transaction():
-            await tasks_domain.change_rules(conn, {"dataset": dataset}, changes)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = str(first["loc"][0]) if first.get("loc") else "rule"
-        label = {"consensus_threshold": "Answers needed"}.get(field, "Minimum agreement")
+        field, message = rule_problem(exc)
         return await _dataset_page(
-            request, conn, user, dataset, error=f"{label}: {first['msg']}", field=field, status=422
+            request, conn, user, dataset, error=message, field=field, status=422
         )
     except InvalidInput as exc:
         return await _dataset_page(

@@ -88,36 +88,52 @@ async def admin_tasks_bulk_rule(
         "dataset": source_dataset or None,
         "question_type": question_type or None,
         "status": status or None,
+        "all": every_task == "yes",
     }
     try:
-        change = BulkRuleChange.model_validate(
-            {
-                "filter": {**chosen, "all": every_task == "yes"},
-                "consensus_threshold": threshold or None,
-                "min_agreement_percentage": min_agreement or None,
-                "allow_tie": {"yes": True, "no": False}.get(allow_tie),
-            }
+        done = await change_rules_from_form(
+            conn, chosen, threshold=threshold, min_agreement=min_agreement, allow_tie=allow_tie
         )
-        if not any(chosen.values()) and every_task != "yes":
-            raise InvalidInput(
-                "choose a status, type or dataset, or tick 'every task'", field="filter"
-            )
-        async with conn.transaction():
-            done = await tasks_domain.change_rules(
-                conn,
-                change.filter.model_dump(exclude_none=True),
-                change.model_dump(exclude={"filter"}, exclude_none=True),
-            )
     except ValidationError as exc:
-        first = exc.errors()[0]
-        field = str(first["loc"][0]) if first.get("loc") else "rule"
-        return await _list_error(
-            request, conn, user, back, f"{FIELD_LABELS.get(field, field)}: {first['msg']}"
-        )
+        return await _list_error(request, conn, user, back, rule_problem(exc)[1])
     except InvalidInput as exc:
-        return await _list_error(request, conn, user, back, exc.message)
+        message = (
+            "choose a status, type or dataset, or tick 'every task'"
+            if exc.field == "filter"
+            else exc.message
+        )
+        return await _list_error(request, conn, user, back, message)
     query = urlencode({**back, "changed": done["changed"]})
     return RedirectResponse(f"/admin/tasks?{query}", status_code=303)
+
+
+async def change_rules_from_form(
+    conn, task_filter: dict, *, threshold: str, min_agreement: str, allow_tie: str
+) -> dict:
+    """One rule change from a form's fields (empty: unchanged; ties "yes", "no" or "") for
+    every task the filter picks, validated like the API's; raises ValidationError or
+    InvalidInput (the domain's refusals: nothing to change, no filter)."""
+    change = BulkRuleChange.model_validate(
+        {
+            "filter": task_filter,
+            "consensus_threshold": threshold or None,
+            "min_agreement_percentage": min_agreement or None,
+            "allow_tie": {"yes": True, "no": False}.get(allow_tie),
+        }
+    )
+    async with conn.transaction():
+        return await tasks_domain.change_rules(
+            conn,
+            change.filter.model_dump(exclude_none=True),
+            change.model_dump(exclude={"filter"}, exclude_none=True),
+        )
+
+
+def rule_problem(exc: ValidationError) -> tuple[str, str]:
+    """The field a rule form got wrong, and the message naming it in the form's words."""
+    first = exc.errors()[0]
+    field = str(first["loc"][0]) if first.get("loc") else "rule"
+    return field, f"{FIELD_LABELS.get(field, field)}: {first['msg']}"
 
 
 async def _list_error(request, conn, user, chosen: dict, message: str):
