@@ -58,6 +58,43 @@ SHAPES = [
     ({"chosen_response": "tie"}, None, None, None, False),  # the task allows no tie
 ]  # fmt: skip
 
+# The criteria the old clients sent with a vote (`rating_reasons`, docs/legacy-schema.md), as
+# (submission_data, the answer's reasons, noted): kept as criterion names, exported with it.
+REASONS = [
+    ({"response_a": "x", "response_b": "y", "chosen_response": "a",
+      "rating_reasons": ["accuracy"], "confidence_score": 3,
+      "additional_comments": "A is correct and shorter."}, ["accuracy"], False),
+    ({"chosen_response": "B", "rating_reasons": ["helpfulness", "accuracy"]},
+     ["helpfulness", "accuracy"], False),
+    ({"chosen_response": "B", "rating_reasons": ["Helpfulness", "factual  accuracy"]},
+     ["helpfulness", "factual_accuracy"], True),
+    ({"chosen_response": "A", "rating_reasons": "accuracy"}, ["accuracy"], False),
+    ({"chosen_response": "A", "rating_reasons": "accuracy, helpfulness"},
+     ["accuracy", "helpfulness"], True),
+    ({"chosen_response": "A", "rating_reasons": ["accuracy", "accuracy", ""]}, ["accuracy"], True),
+    ({"chosen_response": "A", "rating_reasons": [1, None, "safety"]}, ["safety"], True),
+    ({"chosen_response": "A", "rating_reasons": []}, None, False),
+    ({"chosen_response": "A", "rating_reasons": None}, None, False),
+    ({"chosen_response": "A", "rating_reasons": {"accuracy": True}}, None, True),
+    ({"chosen_response": "A", "rating_reasons": ["<b>bold</b>"]}, None, True),
+    ({"chosen_response": "A", "reasons": ["style"]}, ["style"], False),
+    ({"chosen_response": "A", "rating_reasons": [f"r{i}" for i in range(25)]},
+     [f"r{i}" for i in range(20)], True),
+    ({"chosen_response": "maybe", "rating_reasons": ["accuracy"]}, None, False),
+]  # fmt: skip
+REASONS_OF = {json.dumps(d, sort_keys=True): r for d, r, _ in REASONS}
+SHAPES += [
+    (
+        d,
+        c.strip().upper() if c in ("a", "b", "A", "B") else None,
+        d.get("confidence_score"),
+        None,
+        n,
+    )
+    for d, r, n in REASONS
+    for c in [d["chosen_response"]]
+]
+
 
 @pytest.mark.parametrize(("data", "chosen", "confidence", "seconds", "noted"), SHAPES)
 def test_the_python_reading_of_each_shape(data, chosen, confidence, seconds, noted):
@@ -75,6 +112,7 @@ def test_the_python_reading_of_each_shape(data, chosen, confidence, seconds, not
         confidence,
         seconds,
     )
+    assert got["reasons"] == REASONS_OF.get(json.dumps(data, sort_keys=True))
 
 
 @pytest.fixture
@@ -118,13 +156,15 @@ def test_every_shape_through_the_backfill_and_the_dual_write(migrating, referenc
                     "SELECT s.chosen_response, s.confidence, s.time_spent_seconds,"
                     "       s.explanation, s.submission_data,"
                     "       (SELECT notes FROM whs_legacy.normalised n WHERE n.row_id = s.id),"
-                    "       (SELECT reason FROM whs_legacy.quarantine z WHERE z.row_id = s.id)"
+                    "       (SELECT reason FROM whs_legacy.quarantine z WHERE z.row_id = s.id),"
+                    "       s.reasons"
                     "  FROM submissions s WHERE s.id = %s",
                     (sid,),
                 ).fetchone()
-                got_chosen, got_conf, got_secs, explanation, raw, notes, reason = row
+                got_chosen, got_conf, got_secs, explanation, raw, notes, reason, reasons = row
                 assert raw == data, "the legacy document is kept as it was"
                 assert (got_chosen, got_conf, got_secs) == (chosen, confidence, seconds), data
+                assert reasons == REASONS_OF.get(json.dumps(data, sort_keys=True)), data
                 assert (reason is not None) == (chosen is None), (data, reason)
                 assert bool(notes) == noted, (data, notes)
                 if data.get("additional_comments") == LONG:

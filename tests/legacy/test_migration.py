@@ -328,6 +328,13 @@ def test_new_path_writes_reach_the_legacy_columns(legacy_url, reference_url):
         assert conn.execute(
             "SELECT submission_data ->> 'chosen_response' FROM submissions WHERE id = %s", (sid,)
         ).fetchone() == ("B",)
+        # the criteria ticked go back as the old clients wrote them
+        conn.execute(
+            "UPDATE submissions SET reasons = '{helpfulness,accuracy}' WHERE id = %s", (sid,)
+        )
+        assert conn.execute(
+            "SELECT submission_data -> 'rating_reasons' FROM submissions WHERE id = %s", (sid,)
+        ).fetchone() == (["helpfulness", "accuracy"],)
         new_task = conn.execute(
             "INSERT INTO tasks (question_id, creator_id, title, description, reward_amount)"
             " VALUES (%s, %s, 'new path', 'd', 1) RETURNING id",

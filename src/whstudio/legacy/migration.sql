@@ -449,6 +449,78 @@ BEGIN
 END
 $$;
 
+-- parse_submission_v2's reading plus the criteria the old clients sent with a vote
+-- (`rating_reasons`, or `reasons`): each as a criterion name (lower case, each run of spaces
+-- made one '_'), repeats and empty ones left out, at most 20; a string is a
+-- comma-separated list; an entry that is not text, or not a name after that, is dropped. Every
+-- change is noted like the other fields'.
+CREATE OR REPLACE FUNCTION whs_legacy.parse_submission_v3(
+    p_qtype text, p_allow_tie boolean, p_data jsonb,
+    OUT chosen text, OUT confidence smallint, OUT explanation text, OUT time_spent integer,
+    OUT payload jsonb, OUT reason text, OUT notes text[], OUT reasons text[])
+LANGUAGE plpgsql IMMUTABLE AS $$
+DECLARE
+    v jsonb;
+    e jsonb;
+    items jsonb;
+    raw text;
+    name text;
+BEGIN
+    SELECT p.chosen, p.confidence, p.explanation, p.time_spent, p.payload, p.reason, p.notes
+      INTO chosen, confidence, explanation, time_spent, payload, reason, notes
+      FROM whs_legacy.parse_submission_v2(p_qtype, p_allow_tie, p_data) AS p;
+    IF reason IS NOT NULL OR chosen IS NULL THEN
+        RETURN;
+    END IF;
+    v := coalesce(p_data -> 'rating_reasons', p_data -> 'reasons');
+    IF v IS NULL OR jsonb_typeof(v) = 'null' THEN
+        RETURN;
+    END IF;
+    IF jsonb_typeof(v) = 'array' THEN
+        items := v;
+    ELSIF jsonb_typeof(v) = 'string' THEN
+        SELECT coalesce(jsonb_agg(to_jsonb(x)), '[]') INTO items
+          FROM regexp_split_to_table(v #>> '{}', ',') AS x;
+        IF jsonb_array_length(items) > 1 THEN
+            notes := notes || ('rating_reasons ' || left(v::text, 200) || ' read as a list');
+        END IF;
+    ELSE
+        notes := notes || ('rating_reasons ' || left(v::text, 200) || ' dropped: not a list');
+        RETURN;
+    END IF;
+    reasons := '{}';
+    FOR e IN SELECT x FROM jsonb_array_elements(items) AS x LOOP
+        IF jsonb_typeof(e) <> 'string' THEN
+            notes := notes || ('rating_reasons entry ' || left(e::text, 200) || ' dropped: not text');
+            CONTINUE;
+        END IF;
+        raw := e #>> '{}';
+        name := regexp_replace(lower(btrim(raw)), '\s+', '_', 'g');
+        IF name = '' THEN
+            CONTINUE;
+        ELSIF name !~ '^[a-z0-9][a-z0-9_-]{0,63}$' THEN
+            notes := notes || ('rating_reasons entry ' || left(e::text, 200)
+                               || ' dropped: not a criterion name');
+            CONTINUE;
+        ELSIF name = ANY (reasons) THEN
+            notes := notes || ('rating_reasons entry ' || left(e::text, 200) || ' repeated');
+            CONTINUE;
+        ELSIF cardinality(reasons) = 20 THEN
+            notes := notes || ('rating_reasons entry ' || left(e::text, 200)
+                               || ' dropped: more than 20');
+            CONTINUE;
+        END IF;
+        IF name <> raw THEN
+            notes := notes || ('rating_reasons entry ' || e::text || ' read as ' || name);
+        END IF;
+        reasons := reasons || name;
+    END LOOP;
+    IF cardinality(reasons) = 0 THEN
+        reasons := NULL;
+    END IF;
+END
+$$;
+
 -- Answers migrated with a field read differently from the document or dropped (the document
 -- itself stays as it was in submission_data). One row per answer, its notes the parser's.
 CREATE TABLE IF NOT EXISTS whs_legacy.normalised (
@@ -487,6 +559,19 @@ LANGUAGE sql IMMUTABLE AS $$
         WHEN p_payload ? 'legacy' THEN p_payload -> 'legacy'
         ELSE p_payload
     END
+$$;
+
+-- The same, with the criteria ticked written back as `rating_reasons`.
+CREATE OR REPLACE FUNCTION whs_legacy.submission_data_of_v2(
+    p_chosen text, p_confidence smallint, p_explanation text, p_time integer, p_payload jsonb,
+    p_reasons text[])
+RETURNS jsonb
+LANGUAGE sql IMMUTABLE AS $$
+    SELECT whs_legacy.submission_data_of_v1(p_chosen, p_confidence, p_explanation, p_time,
+                                            p_payload)
+           || CASE WHEN p_chosen IS NOT NULL AND p_reasons IS NOT NULL
+                   THEN jsonb_build_object('rating_reasons', to_jsonb(p_reasons))
+                   ELSE '{}' END
 $$;
 
 CREATE OR REPLACE FUNCTION whs_legacy.quarantine_v1(
@@ -632,7 +717,7 @@ BEGIN
                                              s.submission_data::text);
             CONTINUE;
         END IF;
-        p := whs_legacy.parse_submission_v2(t.question_type, t.allow_tie, s.submission_data);
+        p := whs_legacy.parse_submission_v3(t.question_type, t.allow_tie, s.submission_data);
         IF p.reason IS NOT NULL THEN
             PERFORM whs_legacy.quarantine_v1('submissions', s.id, p.reason, s.submission_data::text);
             CONTINUE;
@@ -641,7 +726,8 @@ BEGIN
         PERFORM set_config('session_replication_role', 'replica', true);
         UPDATE public.submissions
            SET question_id = t.question_id, chosen_response = p.chosen, confidence = p.confidence,
-               explanation = p.explanation, time_spent_seconds = p.time_spent, payload = p.payload
+               explanation = p.explanation, time_spent_seconds = p.time_spent, payload = p.payload,
+               reasons = p.reasons
          WHERE id = s.id AND submission_data = s.submission_data;
         PERFORM set_config('session_replication_role', role, true);
         PERFORM whs_legacy.release_v1('submissions', s.id);
@@ -684,9 +770,9 @@ DECLARE
 BEGIN
     IF TG_OP = 'INSERT' AND NEW.submission_data IS NULL THEN
         -- written by the new path
-        NEW.submission_data := whs_legacy.submission_data_of_v1(
+        NEW.submission_data := whs_legacy.submission_data_of_v2(
             NEW.chosen_response, NEW.confidence, NEW.explanation, NEW.time_spent_seconds,
-            NEW.payload);
+            NEW.payload, NEW.reasons);
         IF NEW.submitter_nullifier IS NULL THEN
             NEW.submitter_nullifier := coalesce(
                 (SELECT nullifier_hash FROM public.users WHERE id = NEW.user_id),
@@ -697,13 +783,13 @@ BEGIN
     IF TG_OP = 'UPDATE'
        AND (NEW.submission_data, NEW.task_id) IS NOT DISTINCT FROM (OLD.submission_data, OLD.task_id) THEN
         IF (NEW.chosen_response, NEW.confidence, NEW.explanation, NEW.time_spent_seconds,
-            NEW.payload)
+            NEW.payload, NEW.reasons)
            IS DISTINCT FROM
            (OLD.chosen_response, OLD.confidence, OLD.explanation, OLD.time_spent_seconds,
-            OLD.payload) THEN
-            NEW.submission_data := whs_legacy.submission_data_of_v1(
+            OLD.payload, OLD.reasons) THEN
+            NEW.submission_data := whs_legacy.submission_data_of_v2(
                 NEW.chosen_response, NEW.confidence, NEW.explanation, NEW.time_spent_seconds,
-                NEW.payload);
+                NEW.payload, NEW.reasons);
         END IF;
         RETURN NEW;
     END IF;
@@ -720,6 +806,7 @@ BEGIN
     NEW.explanation := NULL;
     NEW.time_spent_seconds := NULL;
     NEW.payload := NULL;
+    NEW.reasons := NULL;
     IF t.question_id IS NULL THEN
         -- a task the backfill has not reached waits for it; a quarantined one quarantines this
         IF EXISTS (SELECT FROM whs_legacy.quarantine WHERE table_name = 'tasks' AND row_id = NEW.task_id) THEN
@@ -728,7 +815,7 @@ BEGIN
         END IF;
         RETURN NEW;
     END IF;
-    p := whs_legacy.parse_submission_v2(t.question_type, t.allow_tie, NEW.submission_data);
+    p := whs_legacy.parse_submission_v3(t.question_type, t.allow_tie, NEW.submission_data);
     IF p.reason IS NOT NULL THEN
         PERFORM whs_legacy.quarantine_v1('submissions', NEW.id, p.reason, NEW.submission_data::text);
         PERFORM whs_legacy.note_v1('submissions', NEW.id, NULL);
@@ -739,6 +826,7 @@ BEGIN
     NEW.explanation := p.explanation;
     NEW.time_spent_seconds := p.time_spent;
     NEW.payload := p.payload;
+    NEW.reasons := p.reasons;
     PERFORM whs_legacy.release_v1('submissions', NEW.id);
     PERFORM whs_legacy.note_v1('submissions', NEW.id, p.notes);
     RETURN NEW;
@@ -909,11 +997,12 @@ BEGIN
         SELECT s.id, s.task_id, s.submission_data, t.question_id,
                CASE WHEN t.question_id IS NULL THEN 'its task is in quarantine' ELSE p.reason END
                    AS reason,
-               p.chosen, p.confidence, p.explanation, p.time_spent, p.payload, p.notes
+               p.chosen, p.confidence, p.explanation, p.time_spent, p.payload, p.notes,
+               p.reasons
           FROM public.submissions s
           JOIN public.tasks t ON t.id = s.task_id
           LEFT JOIN public.questions q ON q.id = t.question_id
-          LEFT JOIN LATERAL whs_legacy.parse_submission_v2(q.question_type, t.allow_tie,
+          LEFT JOIN LATERAL whs_legacy.parse_submission_v3(q.question_type, t.allow_tie,
                                                            s.submission_data) AS p ON true
          WHERE s.id = ANY (keys) AND s.chosen_response IS NULL AND s.payload IS NULL
     ), upd AS (
@@ -921,7 +1010,7 @@ BEGIN
         UPDATE public.submissions s
            SET question_id = x.question_id, chosen_response = x.chosen,
                confidence = x.confidence, explanation = x.explanation,
-               time_spent_seconds = x.time_spent, payload = x.payload
+               time_spent_seconds = x.time_spent, payload = x.payload, reasons = x.reasons
           FROM src AS x
          WHERE s.id = ANY (keys) AND s.id = x.id AND x.reason IS NULL
            AND s.chosen_response IS NULL AND s.payload IS NULL

@@ -116,6 +116,26 @@ def expected_seconds(value: Any) -> int | None:
     return _half_up(x)
 
 
+_CRITERION = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+
+def expected_reasons(value: Any) -> list[str] | None:
+    """The criteria a client sent (`rating_reasons`): names in lower case with spaces made
+    '_', in their order, without repeats, empty ones or entries that are no name; at most 20."""
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list):
+        return None
+    names: list[str] = []
+    for entry in value:
+        if not isinstance(entry, str):
+            continue
+        name = re.sub(r"\s+", "_", entry.strip(" ").lower())
+        if _CRITERION.fullmatch(name) and name not in names and len(names) < 20:
+            names.append(name)
+    return names or None
+
+
 def expected_answer(qtype: str, data: Any) -> dict[str, Any]:
     """Return the structured columns a submission_data document stands for (the rules of
     docs/legacy-migration.md, written here apart from the SQL that applies them)."""
@@ -126,6 +146,7 @@ def expected_answer(qtype: str, data: Any) -> dict[str, Any]:
             "explanation": None,
             "time_spent_seconds": None,
             "payload": {"text": json.dumps(data), "legacy": data},
+            "reasons": None,
         }
     chosen = data["chosen_response"]
     if not isinstance(chosen, str) or chosen.strip(" ").upper() not in ("A", "B", "TIE"):
@@ -138,6 +159,7 @@ def expected_answer(qtype: str, data: Any) -> dict[str, Any]:
         "explanation": comments[:5000] if isinstance(comments, str) else None,
         "time_spent_seconds": expected_seconds(data.get("time_spent_seconds")),
         "payload": None,
+        "reasons": expected_reasons(data.get("rating_reasons", data.get("reasons"))),
     }
 
 
@@ -210,7 +232,7 @@ def _compare_submissions(conn: psycopg.Connection, report: VerifyReport) -> None
     with conn.cursor(name="verify_submissions") as cur:
         cur.itersize = 5000
         cur.execute(QUERIES["verify.migrated_submissions"])
-        for sid, data, qtype, chosen, conf, expl, secs, payload in cur:
+        for sid, data, qtype, chosen, conf, expl, secs, payload, reasons in cur:
             n += 1
             got = {
                 "chosen_response": chosen,
@@ -218,6 +240,7 @@ def _compare_submissions(conn: psycopg.Connection, report: VerifyReport) -> None
                 "explanation": expl,
                 "time_spent_seconds": secs,
                 "payload": payload,
+                "reasons": reasons,
             }
             try:
                 want = expected_answer(qtype, data)

@@ -35,7 +35,7 @@ SELECT t.id, t.task_type, t.instructions, q.question_type, q.content,
 -- Every migrated answer with the question it answered, which it keeps also after the old
 -- application edited the task's instructions (the task then points at another question).
 SELECT s.id, s.submission_data, q.question_type, s.chosen_response, s.confidence,
-       s.explanation, s.time_spent_seconds, s.payload
+       s.explanation, s.time_spent_seconds, s.payload, s.reasons
   FROM public.submissions s JOIN public.questions q ON q.id = s.question_id
  WHERE s.chosen_response IS NOT NULL OR s.payload IS NOT NULL
 
