@@ -20,6 +20,18 @@ from psycopg.rows import dict_row
 from whstudio.db import migrate
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# The suite signs in and calls the API far faster than people do, from one address: the request
+# rates and sign-in limits are lifted for it (servers it starts inherit this environment). The
+# tests of those limits (tests/security/test_floods.py, test_sign_in.py) set them themselves;
+# the concurrency limit per account stays at its default everywhere.
+for _name, _value in (
+    ("WHSTUDIO_LOGIN_RATE_PER_IP", "0"),
+    ("WHSTUDIO_LOGIN_RATE", "0"),
+    ("WHSTUDIO_RATE_PER_IP", "0"),
+    ("WHSTUDIO_RATE_PER_USER", "0"),
+):
+    os.environ.setdefault(_name, _value)
 _counter = itertools.count()
 
 

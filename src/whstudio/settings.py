@@ -62,6 +62,29 @@ class Settings(BaseSettings):
         le=120,
         description="Seconds a request waits for a database connection before answering 503.",
     )
+    header_timeout: float = Field(
+        default=10.0,
+        gt=0,
+        le=300,
+        description="Seconds a client has to send a whole request head (request line and "
+        "headers), from when it connects or from the end of the answer to its previous "
+        "request; past that the connection is closed, with a 408 if part of a head came.",
+    )
+    body_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Seconds the app waits for the next part of a request body before it "
+        "answers 408 and closes the connection.",
+    )
+    body_min_rate: int = Field(
+        default=1024,
+        ge=0,
+        description="Least average speed of a request body, in bytes per second (0: none): "
+        "all the waits for one body together may last WHSTUDIO_BODY_TIMEOUT seconds plus one "
+        "second per this many bytes received; past that the app answers 408 and closes the "
+        "connection.",
+    )
     session_max_age: int = Field(
         default=14 * 24 * 3600, ge=60, description="Seconds a web sign-in stays valid."
     )
@@ -72,7 +95,49 @@ class Settings(BaseSettings):
         "always gets HTTPS-only cookies).",
     )
     login_free_failures: int = Field(
-        default=5, ge=1, description="Failed sign-ins for one name before each next try waits."
+        default=5,
+        ge=1,
+        description="Failed sign-ins for one name before each next try waits (counted apart "
+        "for a browser that signed in to that account before: others' failures never hold it).",
+    )
+    login_rate_per_ip: float = Field(
+        default=10,
+        ge=0,
+        description="Password checks per minute from one client address (0: no limit), not "
+        "counting browsers that signed in to that account before.",
+    )
+    login_rate: float = Field(
+        default=2,
+        ge=0,
+        description="Password checks per second from all addresses together, per app process, "
+        "five times that at once (0: no limit): each costs about 0.1 s of a core, so a flood of "
+        "sign-ins from many addresses takes at most a fifth of a core at the default. Browsers "
+        "that signed in to that account before are not counted.",
+    )
+    rate_per_ip: float = Field(
+        default=100,
+        ge=0,
+        description="Requests per second from one client address, per app process (0: no "
+        "limit); health checks and static files are not counted.",
+    )
+    rate_per_ip_burst: int = Field(
+        default=300, ge=1, description="Requests one client address may make at once."
+    )
+    rate_per_user: float = Field(
+        default=20,
+        ge=0,
+        description="Requests per second from one signed-in account, per app process (0: no "
+        "limit).",
+    )
+    rate_per_user_burst: int = Field(
+        default=60, ge=1, description="Requests one signed-in account may make at once."
+    )
+    user_concurrency: int = Field(
+        default=4,
+        ge=0,
+        description="Requests of one signed-in account holding a database connection at the "
+        "same time, per app process (0: no limit); one more is answered 429 at once, so one "
+        "account never takes the connections others need.",
     )
 
     lease_seconds: int = Field(
@@ -137,6 +202,22 @@ class Settings(BaseSettings):
     webhook_timeout: float = Field(
         default=10.0, gt=0, le=120, description="Seconds a webhook receiver has to answer."
     )
+    webhook_allowed_hosts: str = Field(
+        default="",
+        description="Comma-separated host names, IP addresses and CIDR networks webhooks may "
+        "reach although they are not public (e.g. `127.0.0.1,10.0.0.0/8,hooks.internal`). "
+        "Webhooks go only to public addresses otherwise: a URL written with a loopback, "
+        "private, link-local or other non-public address, or `localhost`, is refused when it "
+        "is registered, and a delivery whose host resolves to any such address is not sent. "
+        "A listed name may reach every address it resolves to.",
+    )
+
+    @field_validator("webhook_allowed_hosts")
+    @classmethod
+    def _allowed_hosts(cls, v: str) -> str:
+        from whstudio.domain.destinations import AllowList
+
+        return str(AllowList.parse(v))
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -236,10 +236,10 @@ async def test_an_idempotency_key_makes_a_retry_count_once(team):
                 json=answer("B"),
                 headers={"Idempotency-Key": "burst"},
             )
-            for _ in range(8)
+            for _ in range(4)  # as many as an account may have in progress at once
         )
     )
-    assert sorted(r.status_code for r in together) == [200] * 7 + [201]
+    assert sorted(r.status_code for r in together) == [200] * 3 + [201]
     assert await count(team.env, "SELECT count(*) FROM submissions") == 2
 
 

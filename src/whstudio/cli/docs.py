@@ -73,7 +73,7 @@ def settings_reference() -> str:
         if field.default_factory is not None:
             default = "the user data folder (`~/.local/share/whstudio` on Linux)"
         else:
-            default = "(none)" if field.default is None else f"`{field.default}`"
+            default = "(none)" if field.default in (None, "") else f"`{field.default}`"
         lines.append(f"| `{env}` | {default} | {field.description} |")
     return "\n".join(lines) + "\n"
 

@@ -59,6 +59,7 @@ def _serve(settings: Settings, url: str, *, readable_log: bool = False) -> None:
 
     from whstudio.web.app import create_app
     from whstudio.web.logs import configure_logging
+    from whstudio.web.timeouts import http_protocol
 
     configure_logging(settings.log_level, json=False if readable_log else None)
     options = {
@@ -67,6 +68,8 @@ def _serve(settings: Settings, url: str, *, readable_log: bool = False) -> None:
         "log_level": settings.log_level.lower(),
         "access_log": False,
         "log_config": None,
+        # uvicorn's HTTP/1.1 protocol (httptools), with a time limit on request heads.
+        "http": http_protocol(settings.header_timeout),
     }
     if settings.workers > 1:
         # Worker processes build the app from the environment: the database this process

@@ -109,10 +109,11 @@ def password_problem(password: str, username: str | None = None) -> str | None:
     return None
 
 
-# Password hashing is CPU work of tens of milliseconds by design: it runs in these threads, never
-# on the event loop (a sign-in flood stalled every request the loop served), two at a time so
-# that a flood queues here instead of taking every core.
-_HASHING = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="argon2")
+# Password hashing is CPU work of about 0.1 s by design: it runs in this thread, never on the
+# event loop (a sign-in flood stalled every request the loop served), one at a time so that a
+# burst of sign-ins queues here and takes at most one core from everything else (the number of
+# checks is limited before they get here: web/limits.py).
+_HASHING = concurrent.futures.ThreadPoolExecutor(max_workers=1, thread_name_prefix="argon2")
 
 
 async def off_loop(function: Callable[..., T], *args: Any) -> T:

@@ -171,14 +171,22 @@ def throttle_delay(failures: int, free: int) -> int:
 
 
 async def authenticate(
-    conn: AsyncConnection, username: str, password: str, *, free_failures: int = 5
+    conn: AsyncConnection,
+    username: str,
+    password: str,
+    *,
+    free_failures: int = 5,
+    device: str | None = None,
 ) -> Principal | None:
     """Check a password; return the user, or None when wrong (the failure is recorded).
 
     Raises TooManyRequests, writing nothing, while the name is throttled. Failures are counted per
-    user name, whether or not it exists, so the answer does not reveal which names exist.
+    user name, whether or not it exists, so the answer does not reveal which names exist. A
+    `device` (a browser that signed in to this account before, by its device cookie) has its own
+    count: failures from elsewhere never keep it out, and its own are throttled like any.
     """
-    key = f"user:{username.lower()}"
+    name = username.lower()
+    key = f"device:{device}:{name}" if device else f"user:{name}"
     # One check at a time per name, each seeing the failures before it: concurrent tries
     # otherwise all read the count from before any of them failed (11-12 checks got through
     # where 5 are free). Held to the caller's commit.

@@ -21,6 +21,7 @@ from whstudio.web.api import rankings as rankings_api
 from whstudio.web.api import webhooks as webhooks_api
 from whstudio.web.deps import TokenCache
 from whstudio.web.events import ConsensusBroker, EventPublisher
+from whstudio.web.limits import Limits, RateLimitMiddleware
 from whstudio.web.metrics import Metrics
 from whstudio.web.middleware import RequestContextMiddleware
 from whstudio.web.pages import (
@@ -37,8 +38,9 @@ from whstudio.web.pages import admin_export as export_pages
 from whstudio.web.pages import analytics as analytics_pages
 from whstudio.web.pages import review as review_pages
 from whstudio.web.pages import tasks as task_pages
-from whstudio.web.sessions import SessionCodec
+from whstudio.web.sessions import DeviceCodec, SessionCodec
 from whstudio.web.templating import make_templates
+from whstudio.web.timeouts import BodyTimeoutMiddleware
 from whstudio.workers.webhooks import Policy, Worker
 
 MAX_BODY_BYTES = 2 * 1024 * 1024
@@ -134,6 +136,9 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
     app.state.analytics = figures_cache
     app.state.secret = secret
     app.state.sessions = SessionCodec(secret, settings.session_max_age)
+    app.state.devices = DeviceCodec(secret)
+    limits = Limits.from_settings(settings)
+    app.state.limits = limits
     app.state.templates = make_templates()
     app.state.head_revision = migrate.head_revision()
 
@@ -152,6 +157,10 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         name="static",
     )
     app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES, per_path=BODY_LIMITS)
+    app.add_middleware(
+        BodyTimeoutMiddleware, timeout=settings.body_timeout, min_rate=settings.body_min_rate
+    )
+    app.add_middleware(RateLimitMiddleware, limits=limits)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app
 

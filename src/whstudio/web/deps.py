@@ -132,6 +132,8 @@ def require(roles: Iterable[str]):
         if principal is None:
             raise Unauthenticated("sign in or send an API token")
         request.state.principal = principal  # an error page keeps its navigation
+        # The account's rate and the requests it has holding a connection (web/limits.py).
+        request.app.state.limits.admit_user(request.scope, principal.id)
         if principal.role not in allowed:
             raise Forbidden(f"this needs the role {' or '.join(sorted(allowed))}")
         await check_csrf(request, principal)

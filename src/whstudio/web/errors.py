@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from whstudio.errors import TooManyRequests, Unauthenticated, WhError
 from whstudio.schemas import ErrorBody
+from whstudio.web.disconnects import ClientGone
 from whstudio.web.templating import CONTENT_SECURITY_POLICY, csrf_for
 
 log = structlog.get_logger("whstudio.errors")
@@ -136,6 +137,12 @@ def plain_reason(error: dict) -> str:
 
 
 def install(app: FastAPI) -> None:
+    @app.exception_handler(ClientGone)
+    async def _gone(request: Request, exc: ClientGone):
+        # Nobody reads it (uvicorn drops what is sent to a closed connection): 499, as nginx
+        # logs a client that closed its request, is for the access log and the metrics.
+        return Response(status_code=499)
+
     @app.exception_handler(WhError)
     async def _domain(request: Request, exc: WhError):
         await _find_page_user(request)
@@ -177,8 +184,16 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(UniqueViolation)
     async def _unique(request: Request, exc: UniqueViolation):
         await _find_page_user(request)
+        # What the domain does not turn into a named conflict itself is a race it lost after its
+        # retries (db/retry.py), e.g. many revisions of one answer at once: said in words the
+        # caller can act on, without the names of the database's indexes.
+        log.info("unique violation answered 409", constraint=_constraint(exc))
         return error_response(
-            request, 409, "conflict", _constraint_message(exc), field=_constraint(exc)
+            request,
+            409,
+            "conflict",
+            "another request changed the same thing at the same moment; send this one again",
+            headers={"Retry-After": "1"},
         )
 
     @app.exception_handler(CheckViolation)

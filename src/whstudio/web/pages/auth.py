@@ -11,7 +11,13 @@ from fastapi.responses import RedirectResponse, Response
 from whstudio.domain import users as users_domain
 from whstudio.errors import TooManyRequests
 from whstudio.web.deps import Conn, MaybeUser, check_csrf
-from whstudio.web.sessions import LOGIN_CSRF_COOKIE, SESSION_COOKIE
+from whstudio.web.limits import client_address
+from whstudio.web.sessions import (
+    DEVICE_COOKIE,
+    DEVICE_MAX_AGE,
+    LOGIN_CSRF_COOKIE,
+    SESSION_COOKIE,
+)
 from whstudio.web.templating import csrf_for, page
 
 __all__ = ["csrf_for", "router", "safe_next"]
@@ -73,7 +79,6 @@ async def login_form(request: Request, user: MaybeUser, next: str = "/"):
 @router.post("/login")
 async def login(
     request: Request,
-    conn: Conn,
     username: Annotated[str, Form(max_length=200)] = "",
     password: Annotated[str, Form(max_length=1000)] = "",
     csrf_token: Annotated[str, Form(max_length=200)] = "",
@@ -97,10 +102,32 @@ async def login(
             next_url=next,
         )
     settings = request.app.state.settings
+    name = username.strip()
+    devices = request.app.state.devices
+    device = devices.device_for(request.cookies.get(DEVICE_COOKIE), name)
     try:
-        async with conn.transaction():
+        # Before anything is spent on it (a connection, a password hash): the tries allowed
+        # from this address and in all, unless this browser signed in to the account before.
+        request.app.state.limits.admit_sign_in(
+            client_address(request.scope), trusted=device is not None
+        )
+    except TooManyRequests as exc:
+        return _login_page(
+            request,
+            error=f"Too many sign-in attempts: {exc.message}. Try again in {exc.retry_after} s.",
+            status=429,
+            username=username,
+            next_url=next,
+            headers={"Retry-After": str(exc.retry_after)},
+        )
+    try:
+        async with request.app.state.pool.connection() as conn, conn.transaction():
             principal = await users_domain.authenticate(
-                conn, username.strip(), password, free_failures=settings.login_free_failures
+                conn,
+                name,
+                password,
+                free_failures=settings.login_free_failures,
+                device=device,
             )
             session_id = None
             if principal is not None:
@@ -139,6 +166,15 @@ async def login(
         path="/",
     )
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/login")
+    response.set_cookie(
+        DEVICE_COOKIE,
+        devices.encode(name, device or secrets.token_urlsafe(16)),
+        max_age=DEVICE_MAX_AGE,
+        httponly=True,
+        samesite="strict",
+        secure=_secure(request),
+        path="/login",
+    )
     return response
 
 
