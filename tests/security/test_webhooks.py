@@ -1,25 +1,37 @@
-"""Issue 16, items 3, 4 and 12: webhooks. A receiver dripping a byte every few seconds stalled
-every delivery past the per-read timeout; a URL with a line break, a space or port 99999 was
-accepted and then failed its whole delivery batch at send time, so healthy receivers got the
-same event again and again and the log stayed empty; a huge answer was read whole. Each test
-failed on the code before the fix."""
+"""Issue 16, items 3, 4, 11 and 12: webhooks. A receiver dripping a byte every few seconds
+stalled every delivery past the per-read timeout; a URL with a line break, a space or port 99999
+was accepted and then failed its whole delivery batch at send time, so healthy receivers got the
+same event again and again and the log stayed empty; a huge answer was read whole; admins could
+point webhooks at 169.254.169.254, 127.0.0.1:5432, `[::1]`, `0x7f000001` or `127.1`, and at a
+host name that resolves to any of them. Each test failed on the code before the fix."""
 
 from __future__ import annotations
 
+import dataclasses
+import ipaddress
 import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 import pytest
+from pydantic import ValidationError
 
+from tests.web.conftest import env  # noqa: F401  (fixture)
 from tests.webhooks.conftest import receiver  # noqa: F401  (fixture)
 from tests.webhooks.test_webhooks import connector
-from whstudio.domain import webhooks
+from whstudio.domain import destinations, webhooks
+from whstudio.domain.destinations import AllowList
 from whstudio.errors import InvalidInput
+from whstudio.settings import Settings
 from whstudio.workers.webhooks import RESPONSE_KEPT, Policy, Worker
 
-QUICK = Policy(max_attempts=3, backoff_base=60, timeout=1.5, poll_seconds=0.05, lease=5)
+# The receivers listen on 127.0.0.1, which webhooks reach only when the allow-list names it.
+LOCAL = AllowList.parse("127.0.0.1")
+QUICK = Policy(
+    max_attempts=3, backoff_base=60, timeout=1.5, poll_seconds=0.05, lease=5, allowed=LOCAL
+)
 
 
 WRITTEN: dict[str, int] = {}  # bytes of the huge answer the receiver got to send
@@ -143,3 +155,174 @@ async def test_only_the_start_of_a_huge_answer_is_read(db_url, hostile):
     # the worker hung up after what it keeps: the receiver could not send its 50 MB
     time.sleep(0.5)
     assert WRITTEN.get("huge", 0) < 50_000_000
+
+
+# Hosts that are not public, in spellings the standard library, httpx or the system resolver
+# accept; none is named by the allow-list of the `settings` below.
+NON_PUBLIC = [
+    "http://127.0.0.1:5432/",
+    "http://127.1/x",
+    "http://0x7f000001/x",
+    "http://2130706433/x",
+    "http://0177.0.0.1/x",
+    "http://0x7f.1/x",
+    "http://127.0.0.1./x",
+    "http://127。0。0。1/x",
+    "http://127.0.0.%31/x",
+    "http://example.org@127.0.0.1/x",
+    "http://[::1]:8000/x",
+    "http://[::ffff:127.0.0.1]/x",
+    "http://[::ffff:7f00:1]/x",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://[fd00:ec2::254]/latest/meta-data/",
+    "http://10.0.0.5/x",
+    "http://192.168.1.10/x",
+    "http://172.16.0.1/x",
+    "http://172.31.255.254/x",
+    "http://100.64.0.1/x",
+    "http://0.0.0.0:8000/x",
+    "http://0/x",
+    "http://[::]/x",
+    "http://224.0.0.251/x",
+    "http://[ff02::1]/x",
+    "http://[fc00::1]/x",
+    "http://[fe80::1]/x",
+    "http://[fe80::1%25eth0]/x",
+    "http://240.0.0.1/x",
+    "http://localhost:8000/x",
+    "http://LOCALHOST./x",
+    "http://db.localhost/x",
+]
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(
+        home=tmp_path,
+        secret_key="test-secret-key-0123456789",
+        webhook_worker=False,
+        webhook_allowed_hosts="10.20.0.0/16,hooks.internal,fd00:1::/64",
+    )
+
+
+@pytest.fixture
+async def admin(env):  # noqa: F811
+    client = env.client_with(await env.token_for("hook-admin", "admin"))
+    yield client
+    await client.aclose()
+
+
+@pytest.mark.parametrize("url", NON_PUBLIC)
+def test_a_non_public_address_in_any_spelling_is_refused_by_the_check(url):
+    with pytest.raises(InvalidInput) as refused:
+        webhooks.check_url(url)
+    assert refused.value.field == "url"
+    assert "public addresses" in refused.value.message
+    assert "WHSTUDIO_WEBHOOK_ALLOWED_HOSTS" in refused.value.message
+
+
+async def test_a_non_public_address_in_any_spelling_is_refused_at_registration(admin):
+    wrong = {}
+    for url in NON_PUBLIC:
+        answer = await admin.post(
+            "/api/webhooks", json={"url": url, "events": ["task.adjudicated"]}
+        )
+        body = answer.json()
+        if answer.status_code != 422 or body.get("field") != "url":
+            wrong[url] = (answer.status_code, body)
+        elif "public addresses" not in body["message"]:
+            wrong[url] = body["message"]
+    assert wrong == {}
+    assert (await admin.get("/api/webhooks")).json() == []
+    answer = await admin.post(
+        "/api/webhooks", json={"url": "http://0x7f000001/x", "events": ["task.adjudicated"]}
+    )
+    assert answer.json()["message"].startswith(
+        "url's host 0x7f000001 is the address 127.0.0.1, a loopback address (this machine); "
+        "webhooks go only to public addresses unless WHSTUDIO_WEBHOOK_ALLOWED_HOSTS names it"
+    )
+
+
+async def test_what_the_allow_list_names_and_public_hosts_are_accepted(admin):
+    for url in (
+        "http://10.20.3.4:9000/hook",
+        "http://hooks.internal/hook",
+        "http://HOOKS.internal.:8080/hook",
+        "http://[fd00:1::5]/hook",
+        "https://example.org/hooks/whs",
+        "http://93.184.215.14/hook",
+        "http://[2606:4700::1111]/hook",
+    ):
+        answer = await admin.post(
+            "/api/webhooks", json={"url": url, "events": ["task.adjudicated"]}
+        )
+        assert answer.status_code == 201, (url, answer.text)
+    # the networks allow what is in them only
+    answer = await admin.post(
+        "/api/webhooks", json={"url": "http://10.21.0.1/", "events": ["task.adjudicated"]}
+    )
+    assert answer.status_code == 422 and answer.json()["field"] == "url"
+
+
+def test_the_allow_list_is_read_from_the_environment_and_a_bad_entry_stops_start_up(
+    monkeypatch, tmp_path
+):
+    monkeypatch.setenv(
+        "WHSTUDIO_WEBHOOK_ALLOWED_HOSTS", " 127.0.0.1, 10.0.0.0/8,Hooks.Internal ,[::1],"
+    )
+    assert Settings(_env_file=None).webhook_allowed_hosts == (
+        "127.0.0.1,10.0.0.0/8,::1,hooks.internal"
+    )
+    for bad in ("10.0.0.0/33", "10.0.0.1/8", "127.1", "*.internal", "1.2.3.999", "a b"):
+        monkeypatch.setenv("WHSTUDIO_WEBHOOK_ALLOWED_HOSTS", f"127.0.0.1,{bad}")
+        with pytest.raises(ValidationError) as refused:
+            Settings(_env_file=None)
+        assert f"WHSTUDIO_WEBHOOK_ALLOWED_HOSTS: {bad!r}" in str(refused.value) or (
+            f"WHSTUDIO_WEBHOOK_ALLOWED_HOSTS: write {bad!r} as" in str(refused.value)
+        )
+
+
+async def test_a_host_that_resolves_to_a_non_public_address_is_not_sent_to(
+    db_url,
+    receiver,  # noqa: F811
+    monkeypatch,
+):
+    port = urlsplit(receiver.url).port
+    system = destinations.resolve
+    asked: list[str] = []
+
+    async def resolve(host: str, port: int):
+        asked.append(host)
+        made_up = {
+            "hooks.internal": ["127.0.0.1"],
+            "sneaky.example": ["93.184.215.14", "127.0.0.1"],  # one public, one not
+        }
+        if host in made_up:
+            return [ipaddress.ip_address(a) for a in made_up[host]]
+        return await system(host, port)
+
+    monkeypatch.setattr("whstudio.domain.destinations.resolve", resolve)
+    allowed = f"http://hooks.internal:{port}/allowed"  # the system resolver has never heard of it
+    refused = {
+        f"http://localhost:{port}/localhost": "localhost resolves to",
+        f"http://sneaky.example:{port}/sneaky": "sneaky.example resolves to 127.0.0.1,",
+        f"http://127.0.0.1:{port}/literal": "127.0.0.1 is",
+        f"http://0x7f000001:{port}/odd": "0x7f000001 resolves to 127.0.0.1,",
+    }
+    # stored as an earlier version let them be, past today's registration check
+    await _hooks(db_url, [allowed, *refused])
+    policy = dataclasses.replace(QUICK, allowed=AllowList.parse("hooks.internal"))
+    await Worker(connector(db_url), policy).run_once()
+    log = await _log(db_url)
+    # the allowed one in the same batch was delivered, to the address its name was checked at,
+    # with its own name in the Host header
+    assert [r.path for r in receiver.received] == ["/allowed"]
+    assert receiver.received[0].headers["Host"] == f"hooks.internal:{port}"
+    assert log[allowed]["status"] == "delivered"
+    assert asked.count("hooks.internal") == 1
+    for url, said in refused.items():
+        (attempt,) = log[url]["log"]
+        assert log[url]["status"] == "pending" and attempt["status_code"] is None, url
+        assert attempt["error"].startswith(f"not sent: {said}"), attempt["error"]
+        assert "a loopback address (this machine)" in attempt["error"]
+        assert "WHSTUDIO_WEBHOOK_ALLOWED_HOSTS" in attempt["error"]

@@ -18,6 +18,7 @@ def settings(tmp_path) -> Settings:  # the app's worker polls fast and retries q
         secret_key="test-secret-key-0123456789",
         webhook_backoff_seconds=0.05,
         webhook_max_attempts=3,
+        webhook_allowed_hosts="127.0.0.1",  # where the test receivers listen
     )
 
 

@@ -12,7 +12,7 @@ from whstudio.domain import webhooks
 
 
 def test_add_list_work_once_and_deliveries(whstudio, db_url, receiver):  # noqa: F811
-    env = {"DATABASE_URL": db_url}
+    env = {"DATABASE_URL": db_url, "WHSTUDIO_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1"}
     added = whstudio("webhooks", "add", receiver.url, "--event", "task.adjudicated", env=env)
     assert added.code == 0, added.err
     secret = added.out.strip().splitlines()[-1]
@@ -38,4 +38,6 @@ def test_bad_input_is_one_clear_line(whstudio, db_url):  # noqa: F811
     assert bad.code == 1 and "url" in bad.err and "Traceback" not in bad.err
     bad = whstudio("webhooks", "add", "http://x.org/", "--event", "task.deleted", env=env)
     assert bad.code == 1 and "unknown event" in bad.err
+    bad = whstudio("webhooks", "add", "http://127.1:5432/", "--event", "task.adjudicated", env=env)
+    assert bad.code == 1 and "127.0.0.1, a loopback address" in bad.err
     assert whstudio("webhooks", "remove", "nope", env=env).code == 1

@@ -14,10 +14,15 @@ import pytest
 from psycopg.rows import dict_row
 
 from whstudio.domain import importing, users, webhooks
+from whstudio.domain.destinations import AllowList
 from whstudio.errors import InvalidInput
 from whstudio.workers.webhooks import Policy, Worker
 
-FAST = Policy(max_attempts=3, backoff_base=0.05, timeout=5, poll_seconds=0.05, lease=0.3)
+# The receivers listen on 127.0.0.1, which webhooks reach only when the allow-list names it.
+LOCAL = AllowList.parse("127.0.0.1")
+FAST = Policy(
+    max_attempts=3, backoff_base=0.05, timeout=5, poll_seconds=0.05, lease=0.3, allowed=LOCAL
+)
 
 
 def connector(url):
@@ -36,7 +41,7 @@ async def _setup(url, receiver_url, events, *, threshold=3):
     """Return (webhook row, task id, three annotator ids), all committed."""
     async with connector(url)() as conn:
         async with conn.transaction():
-            hook = await webhooks.create(conn, url=receiver_url, events=events)
+            hook = await webhooks.create(conn, url=receiver_url, events=events, allowed=LOCAL)
             parsed = importing.parse_text(
                 '{"prompt": "p", "optionA": "a", "optionB": "b"}', "x.jsonl"
             )
@@ -141,7 +146,9 @@ async def test_failures_are_retried_with_backoff_and_logged(db_url, receiver):
         await webhooks.enqueue(conn, "task.adjudicated", {"task_id": "t"})
     # A backoff long enough that the immediate second pass finds nothing due, even on a busy
     # machine.
-    slow = Policy(max_attempts=3, backoff_base=0.5, timeout=5, poll_seconds=0.05, lease=0.3)
+    slow = Policy(
+        max_attempts=3, backoff_base=0.5, timeout=5, poll_seconds=0.05, lease=0.3, allowed=LOCAL
+    )
     worker = Worker(connector(db_url), slow)
     assert await worker.run_once() == 1
     assert await worker.run_once() == 0  # waiting out the backoff
@@ -225,7 +232,7 @@ async def test_concurrent_workers_deliver_each_event_once(db_url, receiver):
         async with conn.transaction():
             for i in range(40):
                 await webhooks.enqueue(conn, "task.adjudicated", {"task_id": f"t{i}"})
-    policy = Policy(batch=3, timeout=5, backoff_base=0.05, lease=30)
+    policy = Policy(batch=3, timeout=5, backoff_base=0.05, lease=30, allowed=LOCAL)
     workers = [Worker(connector(db_url), policy) for _ in range(4)]
     await asyncio.gather(*(w.drain() for w in workers))
     ids = [r.headers["X-WHStudio-Event-Id"] for r in receiver.received]
@@ -289,7 +296,7 @@ async def test_the_worker_loop_outlives_database_errors(db_url, receiver):
         async with real() as conn:
             yield conn
 
-    worker = Worker(flaky, Policy(poll_seconds=0.02, backoff_base=0.05, timeout=5))
+    worker = Worker(flaky, Policy(poll_seconds=0.02, backoff_base=0.05, timeout=5, allowed=LOCAL))
     worker.start()
     for _ in range(200):
         if receiver.received:

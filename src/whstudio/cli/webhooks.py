@@ -26,11 +26,17 @@ def webhooks_add(
 ) -> None:
     """Register a webhook; its signing secret is printed once, alone on the last line."""
     from whstudio.domain import webhooks
+    from whstudio.domain.destinations import AllowList
 
-    url_ = database_url(load_settings())
+    settings = load_settings()
+    allowed = AllowList.parse(settings.webhook_allowed_hosts)
+    url_ = database_url(settings)
     ensure_schema(url_)
     row = transact(
-        url_, lambda c: webhooks.create(c, url=url, events=event, description=description)
+        url_,
+        lambda c: webhooks.create(
+            c, url=url, events=event, description=description, allowed=allowed
+        ),
     )
     err.print(f"webhook {row['id']} -> {row['url']} for {', '.join(row['events'])}; secret:")
     print(row["secret"])

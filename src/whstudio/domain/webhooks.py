@@ -20,6 +20,7 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 from whstudio.db import queries as q
+from whstudio.domain.destinations import NOTHING_ALLOWED, AllowList, check_url_host
 from whstudio.errors import InvalidInput, NotFound
 
 EVENTS = ("task.consensus_reached", "task.adjudicated", "response.created")
@@ -69,10 +70,12 @@ def body_of(delivery: dict[str, Any]) -> bytes:
     ).encode()
 
 
-def check_url(url: str) -> str:
+def check_url(url: str, allowed: AllowList = NOTHING_ALLOWED) -> str:
     """Return the URL if it is an absolute http(s) URL with a host and a valid port, with no
-    space or control character anywhere, else raise InvalidInput (such a URL cannot be sent
-    to, and used to fail its whole delivery batch at send time)."""
+    space or control character anywhere, whose host is not written as a non-public address
+    nor is `localhost` (unless `allowed` names it), else raise InvalidInput. (A URL that cannot
+    be sent to used to fail its whole delivery batch at send time; host names are checked
+    against what they resolve to when each delivery is sent.)"""
     if len(url) > MAX_URL:
         raise InvalidInput(f"url is longer than {MAX_URL} characters", field="url")
     if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
@@ -86,6 +89,10 @@ def check_url(url: str) -> str:
         port = -1
     if port is not None and not 1 <= port <= 65535:
         raise InvalidInput("url's port must be a number from 1 to 65535", field="url")
+    try:
+        check_url_host(url, allowed)
+    except ValueError as exc:
+        raise InvalidInput(str(exc), field="url") from None
     return url
 
 
@@ -107,8 +114,10 @@ async def create(
     description: str = "",
     secret: str | None = None,
     created_by: UUID | None = None,
+    allowed: AllowList = NOTHING_ALLOWED,
 ) -> dict[str, Any]:
-    """Register a webhook; return it with its signing secret (shown this once)."""
+    """Register a webhook; return it with its signing secret (shown this once). `allowed` is
+    the allow-list of non-public destinations (WHSTUDIO_WEBHOOK_ALLOWED_HOSTS)."""
     if secret is not None and not 16 <= len(secret) <= 200:
         raise InvalidInput("secret must have 16 to 200 characters", field="secret")
     key = secret or "whsec_" + secrets.token_urlsafe(32)
@@ -116,7 +125,7 @@ async def create(
         conn,
         "webhooks.insert",
         {
-            "url": check_url(url),
+            "url": check_url(url, allowed),
             "events": check_events(events),
             "secret": key,
             "description": description,

@@ -12,12 +12,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import httpcore
 import httpx
 import structlog
 from psycopg import AsyncConnection
 
 from whstudio import __version__
-from whstudio.domain import webhooks
+from whstudio.domain import destinations, webhooks
+from whstudio.domain.destinations import NOTHING_ALLOWED, AllowList
 
 log = structlog.get_logger("whstudio.webhooks")
 RESPONSE_KEPT = 2000  # bytes of a receiver's answer read and kept in the delivery log
@@ -33,6 +35,8 @@ class Policy:
     batch: int = 20
     poll_seconds: float = 1.0
     lease: float | None = None
+    # non-public destinations deliveries may reach (WHSTUDIO_WEBHOOK_ALLOWED_HOSTS)
+    allowed: AllowList = NOTHING_ALLOWED
 
     @classmethod
     def from_settings(cls, settings: Any) -> Policy:
@@ -41,6 +45,7 @@ class Policy:
             max_attempts=settings.webhook_max_attempts,
             backoff_base=settings.webhook_backoff_seconds,
             timeout=settings.webhook_timeout,
+            allowed=AllowList.parse(settings.webhook_allowed_hosts),
         )
 
     @property
@@ -50,8 +55,81 @@ class Policy:
         return self.lease if self.lease is not None else self.timeout + 30.0
 
 
+class _CheckedBackend(httpcore.AsyncNetworkBackend):
+    """Open TCP connections only to addresses that passed the destination check.
+
+    httpcore asks its network backend for a connection to the URL's host by name. This one
+    resolves the name once, refuses it (`destinations.Refused`) when any address it resolves to
+    is not public and not allowed, and then connects to one of those very addresses, by number:
+    there is no second look-up, so a name that answers a public address to the check and an
+    internal one to the connection (DNS rebinding) still reaches only what was checked. The
+    request is not rewritten: its Host header is the URL's, and httpcore starts TLS on the
+    returned stream with the URL's host name, so SNI and certificate checks are for that name.
+    """
+
+    def __init__(self, allowed: AllowList) -> None:
+        self.allowed = allowed
+        self.inner = httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,
+        local_address: str | None = None,
+        socket_options: Any = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            async with asyncio.timeout(timeout):
+                addresses = await destinations.checked_addresses(host, port, self.allowed)
+        except TimeoutError:
+            raise httpcore.ConnectTimeout(f"no address for {host} within {timeout:g} s") from None
+        except OSError as exc:
+            raise httpcore.ConnectError(f"cannot resolve {host}: {exc}") from None
+        failure: Exception = httpcore.ConnectError(f"{host} resolves to no address")
+        for address in addresses:
+            try:
+                return await self.inner.connect_tcp(
+                    str(address),
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        raise failure
+
+    async def sleep(self, seconds: float) -> None:
+        await self.inner.sleep(seconds)
+
+
+class _CheckedTransport(httpx.AsyncHTTPTransport):
+    """httpx's own transport over a connection pool whose network backend is `_CheckedBackend`.
+
+    httpx takes no network backend, so the pool it makes is replaced by one made the way it
+    makes it (the same TLS verification, which honours SSL_CERT_FILE) with ours; the requests
+    still pass through httpx's own code and error mapping. The send-time tests in
+    tests/security/test_webhooks.py fail if httpx ever stops sending requests through `_pool`.
+    A client given a transport ignores HTTP(S)_PROXY, so no proxy reaches around the check.
+    """
+
+    def __init__(self, allowed: AllowList) -> None:
+        super().__init__()
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(),
+            max_connections=100,
+            max_keepalive_connections=20,
+            keepalive_expiry=5.0,
+            network_backend=_CheckedBackend(allowed),
+        )
+
+
 class Worker:
-    """Deliver webhooks using connections from `connection()` (a pool's or a single one's)."""
+    """Deliver webhooks using connections from `connection()` (a pool's or a single one's).
+
+    Deliveries reach public addresses only, and what `policy.allowed` names; a `transport`
+    given replaces that check with its own way of sending (tests)."""
 
     def __init__(
         self,
@@ -96,6 +174,8 @@ class Worker:
                     outcome["response_body"] = kept[:RESPONSE_KEPT].decode("utf-8", "replace")
         except TimeoutError:
             outcome["error"] = f"no complete answer within {self.policy.timeout:g} s"
+        except destinations.Refused as exc:
+            outcome["error"] = str(exc)
         except Exception as exc:  # one receiver's failure is its own, never its batch's
             outcome["error"] = f"{type(exc).__name__}: {exc}"[:2000] or type(exc).__name__
         outcome["started_at"] = started
@@ -111,8 +191,11 @@ class Worker:
             )
         if not claimed:
             return 0
+        # Redirects are not followed (a 3xx answer is a failed attempt), so a receiver cannot
+        # send the worker on to an address the check did not see.
+        transport = self.transport or _CheckedTransport(policy.allowed)
         async with httpx.AsyncClient(
-            timeout=policy.timeout, transport=self.transport, follow_redirects=False
+            timeout=policy.timeout, transport=transport, follow_redirects=False
         ) as client:
             outcomes = await asyncio.gather(*(self._post(client, d) for d in claimed))
         async with self.connection() as conn:

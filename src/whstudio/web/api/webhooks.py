@@ -5,11 +5,12 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response, status
 from fastapi import Path as PathParam
 from pydantic import BaseModel, Field
 
 from whstudio.domain import webhooks as webhooks_domain
+from whstudio.domain.destinations import AllowList
 from whstudio.domain.users import Principal
 from whstudio.web.deps import Conn, require
 from whstudio.web.errors import error_responses
@@ -44,7 +45,8 @@ class WebhookChange(BaseModel):
     status_code=status.HTTP_201_CREATED,
     summary="Register a webhook; the answer holds its signing secret, shown once (admins)",
 )
-async def create_webhook(body: WebhookCreate, user: Admin, conn: Conn):
+async def create_webhook(request: Request, body: WebhookCreate, user: Admin, conn: Conn):
+    allowed = AllowList.parse(request.app.state.settings.webhook_allowed_hosts)
     async with conn.transaction():
         return await webhooks_domain.create(
             conn,
@@ -53,6 +55,7 @@ async def create_webhook(body: WebhookCreate, user: Admin, conn: Conn):
             description=body.description,
             secret=body.secret,
             created_by=user.id,
+            allowed=allowed,
         )
 
 
