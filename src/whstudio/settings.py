@@ -146,6 +146,20 @@ class Settings(BaseSettings):
         le=3600,
         description="Seconds a task handed out by `next` stays reserved for that annotator.",
     )
+    lease_max_seconds: int = Field(
+        default=1800,
+        ge=5,
+        le=86400,
+        description="Seconds a task stays reserved for one annotator however often they ask for "
+        "it again; then it goes to others first.",
+    )
+    leases_per_user: int = Field(
+        default=2,
+        ge=1,
+        le=100,
+        description="Tasks reserved for one annotator at once (across datasets): handing out "
+        "another ends the oldest reservation.",
+    )
     analysis_threads: int = Field(
         default=1,
         ge=1,
@@ -209,15 +223,9 @@ class Settings(BaseSettings):
         "Webhooks go only to public addresses otherwise: a URL written with a loopback, "
         "private, link-local or other non-public address, or `localhost`, is refused when it "
         "is registered, and a delivery whose host resolves to any such address is not sent. "
-        "A listed name may reach every address it resolves to.",
+        "A listed name may reach every address it resolves to. A malformed entry stops the app "
+        "from starting.",
     )
-
-    @field_validator("webhook_allowed_hosts")
-    @classmethod
-    def _allowed_hosts(cls, v: str) -> str:
-        from whstudio.domain.destinations import AllowList
-
-        return str(AllowList.parse(v))
 
     @field_validator("log_level", mode="before")
     @classmethod

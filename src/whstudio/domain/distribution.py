@@ -29,14 +29,18 @@ async def next_task(
     gold_rate: float,
     dataset: str | None = None,
     rng: random.Random | None = None,
+    leases_per_user: int = 2,
+    lease_max_seconds: int = 1800,
 ) -> Lease | None:
     """Reserve and return the next task for this annotator, or None when nothing is left.
 
-    One call of `next_task_v2`: a live lease the annotator holds comes back again; otherwise the
-    open task closest to consensus, then by priority, is reserved under a row lock (so concurrent
-    callers never take the same last place). A gold check comes first at the gold rate of
-    `dataset` when one is set for it (`set_gold_rate`), else at `gold_rate`; with `dataset`, only
-    that dataset's tasks are handed out.
+    One call of `next_task_v3`: a live lease the annotator holds comes back again (renewed, but
+    never past `lease_max_seconds` from when it was first handed out); otherwise the open task
+    closest to consensus, then by priority, is reserved under a row lock (so concurrent callers
+    never take the same last place), ending the annotator's oldest leases past
+    `leases_per_user`. A task whose lease lived its whole life goes to others first. A gold
+    check comes first at the gold rate of `dataset` when one is set for it (`set_gold_rate`),
+    else at `gold_rate`; with `dataset`, only that dataset's tasks are handed out.
     """
     row = await q.fetch_one(
         conn,
@@ -47,6 +51,8 @@ async def next_task(
             "coin": (rng or random).random(),
             "default_gold_rate": gold_rate,
             "dataset": dataset,
+            "max_leases": leases_per_user,
+            "max_seconds": lease_max_seconds,
         },
     )
     if row is None:

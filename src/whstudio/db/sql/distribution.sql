@@ -1,6 +1,6 @@
 -- name: next
--- next_task_v2 (revision 0005) holds the queue logic; the task comes back in the same round trip,
--- with the columns of tasks.detail. The coin decides gold first when it falls under the dataset's
+-- next_task_v3 (revision 0016) holds the queue logic and the limits of leases per annotator;
+-- the task comes back in the same round trip, with the columns of tasks.detail. The coin decides gold first when it falls under the dataset's
 -- gold rate (dataset_settings, else the default); a gold check, like any task, only while it
 -- needs answers (revision 0015).
 SELECT n.lease_expires_at,
@@ -13,8 +13,8 @@ SELECT n.lease_expires_at,
        c.total_responses, c.remaining, c.consensus_reached,
        coalesce(p.reveal, 'after_answer') AS reveal, g.version AS guidelines_version,
        g.criteria
-  FROM next_task_v2(%(user_id)s, %(lease_seconds)s, %(coin)s, %(default_gold_rate)s,
-                    %(dataset)s) AS n
+  FROM next_task_v3(%(user_id)s, %(lease_seconds)s, %(coin)s, %(default_gold_rate)s,
+                    %(dataset)s, %(max_leases)s, %(max_seconds)s) AS n
   JOIN tasks t ON t.id = n.task_id
   JOIN questions q ON q.id = t.question_id
   JOIN response_consensus c ON c.task_id = t.id

@@ -99,6 +99,8 @@ async def next_task(
         lease_seconds=settings.lease_seconds,
         gold_rate=settings.gold_rate,
         dataset=dataset,
+        leases_per_user=settings.leases_per_user,
+        lease_max_seconds=settings.lease_max_seconds,
     )
     if lease is None:
         return Response(status_code=status.HTTP_204_NO_CONTENT)
