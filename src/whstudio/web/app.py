@@ -23,7 +23,7 @@ from whstudio.web.deps import TokenCache
 from whstudio.web.events import ConsensusBroker, EventPublisher
 from whstudio.web.limits import Limits, RateLimitMiddleware
 from whstudio.web.metrics import Metrics
-from whstudio.web.middleware import RequestContextMiddleware
+from whstudio.web.middleware import RequestContextMiddleware, send_error
 from whstudio.web.pages import (
     accounts,
     admin_datasets,
@@ -273,20 +273,6 @@ async def _drain(receive) -> None:
 
 
 async def _too_large(send, limit: int) -> None:
-    import json
-
-    body = json.dumps(
-        {"error": "too_large", "message": f"request body is larger than {limit} bytes"}
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
+    await send_error(
+        send, 413, "too_large", f"request body is larger than {limit} bytes", close=True
     )
-    await send({"type": "http.response.body", "body": body})

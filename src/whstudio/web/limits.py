@@ -8,12 +8,12 @@ request gets 429 with `Retry-After`, the seconds after which it would be admitte
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from dataclasses import dataclass
 
 from whstudio.errors import TooManyRequests
+from whstudio.web.middleware import send_error
 
 
 class Buckets:
@@ -172,21 +172,12 @@ class RateLimitMiddleware:
 
 async def _refuse(scope, send, seconds: int) -> None:
     message = "too many requests from your address; slow down"
-    if scope.get("path", "").startswith("/api/"):
-        body = json.dumps({"error": "too_many_requests", "message": message}).encode()
-        kind = b"application/json"
-    else:
-        body = f"{message} (retry in {seconds} s)\n".encode()
-        kind = b"text/plain; charset=utf-8"
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 429,
-            "headers": [
-                (b"content-type", kind),
-                (b"content-length", str(len(body)).encode()),
-                (b"retry-after", str(seconds).encode()),
-            ],
-        }
+    page = not scope.get("path", "").startswith("/api/")
+    await send_error(
+        send,
+        429,
+        "too_many_requests",
+        f"{message} (retry in {seconds} s)" if page else message,
+        headers=[(b"retry-after", str(seconds).encode())],
+        text=page,
     )
-    await send({"type": "http.response.body", "body": body})

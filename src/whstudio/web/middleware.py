@@ -1,7 +1,9 @@
-"""Request id, access log and metrics for every request (plain ASGI, so streams pass through)."""
+"""Request id, access log and metrics for every request (plain ASGI, so streams pass through),
+and the one way plain ASGI middleware answers a request itself."""
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -59,3 +61,26 @@ class RequestContextMiddleware:
                 duration_ms=round(elapsed * 1000, 2),
             )
             structlog.contextvars.unbind_contextvars("request_id")
+
+
+async def send_error(
+    send,
+    status: int,
+    code: str,
+    message: str,
+    *,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    close: bool = False,
+    text: bool = False,
+) -> None:
+    """Answer from a plain ASGI middleware: the API's JSON error shape ({"error", "message"}), or
+    `message` as plain text for pages (`text`); `close` ends the connection after it."""
+    if text:
+        body, kind = (message + "\n").encode(), b"text/plain; charset=utf-8"
+    else:
+        body, kind = json.dumps({"error": code, "message": message}).encode(), b"application/json"
+    head = [(b"content-type", kind), (b"content-length", str(len(body)).encode())]
+    if close:
+        head.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": status, "headers": head + (headers or [])})
+    await send({"type": "http.response.body", "body": body})

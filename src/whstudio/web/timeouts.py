@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from whstudio.web.middleware import send_error
 
 
 class HeaderTimeoutProtocol(HttpToolsProtocol):
@@ -166,18 +167,6 @@ class BodyTimeoutMiddleware:
 
 
 async def _timed_out(send) -> None:
-    body = json.dumps(
-        {"error": "request_timeout", "message": "the request body did not arrive in time"}
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 408,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
+    await send_error(
+        send, 408, "request_timeout", "the request body did not arrive in time", close=True
     )
-    await send({"type": "http.response.body", "body": body})
