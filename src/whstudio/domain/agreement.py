@@ -11,6 +11,7 @@ left out of every figure.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -67,7 +68,10 @@ _BLOCK = 256  # annotators per block of the shared-task matrix: memory is _BLOCK
 
 
 def pairwise_matrix(
-    ratings: Ratings, min_items: int = 1, limit: int = PAIR_LIMIT
+    ratings: Ratings,
+    min_items: int = 1,
+    limit: int = PAIR_LIMIT,
+    stop: threading.Event | None = None,
 ) -> tuple[list[dict[str, Any]], int]:
     """For two annotators who answered at least `min_items` tasks in common: on how many tasks,
     and the share of those where they gave the same answer. Returns the `limit` pairs sharing
@@ -75,7 +79,8 @@ def pairwise_matrix(
 
     10,000 annotators make 50 million pairs, so the annotators x annotators matrix of shared
     tasks is never held whole: it is computed a block of rows at a time, each block counted
-    and cut to its best `limit` pairs, and agreement is computed for the pairs kept only."""
+    and cut to its best `limit` pairs, and agreement is computed for the pairs kept only.
+    Raises compute.Abandoned before the next block once `stop` is set."""
     n = len(ratings.raters)
     shape = (ratings.n_items, n)
     ones = np.ones(len(ratings.item), dtype=np.float32)  # counts stay exact below 2^24
@@ -84,6 +89,7 @@ def pairwise_matrix(
     total = 0
     best = (np.empty(0, np.float32), np.empty(0, np.int64), np.empty(0, np.int64))
     for lo in range(0, n, _BLOCK):
+        heavy.checkpoint(stop)
         hi = min(n, lo + _BLOCK)
         shared = (answered[:, lo:hi].T @ right).toarray()
         # each pair once (b > a), and only pairs sharing enough tasks
@@ -109,6 +115,7 @@ def pairwise_matrix(
     same = np.zeros(len(items))
     if len(items):
         for k in range(len(CATEGORIES)):
+            heavy.checkpoint(stop)
             mask = ratings.label == k
             chose = sparse.csc_matrix(
                 (ones[mask], (ratings.item[mask], ratings.rater[mask])), shape=shape
@@ -146,15 +153,23 @@ async def load(
 
 
 def metrics(
-    ratings: Ratings, *, min_pair_items: int = 1, pair_limit: int = PAIR_LIMIT
+    ratings: Ratings,
+    *,
+    min_pair_items: int = 1,
+    pair_limit: int = PAIR_LIMIT,
+    stop: threading.Event | None = None,
 ) -> dict[str, Any]:
+    """Alpha, kappa and the pairwise matrix of the ratings; raises compute.Abandoned at the
+    next checkpoint (between the figures, between blocks of the matrix) once `stop` is set."""
     counts = np.zeros((ratings.n_items, len(CATEGORIES)))
     np.add.at(counts, (ratings.item, ratings.label), 1)
     multi = counts.sum(axis=1) >= 2
     kept = counts[multi]
+    heavy.checkpoint(stop)
     alpha = krippendorff_alpha(kept)
+    heavy.checkpoint(stop)
     kappa = fleiss_kappa(kept)
-    pairs, pairs_total = pairwise_matrix(ratings, min_pair_items, pair_limit)
+    pairs, pairs_total = pairwise_matrix(ratings, min_pair_items, pair_limit, stop)
     return {
         "categories": list(CATEGORIES),
         "items": int(multi.sum()),
@@ -177,7 +192,9 @@ async def compute(
     pair_limit: int = PAIR_LIMIT,
 ) -> dict[str, Any]:
     """Agreement figures for one dataset, a set of tasks, or (neither given) everything. The
-    arithmetic runs off the event loop: at 10^7 answers it takes seconds."""
+    arithmetic runs off the event loop: at 10^7 answers it takes seconds. Cancelled (its
+    client went away, see web/disconnects.py), the query in flight is cancelled by psycopg and
+    the arithmetic stops at its next checkpoint."""
     ratings = await load(conn, dataset=dataset, task_ids=task_ids)
     out = await heavy.run(metrics, ratings, min_pair_items=min_pair_items, pair_limit=pair_limit)
     out["dataset"] = dataset

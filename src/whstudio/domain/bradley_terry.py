@@ -12,10 +12,13 @@ by less than rounding. Strengths are centred to mean 0 and reported as Elo-like 
 from __future__ import annotations
 
 import math
+import threading
 from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import minimize
+
+from whstudio.domain.compute import checkpoint
 
 ELO_SCALE = 400.0 / math.log(10.0)
 
@@ -89,9 +92,12 @@ def rank(
     confidence: float = 0.95,
     seed: int = 0,
     l2: float = 0.01,
+    stop: threading.Event | None = None,
 ) -> Ranking:
     """Fit, then refit on `rounds` resamples of the comparisons (with replacement) and return
-    ratings with percentile intervals at `confidence`."""
+    ratings with percentile intervals at `confidence`. Raises compute.Abandoned before the
+    next fit once `stop` is set."""
+    checkpoint(stop)
     point = fit(outcomes, l2=l2)
     rng = np.random.default_rng(seed)
     total = outcomes.weight.sum()
@@ -99,6 +105,7 @@ def rank(
     samples = np.empty((rounds, outcomes.n_models))
     probabilities = outcomes.weight / total if total > 0 else None
     for r in range(rounds):
+        checkpoint(stop)
         # Resample individual comparisons: each row is drawn in proportion to its weight.
         counts = rng.multinomial(round(float(total)), probabilities) if n_rows else np.zeros(0)
         keep = counts > 0

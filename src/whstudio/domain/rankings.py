@@ -3,6 +3,7 @@ which model wrote answer A and answer B (`model_a`, `model_b` in the question me
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import numpy as np
@@ -32,9 +33,16 @@ def outcomes_from_rows(rows: list[dict[str, Any]]) -> tuple[list[str], bt.Outcom
 
 
 def summarise(
-    rows: list[dict[str, Any]], *, rounds: int, seed: int, basis: str, dataset: str | None
+    rows: list[dict[str, Any]],
+    *,
+    rounds: int,
+    seed: int,
+    basis: str,
+    dataset: str | None,
+    stop: threading.Event | None = None,
 ) -> dict[str, Any]:
-    """Return the ranking document (models best first, and the head-to-head table)."""
+    """Return the ranking document (models best first, and the head-to-head table); the
+    bootstrap raises compute.Abandoned at its next round once `stop` is set."""
     names, outcomes = outcomes_from_rows(rows)
     doc: dict[str, Any] = {
         "method": "bradley_terry",
@@ -50,7 +58,7 @@ def summarise(
     }
     if len(names) < 2 or not len(outcomes.left):
         return doc
-    found = bt.rank(outcomes, rounds=rounds, seed=seed)
+    found = bt.rank(outcomes, rounds=rounds, seed=seed, stop=stop)
     n = len(names)
     wins, losses, ties = np.zeros(n), np.zeros(n), np.zeros(n)
     for left, right, score, weight in zip(
@@ -116,7 +124,8 @@ async def model_rankings(
     if not 10 <= rounds <= 2000:
         raise InvalidInput("rounds must be between 10 and 2000", field="rounds")
     rows = await q.fetch_all(conn, "rankings.outcomes", {"dataset": dataset, "basis": basis})
-    # The bootstrap refits the model `rounds` times: off the event loop.
+    # The bootstrap refits the model `rounds` times: off the event loop, and stopped if this
+    # coroutine is cancelled (its client went away, see web/disconnects.py).
     return await compute.run(
         summarise, rows, rounds=rounds, seed=seed, basis=basis, dataset=dataset
     )

@@ -8,6 +8,8 @@ import tempfile
 from datetime import UTC, datetime
 from typing import Annotated, Literal
 
+import anyio
+import anyio.lowlevel
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
@@ -15,6 +17,7 @@ from starlette.background import BackgroundTask
 from whstudio.domain import export as export_domain
 from whstudio.domain.users import Principal
 from whstudio.web.deps import require
+from whstudio.web.disconnects import run_while_connected
 from whstudio.web.errors import error_responses
 from whstudio.web.policies import ADMIN
 
@@ -24,6 +27,9 @@ Admin = Annotated[Principal, Depends(require(ADMIN))]
 Format = Literal["jsonl", "parquet"]
 _MEDIA = {"jsonl": "application/x-ndjson", "parquet": "application/vnd.apache.parquet"}
 _SPOOL_BYTES = 32 * 1024 * 1024
+# Seconds allowed for closing a stopped export's cursor and transaction; past them psycopg
+# drops the connection instead.
+_CLOSE_SECONDS = 10.0
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -51,7 +57,10 @@ async def _download(request: Request, kind: str, params: dict, fmt: str) -> Stre
         spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 (closed after the response)
         try:
             async with pool.connection() as conn, conn.transaction():
-                rows = await export_domain.write(conn, kind, params, fmt, spool)
+                # Written whole before the answer starts: stopped if the client goes away.
+                rows = await run_while_connected(
+                    request, export_domain.write, conn, kind, params, fmt, spool
+                )
                 skipped = await export_domain.left_out(conn, params) if pairs else None
         except BaseException:
             spool.close()
@@ -80,12 +89,43 @@ async def _download(request: Request, kind: str, params: dict, fmt: str) -> Stre
         raise
 
     async def body():
-        async with held:
+        # When the client goes away Starlette cancels the stream, and goes on cancelling every
+        # wait of its task until the stream has ended: the closing of the cursor and of the
+        # transaction was cut short again and again, and psycopg dropped the connection. So
+        # the batch being read is read to its end (one batch at most) and the closing is done
+        # whole, both shielded; the stream stops at the check between them (sending to a
+        # closed connection does not wait, so nothing else would stop it).
+        try:
             yield first
-            async for chunk, _ in chunks:
+            while True:
+                with anyio.CancelScope(shield=True):
+                    try:
+                        chunk, _ = await chunks.__anext__()
+                    except StopAsyncIteration:
+                        break
+                await anyio.lowlevel.checkpoint_if_cancelled()
                 yield chunk
+        except BaseException as exc:  # cut short (the client left, an error): rolled back
+            with anyio.move_on_after(_CLOSE_SECONDS, shield=True):
+                await held.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        with anyio.move_on_after(_CLOSE_SECONDS, shield=True):
+            await held.aclose()
 
-    return StreamingResponse(body(), media_type=_MEDIA[fmt], headers=_headers(kind, fmt, skipped))
+    stream = body()
+
+    async def closed() -> None:
+        """After the answer, and after a disconnect too: a stream left at a `yield` is closed
+        now rather than whenever it is collected, and one never started closes what it held."""
+        await stream.aclose()
+        await held.aclose()
+
+    return StreamingResponse(
+        stream,
+        media_type=_MEDIA[fmt],
+        headers=_headers(kind, fmt, skipped),
+        background=BackgroundTask(closed),
+    )
 
 
 @router.get(

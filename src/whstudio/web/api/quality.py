@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from whstudio.domain import agreement, distribution, policies, quality
 from whstudio.domain.users import Principal
 from whstudio.errors import Forbidden
 from whstudio.web.deps import Conn, require
+from whstudio.web.disconnects import run_while_connected
 from whstudio.web.errors import error_responses
 from whstudio.web.policies import ADMIN, ANYONE_SIGNED_IN, STAFF
 
@@ -84,6 +85,7 @@ async def leaderboard(
     "for a dataset, a set of tasks, or everything (reviewers and admins)",
 )
 async def agreement_metrics(
+    request: Request,
     user: Staff,
     conn: Conn,
     dataset: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
@@ -99,7 +101,10 @@ async def agreement_metrics(
         ),
     ] = 1000,
 ):
-    return await agreement.compute(
+    # Reads every answer and computes for seconds at 10^7: stopped if the client goes away.
+    return await run_while_connected(
+        request,
+        agreement.compute,
         conn,
         dataset=dataset,
         task_ids=task_id,
@@ -115,6 +120,7 @@ async def agreement_metrics(
     "(reviewers and admins)",
 )
 async def vote_pair_agreement(
+    request: Request,
     user: Staff,
     conn: Conn,
     dataset: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
@@ -144,7 +150,10 @@ async def vote_pair_agreement(
         ),
     ] = None,
 ):
-    return await agreement.vote_pairs(conn, dataset=dataset, by=by, group=group, versus=versus)
+    # One query folding every vote: cancelled if the client goes away.
+    return await run_while_connected(
+        request, agreement.vote_pairs, conn, dataset=dataset, by=by, group=group, versus=versus
+    )
 
 
 class RefreshRequest(BaseModel):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 
 from whstudio.domain import rankings as rankings_domain
 from whstudio.domain.users import Principal
 from whstudio.web.deps import Conn, require
+from whstudio.web.disconnects import run_while_connected
 from whstudio.web.errors import error_responses
 from whstudio.web.policies import STAFF
 
@@ -25,6 +26,7 @@ Staff = Annotated[Principal, Depends(require(STAFF))]
     "with bootstrap 95% intervals and the head-to-head table (reviewers and admins)",
 )
 async def model_rankings(
+    request: Request,
     user: Staff,
     conn: Conn,
     dataset: Annotated[str | None, Query(max_length=200)] = None,
@@ -32,6 +34,13 @@ async def model_rankings(
     rounds: Annotated[int, Query(ge=10, le=2000)] = 200,
     seed: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ):
-    return await rankings_domain.model_rankings(
-        conn, dataset=dataset, basis=basis, rounds=rounds, seed=seed
+    # Up to 2,000 bootstrap rounds: stopped if the client goes away before the answer.
+    return await run_while_connected(
+        request,
+        rankings_domain.model_rankings,
+        conn,
+        dataset=dataset,
+        basis=basis,
+        rounds=rounds,
+        seed=seed,
     )

@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from whstudio.domain.users import Principal
 from whstudio.web.deps import require
+from whstudio.web.disconnects import run_while_connected
 from whstudio.web.policies import ADMIN, ANYONE_SIGNED_IN
 from whstudio.web.templating import CONTENT_SECURITY_POLICY, page
 
@@ -30,9 +31,16 @@ CHARTS_POLICY = CONTENT_SECURITY_POLICY.replace(
 )
 
 
+async def _figures(request: Request, days: int, fresh: bool) -> dict:
+    """The figures, computation stopped if the client goes away first: a computation of this
+    request's own (`fresh`, or figures cheap enough to compute each time), not one the cache
+    shares with others or runs in the background, which goes on and is kept."""
+    return await run_while_connected(request, request.app.state.analytics.get, days, fresh=fresh)
+
+
 @router.get("/admin/analytics")
 async def analytics_page(request: Request, user: Admin, days: Days = 30, fresh: Fresh = False):
-    figures = jsonable_encoder(await request.app.state.analytics.get(days, fresh=fresh))
+    figures = jsonable_encoder(await _figures(request, days, fresh))
     response = page(request, "analytics.html", {"figures": figures}, user=user)
     response.headers["Content-Security-Policy"] = CHARTS_POLICY
     return response
@@ -42,7 +50,7 @@ async def analytics_page(request: Request, user: Admin, days: Days = 30, fresh: 
 async def analytics_json(request: Request, user: Admin, days: Days = 30, fresh: Fresh = False):
     """Every figure of the page; `computed_at`, `age_seconds` and `cached` say how fresh (see
     the setting analytics_max_age)."""
-    figures = await request.app.state.analytics.get(days, fresh=fresh)
+    figures = await _figures(request, days, fresh)
     return JSONResponse(jsonable_encoder(figures))
 
 
