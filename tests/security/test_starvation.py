@@ -48,7 +48,8 @@ async def test_heavy_rankings_leave_the_shared_threads_to_others(db_url):
     for task in heavy:  # the queued ones need not run: cancelling drops them
         task.cancel()
     await asyncio.gather(*heavy, return_exceptions=True)
-    assert waited < max(0.2, one / 4), (waited, one)
+    # 9.9 s before the analysis threads; a loaded machine takes a few tenths for any thread hop
+    assert waited < max(0.5, one / 4), (waited, one)
 
 
 # --- the work stops when its client goes away ------------------------------------------------
