@@ -86,6 +86,19 @@ def _drop_db(server_url: str, name: str) -> None:
 
 
 @pytest.fixture(scope="session")
+def pgbouncer_url(server_url: str) -> Iterator[str | None]:
+    """PgBouncer in transaction mode in front of the server when the suite runs with
+    WHSTUDIO_TEST_PGBOUNCER=1 (the web app's request pool then goes through it); else None."""
+    from tests import pgbouncer
+
+    if not pgbouncer.wanted():
+        yield None
+        return
+    with pgbouncer.running(server_url) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
 def template_db(server_url: str) -> Iterator[str]:
     """Name of a database migrated to head, to copy per test."""
     name = f"whs_tpl_{os.getpid()}"

@@ -33,7 +33,16 @@ class Settings(BaseSettings):
     database_url: SecretStr | None = Field(
         default=None,
         validation_alias=AliasChoices("DATABASE_URL", "WHSTUDIO_DATABASE_URL"),
-        description="PostgreSQL 15+ URL. Unset: an embedded PostgreSQL in WHSTUDIO_HOME.",
+        description="PostgreSQL 15+ URL. Unset: an embedded PostgreSQL in WHSTUDIO_HOME. It may "
+        "go through a transaction-mode pooler (PgBouncer) when WHSTUDIO_DIRECT_DATABASE_URL is "
+        "set too.",
+    )
+    direct_database_url: SecretStr | None = Field(
+        default=None,
+        description="A URL straight to PostgreSQL, for what a transaction-mode pooler cannot "
+        "carry: the live-update listener (LISTEN), migrations and their lock, and every command "
+        "of the CLI (batch jobs, the legacy migration). When set, the web app's request pool "
+        "uses DATABASE_URL (the pooler's) without server-side prepared statements.",
     )
     home: Path = Field(
         default_factory=_default_home,
@@ -93,6 +102,27 @@ class Settings(BaseSettings):
         description="Send the session cookie over HTTPS only, even to requests that arrive as "
         "plain HTTP (a request that arrives over HTTPS, or through a TLS proxy that says so, "
         "always gets HTTPS-only cookies).",
+    )
+    max_body_bytes: int = Field(
+        default=2 * 1024 * 1024,
+        ge=64 * 1024,
+        le=1024 * 1024 * 1024,
+        description="Largest request body, in bytes, except uploads to the import routes: a "
+        "larger one is refused with 413 before any handler reads it.",
+    )
+    import_max_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=1024 * 1024,
+        le=16 * 1024 * 1024 * 1024,
+        description="Largest file uploaded to the import routes (items, answers), in bytes; "
+        "larger files go through the CLI, which has no limit.",
+    )
+    bootstrap_max_rounds: int = Field(
+        default=2000,
+        ge=10,
+        le=100_000,
+        description="Most bootstrap rounds one rankings request may ask for (each round refits "
+        "the model; 2,000 take about a second of a core at MT-Bench's size).",
     )
     login_free_failures: int = Field(
         default=5,

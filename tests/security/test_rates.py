@@ -116,3 +116,40 @@ async def test_an_account_holds_at_most_its_share_of_connections(env):  # noqa: 
             done = await asyncio.gather(*sent)
     assert sorted(r.status_code for r in done) == [201, 201, 201, 201, 429, 429]  # 3 revisions
     assert limits.in_flight(user["id"]) == 0
+
+
+async def test_the_body_size_and_bootstrap_rounds_are_settings(db_url, tmp_path):
+    """Issue 16: body sizes and bootstrap rounds are limits the operator sets."""
+    from whstudio.settings import Settings
+    from whstudio.web.app import create_app
+
+    settings = Settings(
+        home=tmp_path,
+        secret_key="limits-secret-0123456789",
+        max_body_bytes=64 * 1024,
+        bootstrap_max_rounds=50,
+    )
+    app = create_app(settings, db_url)
+    async with app.router.lifespan_context(app):
+        await app.state.pool.wait()
+        import psycopg
+        from psycopg.rows import dict_row
+
+        from whstudio.domain import users
+
+        async with await psycopg.AsyncConnection.connect(db_url, row_factory=dict_row) as conn:
+            async with conn.transaction():
+                made = await users.create_user(conn, "rev", "a-long-secret-42", "reviewer")
+                token = (await users.create_token(conn, made["id"], "t"))["token"]
+        transport = httpx.ASGITransport(app=app)
+        headers = {"Authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://test", headers=headers
+        ) as client:
+            big = await client.post("/api/tasks", content=b"x" * (64 * 1024 + 1))
+            assert big.status_code == 413 and "65536" in big.json()["message"]
+            many = await client.get("/api/rankings/models", params={"rounds": 51})
+            assert many.status_code == 422 and many.json()["field"] == "rounds"
+            assert "at most 50" in many.json()["message"]
+            fine = await client.get("/api/rankings/models", params={"rounds": 50})
+            assert fine.status_code == 200, fine.text

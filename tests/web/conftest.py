@@ -10,6 +10,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 
+from tests import pgbouncer
 from whstudio.domain import users
 from whstudio.settings import Settings
 from whstudio.web.app import create_app
@@ -51,8 +52,11 @@ def settings(tmp_path) -> Settings:
 
 
 @pytest.fixture
-async def env(db_url: str, settings: Settings) -> AsyncIterator[Env]:
-    app = create_app(settings, db_url)
+async def env(db_url: str, settings: Settings, pgbouncer_url: str | None) -> AsyncIterator[Env]:
+    # With WHSTUDIO_TEST_PGBOUNCER=1 the request pool goes through PgBouncer (transaction mode);
+    # the listener keeps its own direct session, as WHSTUDIO_DIRECT_DATABASE_URL has it.
+    pooled = pgbouncer.through(pgbouncer_url, db_url) if pgbouncer_url else None
+    app = create_app(settings, db_url, pooled)
     async with app.router.lifespan_context(app):
         await app.state.pool.wait()
         async with httpx.AsyncClient(

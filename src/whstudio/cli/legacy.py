@@ -29,9 +29,12 @@ def _url() -> str:
     from whstudio.settings import get_settings
 
     settings = get_settings()
-    if settings.database_url is None or not settings.database_url.get_secret_value():
-        fail("DATABASE_URL must name the legacy database", 2)
-    return normalize_url(settings.database_url.get_secret_value())
+    # The migration needs a session of its own (long transactions, its triggers' installation):
+    # a direct URL when the app's goes through a pooler.
+    for given in (settings.direct_database_url, settings.database_url):
+        if given is not None and given.get_secret_value():
+            return normalize_url(given.get_secret_value())
+    fail("DATABASE_URL (or WHSTUDIO_DIRECT_DATABASE_URL) must name the legacy database", 2)
 
 
 def _guard(work):

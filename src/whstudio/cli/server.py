@@ -17,6 +17,7 @@ from whstudio.cli.common import (
     print_import_report,
     transact,
 )
+from whstudio.db.connect import pooled_url
 from whstudio.errors import WhError
 from whstudio.settings import Settings
 
@@ -78,7 +79,8 @@ def _serve(settings: Settings, url: str, *, readable_log: bool = False) -> None:
         import os
 
         settings.resolved_secret_key()
-        os.environ["DATABASE_URL"] = url
+        if settings.database_url is None:  # the embedded server's, resolved here
+            os.environ["DATABASE_URL"] = url
         os.environ["WHSTUDIO_HOST"] = settings.host
         os.environ["WHSTUDIO_PORT"] = str(settings.port)
         uvicorn.run(
@@ -88,7 +90,7 @@ def _serve(settings: Settings, url: str, *, readable_log: bool = False) -> None:
             **options,
         )
         return
-    uvicorn.run(create_app(settings, url), **options)
+    uvicorn.run(create_app(settings, url, pooled_url(settings)), **options)
 
 
 def serve(

@@ -19,7 +19,11 @@ def normalize_url(url: str) -> str:
 
 
 def database_url(settings: Settings) -> str:
-    """Return the URL in force: DATABASE_URL, or the embedded server's (started on demand)."""
+    """Return the URL of sessions of our own (migrations, LISTEN, locks, the CLI): the direct URL
+    when one is set, else DATABASE_URL, else the embedded server's (started on demand)."""
+    direct = settings.direct_database_url
+    if direct is not None and direct.get_secret_value():
+        return normalize_url(direct.get_secret_value())
     if settings.database_url is not None and settings.database_url.get_secret_value():
         return normalize_url(settings.database_url.get_secret_value())
     from whstudio.db.embedded import embedded_url
@@ -30,6 +34,17 @@ def database_url(settings: Settings) -> str:
         raise ConfigurationError(
             f"could not start the embedded PostgreSQL in {settings.home / 'pgdata'}: {exc}"
         ) from exc
+
+
+def pooled_url(settings: Settings) -> str | None:
+    """DATABASE_URL when it goes through a transaction-mode pooler (a direct URL is set beside
+    it): the web app's request pool uses it. None otherwise."""
+    direct, pooled = settings.direct_database_url, settings.database_url
+    if direct is None or not direct.get_secret_value():
+        return None
+    if pooled is None or not pooled.get_secret_value():
+        return None
+    return normalize_url(pooled.get_secret_value())
 
 
 def check_server(url: str, *, timeout: int = 5) -> int:

@@ -9,25 +9,35 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
-from whstudio.db.queries import QUERIES
-
 
 async def _configure(conn: AsyncConnection) -> None:
     # Autocommit: a read is its own statement, and writes run in explicit `conn.transaction()`
     # blocks that commit when the block ends, before any response is sent.
     await conn.set_autocommit(True)
-    await conn.execute(QUERIES["pool.application_name"])
 
 
 def make_pool(
-    url: str, *, min_size: int = 2, max_size: int = 10, timeout: float = 5.0
+    url: str,
+    *,
+    min_size: int = 2,
+    max_size: int = 10,
+    timeout: float = 5.0,
+    through_pooler: bool = False,
 ) -> AsyncConnectionPool:
-    """Return an unopened pool whose connections yield rows as dicts."""
+    """Return an unopened pool whose connections yield rows as dicts.
+
+    Our sessions are named in pg_stat_activity by a startup parameter, which a pooler passes on.
+    `through_pooler`: the URL is a transaction-mode pooler's (PgBouncer), which hands each
+    transaction to any server session: no server-side prepared statements then (psycopg
+    prepares a statement run often; another session would not know it)."""
+    kwargs: dict = {"row_factory": dict_row, "application_name": "whstudio"}
+    if through_pooler:
+        kwargs["prepare_threshold"] = None
     return AsyncConnectionPool(
         url,
         min_size=min_size,
         max_size=max_size,
-        kwargs={"row_factory": dict_row},
+        kwargs=kwargs,
         configure=_configure,
         open=False,
         name="whstudio",

@@ -43,12 +43,9 @@ from whstudio.web.templating import make_templates
 from whstudio.web.timeouts import BodyTimeoutMiddleware
 from whstudio.workers.webhooks import Policy, Worker
 
-MAX_BODY_BYTES = 2 * 1024 * 1024
-# Routes that take files bigger than that (path: bytes, plus room for the multipart framing).
-BODY_LIMITS = {
-    import_items_api.PATH: import_items_api.MAX_FILE_BYTES + 64 * 1024,
-    import_items_api.ANSWERS_PATH: import_items_api.MAX_FILE_BYTES + 64 * 1024,
-}
+# Routes that take files bigger than the general limit, WHSTUDIO_MAX_BODY_BYTES: the import
+# routes, up to WHSTUDIO_IMPORT_MAX_BYTES (plus room for the multipart framing).
+IMPORT_PATHS = (import_items_api.PATH, import_items_api.ANSWERS_PATH)
 ROUTERS = (
     health.router,
     users.router,
@@ -77,13 +74,18 @@ ROUTERS = (
 )
 
 
-def create_app(settings: Settings, database_url: str) -> FastAPI:
-    """Return the app for one database; the pool opens when the app starts."""
+def create_app(settings: Settings, database_url: str, pooled_url: str | None = None) -> FastAPI:
+    """Return the app for one database; the pool opens when the app starts.
+
+    `database_url` reaches PostgreSQL directly (the live-update listener's own session);
+    `pooled_url`, when given, is a transaction-mode pooler's in front of it (PgBouncer), which
+    the request pool then uses."""
     pool = make_pool(
-        database_url,
+        pooled_url or database_url,
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
         timeout=settings.pool_timeout,
+        through_pooler=pooled_url is not None,
     )
     metrics = Metrics()
     metrics.watch_pool(pool)
@@ -156,7 +158,11 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
         StaticFiles(directory=str(resources.files("whstudio.web") / "static")),
         name="static",
     )
-    app.add_middleware(BodyLimitMiddleware, limit=MAX_BODY_BYTES, per_path=BODY_LIMITS)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        limit=settings.max_body_bytes,
+        per_path={path: settings.import_max_bytes + 64 * 1024 for path in IMPORT_PATHS},
+    )
     app.add_middleware(
         BodyTimeoutMiddleware, timeout=settings.body_timeout, min_rate=settings.body_min_rate
     )
@@ -168,13 +174,13 @@ def create_app(settings: Settings, database_url: str) -> FastAPI:
 def app_from_environment() -> FastAPI:
     """Factory for `uvicorn --factory` worker processes: settings and DATABASE_URL from the
     environment (the parent `whstudio serve` resolved the database before starting them)."""
-    from whstudio.db.connect import database_url
+    from whstudio.db.connect import database_url, pooled_url
     from whstudio.settings import get_settings
     from whstudio.web.logs import configure_logging
 
     settings = get_settings()
     configure_logging(settings.log_level)
-    return create_app(settings, database_url(settings))
+    return create_app(settings, database_url(settings), pooled_url(settings))
 
 
 # A refused body is still read (and dropped) up to this much, for this long, so that a client

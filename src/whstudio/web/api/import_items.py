@@ -21,18 +21,17 @@ from whstudio.web.policies import ADMIN
 router = APIRouter(prefix="/api/admin", tags=["import"], responses=error_responses())
 
 Admin = Annotated[Principal, Depends(require(ADMIN))]
-# Larger than the app's general body limit (see app.BODY_LIMITS): judgment files are big.
-MAX_FILE_BYTES = 64 * 1024 * 1024
 PATH = "/api/admin/import-items"
 
 
-async def _upload(file: UploadFile, default_name: str) -> tuple[str, bytes]:
-    """The uploaded file's name and bytes; refused past MAX_FILE_BYTES (the CLI has no limit)."""
-    data = await file.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
+async def _upload(request: Request, file: UploadFile, default_name: str) -> tuple[str, bytes]:
+    """The uploaded file's name and bytes; refused past WHSTUDIO_IMPORT_MAX_BYTES, which may be
+    larger than the app's general body limit (see app.IMPORT_PATHS); the CLI has no limit."""
+    limit = request.app.state.settings.import_max_bytes
+    data = await file.read(limit + 1)
+    if len(data) > limit:
         raise InvalidInput(
-            f"the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; use the CLI",
-            field="file",
+            f"the file is larger than {limit / (1024 * 1024):g} MiB; use the CLI", field="file"
         )
     return file.filename or default_name, data
 
@@ -116,7 +115,7 @@ async def import_items(
         ),
     ] = False,
 ):
-    name, data = await _upload(file, "upload.jsonl")
+    name, data = await _upload(request, file, "upload.jsonl")
     checked = items_domain.check_file(
         data,
         name,
@@ -193,7 +192,7 @@ async def import_answers(
         bool, Query(description="store the good rows even if some are bad")
     ] = False,
 ):
-    name, data = await _upload(file, "answers.jsonl")
+    name, data = await _upload(request, file, "answers.jsonl")
     checked = answers_domain.check_answers_file(data, name, mapping or [])
     label_map = answers_domain.parse_labels(labels or [])
     if check:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Query, Request
 
 from whstudio.domain import rankings as rankings_domain
 from whstudio.domain.users import Principal
+from whstudio.errors import InvalidInput
 from whstudio.web.deps import Conn, require
 from whstudio.web.disconnects import run_while_connected
 from whstudio.web.errors import error_responses
@@ -31,10 +32,15 @@ async def model_rankings(
     conn: Conn,
     dataset: Annotated[str | None, Query(max_length=200)] = None,
     basis: Literal["answers", "consensus"] = "answers",
-    rounds: Annotated[int, Query(ge=10, le=2000)] = 200,
+    rounds: Annotated[
+        int, Query(ge=10, description="bootstrap rounds, up to WHSTUDIO_BOOTSTRAP_MAX_ROUNDS")
+    ] = 200,
     seed: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
 ):
-    # Up to 2,000 bootstrap rounds: stopped if the client goes away before the answer.
+    most = request.app.state.settings.bootstrap_max_rounds
+    if rounds > most:
+        raise InvalidInput(f"at most {most:,} bootstrap rounds", field="rounds")
+    # Stopped if the client goes away before the answer.
     return await run_while_connected(
         request,
         rankings_domain.model_rankings,

@@ -1,0 +1,1 @@
+"""Several app nodes serving one database."""
