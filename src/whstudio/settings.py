@@ -37,6 +37,13 @@ class Settings(BaseSettings):
         "go through a transaction-mode pooler (PgBouncer) when WHSTUDIO_DIRECT_DATABASE_URL is "
         "set too.",
     )
+    read_database_url: SecretStr | None = Field(
+        default=None,
+        description="A read replica of the database (streaming replication), for the heavy "
+        "reads of staff: exports, analytics, agreement metrics and rankings. They may lag the "
+        "primary by the replica's delay; everything an annotator reads (their task, their "
+        "answers, consensus after answering) and every write go to the primary.",
+    )
     direct_database_url: SecretStr | None = Field(
         default=None,
         description="A URL straight to PostgreSQL, for what a transaction-mode pooler cannot "

@@ -17,7 +17,7 @@ from whstudio.cli.common import (
     print_import_report,
     transact,
 )
-from whstudio.db.connect import pooled_url
+from whstudio.db.connect import pooled_url, read_url
 from whstudio.errors import WhError
 from whstudio.settings import Settings
 
@@ -90,7 +90,7 @@ def _serve(settings: Settings, url: str, *, readable_log: bool = False) -> None:
             **options,
         )
         return
-    uvicorn.run(create_app(settings, url, pooled_url(settings)), **options)
+    uvicorn.run(create_app(settings, url, pooled_url(settings), read_url(settings)), **options)
 
 
 def serve(

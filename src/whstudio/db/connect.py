@@ -47,6 +47,14 @@ def pooled_url(settings: Settings) -> str | None:
     return normalize_url(pooled.get_secret_value())
 
 
+def read_url(settings: Settings) -> str | None:
+    """The read replica's URL (WHSTUDIO_READ_DATABASE_URL), or None: staff's heavy reads."""
+    given = settings.read_database_url
+    if given is None or not given.get_secret_value():
+        return None
+    return normalize_url(given.get_secret_value())
+
+
 def check_server(url: str, *, timeout: int = 5) -> int:
     """Connect once; return the server version number or raise one clear ConfigurationError."""
     try:

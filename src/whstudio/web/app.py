@@ -74,18 +74,34 @@ ROUTERS = (
 )
 
 
-def create_app(settings: Settings, database_url: str, pooled_url: str | None = None) -> FastAPI:
-    """Return the app for one database; the pool opens when the app starts.
+def create_app(
+    settings: Settings,
+    database_url: str,
+    pooled_url: str | None = None,
+    read_url: str | None = None,
+) -> FastAPI:
+    """Return the app for one database; the pools open when the app starts.
 
     `database_url` reaches PostgreSQL directly (the live-update listener's own session);
     `pooled_url`, when given, is a transaction-mode pooler's in front of it (PgBouncer), which
-    the request pool then uses."""
+    the request pool then uses; `read_url`, a read replica's, which staff's heavy reads use
+    (exports, analytics, agreement, rankings: `deps.ReadConn`)."""
     pool = make_pool(
         pooled_url or database_url,
         min_size=settings.pool_min_size,
         max_size=settings.pool_max_size,
         timeout=settings.pool_timeout,
         through_pooler=pooled_url is not None,
+    )
+    read_pool = (
+        make_pool(
+            read_url,
+            min_size=1,
+            max_size=settings.pool_max_size,
+            timeout=settings.pool_timeout,
+        )
+        if read_url
+        else pool
     )
     metrics = Metrics()
     metrics.watch_pool(pool)
@@ -94,7 +110,7 @@ def create_app(settings: Settings, database_url: str, pooled_url: str | None = N
     publisher = EventPublisher(pool)
 
     async def compute_figures(days: int) -> dict:
-        async with pool.connection() as conn:
+        async with read_pool.connection() as conn:
             return await analytics.figures(conn, days=days)
 
     figures_cache = analytics.FiguresCache(settings.analytics_max_age, compute_figures)
@@ -104,6 +120,8 @@ def create_app(settings: Settings, database_url: str, pooled_url: str | None = N
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         await pool.open(wait=False)
+        if read_pool is not pool:
+            await read_pool.open(wait=False)
         await broker.start()
         await publisher.start()
         if webhooks is not None:
@@ -116,6 +134,8 @@ def create_app(settings: Settings, database_url: str, pooled_url: str | None = N
             await figures_cache.close()
             await publisher.stop()
             await broker.stop()
+            if read_pool is not pool:
+                await read_pool.close()
             await pool.close()
 
     app = FastAPI(
@@ -131,6 +151,7 @@ def create_app(settings: Settings, database_url: str, pooled_url: str | None = N
     keyed.configure(secret)
     app.state.settings = settings
     app.state.pool = pool
+    app.state.read_pool = read_pool
     app.state.metrics = metrics
     app.state.broker = broker
     app.state.publisher = publisher
@@ -174,13 +195,13 @@ def create_app(settings: Settings, database_url: str, pooled_url: str | None = N
 def app_from_environment() -> FastAPI:
     """Factory for `uvicorn --factory` worker processes: settings and DATABASE_URL from the
     environment (the parent `whstudio serve` resolved the database before starting them)."""
-    from whstudio.db.connect import database_url, pooled_url
+    from whstudio.db.connect import database_url, pooled_url, read_url
     from whstudio.settings import get_settings
     from whstudio.web.logs import configure_logging
 
     settings = get_settings()
     configure_logging(settings.log_level)
-    return create_app(settings, database_url(settings), pooled_url(settings))
+    return create_app(settings, database_url(settings), pooled_url(settings), read_url(settings))
 
 
 # A refused body is still read (and dropped) up to this much, for this long, so that a client

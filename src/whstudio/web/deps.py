@@ -34,6 +34,21 @@ async def get_conn(request: Request) -> AsyncIterator[AsyncConnection]:
 Conn = Annotated[AsyncConnection, Depends(get_conn)]
 
 
+async def get_read_conn(request: Request) -> AsyncIterator[AsyncConnection]:
+    """A pooled connection to the read replica (WHSTUDIO_READ_DATABASE_URL) for staff's heavy
+    reads, which may lag the primary; the primary's pool when there is no replica. Never for
+    what an annotator reads after writing, nor for writes."""
+    async with request.app.state.read_pool.connection() as conn:
+        try:
+            yield conn
+        finally:
+            if not conn.closed and conn.info.transaction_status != 0:  # not IDLE
+                await conn.rollback()
+
+
+ReadConn = Annotated[AsyncConnection, Depends(get_read_conn)]
+
+
 class TokenCache:
     """API tokens this process checked in the last `ttl` seconds (by hash) and their caller.
 

@@ -50,8 +50,9 @@ async def _download(request: Request, kind: str, params: dict, fmt: str) -> Stre
     """JSON Lines stream as the rows come: the query runs and its first batch is encoded before
     the answer starts (an error there is a clean error status); an error later cuts the
     download short (the chunked body has no end). Parquet, whose footer comes last, is written
-    whole first (to memory, to a temporary file past 32 MB) and sent with X-Export-Rows."""
-    pool = request.app.state.pool
+    whole first (to memory, to a temporary file past 32 MB) and sent with X-Export-Rows.
+    Read from the replica when there is one (WHSTUDIO_READ_DATABASE_URL)."""
+    pool = request.app.state.read_pool
     pairs = kind in ("preferences", "conversations")
     if fmt == "parquet":
         spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 (closed after the response)

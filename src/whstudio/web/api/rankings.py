@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from whstudio.domain import rankings as rankings_domain
 from whstudio.domain.users import Principal
 from whstudio.errors import InvalidInput
-from whstudio.web.deps import Conn, require
+from whstudio.web.deps import ReadConn, require
 from whstudio.web.disconnects import run_while_connected
 from whstudio.web.errors import error_responses
 from whstudio.web.policies import STAFF
@@ -29,7 +29,7 @@ Staff = Annotated[Principal, Depends(require(STAFF))]
 async def model_rankings(
     request: Request,
     user: Staff,
-    conn: Conn,
+    conn: ReadConn,  # the replica's, when there is one
     dataset: Annotated[str | None, Query(max_length=200)] = None,
     basis: Literal["answers", "consensus"] = "answers",
     rounds: Annotated[
