@@ -87,7 +87,7 @@ async def leaderboard(
 async def agreement_metrics(
     request: Request,
     user: Staff,
-    conn: Conn,
+    conn: Conn,  # the primary's: answers are staged in temporary tables, not made on a replica
     dataset: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     task_id: Annotated[list[UUID] | None, Query(max_length=10_000)] = None,
     min_pair_items: Annotated[int, Query(ge=1, le=100_000)] = 1,
@@ -122,7 +122,7 @@ async def agreement_metrics(
 async def vote_pair_agreement(
     request: Request,
     user: Staff,
-    conn: Conn,
+    conn: Conn,  # the primary's: answers are staged in temporary tables, not made on a replica
     dataset: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     by: Annotated[
         str | None,
