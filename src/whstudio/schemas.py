@@ -6,11 +6,13 @@ plan does not have are optional, so a client written against the plan still vali
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StringConstraints
+from pydantic_core import PydanticCustomError
 
 QuestionType = Literal["pairwise_ab", "ranking", "text_generation", "voice_transcription"]
 Role = Literal["annotator", "reviewer", "admin"]
@@ -21,6 +23,34 @@ MAX_PROMPT_CHARS = 100_000
 MAX_OPTION_CHARS = 100_000
 MAX_EXPLANATION_CHARS = 5_000
 MAX_TIME_SPENT_SECONDS = 86_400
+
+
+def _not_true_or_false(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise PydanticCustomError("number_type", "must be a number, not true or false")
+    return value
+
+
+# Numbers and yes/no in request bodies as JSON types them: pydantic alone would read true and
+# false as 1 and 0, and 0, 1, "yes" or "off" as booleans, accepting what the schema refuses.
+# (Numbers written as text stay accepted: the admin pages' forms send them so.)
+Int = Annotated[int, BeforeValidator(_not_true_or_false)]
+Float = Annotated[float, BeforeValidator(_not_true_or_false)]
+Bool = StrictBool
+
+
+def _a_time_not_a_number(value: Any) -> Any:
+    if isinstance(value, int | float) or (
+        isinstance(value, str) and re.fullmatch(r"\s*[+-]?(\d+\.?\d*|\.\d+)\s*", value)
+    ):
+        raise PydanticCustomError(
+            "datetime_type", "must be a date and time like 2026-01-31T12:00:00Z"
+        )
+    return value
+
+
+# A date and time written as ISO 8601 text; pydantic alone reads a number as seconds since 1970.
+IsoTime = Annotated[datetime, BeforeValidator(_a_time_not_a_number)]
 
 Username = Annotated[
     str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$", strip_whitespace=True)
@@ -66,10 +96,10 @@ class TaskResponse(BaseModel):
     chosen_response: Choice | None = Field(
         default=None, description="pairwise_ab: 'A', 'B', or 'tie' where the task allows it"
     )
-    confidence: int = Field(ge=1, le=5, description="1 (guessing) to 5 (certain)")
+    confidence: Int = Field(ge=1, le=5, description="1 (guessing) to 5 (certain)")
     explanation: str | None = Field(default=None, max_length=MAX_EXPLANATION_CHARS)
-    time_spent_seconds: int = Field(ge=0, le=MAX_TIME_SPENT_SECONDS)
-    ranking: list[int] | None = Field(
+    time_spent_seconds: Int = Field(ge=0, le=MAX_TIME_SPENT_SECONDS)
+    ranking: list[Int] | None = Field(
         default=None, max_length=20, description="ranking: option indexes, best first"
     )
     text: str | None = Field(
@@ -209,15 +239,15 @@ class TaskItemCreate(BaseModel):
     metadata: dict[str, Any] | None = None
     title: Annotated[str, StringConstraints(min_length=1, max_length=500)] | None = None
     description: Annotated[str, StringConstraints(max_length=10_000)] | None = None
-    consensus_threshold: int = Field(default=3, ge=1, le=10_000)
-    min_agreement_percentage: float = Field(default=70.0, gt=0, le=100)
-    allow_tie: bool = False
-    count_model_votes: bool = Field(
+    consensus_threshold: Int = Field(default=3, ge=1, le=10_000)
+    min_agreement_percentage: Float = Field(default=70.0, gt=0, le=100)
+    allow_tie: Bool = False
+    count_model_votes: Bool = Field(
         default=False, description="model judges' answers count in consensus as people's do"
     )
-    priority: int = Field(default=3, ge=1, le=5)
+    priority: Int = Field(default=3, ge=1, le=5)
     expires_at: datetime | None = None
-    new_task: bool = Field(default=False, description="add a task even if the question has one")
+    new_task: Bool = Field(default=False, description="add a task even if the question has one")
 
 
 class TasksCreate(BaseModel):
@@ -231,13 +261,13 @@ class RuleChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    consensus_threshold: int | None = Field(default=None, ge=1, le=10_000)
-    min_agreement_percentage: float | None = Field(default=None, gt=0, le=100)
-    allow_tie: bool | None = None
-    count_model_votes: bool | None = Field(
+    consensus_threshold: Int | None = Field(default=None, ge=1, le=10_000)
+    min_agreement_percentage: Float | None = Field(default=None, gt=0, le=100)
+    allow_tie: Bool | None = None
+    count_model_votes: Bool | None = Field(
         default=None, description="whether model judges' answers count in consensus"
     )
-    priority: int | None = Field(default=None, ge=1, le=5)
+    priority: Int | None = Field(default=None, ge=1, le=5)
     expires_at: datetime | None = None
 
 
@@ -261,7 +291,7 @@ class TaskFilter(BaseModel):
         max_length=10,
         description='item metadata that must match, e.g. {"turn": 1, "model_a": "gpt-4"}',
     )
-    all: bool = Field(default=False, description="no filter: every task (must be said)")
+    all: Bool = Field(default=False, description="no filter: every task (must be said)")
 
 
 class BulkRuleChange(BaseModel):
@@ -270,11 +300,11 @@ class BulkRuleChange(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     filter: TaskFilter
-    consensus_threshold: int | None = Field(default=None, ge=1, le=10_000)
-    min_agreement_percentage: float | None = Field(default=None, gt=0, le=100)
-    allow_tie: bool | None = None
-    count_model_votes: bool | None = None
-    priority: int | None = Field(default=None, ge=1, le=5)
+    consensus_threshold: Int | None = Field(default=None, ge=1, le=10_000)
+    min_agreement_percentage: Float | None = Field(default=None, gt=0, le=100)
+    allow_tie: Bool | None = None
+    count_model_votes: Bool | None = None
+    priority: Int | None = Field(default=None, ge=1, le=5)
 
 
 class SkipRequest(BaseModel):

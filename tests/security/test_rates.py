@@ -123,13 +123,13 @@ async def test_the_body_size_and_bootstrap_rounds_are_settings(db_url, tmp_path)
     from whstudio.settings import Settings
     from whstudio.web.app import create_app
 
-    settings = Settings(
+    limited = Settings(
         home=tmp_path,
         secret_key="limits-secret-0123456789",
         max_body_bytes=64 * 1024,
         bootstrap_max_rounds=50,
     )
-    app = create_app(settings, db_url)
+    app = create_app(limited, db_url)
     async with app.router.lifespan_context(app):
         await app.state.pool.wait()
         import psycopg

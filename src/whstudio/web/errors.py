@@ -10,6 +10,7 @@ from psycopg import DataError, OperationalError
 from psycopg.errors import CheckViolation, ForeignKeyViolation, NotNullViolation, UniqueViolation
 from psycopg_pool import PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Mount
 
 from whstudio.errors import TooManyRequests, Unauthenticated, WhError
 from whstudio.schemas import ErrorBody
@@ -129,11 +130,51 @@ def plain_reason(error: dict) -> str:
         "int_parsing": "must be a whole number",
         "float_parsing": "must be a number",
         "bool_parsing": "must be yes or no",
+        "bool_type": "must be true or false",
         "uuid_parsing": "is not a valid id",
         "literal_error": f"must be one of {ctx.get('expected', '').replace(' or ', ', ')}",
         "enum": f"must be one of {ctx.get('expected', '').replace(' or ', ', ')}",
     }
     return words.get(kind) or error.get("msg", "is not valid")
+
+
+def _json_reason(error: dict) -> str:
+    """Why a body is not JSON, and where: "is not valid JSON (Expecting value at character 0)"."""
+    loc = error.get("loc", ())
+    where = f" at character {loc[1]}" if len(loc) > 1 and isinstance(loc[1], int) else ""
+    problem = (error.get("ctx") or {}).get("error") or "syntax error"
+    return f"is not valid JSON ({problem}{where})"
+
+
+# What FastAPI says of a body it could not parse, without the reason (kept as the cause).
+_FASTAPI_PARSE_ERROR = "There was an error parsing the body"
+
+
+def _unreadable_body(request: Request, exc: StarletteHTTPException) -> str:
+    """Why a request body could not be parsed, in words: "body is not UTF-8 text (byte 3 cannot
+    be decoded)", "body cannot be read as multipart/form-data: Missing boundary in multipart."."""
+    cause = exc.__cause__ or exc.__context__
+    if isinstance(cause, UnicodeDecodeError):
+        return f"body is not UTF-8 text (byte {cause.start} cannot be decoded)"
+    kind = request.headers.get("content-type", "").split(";")[0].strip() or "its content type"
+    detail = (
+        exc.detail if isinstance(exc.detail, str) and exc.detail != _FASTAPI_PARSE_ERROR else ""
+    )
+    return f"body cannot be read as {kind}" + (f": {detail}" if detail else "")
+
+
+_METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route of the app answers at this request's path, asked of the routes
+    as the router asks them (mounted static files left out: they answer GET and HEAD alone)."""
+    routes = [r for r in request.app.router.routes if not isinstance(r, Mount)]
+    return [
+        method
+        for method in _METHODS
+        if any(r.matches({**request.scope, "method": method})[0] == Match.FULL for r in routes)
+    ]
 
 
 def install(app: FastAPI) -> None:
@@ -161,7 +202,11 @@ def install(app: FastAPI) -> None:
         # The field and what it must be, in words ("confidence must be at most 5"), for the
         # person who reads it on a page or in a script's output.
         details = [
-            {"field": _field_of(e.get("loc", ())), "reason": plain_reason(e)} for e in exc.errors()
+            {"field": _field_of(e.get("loc", ())), "reason": plain_reason(e)}
+            if e.get("type") != "json_invalid"
+            # FastAPI places a JSON syntax error at ("body", <character offset>).
+            else {"field": "body", "reason": _json_reason(e)}
+            for e in exc.errors()
         ]
         first = details[0] if details else {"field": None, "reason": "is not a valid request"}
         message = f"{first['field'] or 'the request'} {first['reason']}"
@@ -172,13 +217,28 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):
         await _find_page_user(request)
+        if exc.status_code == 400:
+            # Starlette and FastAPI answer 400 to a body they cannot parse at all (bytes that are
+            # not UTF-8 in a JSON body, a broken multipart form); our own code never raises it.
+            # Bad input like any other: 422 naming the body, as for a body that is not JSON.
+            return error_response(
+                request, 422, "invalid", _unreadable_body(request, exc), field="body"
+            )
         message = exc.detail if isinstance(exc.detail, str) else _TITLES.get(exc.status_code, "")
+        headers = exc.headers
+        if exc.status_code == 405:
+            # Starlette names the methods of the first route whose path matched, but a path can
+            # have a route per method (GET and POST /api/tokens): name them all.
+            allowed = _allowed_methods(request)
+            if allowed:
+                headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+                message = f"{request.method} is not allowed here; use {' or '.join(allowed)}"
         return error_response(
             request,
             exc.status_code,
             _TITLES.get(exc.status_code, "error").lower().replace(" ", "_"),
             message,
-            headers=exc.headers,
+            headers=headers,
         )
 
     @app.exception_handler(UniqueViolation)

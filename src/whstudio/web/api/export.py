@@ -16,6 +16,7 @@ from starlette.background import BackgroundTask
 
 from whstudio.domain import export as export_domain
 from whstudio.domain.users import Principal
+from whstudio.schemas import IsoTime
 from whstudio.web.deps import require
 from whstudio.web.disconnects import run_while_connected
 from whstudio.web.errors import error_responses
@@ -142,8 +143,8 @@ async def export_preferences(
     dataset: Annotated[str | None, Query(max_length=200)] = None,
     min_agreement: Annotated[float, Query(ge=0, le=100)] = 0.0,
     min_answers: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: IsoTime | None = None,
+    until: IsoTime | None = None,
     include_ties: bool = False,
     method: Literal["majority", "weighted", "dawid_skene"] = "majority",
     shape: Annotated[
@@ -179,8 +180,8 @@ async def export_responses(
     user: Admin,
     format: Format = "jsonl",
     dataset: Annotated[str | None, Query(max_length=200)] = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: IsoTime | None = None,
+    until: IsoTime | None = None,
     latest_only: bool = False,
     reveal_annotators: bool = False,
 ):

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from whstudio.domain import agreement, distribution, policies, quality
 from whstudio.domain.users import Principal
 from whstudio.errors import Forbidden
+from whstudio.schemas import Bool, Float
 from whstudio.web.deps import Conn, require
 from whstudio.web.disconnects import run_while_connected
 from whstudio.web.errors import error_responses
@@ -159,8 +160,8 @@ async def vote_pair_agreement(
 class RefreshRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    dawid_skene: bool = Field(default=True, description="re-estimate skill with Dawid–Skene")
-    reweight: bool = Field(
+    dawid_skene: Bool = Field(default=True, description="re-estimate skill with Dawid–Skene")
+    reweight: Bool = Field(
         default=False, description="give every latest answer its annotator's current weight"
     )
 
@@ -186,7 +187,7 @@ async def refresh(body: RefreshRequest, user: Admin, conn: Conn):
 class GoldRate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    gold_rate: float | None = Field(
+    gold_rate: Float | None = Field(
         ge=0, le=1, description="share of `next` calls that serve a gold check first; null clears"
     )
 
@@ -225,7 +226,7 @@ class DatasetPolicy(BaseModel):
         "after answering (the default; a later change of answer is kept but does not count), "
         "or once the task has all its answers",
     )
-    gold_feedback: bool | None = Field(
+    gold_feedback: Bool | None = Field(
         default=None,
         description="whether annotators see which of their answers were gold checks, and "
         "whether they got them right (default false)",

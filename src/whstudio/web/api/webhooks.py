@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from whstudio.domain import webhooks as webhooks_domain
 from whstudio.domain.destinations import AllowList
 from whstudio.domain.users import Principal
+from whstudio.schemas import Bool
 from whstudio.web.deps import Conn, require
 from whstudio.web.errors import error_responses
 from whstudio.web.policies import ADMIN
@@ -37,7 +38,7 @@ class WebhookCreate(BaseModel):
 
 
 class WebhookChange(BaseModel):
-    is_active: bool
+    is_active: Bool
 
 
 @router.post(
