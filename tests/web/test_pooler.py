@@ -30,6 +30,10 @@ pytestmark = pytest.mark.skipif(
 
 @pytest.fixture(scope="module")
 def bouncer(server_url):
+    if (conninfo_to_dict(server_url).get("host") or "").startswith("/"):
+        # The embedded server listens on a socket in a folder of root's; PgBouncer, which will
+        # not run as root, cannot reach it. The DATABASE_URL run (TCP) runs these.
+        pytest.skip("the test server listens on a Unix socket only")
     with pgbouncer.running(server_url) as url:
         yield url
 
