@@ -2407,7 +2407,7 @@ CREATE TABLE public.users (
     wallet_address text,
     profile_image_url text,
     bio text,
-    reputation_score integer DEFAULT 0 NOT NULL,
+    reputation_score integer DEFAULT 700 NOT NULL,
     reputation_weight double precision DEFAULT 1.0 NOT NULL,
     total_earned numeric(18,8) DEFAULT 0 NOT NULL,
     created_at timestamp with time zone DEFAULT CURRENT_TIMESTAMP NOT NULL,
