@@ -240,3 +240,19 @@ async def test_vote_pair_agreement_is_for_staff_and_groups_are_set_by_admins(tea
     assert missing.status_code == 404
     me = (await team.clients["bob"].get("/api/me")).json()
     assert (me["kind"], me["groups"]) == ("person", ["expert"])
+
+
+async def test_a_newcomer_reads_700_with_weight_one_to_staff_as_to_themselves(env):
+    """Issue 15: a newcomer's stored score was 0 beside weight 1.00 on staff pages, while the
+    annotator read 700 (revision 0017)."""
+    admin = await env.token_for("boss", "admin")
+    newcomer = await env.token_for("fresh")
+    async with env.client_with(admin) as client:
+        staff = (await client.get("/api/users/reputation", params={"user": "fresh"})).json()
+        users = (await client.get("/api/users")).json()
+    async with env.client_with(newcomer) as client:
+        own = (await client.get("/api/users/reputation")).json()
+    assert (staff["score"], staff["weight"]) == (700, 1.0)
+    assert (own["score"], own["weight"]) == (700, 1.0)
+    listed = users["items"] if isinstance(users, dict) else users
+    assert {u["username"]: u["reputation_score"] for u in listed}["fresh"] == 700
