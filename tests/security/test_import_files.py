@@ -66,3 +66,21 @@ async def test_hostile_files_are_refused_by_row_never_with_a_500(env):  # noqa: 
         )
         assert answers.status_code == 422, answers.text
         assert "longer than" in answers.json()["details"][0]["reason"]
+
+
+async def test_an_oversized_chunked_body_is_a_413(env):  # noqa: F811
+    """Issue 16, item 13: a chunked body over the limit got a generic 400, not 413."""
+    token = await env.token_for("ann")
+
+    async def chunks():
+        for _ in range(40):
+            yield b"x" * 65536  # 2.5 MiB in all, no Content-Length
+
+    async with env.client_with(token) as client:
+        refused = await client.post(
+            "/api/tasks/00000000-0000-4000-8000-000000000000/submit",
+            content=chunks(),
+            headers={"content-type": "application/json"},
+        )
+    assert refused.status_code == 413, refused.text
+    assert refused.json()["error"] == "too_large"

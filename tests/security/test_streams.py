@@ -11,6 +11,7 @@ import time
 import httpx
 
 from tests.web.conftest import env, live, settings  # noqa: F401  (fixtures)
+from tests.web.test_auth import _csrf_from, _sign_in
 
 
 async def _closed(stream: httpx.Response, within: float) -> float:
@@ -55,3 +56,19 @@ async def test_a_stream_stays_open_while_its_caller_is(live):  # noqa: F811
             except TimeoutError:
                 return  # still open after several checks: as it should be
     raise AssertionError("the stream closed while its caller was still signed in")
+
+
+async def test_a_stream_closes_when_its_caller_signs_out(live):  # noqa: F811
+    """Issue 16, item 6, its second half: a stream opened with a web session kept running after
+    that session signed out."""
+    live.env.app.state.settings.stream_recheck_seconds = 0.5
+    await live.env.make_user("sam", "reviewer")
+    async with httpx.AsyncClient(base_url=live.base_url, timeout=10) as browser:
+        assert (await _sign_in(browser, "sam")).status_code == 303
+        async with browser.stream("GET", "/api/events") as stream:
+            assert stream.status_code == 200
+            page = await browser.get("/", headers={"accept": "text/html"})
+            out = await browser.post("/logout", data={"csrf_token": _csrf_from(page.text)})
+            assert out.status_code == 303
+            took = await _closed(stream, within=5)
+    assert took < 5

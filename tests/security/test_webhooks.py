@@ -143,6 +143,8 @@ async def test_a_dripping_receiver_is_cut_off_at_the_deadline_and_delays_no_one(
     assert took < QUICK.timeout + 2, took  # was: as long as the receiver kept dripping
     assert log[receiver.url]["status"] == "delivered"
     assert "within" in log[f"{hostile}/drip"]["log"][0]["error"]
+    # and the slow one is not tried again at once
+    assert await Worker(connector(db_url), QUICK).run_once() == 0
 
 
 async def test_only_the_start_of_a_huge_answer_is_read(db_url, hostile):
