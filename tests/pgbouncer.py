@@ -16,17 +16,13 @@ from pathlib import Path
 
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
+from tests.servers import free_port
+
 BINARY = "/usr/sbin/pgbouncer"
 
 
 def wanted() -> bool:
     return os.environ.get("WHSTUDIO_TEST_PGBOUNCER", "") not in ("", "0")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @contextmanager
@@ -41,7 +37,7 @@ def running(server_url: str) -> Iterator[str]:
     server = conninfo_to_dict(server_url)
     user = server.get("user") or "postgres"
     folder = Path(tempfile.mkdtemp(prefix="whs-pgbouncer-"))
-    port = _free_port()
+    port = free_port()
     (folder / "users.txt").write_text(f'"{user}" ""\n')
     target = f"host={server.get('host') or '127.0.0.1'} port={server.get('port') or 5432}"
     (folder / "pgbouncer.ini").write_text(

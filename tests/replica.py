@@ -6,7 +6,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -15,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
+
+from tests.servers import free_port
 
 
 def binaries() -> Path | None:
@@ -29,12 +30,6 @@ def binaries() -> Path | None:
         return folder if (folder / "pg_basebackup").exists() else None
     except ImportError:
         return None
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _run(command: list[str], owner: str | None) -> None:
@@ -75,7 +70,7 @@ def primary_and_replica() -> Iterator[tuple[int, int]]:
     owner = "postgres" if os.geteuid() == 0 else None
     folder = Path(tempfile.mkdtemp(prefix="whs-replica-"))
     primary, replica = folder / "primary", folder / "replica"
-    ports = _free_port(), _free_port()
+    ports = free_port(), free_port()
     if owner:
         shutil.chown(folder, owner)
     started: list[Path] = []

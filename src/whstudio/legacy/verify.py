@@ -16,6 +16,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from whstudio.domain.guidelines import CRITERION, MAX_CRITERIA
 from whstudio.legacy import common
 from whstudio.legacy.queries import QUERIES, compose
 
@@ -116,9 +117,6 @@ def expected_seconds(value: Any) -> int | None:
     return _half_up(x)
 
 
-_CRITERION = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
-
-
 def expected_reasons(value: Any) -> list[str] | None:
     """The criteria a client sent (`rating_reasons`): names in lower case with spaces made
     '_', in their order, without repeats, empty ones or entries that are no name; at most 20."""
@@ -131,7 +129,7 @@ def expected_reasons(value: Any) -> list[str] | None:
         if not isinstance(entry, str):
             continue
         name = re.sub(r"\s+", "_", entry.strip(" ").lower())
-        if _CRITERION.fullmatch(name) and name not in names and len(names) < 20:
+        if CRITERION.match(name) and name not in names and len(names) < MAX_CRITERIA:
             names.append(name)
     return names or None
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable, Iterable
+from contextlib import asynccontextmanager
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -20,15 +21,22 @@ CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "csrf_token"
 
 
-async def get_conn(request: Request) -> AsyncIterator[AsyncConnection]:
-    """A pooled autocommit connection for this request. Handlers that write do it inside
-    `conn.transaction()`, which commits before the response is sent."""
-    async with request.app.state.pool.connection() as conn:
+@asynccontextmanager
+async def _borrowed(pool) -> AsyncIterator[AsyncConnection]:
+    """A connection of `pool` for one request, given back with no transaction left open."""
+    async with pool.connection() as conn:
         try:
             yield conn
         finally:
             if not conn.closed and conn.info.transaction_status != 0:  # not IDLE
                 await conn.rollback()
+
+
+async def get_conn(request: Request) -> AsyncIterator[AsyncConnection]:
+    """A pooled autocommit connection for this request. Handlers that write do it inside
+    `conn.transaction()`, which commits before the response is sent."""
+    async with _borrowed(request.app.state.pool) as conn:
+        yield conn
 
 
 Conn = Annotated[AsyncConnection, Depends(get_conn)]
@@ -38,12 +46,8 @@ async def get_read_conn(request: Request) -> AsyncIterator[AsyncConnection]:
     """A pooled connection to the read replica (WHSTUDIO_READ_DATABASE_URL) for staff's heavy
     reads, which may lag the primary; the primary's pool when there is no replica. Never for
     what an annotator reads after writing, nor for writes."""
-    async with request.app.state.read_pool.connection() as conn:
-        try:
-            yield conn
-        finally:
-            if not conn.closed and conn.info.transaction_status != 0:  # not IDLE
-                await conn.rollback()
+    async with _borrowed(request.app.state.read_pool) as conn:
+        yield conn
 
 
 ReadConn = Annotated[AsyncConnection, Depends(get_read_conn)]
