@@ -47,7 +47,8 @@ def url(port: int, dbname: str = "postgres") -> str:
 def caught_up(primary: str, replica: str, timeout: float = 30) -> None:
     """Wait until the replica has replayed everything the primary has written so far."""
     with psycopg.connect(primary, autocommit=True) as conn:
-        target = conn.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
+        # the insert position: everything written so far, flushed or not
+        target = conn.execute("SELECT pg_current_wal_insert_lsn()").fetchone()[0]
     deadline = time.monotonic() + timeout
     with psycopg.connect(replica, autocommit=True) as conn:
         while True:
@@ -81,7 +82,7 @@ def primary_and_replica() -> Iterator[tuple[int, int]]:
             f"port = {ports[0]}\nlisten_addresses = '127.0.0.1'\n"
             f"unix_socket_directories = '{folder}'\nwal_level = replica\n"
             "max_wal_senders = 4\nhot_standby = on\nfsync = off\n"
-            "synchronous_commit = off\nfull_page_writes = off\nshared_buffers = 32MB\n"
+            "full_page_writes = off\nshared_buffers = 32MB\n"
         )
         with open(primary / "postgresql.conf", "a") as conf:
             conf.write(settings)
