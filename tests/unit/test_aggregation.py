@@ -175,20 +175,20 @@ def test_binary_arrays_unpack_to_numpy():
 def test_results_copy_payload_layout():
     import struct
 
-    ids = np.array([b"\x01" * 16, b"\x02" * 16], dtype="V16")
+    tasks = np.array([7, 1 << 20])
     found = aggregation.Result(np.array([1, -1]), np.array([0.75, np.nan]))
-    raw = copy_payload(ids, found)
+    raw = copy_payload(tasks, found)
     assert raw.startswith(b"PGCOPY\n\xff\r\n\x00") and raw.endswith(b"\xff\xff")
     body = raw[19:-2]
-    row = struct.Struct(">hi16sihid")
+    row = struct.Struct(">hiiihid")
     assert len(body) == 2 * row.size
     first, second = row.unpack_from(body, 0), row.unpack_from(body, row.size)
-    assert first == (3, 16, b"\x01" * 16, 2, 1, 8, 0.75)
-    assert second == (3, 16, b"\x02" * 16, 2, -1, 8, 0.0)  # no confidence stored as 0
+    assert first == (3, 4, 7, 2, 1, 8, 0.75)
+    assert second == (3, 4, 1 << 20, 2, -1, 8, 0.0)  # no confidence stored as 0
 
 
 def test_the_answer_loads_pack_answers_as_the_unpacking_reads_them():
-    for name in ("batch.labels", "batch.labels_of"):
+    for name in ("batch.labels", "batch.labels_of", "batch.read_labels", "batch.read_labels_of"):
         assert f"(t.idx::int8 << {batch._WORKER_BITS})" in QUERIES[name]
         assert f"GROUP BY t.idx >> {batch._CHUNK_BITS}" in QUERIES[name]
 
@@ -218,3 +218,73 @@ def test_vote_totals_and_winners_equal_the_plain_numpy_formulation():
         with np.errstate(invalid="ignore", divide="ignore"):
             assert np.array_equal(found.confidence, np.where(totals > 0, top / totals, 0.0))
         assert (winner == -1).sum() > 100 and (winner >= 0).sum() > 100
+
+
+def _in_chunks(data: aggregation.Labels, tasks_per_chunk: int):
+    """The answers cut into chunks of whole tasks (task indices local to each chunk)."""
+    order = np.argsort(data.task, kind="stable")
+    task, worker, label = data.task[order], data.worker[order], data.label[order]
+    chunks = []
+    for lo in range(0, data.n_tasks, tasks_per_chunk):
+        hi = min(data.n_tasks, lo + tasks_per_chunk)
+        mine = (task >= lo) & (task < hi)
+        _, local = np.unique(task[mine], return_inverse=True)
+        chunks.append(
+            aggregation.Labels(
+                local,
+                worker[mine],
+                label[mine],
+                int(local.max()) + 1,
+                data.n_workers,
+                data.n_classes,
+            )
+        )
+    return lambda: iter(chunks)
+
+
+@pytest.mark.parametrize("prior_count", [0.0, 1.0])
+@pytest.mark.parametrize("tasks_per_chunk", [1, 37, 10_000])
+def test_dawid_skene_in_chunks_is_the_in_memory_fit(prior_count, tasks_per_chunk):
+    data, _, _ = simulate(seed=5)  # every task answered, ties among the answers
+    whole = aggregation.dawid_skene(data, prior_count=prior_count)
+    streamed = aggregation.DawidSkeneStreamed(data.n_workers, 3, prior_count=prior_count)
+    chunks = _in_chunks(data, tasks_per_chunk)
+    streamed.fit(chunks)
+    assert streamed.iterations == whole.result.iterations > 2
+    np.testing.assert_allclose(streamed.objective, whole.objective, rtol=0, atol=1e-12)
+    np.testing.assert_allclose(streamed.priors, whole.priors, rtol=1e-12)
+    np.testing.assert_allclose(streamed.confusion, whole.confusion, rtol=1e-10)
+    winners = np.concatenate([streamed.result(c)[0].winner for c in chunks()])
+    assert np.array_equal(winners, whole.result.winner)
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+@pytest.mark.parametrize("prior_count", [0.0, 1.0])
+def test_em_in_chunks_never_lowers_the_likelihood(seed, prior_count):
+    data, _ = binary(seed)
+    model = aggregation.DawidSkeneStreamed(data.n_workers, 2, prior_count=prior_count)
+    model.fit(_in_chunks(data, 50), tol=-np.inf, max_iter=40)
+    steps = np.diff(model.objective)
+    assert len(steps) == 39 and steps.min() >= -1e-9, steps.min()
+
+
+def test_a_spill_keeps_tasks_whole_and_a_task_larger_than_a_chunk_alone():
+    # task << 32 | worker << 2 | label; task 3 has 9 answers, more than a chunk of 4
+    answers = [(1, 0, 0), (1, 1, 1), (2, 0, 2)] + [(3, w, w % 2) for w in range(9)]
+    answers += [(5, 2, 1), (5, 3, 0), (6, 4, 1)]
+    packed = np.array([t << 32 | w << 2 | lab for t, w, lab in answers], dtype=np.int64)
+    spill = batch.Spill(n_users=12, chunk_answers=4)
+    try:
+        rng = np.random.default_rng(0)
+        spill.add(rng.permutation(packed[:12]))  # the server's values come in any order
+        spill.add(rng.permutation(packed[12:]))
+        spill.seal()
+        chunks = list(spill.chunks())
+        assert [list(c.tasks) for c in chunks] == [[1, 2], [3], [5, 6]]
+        assert [len(c.labels.task) for c in chunks] == [3, 9, 3]
+        assert spill.answers == 15 and spill.tasks == 5 and spill.n_workers == 9
+        assert spill.n_classes == 3  # a tie among the answers
+        first = chunks[0].labels
+        assert list(first.task) == [0, 0, 1] and list(first.label) == [0, 1, 2]
+    finally:
+        spill.close()

@@ -60,13 +60,64 @@ def answers(draw):
 @settings(max_examples=150, deadline=None)
 @given(answers(), st.integers(1, 4), st.integers(1, 40), st.sampled_from([1, 3, 8, 256]))
 def test_blocks_give_the_plain_answer(ratings, min_items, limit, block):
-    original = agreement._BLOCK
-    agreement._BLOCK = block
+    original = agreement._BLOCK, agreement._PAIR_CELLS
+    agreement._BLOCK, agreement._PAIR_CELLS = block, 0  # passes of `block` annotators
     try:
         got = agreement.pairwise_matrix(ratings, min_items, limit)
     finally:
-        agreement._BLOCK = original
+        agreement._BLOCK, agreement._PAIR_CELLS = original
     assert got == _plain(ratings, min_items, limit)
+
+
+def _chunked(ratings: agreement.Ratings, items_per_chunk: int) -> agreement.Chunks:
+    """The answers in chunks of whole items, item indices local to each chunk."""
+    chunks = []
+    for lo in range(0, ratings.n_items, items_per_chunk):
+        mine = (ratings.item >= lo) & (ratings.item < lo + items_per_chunk)
+        if not mine.any():
+            continue
+        _, local = np.unique(ratings.item[mine], return_inverse=True)
+        chunks.append(
+            agreement.aggregation.Labels(
+                local,
+                ratings.rater[mine],
+                ratings.label[mine],
+                int(local.max()) + 1,
+                len(ratings.raters),
+                3,
+            )
+        )
+    return lambda: iter(chunks)
+
+
+@settings(max_examples=100, deadline=None)
+@given(answers(), st.integers(1, 7))
+def test_figures_read_in_chunks_are_the_figures_of_the_whole(ratings, items_per_chunk):
+    whole = agreement.metrics(ratings, pair_limit=50)
+    chunked = agreement.metrics_of(
+        _chunked(ratings, items_per_chunk), ratings.raters, pair_limit=50
+    )
+    assert chunked == whole
+    # and alpha and kappa from the tallies equal the package's alpha and the plain kappa
+    counts = np.zeros((ratings.n_items, 3))
+    np.add.at(counts, (ratings.item, ratings.label), 1)
+    kept = counts[counts.sum(axis=1) >= 2]
+    alpha = agreement.krippendorff_alpha(kept)
+    _near(whole["krippendorff_alpha"], alpha)
+    if len(kept):
+        n = kept.sum(axis=1)
+        shares = kept.sum(axis=0) / kept.sum()
+        expected = (shares**2).sum()
+        observed = ((kept * (kept - 1)).sum(axis=1) / (n * (n - 1))).mean()
+        kappa = None if expected >= 1 else (observed - expected) / (1 - expected)
+        _near(whole["fleiss_kappa"], kappa)
+
+
+def _near(rounded: float | None, exact: float | None) -> None:
+    """`rounded` is `exact` to four decimals (either rounding of a value at the boundary)."""
+    assert (rounded is None) == (exact is None)
+    if exact is not None:
+        assert abs(rounded - exact) <= 5e-5 + 1e-12
 
 
 def test_pairs_at_the_cut_are_kept_in_annotator_order():

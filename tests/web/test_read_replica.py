@@ -102,11 +102,19 @@ async def test_a_lagging_replica_serves_staff_reads_and_never_an_annotators(serv
                     assert ranked.status_code == 200, ranked.text
                     figures = await admin.get("/admin/analytics.json", params={"fresh": "true"})
                     assert figures.status_code == 200, figures.text
+                    # the agreement figures too: no temporary table, which a standby refuses
+                    agreed = await admin.get("/api/quality/agreement")
+                    assert agreed.status_code == 200, agreed.text
+                    assert agreed.json()["items_with_one_answer"] == 0
+                    pairs = await admin.get("/api/quality/agreement/vote-pairs")
+                    assert pairs.status_code == 200, pairs.text
                 finally:
                     paused.execute("SELECT pg_wal_replay_resume()")
             await asyncio.to_thread(replica.caught_up, primary, standby)
             export = await admin.get("/api/export/responses")
             assert export.status_code == 200 and export.text.count("\n") == 1, export.text
+            agreed = await admin.get("/api/quality/agreement")
+            assert agreed.json()["items_with_one_answer"] == 1, agreed.text
 
 
 def test_the_read_url_comes_from_its_setting(monkeypatch, tmp_path):

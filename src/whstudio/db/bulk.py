@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import struct
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -18,8 +18,8 @@ from psycopg.rows import tuple_row
 from whstudio.db.queries import QUERIES
 
 _ARRAY_HEADER = struct.Struct(">iiiii")  # ndim, has nulls, element type, length, lower bound
-_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)  # signature, flags, extension
-_COPY_TRAILER = b"\xff\xff"
+COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)  # signature, flags, extension
+COPY_TRAILER = b"\xff\xff"
 
 
 def unpack_array(raw: bytes | None, dtype: str) -> np.ndarray:
@@ -45,8 +45,14 @@ def unpack_array(raw: bytes | None, dtype: str) -> np.ndarray:
 
 
 def binary_copy(columns: Sequence[tuple[str, np.ndarray]]) -> bytes:
-    """Return rows in COPY's binary format: `columns` are (big-endian dtype, values), one value
-    per row each, none NULL; a row is a field count, then each field's length and value."""
+    """Return a whole binary COPY (header, rows, trailer) of `columns` (see binary_rows)."""
+    return COPY_HEADER + binary_rows(columns) + COPY_TRAILER
+
+
+def binary_rows(columns: Sequence[tuple[str, np.ndarray]]) -> bytes:
+    """Return rows in COPY's binary format, without header or trailer: `columns` are
+    (big-endian dtype, values), one value per row each, none NULL; a row is a field count,
+    then each field's length and value."""
     fields: list[tuple[str, str]] = [("n", ">i2")]
     for i, (dtype, _) in enumerate(columns):
         fields += [(f"l{i}", ">i4"), (f"v{i}", dtype)]
@@ -56,7 +62,7 @@ def binary_copy(columns: Sequence[tuple[str, np.ndarray]]) -> bytes:
     for i, (dtype, values) in enumerate(columns):
         rows[f"l{i}"] = np.dtype(dtype).itemsize
         rows[f"v{i}"] = values
-    return _COPY_HEADER + rows.tobytes() + _COPY_TRAILER
+    return rows.tobytes()
 
 
 async def fetch_rows(
@@ -83,6 +89,16 @@ async def copy_in(conn: AsyncConnection, name: str, payload: bytes) -> None:
     """Send `payload` (from `binary_copy`) to the named `COPY ... FROM STDIN` statement."""
     async with conn.cursor() as cur, cur.copy(QUERIES[name]) as copy:
         await copy.write(payload)
+
+
+async def copy_in_parts(conn: AsyncConnection, name: str, parts: Iterable[bytes]) -> None:
+    """Send rows (from `binary_rows`) to the named binary `COPY ... FROM STDIN` statement as
+    `parts` gives them, so that the whole never has to be in memory at once."""
+    async with conn.cursor() as cur, cur.copy(QUERIES[name]) as copy:
+        await copy.write(COPY_HEADER)
+        for part in parts:
+            await copy.write(part)
+        await copy.write(COPY_TRAILER)
 
 
 @contextlib.asynccontextmanager

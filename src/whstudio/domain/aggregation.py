@@ -3,6 +3,7 @@ winner (Copeland) and the transcription medoid. No database here; callers load a
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
@@ -178,6 +179,112 @@ def dawid_skene(
         confusion=confusion,
         objective=tuple(trace),
     )
+
+
+class DawidSkeneStreamed:
+    """Dawid–Skene by EM over answers that do not fit in memory: the same model, start, prior,
+    objective and stopping rule as `dawid_skene`, with the answers read one chunk at a time.
+
+    A chunk holds whole tasks (every answer of each of its tasks), so a task's posterior is
+    computed from its chunk alone and never kept: each pass over the chunks takes the E-step
+    under the current parameters and sums what the next M-step needs (the class priors' totals
+    and each annotator's confusion counts), so memory is one chunk plus the annotators'
+    matrices however many answers there are. `fit` runs passes until the objective gains less
+    than `tol` per answer; `result` then gives a chunk's winners under the fitted parameters
+    (one more pass, the results written as they come). Sums run chunk by chunk in the order
+    given, so the same chunks give the same fit to the last bit; against the in-memory fit the
+    sums only associate differently (equal to rounding)."""
+
+    def __init__(self, n_workers: int, n_classes: int, *, prior_count: float = 1.0) -> None:
+        self.n_workers = n_workers
+        self.k = n_classes
+        self.prior_count = prior_count
+        self.priors = np.full(n_classes, 1.0 / n_classes)
+        self.confusion = np.full((n_workers, n_classes, n_classes), 1.0 / n_classes)
+        self.objective: list[float] = []
+        self.iterations = 0
+
+    def _posteriors(self, chunk: Labels) -> tuple[np.ndarray, float]:
+        """The chunk's posteriors under the current parameters, and the log-likelihood of its
+        answers (the E-step of `dawid_skene`, gathered per answer instead of by sparse
+        products)."""
+        k = self.k
+        log_conf = np.log(self.confusion)
+        log_post = np.tile(np.log(self.priors), (chunk.n_tasks, 1))
+        for true in range(k):
+            given = log_conf[chunk.worker, true, chunk.label]
+            log_post[:, true] += np.bincount(chunk.task, weights=given, minlength=chunk.n_tasks)
+        top = _row_reduce(np.maximum, log_post)
+        post = np.exp(log_post - top[:, None])
+        total = _row_reduce(np.add, post)
+        return post / total[:, None], float((top + np.log(total)).sum())
+
+    def _start(self, chunk: Labels) -> np.ndarray:
+        votes = _vote_matrix(chunk)
+        return votes / votes.sum(axis=1, keepdims=True)
+
+    def _pass(self, chunks: Callable[[], Iterable[Labels]], estep: bool) -> float:
+        """One pass: posteriors per chunk (the majority shares on the first, `estep` False),
+        summed into the next parameters; returns the objective of the parameters it started
+        from (the log-likelihood summed over the chunks)."""
+        k, eps = self.k, 1e-10
+        counts = np.zeros(self.n_workers * k * k)
+        prior_total = np.zeros(k)
+        tasks = answers = 0
+        likelihood = 0.0
+        for chunk in chunks():
+            if estep:
+                post, ll = self._posteriors(chunk)
+                likelihood += ll
+            else:
+                post = self._start(chunk)
+            prior_total += post.sum(axis=0)
+            tasks += chunk.n_tasks
+            answers += len(chunk.task)
+            cell = (chunk.worker * k) * k + chunk.label  # worker, true 0, given
+            for true in range(k):
+                counts += np.bincount(
+                    cell + true * k, weights=post[chunk.task, true], minlength=len(counts)
+                )
+        conf = counts.reshape(self.n_workers, k, k)
+        conf = conf + self.prior_count if self.prior_count > 0 else np.clip(conf, eps, None)
+        log_conf = np.log(self.confusion)  # the parameters the pass started from
+        if self.prior_count > 0:
+            likelihood += self.prior_count * float(log_conf.sum())
+        self.answers = max(1, answers)
+        self.confusion = conf / conf.sum(axis=2, keepdims=True)
+        self.priors = np.clip(prior_total / tasks if tasks else np.full(k, 1.0 / k), eps, None)
+        return likelihood / self.answers
+
+    def fit(
+        self,
+        chunks: Callable[[], Iterable[Labels]],
+        *,
+        max_iter: int = 100,
+        tol: float = 1e-5,
+        stop: Callable[[], None] | None = None,
+    ) -> None:
+        """Fit the parameters: one start pass, then EM passes until the objective gains less
+        than `tol` per answer. `chunks()` gives the chunks again for each pass; `stop`, when
+        given, is called between passes (it raises to abandon the fit)."""
+        self._pass(chunks, estep=False)
+        previous = (self.priors, self.confusion)
+        for step in range(1, max_iter + 1):
+            if stop is not None:
+                stop()
+            self.iterations = step
+            previous = (self.priors, self.confusion)
+            self.objective.append(self._pass(chunks, estep=True))
+            if len(self.objective) > 1 and self.objective[-1] - self.objective[-2] < tol:
+                break
+        # The pass that measured the last objective also moved the parameters one step on;
+        # the fit is the parameters that objective belongs to, as in `dawid_skene`.
+        self.priors, self.confusion = previous
+
+    def result(self, chunk: Labels) -> tuple[Result, np.ndarray]:
+        """The chunk's winners under the fitted parameters, and its posteriors."""
+        post, _ = self._posteriors(chunk)
+        return _winners(post), post
 
 
 def copeland(rankings: list[list[int]], n: int) -> list[int] | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import threading
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
@@ -23,7 +24,7 @@ from scipy import sparse
 
 from whstudio.db import bulk
 from whstudio.db import queries as q
-from whstudio.domain import batch
+from whstudio.domain import aggregation, batch
 from whstudio.domain import compute as heavy
 from whstudio.errors import InvalidInput
 
@@ -32,30 +33,37 @@ CATEGORIES = ("A", "B", "tie")
 
 @dataclass(frozen=True)
 class Ratings:
+    """Answers held in memory: item, rater and category index per answer."""
+
     item: np.ndarray  # item index per answer
     rater: np.ndarray  # rater index per answer
     label: np.ndarray  # category index per answer
     raters: list[str]  # rater index -> username
     n_items: int
 
+    def chunks(self) -> Iterator[aggregation.Labels]:
+        """The answers as one chunk (see Chunks)."""
+        yield aggregation.Labels(
+            self.item, self.rater, self.label, self.n_items, len(self.raters), len(CATEGORIES)
+        )
+
+
+# Answers a chunk at a time, each chunk holding whole items; called again for each pass.
+Chunks = Callable[[], Iterable[aggregation.Labels]]
+
 
 def fleiss_kappa(counts: np.ndarray) -> float | None:
     """Fleiss' kappa from an items x categories count matrix; items may have different numbers
     of ratings (each item's observed agreement uses its own n, as in the usual generalisation).
     Items with fewer than two ratings must be removed first."""
-    n = counts.sum(axis=1)
-    if len(n) == 0:
-        return None
-    observed = ((counts * (counts - 1)).sum(axis=1) / (n * (n - 1))).mean()
-    shares = counts.sum(axis=0) / n.sum()
-    expected = float((shares**2).sum())
-    if expected >= 1.0:
-        return None  # every answer in one category: agreement is undefined, not perfect
-    return float((observed - expected) / (1.0 - expected))
+    tally = Tally()
+    tally.add(counts)
+    return tally.kappa()
 
 
 def krippendorff_alpha(counts: np.ndarray) -> float | None:
-    """Nominal Krippendorff's alpha from items x categories counts (the `krippendorff` package)."""
+    """Nominal Krippendorff's alpha from items x categories counts (the `krippendorff` package:
+    the reference Tally.alpha is tested against)."""
     if len(counts) == 0 or np.count_nonzero(counts.sum(axis=0)) < 2:
         return None
     return float(
@@ -63,12 +71,75 @@ def krippendorff_alpha(counts: np.ndarray) -> float | None:
     )
 
 
+class Tally:
+    """What alpha and kappa need, summed over items a chunk at a time: the coincidence matrix
+    (Krippendorff), and the items' observed agreement and the category totals (Fleiss)."""
+
+    def __init__(self, k: int = len(CATEGORIES)) -> None:
+        self.coincidence = np.zeros((k, k))
+        self.observed = 0.0
+        self.items = 0
+        self.totals = np.zeros(k)
+
+    def add(self, counts: np.ndarray) -> None:
+        """Add items (rows of category counts, each with two ratings or more)."""
+        counts = counts.astype(np.float64)
+        n = counts.sum(axis=1)
+        if len(n) == 0:
+            return
+        # each item's pairable values: n_c n_k / (n - 1) off the diagonal, n_c (n_c - 1) / (n - 1)
+        scaled = counts / (n - 1)[:, None]
+        self.coincidence += scaled.T @ counts - np.diag(scaled.sum(axis=0))
+        self.observed += float(((counts * (counts - 1)).sum(axis=1) / (n * (n - 1))).sum())
+        self.items += len(n)
+        self.totals += counts.sum(axis=0)
+
+    def kappa(self) -> float | None:
+        if self.items == 0:
+            return None
+        shares = self.totals / self.totals.sum()
+        expected = float((shares**2).sum())
+        if expected >= 1.0:
+            return None  # every answer in one category: agreement is undefined, not perfect
+        return float((self.observed / self.items - expected) / (1.0 - expected))
+
+    def alpha(self) -> float | None:
+        if self.items == 0 or np.count_nonzero(self.totals) < 2:
+            return None
+        pairable = self.coincidence.sum(axis=1)
+        n = pairable.sum()
+        off = ~np.eye(len(pairable), dtype=bool)
+        disagreeing = float(self.coincidence[off].sum())
+        expected = float(np.outer(pairable, pairable)[off].sum()) / (n - 1)
+        return 1.0 - disagreeing / expected
+
+
 PAIR_LIMIT = 1000
-_BLOCK = 256  # annotators per block of the shared-task matrix: memory is _BLOCK x annotators
+_BLOCK = 256  # fewest annotators per pass of the shared-task matrix
+_PAIR_CELLS = 1 << 24  # cells of that matrix held at once (float32: 64 MB)
+
+
+def _indicator(chunk: aggregation.Labels, mask: np.ndarray | None = None) -> sparse.csc_matrix:
+    item, rater = (
+        (chunk.task, chunk.worker) if mask is None else (chunk.task[mask], chunk.worker[mask])
+    )
+    ones = np.ones(len(item), dtype=np.float32)  # counts stay exact below 2^24
+    return sparse.csc_matrix((ones, (item, rater)), shape=(chunk.n_tasks, chunk.n_workers))
 
 
 def pairwise_matrix(
     ratings: Ratings,
+    min_items: int = 1,
+    limit: int = PAIR_LIMIT,
+    stop: threading.Event | None = None,
+) -> tuple[list[dict[str, Any]], int]:
+    """The pairwise matrix (see pairwise_of) of answers held in memory."""
+    return pairwise_of(ratings.chunks, ratings.raters, min_items, limit, stop)
+
+
+def pairwise_of(
+    chunks: Chunks,
+    raters: list[str],
     min_items: int = 1,
     limit: int = PAIR_LIMIT,
     stop: threading.Event | None = None,
@@ -78,27 +149,29 @@ def pairwise_matrix(
     the most tasks (ties by annotator order) and how many pairs there are in all.
 
     10,000 annotators make 50 million pairs, so the annotators x annotators matrix of shared
-    tasks is never held whole: it is computed a block of rows at a time, each block counted
-    and cut to its best `limit` pairs, and agreement is computed for the pairs kept only.
-    Raises compute.Abandoned before the next block once `stop` is set."""
-    n = len(ratings.raters)
-    shape = (ratings.n_items, n)
-    ones = np.ones(len(ratings.item), dtype=np.float32)  # counts stay exact below 2^24
-    answered = sparse.csc_matrix((ones, (ratings.item, ratings.rater)), shape=shape)
-    right = answered.tocsr()
+    tasks is never held whole: each pass over the answers counts the rows of as many
+    annotators as _PAIR_CELLS allows (at least _BLOCK), cut to their best `limit` pairs, and a
+    last pass computes agreement for the pairs kept only. Raises compute.Abandoned at the next
+    chunk once `stop` is set."""
+    n = len(raters)
+    step = max(_BLOCK, _PAIR_CELLS // max(n, 1))
     total = 0
     best = (np.empty(0, np.float32), np.empty(0, np.int64), np.empty(0, np.int64))
-    for lo in range(0, n, _BLOCK):
-        heavy.checkpoint(stop)
-        hi = min(n, lo + _BLOCK)
-        shared = (answered[:, lo:hi].T @ right).toarray()
+    for lo in range(0, n, step):
+        hi = min(n, lo + step)
+        shared = np.zeros((hi - lo, n), dtype=np.float32)
+        for chunk in chunks():
+            heavy.checkpoint(stop)
+            answered = _indicator(chunk)
+            shared += (answered[:, lo:hi].T @ answered.tocsr()).toarray()
         # each pair once (b > a), and only pairs sharing enough tasks
         shared[np.arange(hi - lo)[:, None] >= np.arange(n)[None, :] - lo] = 0
         rows, cols = np.nonzero(shared >= min_items)  # in (a, b) order
         items = shared[rows, cols]
+        del shared
         total += len(items)
         if len(items) > limit:
-            # the block's best `limit`: all above the cut, then the first of those at it
+            # the pass's best `limit`: all above the cut, then the first of those at it
             cut = np.partition(items, len(items) - limit)[len(items) - limit]
             above = items > cut
             at = np.flatnonzero(items == cut)[: limit - int(above.sum())]
@@ -114,42 +187,21 @@ def pairwise_matrix(
     items, first, second = best
     same = np.zeros(len(items))
     if len(items):
-        for k in range(len(CATEGORIES)):
+        for chunk in chunks():
             heavy.checkpoint(stop)
-            mask = ratings.label == k
-            chose = sparse.csc_matrix(
-                (ones[mask], (ratings.item[mask], ratings.rater[mask])), shape=shape
-            )
-            same += np.asarray(chose[:, first].multiply(chose[:, second]).sum(axis=0)).ravel()
+            for k in range(len(CATEGORIES)):
+                chose = _indicator(chunk, chunk.label == k)
+                same += np.asarray(chose[:, first].multiply(chose[:, second]).sum(axis=0)).ravel()
     out = [
         {
-            "annotator_a": ratings.raters[a],
-            "annotator_b": ratings.raters[b],
+            "annotator_a": raters[a],
+            "annotator_b": raters[b],
             "items": int(count),
             "agreement": round(float(agreed) / float(count), 4),
         }
         for a, b, count, agreed in zip(first, second, items, same, strict=True)
     ]
     return out, total
-
-
-async def load(
-    conn: AsyncConnection, *, dataset: str | None = None, task_ids: list[UUID] | None = None
-) -> Ratings:
-    """Every latest pairwise answer (of a dataset, of some tasks) as index arrays: loaded as
-    the batch recompute loads them, without a Python object per answer (10^7 answers take
-    seconds and a few hundred MB)."""
-    loaded = await batch.load_labels(conn, dataset=dataset, task_ids=task_ids)
-    ids = [UUID(bytes=bytes(u)) for u in loaded.user_ids]
-    names = dict(await bulk.fetch_rows(conn, "agreement.usernames", {"ids": ids}))
-    labels = loaded.labels
-    return Ratings(
-        item=labels.task.astype(np.int64),
-        rater=labels.worker.astype(np.int64),
-        label=labels.label.astype(np.int64),
-        raters=[names[i] for i in ids],
-        n_items=labels.n_tasks,
-    )
 
 
 def metrics(
@@ -159,23 +211,46 @@ def metrics(
     pair_limit: int = PAIR_LIMIT,
     stop: threading.Event | None = None,
 ) -> dict[str, Any]:
-    """Alpha, kappa and the pairwise matrix of the ratings; raises compute.Abandoned at the
-    next checkpoint (between the figures, between blocks of the matrix) once `stop` is set."""
-    counts = np.zeros((ratings.n_items, len(CATEGORIES)))
-    np.add.at(counts, (ratings.item, ratings.label), 1)
-    multi = counts.sum(axis=1) >= 2
-    kept = counts[multi]
+    """The figures (see metrics_of) of answers held in memory."""
+    return metrics_of(
+        ratings.chunks,
+        ratings.raters,
+        min_pair_items=min_pair_items,
+        pair_limit=pair_limit,
+        stop=stop,
+    )
+
+
+def metrics_of(
+    chunks: Chunks,
+    raters: list[str],
+    *,
+    min_pair_items: int = 1,
+    pair_limit: int = PAIR_LIMIT,
+    stop: threading.Event | None = None,
+) -> dict[str, Any]:
+    """Alpha, kappa and the pairwise matrix of the answers, read a chunk at a time (memory:
+    a chunk and the pairwise passes' rows, however many answers); raises compute.Abandoned at
+    the next chunk once `stop` is set."""
+    tally = Tally()
+    one_answer = 0
+    for chunk in chunks():
+        heavy.checkpoint(stop)
+        counts = np.bincount(
+            chunk.task * len(CATEGORIES) + chunk.label, minlength=chunk.n_tasks * len(CATEGORIES)
+        ).reshape(chunk.n_tasks, len(CATEGORIES))
+        n = counts.sum(axis=1)
+        tally.add(counts[n >= 2])
+        one_answer += int((n == 1).sum())
     heavy.checkpoint(stop)
-    alpha = krippendorff_alpha(kept)
-    heavy.checkpoint(stop)
-    kappa = fleiss_kappa(kept)
-    pairs, pairs_total = pairwise_matrix(ratings, min_pair_items, pair_limit, stop)
+    alpha, kappa = tally.alpha(), tally.kappa()
+    pairs, pairs_total = pairwise_of(chunks, raters, min_pair_items, pair_limit, stop)
     return {
         "categories": list(CATEGORIES),
-        "items": int(multi.sum()),
-        "answers": int(kept.sum()),
-        "annotators": len(ratings.raters),
-        "items_with_one_answer": int((~multi & (counts.sum(axis=1) == 1)).sum()),
+        "items": tally.items,
+        "answers": int(tally.totals.sum()),
+        "annotators": len(raters),
+        "items_with_one_answer": one_answer,
         "krippendorff_alpha": None if alpha is None else round(alpha, 4),
         "fleiss_kappa": None if kappa is None else round(kappa, 4),
         "pairwise": pairs,
@@ -191,12 +266,23 @@ async def compute(
     min_pair_items: int = 1,
     pair_limit: int = PAIR_LIMIT,
 ) -> dict[str, Any]:
-    """Agreement figures for one dataset, a set of tasks, or (neither given) everything. The
-    arithmetic runs off the event loop: at 10^7 answers it takes seconds. Cancelled (its
-    client went away, see web/disconnects.py), the query in flight is cancelled by psycopg and
-    the arithmetic stops at its next checkpoint."""
-    ratings = await load(conn, dataset=dataset, task_ids=task_ids)
-    out = await heavy.run(metrics, ratings, min_pair_items=min_pair_items, pair_limit=pair_limit)
+    """Agreement figures for one dataset, a set of tasks, or (neither given) everything.
+
+    The answers are read once into a temporary file (batch.read_spill: no temporary table, so
+    a read replica serves it) and the arithmetic reads them back a chunk at a time, off the
+    event loop: memory stays bounded at any number of answers. Cancelled (its client went
+    away, see web/disconnects.py), the query in flight is cancelled by psycopg and the
+    arithmetic stops at its next checkpoint."""
+    async with batch.read_spill(conn, dataset=dataset, task_ids=task_ids) as (spill, user_ids):
+        ids = [UUID(bytes=bytes(u)) for u in user_ids]
+        names = dict(await bulk.fetch_rows(conn, "agreement.usernames", {"ids": ids}))
+        out = await heavy.run(
+            metrics_of,
+            spill.labels,
+            [names[i] for i in ids],
+            min_pair_items=min_pair_items,
+            pair_limit=pair_limit,
+        )
     out["dataset"] = dataset
     out["task_ids"] = task_ids
     out["pair_limit"] = pair_limit

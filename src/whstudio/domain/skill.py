@@ -21,11 +21,7 @@ CLASSES = ("A", "B", "tie")
 def skill_rows(
     fit: aggregation.DawidSkeneFit, labels: aggregation.Labels, user_ids: np.ndarray
 ) -> list[dict[str, Any]]:
-    """Per annotator: the confusion matrix (true class x given label), the expected accuracy
-    under the fitted class priors, the number of answers the estimate rests on, and how many of
-    them the fit expects right."""
-    counts = np.bincount(labels.worker, minlength=labels.n_workers)
-    accuracy = np.einsum("k,wkk->w", fit.priors / fit.priors.sum(), fit.confusion)
+    """Skill rows (see skill_rows_of) of an in-memory fit."""
     # how many of each annotator's answers the fit expects right: the posterior probability
     # that each answer's task truly is the label given, summed (the reputation's evidence)
     expected = np.bincount(
@@ -33,15 +29,31 @@ def skill_rows(
         weights=fit.posteriors[labels.task, labels.label],
         minlength=labels.n_workers,
     )
+    counts = np.bincount(labels.worker, minlength=labels.n_workers)
+    return skill_rows_of(fit.priors, fit.confusion, counts, expected, user_ids)
+
+
+def skill_rows_of(
+    priors: np.ndarray,
+    confusion: np.ndarray,
+    counts: np.ndarray,
+    expected: np.ndarray,
+    user_ids: np.ndarray,
+) -> list[dict[str, Any]]:
+    """Per annotator: the confusion matrix (true class x given label), the expected accuracy
+    under the fitted class priors, the number of answers the estimate rests on (`counts`), and
+    how many of them the fit expects right (`expected`: each answer's posterior probability
+    that its task truly is the label given, summed)."""
+    accuracy = np.einsum("k,wkk->w", priors / priors.sum(), confusion)
     return [
         {
             "user_id": str(uuid.UUID(bytes=bytes(user_ids[w]))),
-            "confusion": np.round(fit.confusion[w], 6).tolist(),
+            "confusion": np.round(confusion[w], 6).tolist(),
             "accuracy": float(np.clip(accuracy[w], 0.0, 1.0)),
             "labels": int(counts[w]),
             "expected_correct": float(expected[w]),
         }
-        for w in range(labels.n_workers)
+        for w in range(len(user_ids))
     ]
 
 

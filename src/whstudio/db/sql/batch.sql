@@ -1,7 +1,9 @@
 -- Batch aggregation (whstudio.domain.batch): numbering tables, the answer loads in array_send
--- form, and the store of a method's results from the binary COPY staged in batch_in.
+-- form (read through a server-side cursor, one value at a time), the same loads for a read
+-- replica (numbering inside the statement: a hot standby has no temporary tables), and the
+-- store of a method's results from the binary COPY staged in batch_in.
 -- Answers travel packed in one int8: task << 32 | annotator << 2 | label, in arrays of the
--- answers of 2^18 consecutive tasks (batch._WORKER_BITS and batch._CHUNK_BITS say the same).
+-- answers of 2^16 consecutive tasks (batch._WORKER_BITS and batch._CHUNK_BITS say the same).
 
 -- name: drop_maps
 DROP TABLE IF EXISTS pg_temp.batch_tasks, pg_temp.batch_users;
@@ -19,6 +21,12 @@ CREATE TEMP TABLE batch_users AS
 -- name: analyze_maps
 ANALYZE batch_tasks, batch_users;
 
+-- name: user_count
+SELECT count(*) FROM batch_users;
+
+-- name: task_count
+SELECT count(*) FROM batch_tasks;
+
 -- name: labels
 SELECT array_send(array_agg((t.idx::int8 << 32) | (u.idx::int8 << 2)
                   | CASE s.chosen_response WHEN 'A' THEN 0 WHEN 'B' THEN 1 ELSE 2 END))
@@ -26,7 +34,7 @@ SELECT array_send(array_agg((t.idx::int8 << 32) | (u.idx::int8 << 2)
   JOIN batch_tasks t ON t.id = s.task_id
   JOIN batch_users u ON u.id = s.user_id
  WHERE s.is_latest AND s.in_consensus AND s.chosen_response IS NOT NULL
- GROUP BY t.idx >> 18;
+ GROUP BY t.idx >> 16;
 
 -- name: labels_of
 -- The same answers of one dataset's tasks, or of given tasks (either or both NULL: no limit).
@@ -41,7 +49,7 @@ SELECT array_send(array_agg((t.idx::int8 << 32) | (u.idx::int8 << 2)
         OR s.task_id IN (SELECT c.task_id FROM response_consensus c
                           WHERE c.source_dataset = %(dataset)s::text))
    AND (%(task_ids)s::uuid[] IS NULL OR s.task_id = ANY (%(task_ids)s::uuid[]))
- GROUP BY t.idx >> 18;
+ GROUP BY t.idx >> 16;
 
 -- name: task_ids
 SELECT array_send(array_agg(idx)), array_send(array_agg(id)) FROM batch_tasks;
@@ -56,17 +64,56 @@ SELECT array_send(array_agg(b.idx)), array_send(array_agg(coalesce(u.reputation_
   FROM batch_users b JOIN users u ON u.id = b.id;
 
 -- name: realtime
+-- The real-time winner of every task that has one: task << 1 | B, in arrays of 2^16 tasks.
 SELECT array_send(array_agg((t.idx::int8 << 1)
                   | CASE c.final_answer ->> 'chosen_response' WHEN 'B' THEN 1 ELSE 0 END))
   FROM response_consensus c
   JOIN batch_tasks t ON t.id = c.task_id
- WHERE c.final_answer ->> 'chosen_response' IN ('A', 'B');
+ WHERE c.final_answer ->> 'chosen_response' IN ('A', 'B')
+ GROUP BY t.idx >> 16;
+
+-- name: read_snapshot
+-- The read loads' statements see one snapshot, so that they number alike.
+SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY;
+
+-- name: read_user_ids
+SELECT array_send(array_agg(idx)), array_send(array_agg(id))
+  FROM (SELECT id, (row_number() OVER (ORDER BY id) - 1)::int AS idx FROM users) u;
+
+-- name: read_labels
+-- batch.labels with the numbering made in the statement.
+WITH t AS (SELECT id, (row_number() OVER (ORDER BY id) - 1)::int AS idx FROM tasks),
+     u AS (SELECT id, (row_number() OVER (ORDER BY id) - 1)::int AS idx FROM users)
+SELECT array_send(array_agg((t.idx::int8 << 32) | (u.idx::int8 << 2)
+                  | CASE s.chosen_response WHEN 'A' THEN 0 WHEN 'B' THEN 1 ELSE 2 END))
+  FROM submissions s
+  JOIN t ON t.id = s.task_id
+  JOIN u ON u.id = s.user_id
+ WHERE s.is_latest AND s.in_consensus AND s.chosen_response IS NOT NULL
+ GROUP BY t.idx >> 16;
+
+-- name: read_labels_of
+-- batch.labels_of with the numbering made in the statement.
+WITH t AS (SELECT id, (row_number() OVER (ORDER BY id) - 1)::int AS idx FROM tasks),
+     u AS (SELECT id, (row_number() OVER (ORDER BY id) - 1)::int AS idx FROM users)
+SELECT array_send(array_agg((t.idx::int8 << 32) | (u.idx::int8 << 2)
+                  | CASE s.chosen_response WHEN 'A' THEN 0 WHEN 'B' THEN 1 ELSE 2 END))
+  FROM submissions s
+  JOIN t ON t.id = s.task_id
+  JOIN u ON u.id = s.user_id
+ WHERE s.is_latest AND s.in_consensus AND s.chosen_response IS NOT NULL
+   AND (%(dataset)s::text IS NULL
+        OR s.task_id IN (SELECT c.task_id FROM response_consensus c
+                          WHERE c.source_dataset = %(dataset)s::text))
+   AND (%(task_ids)s::uuid[] IS NULL OR s.task_id = ANY (%(task_ids)s::uuid[]))
+ GROUP BY t.idx >> 16;
 
 -- name: drop_in
 DROP TABLE IF EXISTS pg_temp.batch_in;
 
 -- name: create_in
-CREATE TEMP TABLE batch_in (task_id uuid, winner smallint, confidence double precision);
+-- A method's results by task number (batch_tasks gives the task).
+CREATE TEMP TABLE batch_in (task_idx int, winner smallint, confidence double precision);
 
 -- name: copy_in
 COPY batch_in FROM STDIN (FORMAT binary);
@@ -87,7 +134,9 @@ DROP TABLE IF EXISTS pg_temp.batch_rows;
 -- the next one reads the old rows and writes index entries and new rows in storage order.
 CREATE TEMP TABLE batch_rows AS
  SELECT r.ctid AS row_tid, s.winner, s.confidence
-   FROM consensus_batch_results r JOIN batch_in s ON s.task_id = r.task_id
+   FROM consensus_batch_results r
+   JOIN batch_tasks t ON t.id = r.task_id
+   JOIN batch_in s ON s.task_idx = t.idx
   WHERE r.method = %(method)s ORDER BY r.task_id;
 
 -- name: update_results
@@ -102,14 +151,14 @@ UPDATE consensus_batch_results r
 -- name: insert_results
 -- Tasks answered for the first time.
 INSERT INTO consensus_batch_results (task_id, method, final_answer, confidence, run_id)
-SELECT s.task_id, %(method)s,
+SELECT t.id, %(method)s,
        CASE s.winner WHEN 0 THEN '{"chosen_response": "A"}'::jsonb
                      WHEN 1 THEN '{"chosen_response": "B"}'::jsonb END,
        s.confidence, %(run_id)s
-  FROM batch_in s
+  FROM batch_in s JOIN batch_tasks t ON t.idx = s.task_idx
  WHERE NOT EXISTS (SELECT FROM consensus_batch_results r
-                    WHERE r.task_id = s.task_id AND r.method = %(method)s)
- ORDER BY s.task_id;
+                    WHERE r.task_id = t.id AND r.method = %(method)s)
+ ORDER BY s.task_idx;
 
 -- name: delete_stale
 -- Tasks this run did not see (no answers left) lose the method's earlier result; a run over one

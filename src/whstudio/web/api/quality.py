@@ -12,7 +12,7 @@ from whstudio.domain import agreement, distribution, policies, quality
 from whstudio.domain.users import Principal
 from whstudio.errors import Forbidden
 from whstudio.schemas import Bool, Float
-from whstudio.web.deps import Conn, require
+from whstudio.web.deps import Conn, ReadConn, require
 from whstudio.web.disconnects import run_while_connected
 from whstudio.web.errors import error_responses
 from whstudio.web.policies import ADMIN, ANYONE_SIGNED_IN, STAFF
@@ -88,7 +88,7 @@ async def leaderboard(
 async def agreement_metrics(
     request: Request,
     user: Staff,
-    conn: Conn,  # the primary's: answers are staged in temporary tables, not made on a replica
+    conn: ReadConn,  # the replica's, when there is one
     dataset: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     task_id: Annotated[list[UUID] | None, Query(max_length=10_000)] = None,
     min_pair_items: Annotated[int, Query(ge=1, le=100_000)] = 1,
@@ -123,7 +123,7 @@ async def agreement_metrics(
 async def vote_pair_agreement(
     request: Request,
     user: Staff,
-    conn: Conn,  # the primary's: answers are staged in temporary tables, not made on a replica
+    conn: ReadConn,  # the replica's, when there is one
     dataset: Annotated[str | None, Query(min_length=1, max_length=200)] = None,
     by: Annotated[
         str | None,
