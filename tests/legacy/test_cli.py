@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from whstudio.cli import app
+from whstudio.db.connect import goes_through_pooler
 from whstudio.domain import security
 from whstudio.legacy import steps, users
 from whstudio.settings import get_settings
@@ -84,3 +85,9 @@ def test_a_legacy_user_gets_a_name_a_password_and_a_token(legacy_url, reference_
     assert bytes(got[4]) == security.token_hash(row["token"])
     with pytest.raises(users.LetInError, match="identity"):
         users.let_in(legacy_url, "nobody", password="long enough pw")
+
+
+async def test_a_direct_url_is_never_taken_for_a_pooler(server_url):
+    """The suite's server: TCP with DATABASE_URL, else the embedded one's Unix socket."""
+    for _ in range(20):
+        assert await goes_through_pooler(server_url) is None

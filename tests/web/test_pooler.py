@@ -11,16 +11,20 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from psycopg.conninfo import conninfo_to_dict
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import dict_row
+from typer.testing import CliRunner
 
 from tests import pgbouncer
 from tests.web.conftest import PASSWORD
-from whstudio.db.connect import pooled_url
+from whstudio.cli import app as cli_app
+from whstudio.db import catalog
+from whstudio.db.connect import goes_through_pooler, pooled_url
 from whstudio.db.pool import make_pool
 from whstudio.domain import tasks as tasks_domain
 from whstudio.domain import users
-from whstudio.settings import Settings
+from whstudio.legacy.generate import generate
+from whstudio.settings import Settings, get_settings
 from whstudio.web.app import create_app
 
 pytestmark = pytest.mark.skipif(
@@ -149,3 +153,49 @@ def test_a_direct_url_makes_database_url_the_pooled_one(monkeypatch, tmp_path):
     plain = Settings(home=tmp_path, _env_file=None)
     assert database_url(plain) == "postgresql://app@pooler:6432/whs"
     assert pooled_url(plain) is None
+
+
+async def test_the_pooler_is_told_from_postgresql(server_url, bouncer):
+    for _ in range(20):
+        reason = await goes_through_pooler(bouncer)
+        assert reason is not None and "server session" in reason
+        assert await goes_through_pooler(server_url) is None
+
+
+def _everything(url: str, server_url: str) -> tuple[list[str], list[str]]:
+    """What the legacy tool could change: the legacy database's schema and the server's databases
+    (expand and rehearse make scratch ones)."""
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        names = [r[0] for r in conn.execute("SELECT datname FROM pg_database ORDER BY 1")]
+    return catalog.describe(url, skip_tables=()), names
+
+
+@pytest.mark.parametrize("given", ["DATABASE_URL", "WHSTUDIO_DIRECT_DATABASE_URL", "argument"])
+def test_the_legacy_tool_refuses_a_pooled_url(
+    given, make_db, template_db, server_url, bouncer, monkeypatch
+):
+    legacy = make_db(migrated=False)
+    generate(legacy, tasks=20, submissions=20)
+    pooled = pgbouncer.through(bouncer, legacy)
+    reference = make_conninfo(server_url, dbname=template_db)
+    monkeypatch.delenv("WHSTUDIO_DATABASE_URL", raising=False)
+    monkeypatch.delenv("WHSTUDIO_DIRECT_DATABASE_URL", raising=False)
+    monkeypatch.setenv("DATABASE_URL", pooled if given == "DATABASE_URL" else legacy)
+    if given == "WHSTUDIO_DIRECT_DATABASE_URL":  # the direct setting pointing at the pooler
+        monkeypatch.setenv(given, pooled)
+    command = ["expand", "--reference-url", reference]
+    if given == "argument":
+        command = ["rehearse", pooled, "--tasks", "10"]
+    before = _everything(legacy, server_url)
+    get_settings.cache_clear()
+    try:
+        result = CliRunner().invoke(cli_app, ["legacy", *command])
+    finally:
+        get_settings.cache_clear()
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    assert "goes through a connection pooler" in message
+    assert "requires a direct session to PostgreSQL" in message
+    if given != "argument":
+        assert "WHSTUDIO_DIRECT_DATABASE_URL" in message
+    assert _everything(legacy, server_url) == before

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Annotated
 
@@ -33,8 +34,32 @@ def _url() -> str:
     # a direct URL when the app's goes through a pooler.
     for given in (settings.direct_database_url, settings.database_url):
         if given is not None and given.get_secret_value():
-            return normalize_url(given.get_secret_value())
+            return _direct(
+                normalize_url(given.get_secret_value()),
+                "set WHSTUDIO_DIRECT_DATABASE_URL to PostgreSQL's own address, not the pooler's",
+            )
     fail("DATABASE_URL (or WHSTUDIO_DIRECT_DATABASE_URL) must name the legacy database", 2)
+
+
+def _direct(url: str, remedy: str) -> str:
+    """Return `url` once it is known to reach PostgreSQL directly; exit 2 before anything is done
+    if it goes through a transaction-mode pooler, which would hand the tool's statements to other
+    sessions and so lose its session locks and the lock its triggers are installed under."""
+    from whstudio.db.connect import goes_through_pooler
+    from whstudio.errors import ConfigurationError
+    from whstudio.settings import mask_url
+
+    try:
+        reason = asyncio.run(goes_through_pooler(url))
+    except ConfigurationError as exc:
+        fail(exc.message, 2)
+    if reason is not None:
+        fail(
+            f"{mask_url(url)} goes through a connection pooler ({reason}); the legacy migration"
+            f" requires a direct session to PostgreSQL: {remedy}",
+            2,
+        )
+    return url
 
 
 def _guard(work):
@@ -237,7 +262,8 @@ def rehearse(
     from whstudio.db.connect import normalize_url
     from whstudio.legacy import rehearse as rehearsal
 
-    report = _guard(lambda: rehearsal.rehearse(normalize_url(source_url), tasks=tasks, keep=keep))
+    source = _direct(normalize_url(source_url), "give the rehearsal PostgreSQL's own address")
+    report = _guard(lambda: rehearsal.rehearse(source, tasks=tasks, keep=keep))
     if as_json:
         print(json.dumps(report.as_dict(), default=str))
     else:

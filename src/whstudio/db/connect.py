@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import psycopg
 
+from whstudio.db.queries import QUERIES
 from whstudio.errors import ConfigurationError
 from whstudio.settings import Settings, mask_url
 
@@ -69,3 +70,52 @@ def check_server(url: str, *, timeout: int = 5) -> int:
             "whstudio needs PostgreSQL 15 or newer"
         )
     return version
+
+
+async def goes_through_pooler(url: str, *, rounds: int = 5, timeout: int = 5) -> str | None:
+    """Say why `url` reaches PostgreSQL through a transaction-mode pooler, or return None when
+    each connection to it keeps one server session of its own (what session locks need).
+
+    Two connections open at once read, by turns, the pid of the server session serving them.
+    Straight to PostgreSQL, each keeps its pid and no two share one; a pooler gives one the
+    session the other just released (PgBouncer hands out the last released first) or moves a
+    connection between statements. Either sight is proof, so nothing direct is ever flagged, and
+    several turns make missing it unlikely while other clients keep the pool busy. Proxies that
+    keep a session per connection (an SSH tunnel, a session-mode pooler) pass, as they should;
+    comparing the port PostgreSQL sees with ours, or the startup message's pid with the
+    session's, would flag some of them.
+    """
+    try:
+        return await _session_changes(url, rounds, timeout)
+    except psycopg.Error as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ConfigurationError(f"cannot connect to {mask_url(url)}: {reason}") from exc
+
+
+async def _session_changes(url: str, rounds: int, timeout: int) -> str | None:
+    """The pid test of goes_through_pooler: the reason it saw, or None."""
+    async with await _probe(url, timeout) as one, await _probe(url, timeout) as two:
+        pids = [await _backend_pid(one), await _backend_pid(two)]
+        if pids[0] == pids[1]:
+            return f"two connections open at once were both served by server session {pids[0]}"
+        for _ in range(rounds):
+            for conn, pid in zip((one, two), pids, strict=True):
+                now = await _backend_pid(conn)
+                if now != pid:
+                    return (
+                        f"a connection moved from server session {pid} to {now} between statements"
+                    )
+    return None
+
+
+async def _probe(url: str, timeout: int) -> psycopg.AsyncConnection:
+    """A connection without prepared statements: through a pooler, a query run often would be
+    answered with an error about a statement another session prepared, not with a pid."""
+    return await psycopg.AsyncConnection.connect(
+        url, autocommit=True, prepare_threshold=None, connect_timeout=timeout
+    )
+
+
+async def _backend_pid(conn: psycopg.AsyncConnection) -> int:
+    cur = await conn.execute(QUERIES["connect.backend_pid"])
+    return (await cur.fetchone())[0]
