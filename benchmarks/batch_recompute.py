@@ -4,7 +4,7 @@ time and peak memory; Dawid–Skene's time per label beside crowd-kit's on one s
 plans of the load and store statements (EXPLAIN ANALYZE, rolled back).
 
     python -m benchmarks.batch_recompute URL METHOD     # one measured run, prints JSON
-    (METHOD: majority, weighted, dawid_skene, `compare N` or `plans`)
+    (METHOD: majority, weighted, dawid_skene, agreement, `compare N` or `plans`)
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ import resource
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,28 @@ async def _recompute(url: str, method: str) -> dict[str, Any]:
         "workers": run.workers,
         "steps_s": run.seconds,
         "iterations": run.iterations,
+    }
+
+
+async def _agreement(url: str) -> dict[str, Any]:
+    """Alpha, kappa and the pairwise matrix over every answer, as the API computes them."""
+    from psycopg import AsyncConnection
+
+    from whstudio.domain import agreement
+
+    began = time.perf_counter()
+    conn = await AsyncConnection.connect(url, autocommit=True)
+    try:
+        out = await agreement.compute(conn)
+    finally:
+        await conn.close()
+    return {
+        "wall_s": time.perf_counter() - began,
+        "labels": out["answers"] + out["items_with_one_answer"],
+        "items": out["items"],
+        "workers": out["annotators"],
+        "alpha": out["krippendorff_alpha"],
+        "pairs_total": out["pairs_total"],
     }
 
 
@@ -121,21 +144,36 @@ async def _compare(url: str, max_labels: int) -> dict[str, Any]:
     }
 
 
+def _peak_mib() -> float:
+    """This process's peak resident memory. Linux's VmHWM starts afresh at exec; ru_maxrss
+    starts at the parent's peak (a benchmark that built its data set in process would show
+    the generator's peak as the worker's)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def worker_main(argv: list[str]) -> None:
     url, method = argv[0], argv[1]
-    baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    baseline = _peak_mib()
     if method == "compare":
         out = asyncio.run(_compare(url, int(argv[2])))
     elif method == "plans":
         out = asyncio.run(_plans(url))
+    elif method == "agreement":
+        out = asyncio.run(_agreement(url))
     else:
         out = asyncio.run(_recompute(url, method))
-    out["baseline_rss_mib"] = baseline / 1024
-    out["peak_rss_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    out["baseline_rss_mib"] = baseline
+    out["peak_rss_mib"] = _peak_mib()
     print(json.dumps(out))
 
 
-def _in_process(url: str, *args: str, timeout: float) -> dict[str, Any]:
+def in_process(url: str, *args: str, timeout: float) -> dict[str, Any]:
     done = subprocess.run(
         [PYTHON, "-m", "benchmarks.batch_recompute", url, *args],
         capture_output=True,
@@ -154,12 +192,12 @@ async def run(ctx: Context) -> dict[str, Any]:
     runs = {}
     for method in ("majority", "dawid_skene"):
         runs[method] = await loop.run_in_executor(
-            None, lambda m=method: _in_process(ctx.url, m, timeout=3600)
+            None, lambda m=method: in_process(ctx.url, m, timeout=3600)
         )
     compare = await loop.run_in_executor(
-        None, lambda: _in_process(ctx.url, "compare", str(ctx.scale.crowdkit_labels), timeout=3600)
+        None, lambda: in_process(ctx.url, "compare", str(ctx.scale.crowdkit_labels), timeout=3600)
     )
-    plans = await loop.run_in_executor(None, lambda: _in_process(ctx.url, "plans", timeout=3600))
+    plans = await loop.run_in_executor(None, lambda: in_process(ctx.url, "plans", timeout=3600))
     write_plan(ctx, "batch_recompute", [tuple(p) for p in plans["plans"]])
     rows = []
     for method, r in runs.items():
@@ -179,10 +217,13 @@ async def run(ctx: Context) -> dict[str, Any]:
     notes = [
         "Each method in a fresh Python process: wall time from connecting to commit (load: "
         "tasks and annotators numbered in temporary tables, every answer sent as one int8 inside "
-        "a few binary int8[] values read by NumPy in place; aggregate; store: binary COPY into a "
-        "temporary table, then one set-based UPDATE of the method's rows in task order, an "
-        "INSERT of new tasks and a DELETE of tasks gone, under a table lock that readers do not "
-        "wait for); peak memory is that process's ru_maxrss (the baseline column is the "
+        "binary int8[] values of 2^16 tasks each, read one at a time through a server-side "
+        "cursor by NumPy in place into a temporary file; aggregate: the file read back a chunk "
+        "of whole tasks at a time, one pass per method or EM iteration; store: binary COPY, "
+        "written as the last pass computes, into a temporary table, then one set-based UPDATE "
+        "of the method's rows in task order, an INSERT of new tasks and a DELETE of tasks gone, "
+        "under a table lock that readers do not "
+        "wait for); peak memory is that process's VmHWM (the baseline column is the "
         "interpreter with imports, before work). Plans: benchmarks/plans/batch_recompute.txt.",
         f"Dawid–Skene vs crowd-kit on the same {compare['labels']:,} labels "
         f"({compare['tasks']:,} whole tasks drawn at random, {compare['workers']:,} annotators): "

@@ -148,3 +148,28 @@ def test_the_submit_floor_benchmark_runs_and_loses_no_acknowledged_row(
     assert services["http_only"]["rows_written"] == 0
     assert result["pgbench"]["tps"] > 0
     assert "| pgbench, the same INSERT |" in text
+
+
+def test_the_batch_memory_benchmark_measures_and_renders(capsys) -> None:
+    """Its in-process half at a tiny size, and the section drawn from results of its shape."""
+    from benchmarks import batch_memory
+
+    for job in batch_memory.JOBS:
+        batch_memory.synthetic_main(20_000, job)
+        out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+        assert out["labels"] == 20_000 and out["tasks"] == 2_000
+        assert out["peak_rss_mib"] >= out["baseline_rss_mib"] > 0
+    measured = {"wall_s": 2.0, "labels": 10**6, "iterations": 4}
+    memory = {"baseline_rss_mib": 50.0, "peak_rss_mib": 120.0}
+    runs = {
+        "medium": {j: {**measured, **memory} for j in batch_memory.JOBS},
+        "full": {
+            j: {**measured, **memory, "wall_s": 11.0, "labels": 10**7} for j in batch_memory.JOBS
+        },
+        "synthetic": {str(10**8): {j: {"compute_s": 60.0, **memory} for j in batch_memory.JOBS}},
+    }
+    machine = {"cores": "2", "cpu": "cpu", "ram": "1 GiB"}
+    text = batch_memory.render({"runs": runs, "machine": machine, "ran_at": "now"})
+    # the line through (10^6, 2 s) and (10^7, 11 s) reaches 101 s at 10^8
+    assert "| dawid_skene | 100,000,000 | database, extrapolated | 101 |" in text
+    assert "| agreement | 100,000,000 | made in process, measured | 60.0 | 120 | 70 |" in text
