@@ -92,6 +92,10 @@ async def test_a_lagging_replica_serves_staff_reads_and_never_an_annotators(serv
                     # what the annotator reads next comes from the primary: their answer is there
                     seen = await ann.get(f"/api/consensus/{task}")
                     assert seen.status_code == 200 and seen.json()["total_responses"] == 1
+                    listed = await ann.get("/api/tasks")
+                    assert listed.status_code == 200, listed.text
+                    [card] = [t for t in listed.json()["items"] if t["id"] == str(task)]
+                    assert card["total_responses"] == 1
                     mine = await ann.get("/api/users/quality")
                     assert mine.status_code == 200, mine.text
                     assert str(task) in mine.text
@@ -102,7 +106,11 @@ async def test_a_lagging_replica_serves_staff_reads_and_never_an_annotators(serv
                     assert ranked.status_code == 200, ranked.text
                     figures = await admin.get("/admin/analytics.json", params={"fresh": "true"})
                     assert figures.status_code == 200, figures.text
-                    # the agreement figures too: no temporary table, which a standby refuses
+                    # the task dashboard, for staff, and the agreement figures (no temporary
+                    # table, which a standby refuses)
+                    listed = await admin.get("/api/tasks")
+                    [card] = [t for t in listed.json()["items"] if t["id"] == str(task)]
+                    assert card["total_responses"] == 0
                     agreed = await admin.get("/api/quality/agreement")
                     assert agreed.status_code == 200, agreed.text
                     assert agreed.json()["items_with_one_answer"] == 0

@@ -116,7 +116,7 @@ class Tally:
 
 PAIR_LIMIT = 1000
 _BLOCK = 256  # fewest annotators per pass of the shared-task matrix
-_PAIR_CELLS = 1 << 24  # cells of that matrix held at once (float32: 64 MB)
+_PAIR_CELLS = 1 << 22  # cells of that matrix held at once (float32: 16 MB)
 
 
 def _indicator(chunk: aggregation.Labels, mask: np.ndarray | None = None) -> sparse.csc_matrix:
@@ -125,6 +125,36 @@ def _indicator(chunk: aggregation.Labels, mask: np.ndarray | None = None) -> spa
     )
     ones = np.ones(len(item), dtype=np.float32)  # counts stay exact below 2^24
     return sparse.csc_matrix((ones, (item, rater)), shape=(chunk.n_tasks, chunk.n_workers))
+
+
+def _best_of_block(
+    shared: np.ndarray, lo: int, min_items: int, limit: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+    """The best `limit` pairs of a block of rows of the shared-task matrix (annotators lo..),
+    in (a, b) order: those sharing the most tasks, then the first of those at the cut; and how
+    many pairs the block has. Each pair counts once (b > a) and only with `min_items` tasks.
+    Works in place: no index array as large as the block."""
+    n = shared.shape[1]
+    for r in range(shared.shape[0]):
+        shared[r, : lo + r + 1] = 0
+    shared[shared < min_items] = 0
+    flat = shared.ravel()
+    count = int(np.count_nonzero(flat))
+    if count <= limit:
+        keep = np.flatnonzero(flat)
+    else:
+        cut = np.partition(flat, len(flat) - limit)[len(flat) - limit]  # at least min_items
+        keep = np.flatnonzero(flat > cut)
+        pieces, need, step = [keep], limit - len(keep), 1 << 20
+        for start in range(0, len(flat), step):
+            if need <= 0:
+                break
+            at = np.flatnonzero(flat[start : start + step] == cut)[:need] + start
+            pieces.append(at)
+            need -= len(at)
+        keep = np.sort(np.concatenate(pieces))
+    rows, cols = np.divmod(keep, n)
+    return rows, cols, flat[keep], count
 
 
 def pairwise_matrix(
@@ -164,19 +194,9 @@ def pairwise_of(
             heavy.checkpoint(stop)
             answered = _indicator(chunk)
             shared += (answered[:, lo:hi].T @ answered.tocsr()).toarray()
-        # each pair once (b > a), and only pairs sharing enough tasks
-        shared[np.arange(hi - lo)[:, None] >= np.arange(n)[None, :] - lo] = 0
-        rows, cols = np.nonzero(shared >= min_items)  # in (a, b) order
-        items = shared[rows, cols]
+        rows, cols, items, count = _best_of_block(shared, lo, min_items, limit)
         del shared
-        total += len(items)
-        if len(items) > limit:
-            # the pass's best `limit`: all above the cut, then the first of those at it
-            cut = np.partition(items, len(items) - limit)[len(items) - limit]
-            above = items > cut
-            at = np.flatnonzero(items == cut)[: limit - int(above.sum())]
-            keep = np.concatenate([np.flatnonzero(above), at])
-            rows, cols, items = rows[keep], cols[keep], items[keep]
+        total += count
         merged = (
             np.concatenate([best[0], items]),
             np.concatenate([best[1], rows + lo]),

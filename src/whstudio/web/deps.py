@@ -14,6 +14,7 @@ from whstudio.domain import security
 from whstudio.domain import users as users_domain
 from whstudio.domain.users import Principal
 from whstudio.errors import Forbidden, Unauthenticated
+from whstudio.web.policies import STAFF
 from whstudio.web.sessions import SESSION_COOKIE
 
 UNSAFE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
@@ -51,6 +52,16 @@ async def get_read_conn(request: Request) -> AsyncIterator[AsyncConnection]:
 
 
 ReadConn = Annotated[AsyncConnection, Depends(get_read_conn)]
+
+
+@asynccontextmanager
+async def read_for(request: Request, user: Principal) -> AsyncIterator[AsyncConnection]:
+    """For a read both staff and annotators make: the replica's connection for staff, who may
+    see a list a moment old; the primary's for an annotator, who must never see a state older
+    than their own answer."""
+    pool = request.app.state.read_pool if user.role in STAFF else request.app.state.pool
+    async with _borrowed(pool) as conn:
+        yield conn
 
 
 class TokenCache:

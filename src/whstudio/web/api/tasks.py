@@ -22,7 +22,7 @@ from whstudio.schemas import (
     TasksCreate,
     TaskStatus,
 )
-from whstudio.web.deps import Conn, require
+from whstudio.web.deps import Conn, read_for, require
 from whstudio.web.errors import error_responses
 from whstudio.web.policies import ADMIN, ANYONE_SIGNED_IN, STAFF
 
@@ -47,8 +47,8 @@ IdempotencyKey = Annotated[
     summary="The task dashboard, filtered, sorted, keyset-paginated (anyone signed in)",
 )
 async def list_tasks(
+    request: Request,
     user: SignedIn,
-    conn: Conn,
     status_: Annotated[TaskStatus | None, Query(alias="status")] = None,
     question_type: Literal["pairwise_ab", "ranking", "text_generation", "voice_transcription"]
     | None = None,
@@ -69,9 +69,10 @@ async def list_tasks(
         "needs_more_responses": needs_more_responses,
         "has_gold": has_gold,
     }
-    return await visibility.task_list(
-        conn, user, filters=filters, sort=sort, limit=limit, cursor=cursor, with_total=total
-    )
+    async with read_for(request, user) as conn:  # staff's from the replica, when there is one
+        return await visibility.task_list(
+            conn, user, filters=filters, sort=sort, limit=limit, cursor=cursor, with_total=total
+        )
 
 
 @router.get(
