@@ -188,7 +188,7 @@ def test_results_copy_payload_layout():
 
 
 def test_the_answer_loads_pack_answers_as_the_unpacking_reads_them():
-    for name in ("batch.labels", "batch.labels_of", "batch.read_labels", "batch.read_labels_of"):
+    for name in ("batch.labels", "batch.labels_of", "batch.read_labels_of"):
         assert f"(t.idx::int8 << {batch._WORKER_BITS})" in QUERIES[name]
         assert f"GROUP BY t.idx >> {batch._CHUNK_BITS}" in QUERIES[name]
 

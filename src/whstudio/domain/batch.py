@@ -179,10 +179,12 @@ async def _fill(
 
 
 def _load_statement(dataset: str | None, task_ids: list[uuid.UUID] | None, *, read: bool):
-    prefix = "batch.read_" if read else "batch."
+    params = {"dataset": dataset, "task_ids": task_ids}
+    if read:
+        return "batch.read_labels_of", params
     if dataset is None and task_ids is None:
-        return prefix + "labels", None
-    return prefix + "labels_of", {"dataset": dataset, "task_ids": task_ids}
+        return "batch.labels", None
+    return "batch.labels_of", params
 
 
 async def _numbered_ids(conn: AsyncConnection, table: str) -> np.ndarray:

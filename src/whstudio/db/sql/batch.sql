@@ -80,20 +80,9 @@ SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY;
 SELECT array_send(array_agg(idx)), array_send(array_agg(id))
   FROM (SELECT id, (row_number() OVER (ORDER BY id) - 1)::int AS idx FROM users) u;
 
--- name: read_labels
--- batch.labels with the numbering made in the statement.
-WITH t AS (SELECT id, (row_number() OVER (ORDER BY id) - 1)::int AS idx FROM tasks),
-     u AS (SELECT id, (row_number() OVER (ORDER BY id) - 1)::int AS idx FROM users)
-SELECT array_send(array_agg((t.idx::int8 << 32) | (u.idx::int8 << 2)
-                  | CASE s.chosen_response WHEN 'A' THEN 0 WHEN 'B' THEN 1 ELSE 2 END))
-  FROM submissions s
-  JOIN t ON t.id = s.task_id
-  JOIN u ON u.id = s.user_id
- WHERE s.is_latest AND s.in_consensus AND s.chosen_response IS NOT NULL
- GROUP BY t.idx >> 16;
-
 -- name: read_labels_of
--- batch.labels_of with the numbering made in the statement.
+-- batch.labels_of with the numbering made in the statement (dataset and task_ids NULL: every
+-- answer; the statement is planned with the values given, so a NULL's condition costs nothing).
 WITH t AS (SELECT id, (row_number() OVER (ORDER BY id) - 1)::int AS idx FROM tasks),
      u AS (SELECT id, (row_number() OVER (ORDER BY id) - 1)::int AS idx FROM users)
 SELECT array_send(array_agg((t.idx::int8 << 32) | (u.idx::int8 << 2)
