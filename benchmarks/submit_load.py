@@ -72,6 +72,33 @@ async def _submit_plan(ctx: Context, conn, task_id: str) -> None:
     )
 
 
+async def _hot_task(conn, stamp: str) -> str:
+    """A task of a dataset of its own that never closes (its threshold is out of reach) and
+    whose annotators never see others' answers (reveal never): every answer to it, a revision
+    included, counts and moves its consensus row."""
+    from whstudio.domain import tasks as tasks_domain
+
+    dataset = f"bench-hot-{stamp}"
+    async with conn.transaction():
+        [made] = await tasks_domain.create_many(
+            conn,
+            [
+                {
+                    "question_type": "pairwise_ab",
+                    "content": {"prompt": f"hot {stamp}", "optionA": "a", "optionB": "b"},
+                    "source_dataset": dataset,
+                    "consensus_threshold": 10_000,
+                }
+            ],
+            creator_id=None,
+        )
+        await conn.execute(
+            "INSERT INTO dataset_policies (source_dataset, reveal) VALUES (%s, 'never')",
+            [dataset],
+        )
+    return str(made["task_id"])
+
+
 async def run(ctx: Context) -> dict[str, Any]:
     scale = ctx.scale
     clients = scale.clients
@@ -84,6 +111,7 @@ async def run(ctx: Context) -> dict[str, Any]:
         users = await make_users_with_tokens(
             conn, f"bench-sub-{stamp}", clients * scale.users_per_client
         )
+        hot_task = await _hot_task(conn, stamp)
         await _submit_plan(ctx, conn, tasks[-1])
         await conn.execute(PGBENCH_TABLE_DDL)
         await conn.execute(f"TRUNCATE {PGBENCH_TABLE}")
@@ -136,7 +164,38 @@ async def run(ctx: Context) -> dict[str, Any]:
         )
         marks["end"] = meter.read()
 
+        # The hot row: every client answers one task, every answer counted, so that each
+        # waits for the same consensus row's lock.
+        hot_position = [0] * clients
+
+        async def hot_step(worker: int, stats: http_load.LoadStats) -> bool:
+            i = hot_position[worker]
+            hot_position[worker] += 1
+            began = time.perf_counter()
+            response = await http.post(
+                f"/api/tasks/{hot_task}/submit",
+                json={
+                    "chosen_response": rng.choice("AB"),
+                    "confidence": 3,
+                    "time_spent_seconds": 30,
+                },
+                headers=http_load.bearer(tokens[worker][i % scale.users_per_client]),
+            )
+            stats.add("hot", time.perf_counter() - began, response.status_code)
+            return True
+
+        hot_seconds = max(1.0, scale.submit_seconds / 4)
+        hot = await http_load.closed_loop(
+            clients, hot_seconds, hot_step, warmup=min(1.0, hot_seconds / 5)
+        )
+
     ok = stats.statuses.get("submit 201", 0)
+    hot_ok = hot.statuses.get("hot 201", 0)
+    hot_errors = sum(n for k, n in hot.statuses.items() if k != "hot 201") + sum(
+        hot.errors.values()
+    )
+    hot_tps = hot_ok / hot.seconds if hot.seconds else 0.0
+    hot_p = percentiles(hot.latencies.get("hot", []))
     errors = sum(n for k, n in stats.statuses.items() if k != "submit 201") + sum(
         stats.errors.values()
     )
@@ -185,6 +244,15 @@ async def run(ctx: Context) -> dict[str, Any]:
                 "",
                 bench["failed"],
             ],
+            [
+                "POST /submit, every client on one task (the hot row)",
+                clients,
+                f"{hot.seconds:.1f}",
+                f"{hot_tps:.0f}",
+                fmt_ms(hot_p["p50"]),
+                fmt_ms(hot_p["p99"]),
+                hot_errors,
+            ],
             ["ratio ours / pgbench", "", "", f"{ratio:.1%}", "", "", ""],
             [
                 "CPU µs per submit: app / PostgreSQL / load generator",
@@ -211,6 +279,12 @@ async def run(ctx: Context) -> dict[str, Any]:
             f"({scale.users_per_client} accounts per client, switching account when it has "
             "answered every task of its share), answering active tasks furthest from threshold.",
             f"Client-side errors (no HTTP answer) by kind: {dict(stats.errors) or 'none'}.",
+            "The hot row: after the sustained run, every client answers the same task for "
+            f"{hot_seconds:.0f} s (each of its accounts in turn, then again: revisions), a "
+            "task of a dataset of its own whose annotators never see others' answers, so that "
+            "every answer counts and waits for that task's consensus row; statuses: "
+            + (", ".join(f"{k.split()[1]}: {n}" for k, n in sorted(hot.statuses.items())) or "none")
+            + ".",
             "The load generator (one Python process, a lean asyncio HTTP/1.1 client, "
             "benchmarks/http_load.py) runs on the same machine as the app and PostgreSQL and "
             "competes with them for the cores; pgbench is C and light.",
@@ -238,6 +312,9 @@ async def run(ctx: Context) -> dict[str, Any]:
         ],
         extra={
             "ours_tps": ours,
+            "hot_tps": hot_tps,
+            "hot_p99_ms": hot_p["p99"],
+            "hot_errors": hot_errors,
             "pgbench_tps": bench["tps"],
             "ratio": ratio,
             "errors": errors,

@@ -38,6 +38,7 @@ def test_every_benchmark_runs_at_tiny_scale(db_url: str, tmp_path) -> None:
         assert outcome["rows"], name
     submit = stored["benchmarks"]["submit"]["extra"]
     assert submit["ours_tps"] > 0 and submit["pgbench_tps"] > 0
+    assert submit["hot_tps"] > 0 and submit["hot_errors"] == 0
     assert stored["benchmarks"]["next_task"]["extra"]["overshoot"] == 0
     text = report.read_text()
     for section in ("## Machine", "GET /api/tasks", "Dawid–Skene", "JSONB"):
