@@ -6,10 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from whstudio.db.bulk import unpack_array
+from whstudio.db.bulk import COPY_HEADER, COPY_TRAILER, unpack_array
 from whstudio.db.queries import QUERIES
 from whstudio.domain import aggregation, batch
-from whstudio.domain.batch import copy_payload
 
 
 def simulate(n_tasks=400, accuracies=None, per_task=5, seed=7):
@@ -177,7 +176,7 @@ def test_results_copy_payload_layout():
 
     tasks = np.array([7, 1 << 20])
     found = aggregation.Result(np.array([1, -1]), np.array([0.75, np.nan]))
-    raw = copy_payload(tasks, found)
+    raw = COPY_HEADER + batch._rows(tasks, found) + COPY_TRAILER  # as batch_in takes it
     assert raw.startswith(b"PGCOPY\n\xff\r\n\x00") and raw.endswith(b"\xff\xff")
     body = raw[19:-2]
     row = struct.Struct(">hiiihid")

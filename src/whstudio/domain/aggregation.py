@@ -251,10 +251,9 @@ class DawidSkeneStreamed:
         log_conf = np.log(self.confusion)  # the parameters the pass started from
         if self.prior_count > 0:
             likelihood += self.prior_count * float(log_conf.sum())
-        self.answers = max(1, answers)
         self.confusion = conf / conf.sum(axis=2, keepdims=True)
         self.priors = np.clip(prior_total / tasks if tasks else np.full(k, 1.0 / k), eps, None)
-        return likelihood / self.answers
+        return likelihood / max(1, answers)
 
     def fit(
         self,

@@ -335,11 +335,6 @@ def _rows(tasks: np.ndarray, found: aggregation.Result) -> bytes:
     )
 
 
-def copy_payload(tasks: np.ndarray, found: aggregation.Result) -> bytes:
-    """Return a whole binary COPY of (task number, winner, confidence), as batch_in takes it."""
-    return bulk.COPY_HEADER + _rows(tasks, found) + bulk.COPY_TRAILER
-
-
 def _result_rows(
     spill: Spill,
     decide: Callable[[Chunk], aggregation.Result],
