@@ -72,6 +72,21 @@ class Settings(BaseSettings):
     log_level: LogLevel = Field(default="INFO", description="Lowest level of log lines written.")
     pool_min_size: int = Field(default=2, ge=1, description="Connections the pool keeps open.")
     pool_max_size: int = Field(default=10, ge=1, description="Most connections the pool opens.")
+    submit_group_max: int = Field(
+        default=32,
+        ge=1,
+        le=64,
+        description="Most answers one app process stores in one transaction (group commit): "
+        "answers that arrive while a group is being stored wait for the next group, and every "
+        "request is answered after its group commits. 1 stores each answer alone.",
+    )
+    submit_groups_in_flight: int = Field(
+        default=2,
+        ge=1,
+        le=16,
+        description="Groups of answers one app process stores at once (group commit): while "
+        "one group's commit waits for its WAL flush, the next one runs.",
+    )
     pool_timeout: float = Field(
         default=5.0,
         gt=0,

@@ -389,3 +389,32 @@ async def test_a_revision_keeps_the_nullifier_and_the_sybil_rule_holds(conn):
                 " WHERE id = %s",
                 [other, task],
             )
+
+
+async def test_answers_get_time_ordered_ids(conn):
+    """An answer's id is a UUID of version 7 (RFC 9562): its first 48 bits are the time in
+    milliseconds, so answers stored later sort after earlier ones and new index entries share
+    the end of submissions_pkey instead of a random page; its other 74 bits stay random."""
+    uid = await _user(conn)
+    qid = await _question(conn)
+    tasks = [await _task(conn, qid) for _ in range(3)]
+    ids = []
+    for task_id in tasks:
+        cur = await conn.execute(
+            "INSERT INTO submissions (task_id, user_id, question_id, chosen_response)"
+            " VALUES (%s, %s, %s, 'A') RETURNING id, created_at",
+            [task_id, uid, qid],
+        )
+        ids.append(await cur.fetchone())
+        await conn.execute("SELECT pg_sleep(0.002)")
+    for row in ids:
+        assert row["id"].version == 7
+        assert row["id"].variant == "specified in RFC 4122"
+        millis = int(row["id"].hex[:12], 16)
+        # clock_timestamp() when the row was made: within a second of created_at
+        assert abs(millis / 1000 - row["created_at"].timestamp()) < 1.0
+    assert [r["id"] for r in ids] == sorted(r["id"] for r in ids)
+    cur = await conn.execute(
+        "SELECT count(DISTINCT uuid_time_ordered()) FROM generate_series(1, 1000)"
+    )
+    assert (await cur.fetchone())["count"] == 1000

@@ -586,3 +586,39 @@ async def test_one_request_changes_the_rule_of_every_task_a_filter_picks(team):
         assert refused.json()["field"] == field, refused.json()
     everything = {"filter": {"all": True}, "priority": 2}
     assert (await team.clients["admin"].patch(url, json=everything)).json()["matched"] == 7
+
+
+async def test_answers_sent_at_once_are_stored_in_groups_and_each_answered(team):
+    """Group commit through the API: answers arriving together share a transaction (the
+    /metrics histogram shows groups of more than one), each request gets its own answer, a
+    refused one its own 409, and the rest are stored."""
+    names = [f"g{i}" for i in range(6)]
+    for name in names:
+        await team.add(name)
+    tasks = await create(team, [pair(100 + i, consensus_threshold=10) for i in range(4)])
+    paused = (await team.clients["admin"].post(f"/api/admin/tasks/{tasks[3]}/pause")).status_code
+    assert paused == 200
+    sent = [(name, task) for name in names for task in tasks]
+    got = await asyncio.gather(
+        *(
+            team.clients[name].post(f"/api/tasks/{task}/submit", json=answer())
+            for name, task in sent
+        )
+    )
+    for (_, task), response in zip(sent, got, strict=True):
+        if task == tasks[3]:
+            assert response.status_code == 409, response.text
+        else:
+            assert response.status_code == 201, response.text
+            assert response.json()["task_id"] == task and response.json()["counted"]
+    ids = {r.json()["submission_id"] for r in got if r.status_code == 201}
+    assert len(ids) == 18 == await count(team.env, "SELECT count(*) FROM submissions")
+    for task in tasks[:3]:
+        total = await count(
+            team.env, "SELECT total_responses FROM response_consensus WHERE task_id = %s", task
+        )
+        assert total == 6
+    text = (await team.env.client.get("/metrics")).text
+    groups = float(text.split("whstudio_submit_group_size_count ")[1].split()[0])
+    answers = float(text.split("whstudio_submit_group_size_sum ")[1].split()[0])
+    assert answers == len(sent) and groups < answers

@@ -74,32 +74,14 @@ class Submitted:
     events: tuple[dict[str, Any], ...] = ()
 
 
-async def submit(
-    conn: AsyncConnection,
-    *,
-    task_id: UUID,
-    user_id: UUID,
-    answer: TaskResponse,
-    idempotency_key: str | None = None,
-    defer_events: bool = False,
-) -> Submitted:
-    """Store one answer (a revision if the user answered before) and update consensus.
-
-    One database call (`submit_answer_v1`) checks the task, validates the answer for its type,
-    writes it and returns the new consensus. Transcription answers take a second step (word
-    error rates) that must share the transaction: `single_statement(answer)` tells the caller
-    when none is needed. On a unique
-    violation from a concurrent duplicate the caller retries, and the retry finds the first
-    request's answer by its idempotency key. A pairwise choice arrives in the labels this
-    annotator was shown and is stored canonically.
-
-    With `defer_events`, the consensus events are returned in `Submitted.events` instead of
-    notified inside the transaction: the caller publishes them once it has committed (a NOTIFY
-    serialises commits database-wide; see revision 0007).
-    """
+def submit_params(
+    task_id: UUID, user_id: UUID, answer: TaskResponse, idempotency_key: str | None
+) -> dict[str, Any]:
+    """The arguments of `submit_answer_v2` for one answer. A pairwise choice arrives in the
+    labels this annotator was shown and is stored canonically."""
     order = shown_order(task_id, user_id)
     chosen = answer.chosen_response
-    params = {
+    return {
         "task_id": task_id,
         "user_id": user_id,
         "chosen_response": to_canonical(chosen, order) if chosen else None,
@@ -112,17 +94,35 @@ async def submit(
         "shown_order": order,
         "idempotency_key": idempotency_key,
     }
+
+
+async def store_one(
+    conn: AsyncConnection, params: dict[str, Any], *, defer_events: bool = True
+) -> dict[str, Any]:
+    """Run the one statement that stores an answer; return the database function's result. A
+    refusal on purpose is raised as its domain error, any other error as it is."""
     try:
         row = await q.fetch_one(
             conn, "responses.submit_deferred" if defer_events else "responses.submit", params
         )
     except psycopg.DatabaseError as exc:
         raise domain_error(exc) from exc
-    result = row["result"]
+    return row["result"]
+
+
+async def finish_submitted(
+    conn: AsyncConnection,
+    task_id: UUID,
+    result: dict[str, Any],
+    params: dict[str, Any],
+    reasons: list[str] | None = None,
+) -> Submitted:
+    """What follows the statement: a replay checked against the answer first stored, ticked
+    criteria stored, a transcription's word error rates; the `Submitted` it made."""
     if result["replayed"]:
         await _same_answer_as_first(conn, UUID(result["submission_id"]), params)
-    elif answer.reasons:
-        await guidelines.set_reasons(conn, UUID(result["submission_id"]), answer.reasons)
+    elif reasons:
+        await guidelines.set_reasons(conn, UUID(result["submission_id"]), reasons)
     if result["question_type"] == "voice_transcription" and not result["replayed"]:
         await refresh_transcription(conn, task_id)
         result["consensus"] = (
@@ -139,6 +139,34 @@ async def submit(
         consensus=result["consensus"],
         events=tuple(result.get("events") or ()),
     )
+
+
+async def submit(
+    conn: AsyncConnection,
+    *,
+    task_id: UUID,
+    user_id: UUID,
+    answer: TaskResponse,
+    idempotency_key: str | None = None,
+    defer_events: bool = False,
+) -> Submitted:
+    """Store one answer (a revision if the user answered before) and update consensus.
+
+    One database call (`submit_answer_v1`) checks the task, validates the answer for its type,
+    writes it and returns the new consensus. Transcription answers take a second step (word
+    error rates) that must share the transaction: `single_statement(answer)` tells the caller
+    when none is needed. On a unique
+    violation from a concurrent duplicate the caller retries, and the retry finds the first
+    request's answer by its idempotency key.
+
+    With `defer_events`, the consensus events are returned in `Submitted.events` instead of
+    notified inside the transaction: the caller publishes them once it has committed (a NOTIFY
+    serialises commits database-wide; see revision 0007). The API stores answers in groups
+    (`domain.group_commit`), each as this function would.
+    """
+    params = submit_params(task_id, user_id, answer, idempotency_key)
+    result = await store_one(conn, params, defer_events=defer_events)
+    return await finish_submitted(conn, task_id, result, params, answer.reasons)
 
 
 async def refresh_transcription(conn: AsyncConnection, task_id: UUID) -> None:

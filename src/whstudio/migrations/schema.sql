@@ -76,11 +76,31 @@ $$;
 
 
 --
+-- Name: uuid_time_ordered(); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.uuid_time_ordered() RETURNS uuid
+    LANGUAGE sql PARALLEL SAFE
+    AS $$
+    -- 48 bits of Unix time in ms over the first 6 bytes of a random UUID, then its version
+    -- nibble from 4 (0100) to 7 (0111): bits 52 and 53 of the bytea (byte 6's high nibble).
+    SELECT encode(
+               set_bit(set_bit(
+                   overlay(uuid_send(gen_random_uuid())
+                           PLACING substring(int8send(
+                               (extract(epoch FROM clock_timestamp()) * 1000)::bigint) FROM 3)
+                           FROM 1 FOR 6),
+                   52, 1), 53, 1),
+               'hex')::uuid
+$$;
+
+
+--
 -- Name: submissions; Type: TABLE; Schema: public; Owner: -
 --
 
 CREATE TABLE public.submissions (
-    id uuid DEFAULT gen_random_uuid() NOT NULL,
+    id uuid DEFAULT public.uuid_time_ordered() NOT NULL,
     task_id uuid NOT NULL,
     user_id uuid NOT NULL,
     question_id uuid NOT NULL,
@@ -1833,6 +1853,44 @@ BEGIN
     PERFORM set_config('whstudio.defer_events', 'off', true);
     PERFORM set_config('whstudio.deferred_events', '', true);
     RETURN result || jsonb_build_object('events', events);
+END
+$$;
+
+
+--
+-- Name: submit_answers_v1(uuid[], uuid[], text[], jsonb[], text[], text[], integer[], text[], integer[], text[], text[]); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.submit_answers_v1(p_tasks uuid[], p_users uuid[], p_chosen text[], p_rankings jsonb[], p_texts text[], p_transcripts text[], p_confidences integer[], p_explanations text[], p_times integer[], p_shown_orders text[], p_keys text[]) RETURNS jsonb
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    n integer := coalesce(cardinality(p_tasks), 0);
+    results jsonb[] := '{}';
+    one jsonb;
+    v_state text;
+    v_message text;
+    v_hint text;
+BEGIN
+    IF n > 64 THEN
+        RAISE EXCEPTION 'at most 64 answers a call, not %', n
+            USING ERRCODE = 'WH422', HINT = 'answers';
+    END IF;
+    FOR i IN 1 .. n LOOP
+        BEGIN
+            one := submit_answer_v2(p_tasks[i], p_users[i], p_chosen[i], p_rankings[i],
+                                    p_texts[i], p_transcripts[i], p_confidences[i],
+                                    p_explanations[i], p_times[i], p_shown_orders[i],
+                                    p_keys[i]);
+        EXCEPTION WHEN OTHERS THEN
+            GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
+                                    v_hint = PG_EXCEPTION_HINT;
+            one := jsonb_build_object('error', jsonb_build_object(
+                'sqlstate', v_state, 'message', v_message, 'hint', nullif(v_hint, '')));
+        END;
+        results := results || one;
+    END LOOP;
+    RETURN to_jsonb(results);
 END
 $$;
 

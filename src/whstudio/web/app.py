@@ -12,6 +12,7 @@ from whstudio import __version__
 from whstudio.db import migrate
 from whstudio.db.pool import make_pool
 from whstudio.domain import analytics, keyed
+from whstudio.domain.group_commit import GroupCommit
 from whstudio.settings import Settings
 from whstudio.web import errors
 from whstudio.web.api import consensus, events, guidelines, health, quality, review, tasks, users
@@ -156,6 +157,11 @@ def create_app(
     app.state.broker = broker
     app.state.publisher = publisher
     app.state.token_cache = token_cache
+    app.state.group_commit = GroupCommit(
+        settings.submit_group_max,
+        on_group=metrics.submit_groups.observe,
+        in_flight=settings.submit_groups_in_flight,
+    )
     app.state.analytics = figures_cache
     app.state.secret = secret
     app.state.sessions = SessionCodec(secret, settings.session_max_age)

@@ -37,6 +37,12 @@ class Metrics:
             ["kind"],
             registry=self.registry,
         )
+        self.submit_groups = Histogram(
+            "whstudio_submit_group_size",
+            "Answers stored together in one transaction (group commit)",
+            registry=self.registry,
+            buckets=(1, 2, 4, 8, 16, 32, 64),
+        )
         self.login_failures = Counter(
             "whstudio_login_failures_total", "Failed sign-ins", registry=self.registry
         )

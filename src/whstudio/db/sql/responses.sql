@@ -64,3 +64,12 @@ SELECT submit_answer_v1(%(task_id)s, %(user_id)s, %(chosen_response)s, %(ranking
 SELECT chosen_response, payload, confidence, explanation, time_spent_seconds
   FROM submissions
  WHERE id = %(id)s;
+
+-- name: submit_grouped
+-- Many answers in one transaction, each as submit_deferred alone (revision 0019): a JSON array
+-- in the order given, of submit_answer_v2's results or {"error": {sqlstate, message, hint}}.
+SELECT submit_answers_v1(%(tasks)s::uuid[], %(users)s::uuid[], %(chosen)s::text[],
+                         %(rankings)s::jsonb[], %(texts)s::text[], %(transcripts)s::text[],
+                         %(confidences)s::integer[], %(explanations)s::text[],
+                         %(times)s::integer[], %(shown_orders)s::text[],
+                         %(keys)s::text[]) AS results;
