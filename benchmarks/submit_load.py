@@ -10,6 +10,8 @@ import time
 from typing import Any
 from uuid import UUID
 
+import psycopg
+
 from benchmarks import cpu, http_load
 from benchmarks.common import (
     PGBENCH_INSERT_SCRIPT,
@@ -27,6 +29,14 @@ from benchmarks.common import (
 )
 
 TARGET_RATIO = 0.20
+
+
+_WAL = ("wal_records", "wal_fpi", "wal_bytes")
+
+
+def _wal(conn: psycopg.Connection) -> dict[str, float]:
+    row = conn.execute(f"SELECT {', '.join(_WAL)} FROM pg_stat_wal").fetchone()
+    return {k: float(v) for k, v in zip(_WAL, row, strict=True)}
 
 
 async def pick_tasks(conn, count: int) -> list[str]:
@@ -131,6 +141,10 @@ async def run(ctx: Context) -> dict[str, Any]:
         meter = cpu.Meter(ctx.app_pid, await cpu.postmaster_pid(conn))
     finally:
         await conn.close()
+    # The server's WAL over the kept period (pg_stat_wal, the whole server: nothing else runs):
+    # bytes and whole pages logged per answer, which grow with the data once its indexes
+    # outgrow the buffers (a page dirtied for the first time after a checkpoint is logged whole).
+    wal_conn = psycopg.connect(ctx.url, autocommit=True)
 
     async with http_load.client(ctx.base_url, connections=clients) as http:
 
@@ -160,9 +174,10 @@ async def run(ctx: Context) -> dict[str, Any]:
             scale.submit_seconds,
             step,
             warmup=min(2.0, scale.submit_seconds / 5),
-            on_start=lambda: marks.setdefault("start", meter.read()),
+            on_start=lambda: marks.update(start=meter.read(), wal_start=_wal(wal_conn)),
         )
-        marks["end"] = meter.read()
+        marks["end"], marks["wal_end"] = meter.read(), _wal(wal_conn)
+        wal_conn.close()
 
         # The hot row: every client answers one task, every answer counted, so that each
         # waits for the same consensus row's lock.
@@ -203,6 +218,7 @@ async def run(ctx: Context) -> dict[str, Any]:
     p = percentiles(stats.latencies.get("submit", []))
     handled = sum(len(v) for v in stats.latencies.values())
     ours_cpu = cpu.per_operation(marks["start"], marks["end"], handled)
+    wal = {k: (marks["wal_end"][k] - marks["wal_start"][k]) / max(handled, 1) for k in _WAL}
     before_pgbench = meter.read()
     bench = run_pgbench(ctx.url, clients, scale.submit_seconds, ctx.scratch)
     pgbench_cpu = cpu.per_operation(
@@ -218,6 +234,7 @@ async def run(ctx: Context) -> dict[str, Any]:
     cores = os.cpu_count() or 1
     per_answer = ours_cpu["app"] + ours_cpu["db"] + ours_cpu["loadgen"]
     ceiling = cores * 1e6 / per_answer if per_answer > 0 else float("nan")
+    busy = ours * per_answer / 1e6
     budget = cores * 1e6 / (TARGET_RATIO * bench["tps"]) if bench["tps"] else float("nan")
     statuses = ", ".join(f"{k.split()[1]}: {n}" for k, n in sorted(stats.statuses.items()))
     return result(
@@ -264,6 +281,15 @@ async def run(ctx: Context) -> dict[str, Any]:
                 "",
             ],
             [
+                "WAL per submit: kB / whole pages logged",
+                "",
+                "",
+                f"{wal['wal_bytes'] / 1024:.1f} / {wal['wal_fpi']:.2f}",
+                "",
+                "",
+                "",
+            ],
+            [
                 "CPU µs per pgbench INSERT: PostgreSQL / pgbench",
                 "",
                 "",
@@ -294,10 +320,18 @@ async def run(ctx: Context) -> dict[str, Any]:
             'section "Where PostgreSQL\'s time goes in one answer" '
             "(benchmarks/submit_profile.py).",
             f"Throughput × p50 ≈ the number of clients: requests queue, and complete one every "
-            f"{service_ms:.1f} ms between the app processes. The cores are the limit: "
-            f"{cores} cores give {cores * 1e6:,.0f} µs of CPU a second, and one answer costs "
-            f"{per_answer:,.0f} µs of it in all (app + PostgreSQL + load generator), a ceiling "
-            f"of about {ceiling:,.0f} answers/s on this machine. {TARGET_RATIO:.0%} of pgbench's "
+            f"{service_ms:.1f} ms between the app processes. {cores} cores give "
+            f"{cores * 1e6:,.0f} µs of CPU a second, and one answer costs {per_answer:,.0f} µs "
+            f"of it in all (app + PostgreSQL + load generator), a ceiling of about "
+            f"{ceiling:,.0f} answers/s on this machine; the answers kept {busy:.2f} of the "
+            f"{cores} cores busy"
+            + (
+                " (the cores are the limit). "
+                if busy >= 0.9 * cores
+                else ", so the rest of the time was waiting, not computing (the WAL's flushes "
+                'at 10^7 answers: the section "Group commit and time-ordered answer ids"). '
+            )
+            + f"{TARGET_RATIO:.0%} of pgbench's "
             f"rate would need at most {budget:,.0f} µs per answer in all, while one pgbench "
             f"INSERT costs PostgreSQL {pgbench_cpu['db']:.0f} µs. An answer is an HTTP request "
             "(FastAPI, validation, the token, JSON) and a transaction that stores it, moves "
@@ -307,8 +341,8 @@ async def run(ctx: Context) -> dict[str, Any]:
             'What any Python service reaches here: the section "The floor under sustained '
             "submit\" (benchmarks/submit_floor.py) serves only pgbench's INSERT over HTTP with "
             "the same clients and load generator; FastAPI + Pydantic doing nothing else reaches "
-            "11–17% of pgbench's rate (with or without group commit), plain ASGI 21–22% "
-            "(35–37% with group commit).",
+            "11–17% of pgbench's rate, 17–21% with group commit; plain ASGI 21–25% "
+            "(35–44% with group commit), in the runs of 2026-12-06 and 2026-12-07.",
         ],
         extra={
             "ours_tps": ours,
@@ -319,6 +353,7 @@ async def run(ctx: Context) -> dict[str, Any]:
             "ratio": ratio,
             "errors": errors,
             "cpu_us_per_submit": ours_cpu,
+            "wal_per_submit": wal,
             "cpu_us_per_pgbench_insert": pgbench_cpu,
         },
     )

@@ -151,6 +151,31 @@ def test_the_submit_floor_benchmark_runs_and_loses_no_acknowledged_row(
     assert "| pgbench, the same INSERT |" in text
 
 
+def test_the_submit_growth_benchmark_runs_and_renders(server_url: str, tmp_path) -> None:
+    from benchmarks import submit_growth
+
+    report = tmp_path / "BENCHMARKS.md"
+    report.write_text("# Benchmarks\n\nkept text\n")
+    name = f"whs_growth_smoke_{os.getpid()}"
+    workers = os.environ.get("WHSTUDIO_WORKERS")
+    code = submit_growth.main(
+        ["--sizes", "20000", "--seconds", "1", "--database-url", server_url, "--db-name", name,
+         "--report", str(report), "--results", str(tmp_path / "growth.json")]
+    )  # fmt: skip
+    assert code == 0
+    text = report.read_text()
+    assert "kept text" in text and "<!-- section:submit_growth -->" in text
+    [row] = [line for line in text.splitlines() if line.startswith("| 20,000 |")]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert float(cells[1]) > 0 and float(cells[5]) > 0  # answers/s, WAL kB per answer
+    stored = json.loads((tmp_path / "growth.json").read_text())
+    assert stored["runs"]["20000"]["extra"]["wal_per_submit"]["wal_bytes"] > 0
+    assert os.environ.get("WHSTUDIO_WORKERS") == workers  # the run's two processes, undone
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        gone = conn.execute("SELECT count(*) FROM pg_database WHERE datname = %s", [name])
+        assert gone.fetchone()[0] == 0
+
+
 def test_the_batch_memory_benchmark_measures_and_renders(capsys) -> None:
     """Its in-process half at a tiny size, and the section drawn from results of its shape."""
     from benchmarks import batch_memory
