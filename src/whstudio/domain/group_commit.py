@@ -36,7 +36,7 @@ from psycopg import AsyncConnection
 
 from whstudio.db import queries as q
 from whstudio.db.errors import refusal
-from whstudio.db.retry import RETRYABLE, retrying
+from whstudio.db.retry import RETRYABLE, in_transaction, retrying
 from whstudio.domain import responses
 from whstudio.schemas import TaskResponse
 
@@ -102,9 +102,9 @@ class GroupCommit:
         answer: TaskResponse,
         idempotency_key: str | None = None,
     ) -> responses.Submitted:
-        """Store one answer that is a single statement (`responses.single_statement`) as
-        `retrying(conn, responses.submit(..., defer_events=True))` would, in a group with the
-        answers that arrive meanwhile."""
+        """Store one answer as `responses.submit(..., defer_events=True)` does, retried after
+        a race: a single statement (`responses.single_statement`) in a group with the answers
+        that arrive meanwhile, any other answer in a transaction of its own."""
 
         async def alone(c: AsyncConnection) -> responses.Submitted:
             return await responses.submit(
@@ -116,7 +116,9 @@ class GroupCommit:
                 defer_events=True,
             )
 
-        if self.max_group == 1 or not responses.single_statement(answer):
+        if not responses.single_statement(answer):
+            return await in_transaction(conn, alone)
+        if self.max_group == 1:
             return await retrying(conn, alone)
         params = responses.submit_params(task_id, user_id, answer, idempotency_key)
         outcome = await self._outcome(conn, params)

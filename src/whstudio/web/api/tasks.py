@@ -7,7 +7,6 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
-from whstudio.db.retry import in_transaction
 from whstudio.domain import distribution, responses, visibility
 from whstudio.domain import tasks as tasks_domain
 from whstudio.domain.users import Principal
@@ -139,23 +138,11 @@ async def submit(
     conn: Conn,
     idempotency_key: IdempotencyKey = None,
 ):
-    if responses.single_statement(body):
-        # With the other answers this process receives meanwhile (domain/group_commit.py).
-        done = await request.app.state.group_commit.submit(
-            conn, task_id=task_id, user_id=user.id, answer=body, idempotency_key=idempotency_key
-        )
-    else:
-        done = await in_transaction(
-            conn,
-            lambda c: responses.submit(
-                c,
-                task_id=task_id,
-                user_id=user.id,
-                answer=body,
-                idempotency_key=idempotency_key,
-                defer_events=True,
-            ),
-        )
+    # With the other answers this process receives meanwhile (domain/group_commit.py); an
+    # answer of more than one statement in a transaction of its own.
+    done = await request.app.state.group_commit.submit(
+        conn, task_id=task_id, user_id=user.id, answer=body, idempotency_key=idempotency_key
+    )
     # Committed: now the consensus events go out (see EventPublisher).
     request.app.state.publisher.publish(done.events)
     metrics = request.app.state.metrics
