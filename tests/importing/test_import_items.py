@@ -206,3 +206,77 @@ def test_unreadable_files_are_reported_not_raised():
     assert check(b"\xff\xfe", "x.jsonl").failed[0].reason == "the file is not UTF-8 text"
     assert "Parquet" in check(b"nope", "x.parquet").failed[0].reason
     assert "unsupported file type" in check(b"", "x.xlsx").failed[0].reason
+
+
+KEPT_COUNTS = (
+    "SELECT task_status, question_type, source_dataset, consensus_reached, needs_more, has_gold,"
+    " sum(n)::int AS n FROM task_counts GROUP BY 1, 2, 3, 4, 5, 6 HAVING sum(n) <> 0"
+    " ORDER BY 1, 2, 3, 4, 5, 6"
+)
+TRUE_COUNTS = (
+    "SELECT task_status, question_type, coalesce(source_dataset, '') AS source_dataset,"
+    " consensus_reached, remaining > 0 AS needs_more, has_gold, count(*)::int AS n"
+    " FROM response_consensus GROUP BY 1, 2, 3, 4, 5, 6 ORDER BY 1, 2, 3, 4, 5, 6"
+)
+
+
+async def _all(conn, sql):
+    cur = await conn.execute(sql)
+    return await cur.fetchall()
+
+
+async def test_the_dashboard_counts_match_the_tasks_after_bulk_steps(conn):
+    """Imports and batch creation count their new tasks once, as they end (revision 0020):
+    the kept counts equal a count of the consensus rows after tasks were made, answered to
+    consensus in the same import, refused and undone, and made again one by one."""
+    from whstudio.domain import tasks as tasks_domain
+
+    # new tasks whose answers, in the same import, settle some of them (they move groups)
+    await items.store(conn, check(jsonl(judgments()), "human.jsonl"), source="h", dataset="mtb")
+    assert await _all(conn, KEPT_COUNTS) == await _all(conn, TRUE_COUNTS)
+    reached = await _count(
+        conn, "SELECT count(*) AS n FROM response_consensus WHERE consensus_reached"
+    )
+    assert reached > 0
+    # an item refused inside the import is undone with its task; a strict import that stops
+    # part way leaves counts that match what it stored (the caller may still roll back)
+    rows = [
+        {"prompt": "p1", "optionA": "a", "optionB": "b"},
+        {"prompt": "p2", "optionA": "a", "optionB": "b", "gold": "tie"},
+        {"prompt": "p3", "optionA": "a", "optionB": "b"},
+    ]
+    checked = check(jsonl(rows), "pairs.jsonl", question_type="pairwise_ab")
+    report = await items.store(
+        conn, checked, source="x", dataset="d", allow_tie=False, strict=False
+    )
+    assert report.tasks_created == 2 and len(report.failed) == 1
+    assert await _all(conn, KEPT_COUNTS) == await _all(conn, TRUE_COUNTS)
+    more = [{"prompt": "p4", "optionA": "a", "optionB": "b"}, rows[1]]
+    with pytest.raises(items.ImportRefused):
+        await items.store(
+            conn, check(jsonl(more), "more.jsonl", question_type="pairwise_ab"),
+            source="y", dataset="d", allow_tie=False,
+        )  # fmt: skip
+    assert await _all(conn, KEPT_COUNTS) == await _all(conn, TRUE_COUNTS)
+    # the API's batch creation, and a task made alone, which counts at once as before
+    batch = [
+        {
+            "question_type": "pairwise_ab",
+            "source_dataset": "batch",
+            "content": {"prompt": f"q{i}", "optionA": "a", "optionB": "b"},
+        }
+        for i in range(5)
+    ]
+    made = await tasks_domain.create_many(conn, batch, creator_id=None)
+    assert sum(m["task_created"] for m in made) == 5
+    question = made[0]["question_id"]
+    await tasks_domain.create_task(conn, question_id=question, title="again", creator_id=None)
+    assert await _all(conn, KEPT_COUNTS) == await _all(conn, TRUE_COUNTS)
+    # nothing is left counting later: the setting is off and no task waits to be counted
+    cur = await conn.execute(
+        "SELECT coalesce(current_setting('whstudio.counts_later', true), '') AS s,"
+        " to_regclass('pg_temp.whs_uncounted_tasks') IS NULL"
+        " OR NOT EXISTS (SELECT FROM pg_temp.whs_uncounted_tasks) AS empty"
+    )
+    state = await cur.fetchone()
+    assert state["s"] in ("", "off") and state["empty"]

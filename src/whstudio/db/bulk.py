@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
-from psycopg import AsyncConnection, sql
+from psycopg import AsyncConnection, pq, sql
 from psycopg.rows import tuple_row
 
 from whstudio.db.queries import QUERIES
@@ -124,6 +124,32 @@ async def scratch(
             with contextlib.suppress(Exception):
                 await conn.execute(QUERIES[teardown])
                 await conn.execute(QUERIES["bulk.restore_work_mem"], {"value": previous})
+
+
+@contextlib.asynccontextmanager
+async def counts_later(conn: AsyncConnection) -> AsyncIterator[None]:
+    """Count the tasks the block creates once, as it ends, in one statement (revision 0020),
+    instead of moving the dashboard's counter rows (task_counts) once per task: for a step that
+    creates many tasks in one transaction, where every move of a counter row walked the
+    versions the transaction had left of it. Only inside a transaction (outside one there is
+    nothing to gain, and the block counts as usual); nested blocks count with the outermost.
+    If the block raises while the transaction can still commit, the tasks are counted all the
+    same, so that a caller who commits what was stored leaves the counts right."""
+    if conn.info.transaction_status != pq.TransactionStatus.INTRANS:
+        yield
+        return
+    await conn.execute(QUERIES["bulk.counts_later_table"])
+    async with conn.cursor(row_factory=tuple_row) as cur:
+        await cur.execute(QUERIES["bulk.counts_later_on"])
+        row = await cur.fetchone()
+    if row and row[0]:
+        yield
+        return
+    try:
+        yield
+    finally:
+        if conn.info.transaction_status == pq.TransactionStatus.INTRANS:
+            await conn.execute(QUERIES["bulk.counts_later_off"])
 
 
 async def explain(

@@ -328,50 +328,51 @@ async def create_many(
     (`new_task`), so a repeated request creates nothing.
     """
     out = []
-    for index, item in enumerate(items):
-        try:
-            question, created = await questions_domain.get_or_create(
-                conn,
-                question_type=item["question_type"],
-                content=item["content"],
-                gold_standard=item.get("gold_standard"),
-                source_dataset=item.get("source_dataset"),
-                source_ref=item.get("source_ref"),
-                metadata=item.get("metadata"),
-                created_by=creator_id,
+    async with bulk.counts_later(conn):  # the new tasks counted once, at the end
+        for index, item in enumerate(items):
+            try:
+                question, created = await questions_domain.get_or_create(
+                    conn,
+                    question_type=item["question_type"],
+                    content=item["content"],
+                    gold_standard=item.get("gold_standard"),
+                    source_dataset=item.get("source_dataset"),
+                    source_ref=item.get("source_ref"),
+                    metadata=item.get("metadata"),
+                    created_by=creator_id,
+                )
+            except InvalidInput as exc:
+                raise InvalidInput(exc.message, field=f"items.{index}.content.{exc.field}") from exc
+            source_key = item.get("source_key")
+            task_id = None
+            if not item.get("new_task"):
+                task_id = await task_for_item(conn, question["id"], source_key)
+            task_created = task_id is None
+            if task_id is None:
+                task = await create_task(
+                    conn,
+                    question_id=question["id"],
+                    title=item.get("title") or " ".join(item["content"]["prompt"].split())[:200],
+                    creator_id=creator_id,
+                    description=item.get("description") or "",
+                    consensus_threshold=item.get("consensus_threshold", 3),
+                    min_agreement_percentage=item.get("min_agreement_percentage", Decimal("70")),
+                    allow_tie=item.get("allow_tie", False),
+                    count_model_votes=item.get("count_model_votes", False),
+                    priority=item.get("priority", 3),
+                    expires_at=item.get("expires_at"),
+                    source_key=source_key,
+                    metadata=item.get("metadata") if source_key is not None else None,
+                )
+                task_id = task["id"]
+            out.append(
+                {
+                    "question_id": question["id"],
+                    "question_created": created,
+                    "task_id": task_id,
+                    "task_created": task_created,
+                }
             )
-        except InvalidInput as exc:
-            raise InvalidInput(exc.message, field=f"items.{index}.content.{exc.field}") from exc
-        source_key = item.get("source_key")
-        task_id = (
-            None if item.get("new_task") else await task_for_item(conn, question["id"], source_key)
-        )
-        task_created = task_id is None
-        if task_id is None:
-            task = await create_task(
-                conn,
-                question_id=question["id"],
-                title=item.get("title") or " ".join(item["content"]["prompt"].split())[:200],
-                creator_id=creator_id,
-                description=item.get("description") or "",
-                consensus_threshold=item.get("consensus_threshold", 3),
-                min_agreement_percentage=item.get("min_agreement_percentage", Decimal("70")),
-                allow_tie=item.get("allow_tie", False),
-                count_model_votes=item.get("count_model_votes", False),
-                priority=item.get("priority", 3),
-                expires_at=item.get("expires_at"),
-                source_key=source_key,
-                metadata=item.get("metadata") if source_key is not None else None,
-            )
-            task_id = task["id"]
-        out.append(
-            {
-                "question_id": question["id"],
-                "question_created": created,
-                "task_id": task_id,
-                "task_created": task_created,
-            }
-        )
     made = sum(1 for o in out if o["task_created"])
     await bulk.analyze_grown(
         conn,

@@ -1326,6 +1326,15 @@ CREATE FUNCTION public.response_consensus_count() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
+    IF current_setting('whstudio.counts_later', true) = 'on' THEN
+        IF TG_OP = 'INSERT' THEN
+            INSERT INTO pg_temp.whs_uncounted_tasks (task_id) VALUES (NEW.task_id);
+            RETURN NULL;
+        END IF;
+        IF EXISTS (SELECT FROM pg_temp.whs_uncounted_tasks u WHERE u.task_id = OLD.task_id) THEN
+            RETURN NULL;
+        END IF;
+    END IF;
     IF TG_OP = 'INSERT' THEN
         PERFORM task_counts_move(NEW, 1);
     ELSIF TG_OP = 'DELETE' THEN

@@ -35,3 +35,30 @@ SELECT pg_try_advisory_xact_lock(hashtext('whstudio.analyze.' || %(table)s)) AS 
 -- name: analyze
 -- Inside the step's transaction it sees the step's own rows as live.
 ANALYZE {table};
+
+-- name: counts_later_table
+-- A step that creates many tasks in its transaction counts them once, as it ends (revision
+-- 0020): the consensus rows it creates are noted here, not counted one by one.
+CREATE TEMPORARY TABLE IF NOT EXISTS whs_uncounted_tasks (task_id uuid PRIMARY KEY)
+    ON COMMIT DROP
+
+-- name: counts_later_on
+-- Returns whether the transaction counts later already (an enclosing step counts them then).
+SELECT coalesce(current_setting('whstudio.counts_later', true), '') = 'on' AS already,
+       set_config('whstudio.counts_later', 'on', true);
+
+-- name: counts_later_off
+-- The tasks noted, counted in their state now (as task_counts_move counts one), in one
+-- statement, and the transaction counting one by one again.
+WITH noted AS (DELETE FROM pg_temp.whs_uncounted_tasks RETURNING task_id)
+INSERT INTO task_counts AS k (shard, task_status, question_type, source_dataset,
+                              consensus_reached, needs_more, has_gold, n)
+SELECT abs(hashtext(c.task_id::text)) % 16, c.task_status, c.question_type,
+       coalesce(c.source_dataset, ''), c.consensus_reached, c.remaining > 0, c.has_gold,
+       count(*)
+  FROM noted x
+  JOIN response_consensus c ON c.task_id = x.task_id
+ GROUP BY 1, 2, 3, 4, 5, 6, 7
+ ORDER BY 1, 2, 3, 4, 5, 6, 7
+    ON CONFLICT ON CONSTRAINT task_counts_key DO UPDATE SET n = k.n + excluded.n;
+SELECT set_config('whstudio.counts_later', 'off', true);

@@ -154,29 +154,30 @@ async def store(
     # "informed" (submit_answer_v1); a judge's second vote revises the first, as it did there.
     await q.execute(conn, "import_items.answers_from_file", {"on": "on"})
     try:
-        for item in checked.items:
-            before = {name: getattr(report, name) for name in counts}
-            try:
-                async with conn.transaction():
-                    await _store_item(
-                        conn,
-                        await _oriented(conn, item),
-                        report,
-                        layout=layout,
-                        judges=judges,
-                        dataset=dataset,
-                        creator_id=creator_id,
-                        rule=rule,
-                        given=given,
-                    )
-            except WhError as exc:
-                for name, value in before.items():  # the item was undone: so are its counts
-                    setattr(report, name, value)
-                report.failed.append(ImportIssue(line=item.lines[0], reason=exc.message))
-                if strict:
-                    raise ImportRefused(report) from exc
-            if on_progress:
-                on_progress(len(item.lines))
+        async with bulk.counts_later(conn):  # the file's new tasks counted once, at the end
+            for item in checked.items:
+                before = {name: getattr(report, name) for name in counts}
+                try:
+                    async with conn.transaction():
+                        await _store_item(
+                            conn,
+                            await _oriented(conn, item),
+                            report,
+                            layout=layout,
+                            judges=judges,
+                            dataset=dataset,
+                            creator_id=creator_id,
+                            rule=rule,
+                            given=given,
+                        )
+                except WhError as exc:
+                    for name, value in before.items():  # the item was undone: so are its counts
+                        setattr(report, name, value)
+                    report.failed.append(ImportIssue(line=item.lines[0], reason=exc.message))
+                    if strict:
+                        raise ImportRefused(report) from exc
+                if on_progress:
+                    on_progress(len(item.lines))
     finally:
         await q.execute(conn, "import_items.answers_from_file", {"on": "off"})
     await bulk.analyze_grown(
