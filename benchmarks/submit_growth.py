@@ -92,15 +92,15 @@ async def _measure(url: str, scale) -> dict[str, Any]:
         return await submit_load.run(ctx)
 
 
-def render(stored: dict[str, Any]) -> str:
-    where = stored["machine"]
+def _rows(runs: dict[str, Any], label: str) -> list[list[str]]:
     rows = []
-    for answers, got in stored["runs"].items():
+    for answers, got in runs.items():
         extra = got["extra"]
         cpu = extra["cpu_us_per_submit"]
         wal = extra["wal_per_submit"]
         rows.append(
             [
+                label,
                 f"{int(answers):,}",
                 f"{extra['ours_tps']:.0f}",
                 got["rows"][0][5],
@@ -111,6 +111,43 @@ def render(stored: dict[str, Any]) -> str:
                 f"{extra['pgbench_tps']:.0f}",
             ]
         )
+    return rows
+
+
+def _growth(runs: dict[str, Any]) -> str:
+    """What the CPU per answer did as the data grew, from the figures."""
+    db = {int(k): v["extra"]["cpu_us_per_submit"]["db"] for k, v in runs.items()}
+    if len(db) < 2:
+        return ""
+    sizes = sorted(db)
+    text = (
+        " PostgreSQL's CPU per answer went "
+        + " → ".join(f"{db[n]:,.0f}" for n in sizes)
+        + f" µs from {sizes[0]:,} to {sizes[-1]:,} answers"
+    )
+    if db[sizes[-1]] <= 1.15 * min(db.values()):
+        text += ": it does not grow with the data."
+    else:
+        text += f": it grew by {db[sizes[-1]] / min(db.values()) - 1:.0%}."
+    if max(db, key=db.get) == sizes[0]:
+        text += (
+            " It is highest on the smallest set, where the run's answers fall on fewer tasks"
+            " (the same number of answers on a tenth as many tasks), so more of them settle"
+            " their task, which gives every answer of that task its verdict and moves each"
+            " answerer's reputation."
+        )
+    return text
+
+
+def render(stored: dict[str, Any]) -> str:
+    """The section: this run, and beside it the earlier run kept in the results (`earlier`:
+    its time, its code and its runs), if any."""
+    where = stored["machine"]
+    rows = _rows(stored["runs"], f"{stored['ran_at'][11:]}: {stored.get('code', 'this code')}")
+    earlier = stored.get("earlier")
+    if earlier:
+        rows += _rows(earlier["runs"], f"{earlier['ran_at'][11:]}: {earlier['code']}")
+    spread = [got["extra"]["pgbench_tps"] for got in stored["runs"].values()]
     return "\n".join(
         [
             "## The cost of an answer as the database grows (issue 17)",
@@ -123,6 +160,7 @@ def render(stored: dict[str, Any]) -> str:
             "",
             report.table(
                 [
+                    "run (UTC): code",
                     "answers stored",
                     "answers/s",
                     "p99 ms",
@@ -141,6 +179,12 @@ def render(stored: dict[str, Any]) -> str:
             "index by task) no longer fit in the buffers, almost every answer dirties pages "
             "nobody touched since the last checkpoint, and the WAL per answer grows with the "
             "data even though the work per answer does not.",
+            "",
+            "pgbench's single-row INSERT rate, measured beside each size, is how fast the"
+            " machine's commits were at the time: it moved between"
+            f" {min(spread):,.0f} and {max(spread):,.0f}/s in this run, so compare answers per"
+            " second with it, and compare the CPU per answer, which depends less on it."
+            + _growth(stored["runs"]),
         ]
     )
 
@@ -153,6 +197,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--report", type=Path, default=ROOT / "BENCHMARKS.md")
     parser.add_argument("--results", type=Path, default=RESULTS_DIR / "submit_growth.json")
     parser.add_argument("--db-name", default=DB_NAME, help="database made afresh for each size")
+    parser.add_argument("--code", default="this code", help="what the run measured, for its rows")
+    parser.add_argument(
+        "--earlier", type=Path, help="results of an earlier run (other code) to show beside this"
+    )
     args = parser.parse_args(argv)
     runs: dict[str, Any] = {}
     where: dict[str, str] = {}
@@ -174,7 +222,12 @@ def main(argv: list[str] | None = None) -> int:
         "seconds": args.seconds,
         "shared_buffers": shared_buffers,
         "runs": runs,
+        "code": args.code,
     }
+    if args.earlier:
+        before = json.loads(args.earlier.read_text())
+        stored["earlier"] = {k: before[k] for k in ("ran_at", "runs")}
+        stored["earlier"]["code"] = before.get("code", "earlier code")
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(stored, indent=2, default=str))
     report.put_section(args.report, "submit_growth", render(stored))
