@@ -199,3 +199,28 @@ def test_the_batch_memory_benchmark_measures_and_renders(capsys) -> None:
     # the line through (10^6, 2 s) and (10^7, 11 s) reaches 101 s at 10^8
     assert "| dawid_skene | 100,000,000 | database, extrapolated | 101 |" in text
     assert "| agreement | 100,000,000 | made in process, measured | 60.0 | 120 | 70 |" in text
+
+
+def test_the_answers_import_benchmark_runs_and_renders(server_url: str) -> None:
+    import argparse
+
+    from benchmarks import import_answers
+
+    args = argparse.Namespace(
+        answers=600, items=120, workers=40, database_url=server_url,
+        db_name=f"whs_import_smoke_{os.getpid()}",
+    )  # fmt: skip
+    result = import_answers.run(args)
+    first = result["import"]
+    assert (first["created"], first["failed"]) == (600, 0)
+    assert result["again"]["existing"] == 600 and result["again"]["created"] == 0
+    assert result["state"]["answers"] == result["state"]["quality_rows"] == 600
+    # the server runs on this machine: its CPU per answer is measured, for both
+    assert first["server_cpu_us_per_row"] > 0 and result["baseline"]["server_cpu_us_per_row"] > 0
+    assert first["importer_cpu_us_per_row"] > 0
+    text = import_answers.render(result)
+    assert "answers import" in text.lower() and "µs per answer" in text
+    with psycopg.connect(server_url) as conn:
+        assert conn.execute(
+            "SELECT count(*) FROM pg_database WHERE datname = %s", (args.db_name,)
+        ).fetchone() == (0,)

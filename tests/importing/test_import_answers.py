@@ -338,3 +338,44 @@ async def test_an_import_outside_a_transaction_makes_its_own(db_url):
         assert (row["n"], row["ab"]) == (12, 12)
         [setting] = await _rows(conn, "SELECT current_setting('whstudio.bulk_answers', true) s")
         assert setting["s"] in (None, "", "off")
+
+
+async def test_imported_answers_are_sent_to_the_webhooks_listening_for_them(conn):
+    """response.created for every imported answer, in the order given, when a webhook
+    listens for it; nothing queued when none does."""
+    from whstudio.domain import webhooks
+    from whstudio.domain.destinations import AllowList
+
+    await _items(conn, 4)
+    labels = answers.parse_labels(["yes=A", "no=B"])
+    first = answers.check_answers_file(_csv(crowd(seed=4, n_items=2)), "first.csv")
+    await answers.store_answers(conn, first, source="first.csv", dataset="crowd", labels=labels)
+    [row] = await _rows(conn, "SELECT count(*) AS n FROM webhook_events")
+    assert row["n"] == 0
+    await webhooks.create(
+        conn,
+        url="http://127.0.0.1:9/hook",
+        events=["response.created"],
+        allowed=AllowList.parse("127.0.0.1"),
+    )
+    rows = [r for r in crowd(seed=4, n_items=4) if r["task"] in ("item-2", "item-3")]
+    second = answers.check_answers_file(_csv(rows), "second.csv")
+    report = await answers.store_answers(
+        conn, second, source="second.csv", dataset="crowd", labels=labels
+    )
+    assert report.answers_created == len(rows) == 6
+    events = await _rows(
+        conn,
+        "SELECT e.payload, q.source_ref, u.username FROM webhook_events e"
+        "  JOIN submissions s ON s.id = (e.payload ->> 'submission_id')::uuid"
+        "  JOIN questions q ON q.id = s.question_id JOIN users u ON u.id = s.user_id"
+        " WHERE e.event = 'response.created' ORDER BY e.id",
+    )
+    assert [(e["source_ref"], e["username"]) for e in events] == [
+        (r["task"], r["worker"]) for r in rows
+    ]
+    assert [e["payload"]["chosen_response"] for e in events] == [
+        "A" if r["label"] == "yes" else "B" for r in rows
+    ]
+    [row] = await _rows(conn, "SELECT count(*) AS n FROM webhook_deliveries")
+    assert row["n"] == 6

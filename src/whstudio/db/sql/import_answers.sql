@@ -244,6 +244,12 @@ SELECT pg_notify('whstudio_consensus', e::text)
 DELETE FROM task_leases l USING import_leases x
  WHERE l.task_id = x.task_id AND l.user_id = x.user_id;
 
+-- name: listening
+-- Whether a webhook listens for new answers: the import sends its answers' ids (a million in a
+-- large file) only then.
+SELECT EXISTS (SELECT 1 FROM webhooks w
+                WHERE w.is_active AND 'response.created' = ANY (w.events)) AS listening;
+
 -- name: answer_webhooks
 -- response.created for each new answer, in the order given, where a webhook listens for it.
 SELECT webhook_enqueue_v1('response.created', jsonb_build_object(

@@ -619,6 +619,10 @@ async def _replay_and_write(
         # replay works out the next.
         async with cur.copy(q.QUERIES["import_answers.copy_answers"]) as copy:
             out = replay_store.TextCopy(copy)
+            # each row made as COPY text here: ids, choices and weights repeat (made once)
+            ids, words, weights = replay_store.Texts(), replay_store.Texts(), replay_store.Texts()
+            cell, null, boolean = replay_store.cell, replay_store.NULL, replay_store.BOOL
+            now_text = cell(now)
             for i, (row, task_id, user, answer, key) in enumerate(plan):
                 a = rp.submit(
                     task_id,
@@ -629,23 +633,28 @@ async def _replay_and_write(
                     row.time_spent_seconds,
                 )
                 written.append(a)
-                await out.row(
-                    a.id,
-                    task_id,
-                    user,
-                    rp.tasks[task_id].question_id,
-                    a.version,
-                    last[(task_id, user)] == i,
-                    a.chosen,
-                    a.confidence,
-                    a.time_spent,
-                    a.payload,
-                    key,
-                    rp.nullifier_of.get(a.id),
-                    row.created_at or now,
-                    now,
-                    a.vote_weight,
-                    a.in_consensus,
+                nullifier = rp.nullifier_of.get(a.id)
+                await out.line(
+                    "\t".join(
+                        (
+                            a.id,  # made as text (replay._Ids)
+                            ids[task_id],
+                            ids[user],
+                            ids[rp.tasks[task_id].question_id],
+                            str(a.version),
+                            boolean[last[(task_id, user)] == i],
+                            null if a.chosen is None else words[a.chosen],
+                            null if a.confidence is None else str(a.confidence),
+                            null if a.time_spent is None else str(a.time_spent),
+                            null if a.payload is None else cell(a.payload),
+                            key,  # "answers:" and hexadecimal digits (_key)
+                            null if nullifier is None else words[nullifier],
+                            now_text if row.created_at is None else cell(row.created_at),
+                            now_text,
+                            weights[a.vote_weight],
+                            boolean[a.in_consensus],
+                        )
+                    )
                 )
                 if on_progress and (i + 1) % 1000 == 0:
                     on_progress(1000)
@@ -672,29 +681,42 @@ async def _write(
     async with conn.cursor() as cur:
         async with cur.copy(q.QUERIES["import_answers.copy_quality"]) as copy:
             out = replay_store.TextCopy(copy)
+            ids, words = replay_store.Texts(), replay_store.Texts()
+            cell, null, boolean = replay_store.cell, replay_store.NULL, replay_store.BOOL
+            now_text = cell(now)
+            shares: dict[tuple, str] = {}  # (agreeing, total) -> the agreement's text
             for a in written:
                 m = a.quality
                 assert m is not None
-                flagged = bool(m.reasons)
-                await out.row(
-                    m.submission_id,
-                    m.task_id,
-                    m.user_id,
-                    m.question_type,
-                    m.choice,
-                    m.picked_left,
-                    m.gold_correct,
-                    m.gold_source,
-                    m.agreed,
-                    m.others_agreeing,
-                    m.others_total,
-                    replay_store.agreement(m.others_agreeing, m.others_total),
-                    m.time_spent,
-                    flagged,
-                    m.reasons,
-                    flagged,
-                    m.counted,
-                    now,
+                flagged = boolean[bool(m.reasons)]
+                sid = m.submission_id
+                pair = (m.others_agreeing, m.others_total)
+                share = shares.get(pair)
+                if share is None:
+                    share = shares[pair] = cell(replay_store.agreement(*pair))
+                await out.line(
+                    "\t".join(
+                        (
+                            sid if type(sid) is str else cell(sid),
+                            ids[m.task_id],
+                            ids[m.user_id],
+                            words[m.question_type],
+                            null if m.choice is None else words[m.choice],
+                            boolean[m.picked_left],
+                            boolean[m.gold_correct],
+                            null if m.gold_source is None else words[m.gold_source],
+                            boolean[m.agreed],
+                            null if m.others_agreeing is None else str(m.others_agreeing),
+                            null if m.others_total is None else str(m.others_total),
+                            share,
+                            null if m.time_spent is None else str(m.time_spent),
+                            flagged,
+                            cell(m.reasons) if m.reasons else "{}",
+                            flagged,
+                            boolean[m.counted],
+                            now_text,
+                        )
+                    )
                 )
             await out.flush()
         lap = _lap(report, "write quality", lap)
@@ -704,7 +726,8 @@ async def _write(
     )
     for name, seconds in laps.items():
         report.seconds[name] = seconds
-    async with conn.cursor() as cur:
-        await cur.execute(
-            q.QUERIES["import_answers.answer_webhooks"], {"ids": [a.id for a in written]}
-        )
+    if (await replay_store.rows(conn, "import_answers.listening", {}))[0]["listening"]:
+        async with conn.cursor() as cur:
+            await cur.execute(
+                q.QUERIES["import_answers.answer_webhooks"], {"ids": [a.id for a in written]}
+            )
