@@ -121,7 +121,8 @@ async def load(conn: AsyncConnection, rp: replay.Replay, task_ids: list, user_id
     accounts, then counters: each in id order, as the answer path takes them)."""
     async with conn.cursor(row_factory=tuple_row) as cur:
         # the statement names the Task's first fields in their order: a row is made by position
-        # (building a dict per task took a quarter of the time of loading 200,000 of them)
+        # (a dict per row, then a keyword per field, was most of the importer's time loading
+        # 200,000 tasks, py-spy)
         await cur.execute(q.QUERIES["import_answers.lock_tasks"], {"tasks": task_ids})
         names = [c.name for c in cur.description or ()]
         if names != TASK_FIELDS[: len(names)]:
