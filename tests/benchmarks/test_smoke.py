@@ -165,11 +165,17 @@ def test_the_submit_growth_benchmark_runs_and_renders(server_url: str, tmp_path)
     assert code == 0
     text = report.read_text()
     assert "kept text" in text and "<!-- section:submit_growth -->" in text
-    [row] = [line for line in text.splitlines() if line.startswith("| 20,000 |")]
+    [row] = [line for line in text.splitlines() if "| 20,000 |" in line]
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert float(cells[1]) > 0 and float(cells[5]) > 0  # answers/s, WAL kB per answer
+    assert cells[0].endswith("UTC: this code")
+    assert float(cells[2]) > 0 and float(cells[6]) > 0  # answers/s, WAL kB per answer
     stored = json.loads((tmp_path / "growth.json").read_text())
     assert stored["runs"]["20000"]["extra"]["wal_per_submit"]["wal_bytes"] > 0
+    # an earlier run's results are shown beside this one's, each row named by its code
+    stored["code"] = "the change"
+    stored["earlier"] = {"ran_at": "2026-01-01 00:00 UTC", "runs": stored["runs"], "code": "old"}
+    rows = [line for line in submit_growth.render(stored).splitlines() if "| 20,000 |" in line]
+    assert [r.split("|")[1].strip().split(": ", 1)[1] for r in rows] == ["the change", "old"]
     assert os.environ.get("WHSTUDIO_WORKERS") == workers  # the run's two processes, undone
     with psycopg.connect(server_url, autocommit=True) as conn:
         gone = conn.execute("SELECT count(*) FROM pg_database WHERE datname = %s", [name])
