@@ -157,6 +157,28 @@ async def _load(base: str, pid: int, postmaster: int | None, clients: int, secon
     }
 
 
+def serve_one(
+    name: str,
+    url: str,
+    postmaster: int | None,
+    *,
+    clients: int,
+    seconds: float,
+    workers: int,
+    folder: Path,
+) -> dict[str, Any]:
+    """Serve floor_app's `name` against `url` (which holds the INSERT's table), drive it with
+    `clients` for `seconds`, and return its figures with the rows it wrote."""
+    before = _rows(url)
+    with _serving(name, url, workers, folder / f"{name}.log") as (base, pid):
+        asyncio.run(_ready(base))
+        got = asyncio.run(_load(base, pid, postmaster, clients, seconds))
+    # one per acknowledged request, beside the readiness probe's (none without a database)
+    probe = 0 if name == "http_only" else 1
+    got["rows_written"] = _rows(url) - before - probe
+    return got
+
+
 def measure(url: str, *, clients: int, seconds: float, workers: int) -> dict[str, Any]:
     with psycopg.connect(url, autocommit=True) as conn:
         backend = conn.execute("SELECT pg_backend_pid()").fetchone()[0]
@@ -165,13 +187,15 @@ def measure(url: str, *, clients: int, seconds: float, workers: int) -> dict[str
     with tempfile.TemporaryDirectory(prefix="whs-floor-") as folder:
         scratch = Path(folder)
         for name in SERVICES:
-            before = _rows(url)
-            with _serving(name, url, workers, scratch / f"{name}.log") as (base, pid):
-                asyncio.run(_ready(base))
-                services[name] = asyncio.run(_load(base, pid, postmaster, clients, seconds))
-            # one per acknowledged request, beside the readiness probe's (none without a database)
-            probe = 0 if name == "http_only" else 1
-            services[name]["rows_written"] = _rows(url) - before - probe
+            services[name] = serve_one(
+                name,
+                url,
+                postmaster,
+                clients=clients,
+                seconds=seconds,
+                workers=workers,
+                folder=scratch,
+            )
             print(
                 f"{name}: {services[name]['per_second']:.0f}/s, errors {services[name]['errors']}",
                 flush=True,

@@ -39,6 +39,10 @@ def test_every_benchmark_runs_at_tiny_scale(db_url: str, tmp_path) -> None:
     submit = stored["benchmarks"]["submit"]["extra"]
     assert submit["ours_tps"] > 0 and submit["pgbench_tps"] > 0
     assert submit["hot_tps"] > 0 and submit["hot_errors"] == 0
+    # the FastAPI floor, measured in the same run: every acknowledged row is there
+    assert submit["floor"]["per_second"] > 0 and submit["floor"]["errors"] == 0
+    assert submit["floor_rows_written"] == submit["floor_acknowledged"] > 0
+    assert 0 < submit["of_floor"] == submit["ours_tps"] / submit["floor"]["per_second"]
     assert stored["benchmarks"]["next_task"]["extra"]["overshoot"] == 0
     text = report.read_text()
     for section in ("## Machine", "GET /api/tasks", "Dawid–Skene", "JSONB"):
