@@ -178,6 +178,60 @@ async def test_counters_equal_the_sums_over_rows_through_revisions_and_refresh(c
     assert await consensus.drifted(conn) == []
 
 
+async def test_an_answer_writes_its_annotators_figures_once_and_they_stay_derived(conn):
+    """Revision 0021: the counters' update is the only write of an answer that changes no
+    verdict; the accuracy, its interval and the flags stay the function of the counters, and
+    every reputation event's delta chains from the score before it."""
+
+    async def updates() -> int:
+        # this transaction's updates of annotator_stats so far (the test runs in one)
+        row = await _row(
+            conn,
+            "SELECT n_tup_upd FROM pg_stat_xact_user_tables WHERE relname = 'annotator_stats'",
+        )
+        return row["n_tup_upd"]
+
+    async def stats_updates(task: UUID, user: UUID, canonical: str) -> int:
+        before = await updates()
+        await _answer(conn, task, user, canonical)
+        return await updates() - before
+
+    rng = random.Random(21)
+    people = await _users(conn, 5, "once")
+    tasks = await _pairwise(conn, 12, threshold=4, tag="once")
+    gold_tasks = await _pairwise(conn, 3, threshold=4, gold="A", tag="once-gold")
+    for person in people:  # each annotator's row exists, with its first figures
+        await _answer(conn, tasks[0], person, "A")
+    # An answer to a task far from settling, with no gold: one update of the counters, not two.
+    assert await stats_updates(tasks[1], people[0], "B") == 1
+    # A gold check moves the accuracy: counters, streak and figures are written.
+    assert await stats_updates(gold_tasks[0], people[1], "B") > 1
+    for _ in range(60):
+        await _answer(conn, rng.choice(tasks + gold_tasks), rng.choice(people), rng.choice("AB"))
+    assert await quality.stats_drift(conn) == []
+    stale = await _row(
+        conn,
+        """SELECT count(*) AS n FROM annotator_stats s CROSS JOIN LATERAL reputation_of(s) r
+            WHERE (s.accuracy, s.accuracy_low, s.accuracy_high, s.flags)
+                  IS DISTINCT FROM
+                  (r.accuracy, r.low, r.high, annotator_flags(s, r.low, r.high))""",
+    )
+    assert stale["n"] == 0
+    broken = await _row(
+        conn,
+        """SELECT count(*) AS n FROM (
+               SELECT delta, score - lag(score) OVER (PARTITION BY user_id ORDER BY id) AS step
+                 FROM reputation_events WHERE user_id = ANY(%s)) e
+            WHERE e.step IS NOT NULL AND e.step <> e.delta""",
+        [people],
+    )
+    assert broken["n"] == 0
+    events = await _row(
+        conn, "SELECT count(*) AS n FROM reputation_events WHERE user_id = ANY(%s)", [people]
+    )
+    assert events["n"] > 5
+
+
 async def test_position_bias_same_answer_and_fast_answers_are_flagged(conn):
     people = await _users(conn, 4, "flag")
     left, steady, quick = people[0], people[1], people[2]

@@ -1067,7 +1067,8 @@ BEGIN
             picked_b = picked_b + sign * coalesce(m.choice = 'B', false)::int,
             timed = timed + sign * (m.time_spent_seconds IS NOT NULL)::int,
             time_sum = time_sum + sign * coalesce(m.time_spent_seconds, 0),
-            fast = fast + sign * ('fast' = ANY (m.outlier_reasons))::int
+            fast = fast + sign * ('fast' = ANY (m.outlier_reasons))::int,
+            updated_at = CURRENT_TIMESTAMP
          WHERE user_id = m.user_id;
         EXIT WHEN FOUND;
         -- an annotator's first answer (another session may make the row meanwhile)
@@ -1282,6 +1283,7 @@ DECLARE
     s annotator_stats;
     blank annotator_stats;
     r record;
+    v_flags text[];
     before integer;
 BEGIN
     SELECT * INTO s FROM annotator_stats WHERE user_id = p_user FOR UPDATE;
@@ -1289,28 +1291,32 @@ BEGIN
         RETURN;
     END IF;
     SELECT * INTO r FROM reputation_of(s);
-    UPDATE annotator_stats
-       SET accuracy = r.accuracy, accuracy_low = r.low, accuracy_high = r.high,
-           flags = annotator_flags(s, r.low, r.high), updated_at = CURRENT_TIMESTAMP
-     WHERE user_id = p_user;
-    -- Deltas chain from the last recorded score; a newcomer's starts from the prior alone.
-    SELECT e.score INTO before FROM reputation_events e
-     WHERE e.user_id = p_user ORDER BY e.id DESC LIMIT 1;
-    IF NOT FOUND THEN
-        blank := s;
-        blank.gold_answered := 0;
-        blank.gold_correct := 0;
-        blank.evaluated := 0;
-        blank.agreed := 0;
-        blank.ds_accuracy := NULL;
-        blank.ds_labels := NULL;
-        before := (reputation_of(blank)).score;
+    v_flags := annotator_flags(s, r.low, r.high);
+    IF (s.accuracy, s.accuracy_low, s.accuracy_high, s.flags)
+       IS DISTINCT FROM (r.accuracy, r.low, r.high, v_flags) THEN
+        UPDATE annotator_stats
+           SET accuracy = r.accuracy, accuracy_low = r.low, accuracy_high = r.high,
+               flags = v_flags, updated_at = CURRENT_TIMESTAMP
+         WHERE user_id = p_user;
     END IF;
     UPDATE users SET reputation_score = r.score, reputation_weight = round(r.weight::numeric, 6)
      WHERE id = p_user
        AND (reputation_score, reputation_weight) IS DISTINCT FROM
            (r.score, round(r.weight::numeric, 6));
     IF p_reason IS NOT NULL THEN
+        -- Deltas chain from the last recorded score; a newcomer's starts from the prior alone.
+        SELECT e.score INTO before FROM reputation_events e
+         WHERE e.user_id = p_user ORDER BY e.id DESC LIMIT 1;
+        IF NOT FOUND THEN
+            blank := s;
+            blank.gold_answered := 0;
+            blank.gold_correct := 0;
+            blank.evaluated := 0;
+            blank.agreed := 0;
+            blank.ds_accuracy := NULL;
+            blank.ds_labels := NULL;
+            before := (reputation_of(blank)).score;
+        END IF;
         INSERT INTO reputation_events (user_id, task_id, submission_id, kind, delta, score, reason)
         VALUES (p_user, p_task, p_submission, p_kind, r.score - before, r.score, p_reason);
     END IF;
