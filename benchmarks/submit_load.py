@@ -32,7 +32,6 @@ from benchmarks.common import (
     write_plan,
 )
 
-TARGET_RATIO = 0.20  # of pgbench: the first target, replaced by issue 17's (below)
 TARGET_OF_FLOOR = 0.40  # of the FastAPI + one-INSERT floor, measured in the same run
 TARGET_P99_MS = 100.0
 FLOOR_SERVICE = "fastapi_insert"
