@@ -25,6 +25,7 @@ from uuid import UUID
 from psycopg_pool import AsyncConnectionPool
 
 from benchmarks.common import PGBENCH_TABLE as TABLE
+from whstudio.web.app import telemetry_options
 
 INSERT = (
     f"INSERT INTO {TABLE} (task_id, user_id, chosen_response, confidence)"
@@ -216,7 +217,9 @@ def _fastapi(batched: bool):
     def group(request: Request) -> GroupCommit:
         return request.app.state.group
 
-    app = FastAPI(lifespan=lifespan)
+    # As the app does by default: FastAPI's own OpenTelemetry off (the floor is the leanest
+    # FastAPI service, so it pays for no more than the app).
+    app = FastAPI(lifespan=lifespan, **telemetry_options(False))
 
     if batched:
 

@@ -87,6 +87,13 @@ class Settings(BaseSettings):
         description="Groups of answers one app process stores at once (group commit): while "
         "one group's commit waits for its WAL flush, the next one runs.",
     )
+    fastapi_telemetry: bool = Field(
+        default=False,
+        description="FastAPI's own OpenTelemetry instrumentation (FastAPI 0.165 and later): "
+        "off, the app reports through /metrics and its logs; on, FastAPI traces each request "
+        "to the global OpenTelemetry providers, which cost a look at the environment per "
+        "request even when none is configured.",
+    )
     pool_timeout: float = Field(
         default=5.0,
         gt=0,

@@ -130,6 +130,31 @@ def test_the_submit_profile_benchmark_runs_at_tiny_scale(server_url: str, tmp_pa
         assert gone.fetchone()[0] == 0
 
 
+def test_the_submit_rows_benchmark_measures_both_ways_and_renders(
+    server_url: str, tmp_path
+) -> None:
+    from benchmarks import submit_rows
+
+    report = tmp_path / "BENCHMARKS.md"
+    report.write_text("# Benchmarks\n\nkept text\n")
+    name = f"whs_rows_smoke_{os.getpid()}"
+    code = submit_rows.main(
+        ["--scale", "tiny", "--seconds", "1", "--rounds", "1", "--sizes", "1", "2",
+         "--database-url", server_url, "--db-name", name, "--report", str(report)]
+    )  # fmt: skip
+    assert code == 0
+    text = report.read_text()
+    assert "kept text" in text and "<!-- section:submit_rows -->" in text
+    rows = [line.split("|") for line in text.splitlines() if line.startswith(("| 1 ", "| 2 "))]
+    assert len(rows) == 2
+    for row in rows:  # both ways stored answers and were metered
+        assert float(row[2]) > 0 and float(row[4]) > 0
+        assert float(row[3]) > 0 and float(row[5]) > 0
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        gone = conn.execute("SELECT count(*) FROM pg_database WHERE datname = %s", [name])
+        assert gone.fetchone()[0] == 0
+
+
 def test_the_submit_floor_benchmark_runs_and_loses_no_acknowledged_row(
     server_url: str, tmp_path
 ) -> None:

@@ -145,8 +145,20 @@ async def test_answers_arriving_together_are_stored_in_groups_each_as_alone(db_u
         settled = sorted(str(r["task_id"]) for r in await cur.fetchall())
     assert settled
     assert sorted(str(d.task_id) for d in done if d.reached_now) == settled
-    # Each answer's consensus events come back with it, to be published after the commit.
-    assert all(d.events and d.events[-1]["task_id"] == str(d.task_id) for d in done)
+    # The consensus events come back to be published after the commit: a group's all with one
+    # of its answers (revision 0022), each once, at least one per answer, and each task's last
+    # event is the version its consensus row holds.
+    events = [e for d in done for e in d.events]
+    assert len({e["version"] for e in events}) == len(events)
+    assert sum(1 for d in done if d.events) <= len(sizes)
+    async with await _connect(db_url) as conn:
+        cur = await conn.execute(
+            "SELECT task_id, version FROM response_consensus WHERE task_id = ANY (%s)", [tasks]
+        )
+        versions = {str(r["task_id"]): r["version"] for r in await cur.fetchall()}
+    for task in tasks:
+        mine = [e["version"] for e in events if e["task_id"] == str(task)]
+        assert len(mine) >= 4 and max(mine) == versions[str(task)]
 
 
 async def test_one_refused_answer_leaves_the_rest_of_its_group_stored(db_url):
@@ -312,3 +324,62 @@ async def test_two_groups_in_flight_one_waiting_does_not_hold_up_the_next(db_url
         await side.close()
         await held
     assert sizes == [1, 1, 1, 3]
+
+
+async def test_a_group_hands_back_its_events_once_without_a_rolled_back_answers(db_url):
+    """The database function defers the group's consensus events and hands them all back with
+    the first answer stored (revision 0022). An answer that fails after its consensus row moved
+    (here: its quality row refused) is rolled back with its event: nothing is published for a
+    change that was never committed."""
+    async with await _connect(db_url) as conn:
+        tasks, users = await _setup(conn, tasks=3, users=2)
+        await conn.execute(
+            "CREATE FUNCTION test_refuse_quality() RETURNS trigger LANGUAGE plpgsql AS $$"
+            " BEGIN RAISE EXCEPTION 'refused by the test'; END $$"
+        )
+        await conn.execute(
+            "CREATE TRIGGER test_refuse_quality BEFORE INSERT ON response_quality_metrics"
+            f" FOR EACH ROW WHEN (NEW.user_id = '{users[1]}') EXECUTE FUNCTION test_refuse_quality()"
+        )
+        try:
+            cur = await conn.execute(
+                "SELECT submit_answers_v1(%s::uuid[], %s::uuid[], %s::text[], %s::jsonb[],"
+                " %s::text[], %s::text[], %s::integer[], %s::text[], %s::integer[],"
+                " %s::text[], %s::text[]) AS results",
+                [
+                    tasks,
+                    [users[0], users[1], users[0]],
+                    ["A", "B", "A"],
+                    [None] * 3,
+                    [None] * 3,
+                    [None] * 3,
+                    [3] * 3,
+                    [None] * 3,
+                    [20] * 3,
+                    ["AB"] * 3,
+                    [None] * 3,
+                ],
+            )
+            results = (await cur.fetchone())["results"]
+        finally:
+            await conn.execute("DROP TRIGGER test_refuse_quality ON response_quality_metrics")
+            await conn.execute("DROP FUNCTION test_refuse_quality()")
+        assert "refused by the test" in results[1]["error"]["message"]
+        assert [r.get("events") is not None for r in results] == [True, False, True]
+        assert results[2]["events"] == []
+        events = results[0]["events"]
+        assert [e["task_id"] for e in events] == [str(tasks[0]), str(tasks[2])]
+        cur = await conn.execute(
+            "SELECT task_id, total_responses, version FROM response_consensus"
+            " WHERE task_id = ANY (%s)",
+            [tasks],
+        )
+        rows = {r["task_id"]: r for r in await cur.fetchall()}
+        assert rows[tasks[1]]["total_responses"] == 0
+        assert [e["version"] for e in events] == [
+            rows[tasks[0]]["version"],
+            rows[tasks[2]]["version"],
+        ]
+        # The transaction's setting is off again: a later statement notifies as usual.
+        cur = await conn.execute("SELECT current_setting('whstudio.defer_events', true) AS m")
+        assert (await cur.fetchone())["m"] in (None, "", "off")

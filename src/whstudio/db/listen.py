@@ -37,6 +37,7 @@ async def watching(url: str) -> AsyncIterator[AsyncConnection]:
 
 
 async def notify_all(pool: AsyncConnectionPool, channel: str, payloads: list[str]) -> None:
-    """Send one notification per payload, in one short transaction of their own."""
-    async with pool.connection() as conn, conn.transaction():
+    """Send one notification per payload, in one short transaction of their own: a single
+    statement on an autocommit connection, one round trip (an explicit transaction took three)."""
+    async with pool.connection() as conn:
         await q.execute(conn, "listen.notify_all", {"channel": channel, "payloads": payloads})

@@ -12,8 +12,11 @@ for a group beyond those the requests already hold, and with few answers in flig
 waits at all: a group of one is the single statement an answer always was.
 
 What each answer gets is what `responses.submit` alone gives it: the database function runs
-`submit_answer_v2` for each answer in the order they arrived (sorted by task, stably, so that
-two groups lock their tasks' consensus rows in the same order), each in its own subtransaction.
+`submit_answer_v1` for each answer in the order they arrived (sorted by task, stably, so that
+two groups lock their tasks' consensus rows in the same order), each in its own subtransaction,
+its consensus events deferred as `submit_answer_v2` defers them. The events of the whole group
+come back with the first answer stored, and its request publishes them once the group has
+committed; an answer rolled back takes its events with it.
 An answer refused on purpose (SQLSTATE WH404 / WH409 / WH422) gets that domain error; any other
 error of one answer (a unique violation from a concurrent duplicate, a deadlock) rolls back that
 answer alone, and its request stores it again by itself through `retrying`, exactly as before.

@@ -554,7 +554,7 @@ $$;
 --
 
 CREATE FUNCTION public.gold_answer(qtype text, gold_standard jsonb) RETURNS jsonb
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    LANGUAGE sql STABLE PARALLEL SAFE
     AS $$
 SELECT CASE WHEN gold_standard IS NOT NULL THEN
     CASE qtype
@@ -1493,10 +1493,13 @@ BEGIN
     END IF;
     SELECT q.question_type, q.content, q.lineage_id INTO q_type, q_content, q_lineage
       FROM questions q WHERE q.id = NEW.question_id;
-    SELECT q.lineage_id INTO t_lineage FROM questions q WHERE q.id = t_question;
-    IF q_lineage IS DISTINCT FROM t_lineage THEN
-        RAISE EXCEPTION 'submission answers question % which is not a version of the task''s question', NEW.question_id
-            USING ERRCODE = 'check_violation', CONSTRAINT = 'submissions_question_check';
+    -- Another question than the task's must be a version of it (same lineage).
+    IF NEW.question_id IS DISTINCT FROM t_question THEN
+        SELECT q.lineage_id INTO t_lineage FROM questions q WHERE q.id = t_question;
+        IF q_lineage IS DISTINCT FROM t_lineage THEN
+            RAISE EXCEPTION 'submission answers question % which is not a version of the task''s question', NEW.question_id
+                USING ERRCODE = 'check_violation', CONSTRAINT = 'submissions_question_check';
+        END IF;
     END IF;
     IF q_type = 'pairwise_ab' THEN
         IF NEW.chosen_response IS NULL THEN
@@ -1674,12 +1677,14 @@ CREATE FUNCTION public.submissions_webhook() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
 BEGIN
-    PERFORM webhook_enqueue_v1('response.created', jsonb_build_object(
-        'submission_id', NEW.id, 'task_id', NEW.task_id, 'user_id', NEW.user_id,
-        'question_id', NEW.question_id, 'response_version', NEW.response_version,
-        'chosen_response', NEW.chosen_response, 'answer', NEW.payload,
-        'confidence', NEW.confidence, 'time_spent_seconds', NEW.time_spent_seconds,
-        'created_at', NEW.created_at));
+    IF EXISTS (SELECT 1 FROM webhooks WHERE is_active AND 'response.created' = ANY (events)) THEN
+        PERFORM webhook_enqueue_v1('response.created', jsonb_build_object(
+            'submission_id', NEW.id, 'task_id', NEW.task_id, 'user_id', NEW.user_id,
+            'question_id', NEW.question_id, 'response_version', NEW.response_version,
+            'chosen_response', NEW.chosen_response, 'answer', NEW.payload,
+            'confidence', NEW.confidence, 'time_spent_seconds', NEW.time_spent_seconds,
+            'created_at', NEW.created_at));
+    END IF;
     RETURN NULL;
 END
 $$;
@@ -1883,6 +1888,8 @@ DECLARE
     n integer := coalesce(cardinality(p_tasks), 0);
     results jsonb[] := '{}';
     one jsonb;
+    first_stored integer;
+    events jsonb;
     v_state text;
     v_message text;
     v_hint text;
@@ -1891,12 +1898,16 @@ BEGIN
         RAISE EXCEPTION 'at most 64 answers a call, not %', n
             USING ERRCODE = 'WH422', HINT = 'answers';
     END IF;
+    -- The consensus events, deferred for the whole group (see submit_answer_v2).
+    PERFORM set_config('whstudio.defer_events', 'on', true);
+    PERFORM set_config('whstudio.deferred_events', '', true);
     FOR i IN 1 .. n LOOP
         BEGIN
-            one := submit_answer_v2(p_tasks[i], p_users[i], p_chosen[i], p_rankings[i],
+            one := submit_answer_v1(p_tasks[i], p_users[i], p_chosen[i], p_rankings[i],
                                     p_texts[i], p_transcripts[i], p_confidences[i],
                                     p_explanations[i], p_times[i], p_shown_orders[i],
                                     p_keys[i]);
+            first_stored := coalesce(first_stored, i);
         EXCEPTION WHEN OTHERS THEN
             GET STACKED DIAGNOSTICS v_state = RETURNED_SQLSTATE, v_message = MESSAGE_TEXT,
                                     v_hint = PG_EXCEPTION_HINT;
@@ -1904,6 +1915,19 @@ BEGIN
                 'sqlstate', v_state, 'message', v_message, 'hint', nullif(v_hint, '')));
         END;
         results := results || one;
+    END LOOP;
+    SELECT coalesce(jsonb_agg(line::jsonb ORDER BY k), '[]'::jsonb) INTO events
+      FROM regexp_split_to_table(current_setting('whstudio.deferred_events'), E'\n')
+           WITH ORDINALITY AS e (line, k)
+     WHERE line <> '';
+    PERFORM set_config('whstudio.defer_events', 'off', true);
+    PERFORM set_config('whstudio.deferred_events', '', true);
+    FOR i IN 1 .. n LOOP
+        IF i = first_stored THEN
+            results[i] := results[i] || jsonb_build_object('events', events);
+        ELSIF NOT results[i] ? 'error' THEN
+            results[i] := results[i] || jsonb_build_object('events', '[]'::jsonb);
+        END IF;
     END LOOP;
     RETURN to_jsonb(results);
 END

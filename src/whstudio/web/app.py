@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 from contextlib import asynccontextmanager
 from importlib import resources
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
@@ -147,6 +149,7 @@ def create_app(
         lifespan=lifespan,
         docs_url=None,  # our own /docs (pages/apidocs.py): assets from a package, no CDN
         redoc_url=None,
+        **telemetry_options(settings.fastapi_telemetry),
     )
     secret = settings.resolved_secret_key()
     keyed.configure(secret)
@@ -196,6 +199,17 @@ def create_app(
     app.add_middleware(RateLimitMiddleware, limits=limits)
     app.add_middleware(RequestContextMiddleware, metrics=metrics)
     return app
+
+
+def telemetry_options(enabled: bool) -> dict[str, Any]:
+    """FastAPI's keyword for its native OpenTelemetry (from FastAPI 0.165): everything off unless
+    `enabled`. Switched off, a request skips the check of the global providers (a look at the
+    process's environment each time). Nothing on a FastAPI without the keyword."""
+    if "telemetry" not in inspect.signature(FastAPI.__init__).parameters:
+        return {}
+    if enabled:
+        return {}
+    return {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
 
 
 def app_from_environment() -> FastAPI:

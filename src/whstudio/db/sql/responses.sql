@@ -67,7 +67,8 @@ SELECT chosen_response, payload, confidence, explanation, time_spent_seconds
 
 -- name: submit_grouped
 -- Many answers in one transaction, each as submit_deferred alone (revision 0019): a JSON array
--- in the order given, of submit_answer_v2's results or {"error": {sqlstate, message, hint}}.
+-- in the order given, of submit_answer_v2's results or {"error": {sqlstate, message, hint}};
+-- the whole group's consensus events come with the first answer stored (revision 0022).
 SELECT submit_answers_v1(%(tasks)s::uuid[], %(users)s::uuid[], %(chosen)s::text[],
                          %(rankings)s::jsonb[], %(texts)s::text[], %(transcripts)s::text[],
                          %(confidences)s::integer[], %(explanations)s::text[],
