@@ -339,7 +339,8 @@ async def test_a_group_hands_back_its_events_once_without_a_rolled_back_answers(
         )
         await conn.execute(
             "CREATE TRIGGER test_refuse_quality BEFORE INSERT ON response_quality_metrics"
-            f" FOR EACH ROW WHEN (NEW.user_id = '{users[1]}') EXECUTE FUNCTION test_refuse_quality()"
+            f" FOR EACH ROW WHEN (NEW.user_id = '{users[1]}')"
+            " EXECUTE FUNCTION test_refuse_quality()"
         )
         try:
             cur = await conn.execute(
