@@ -5,63 +5,80 @@
 -- migrate:up
 -- Why: issue 17. benchmarks/submit_rows.py measured the rules beside the rows they write: a
 -- group of 8 answers stored one by one through the triggers cost the server about 1,360 µs of
--- CPU per answer, the same rows written set-based about 390. Most groups the API stores are
--- answers whose effects are each their own (first answers by annotators to distinct open
--- pairwise tasks that stay short of their threshold: nothing settles, no verdict, no counter of
--- the dashboard moves). submit_group_fast_v1 stores such a group set-based, each table written
--- once, and hands back what storing them one by one would (tests/db/test_group_fast.py compares
--- the two on random groups); any other group is stored one by one as before. Setting
--- whstudio.group_fast to 'off' (a session's or the database's setting) turns the fast path off.
+-- CPU per answer, the same rows written set-based about 390. Most answers the API stores in a
+-- group are answers whose effects are each their own (first answers by annotators to distinct
+-- open pairwise tasks that stay short of their threshold: nothing settles, no verdict, no
+-- counter of the dashboard moves). submit_group_fast_v1 stores those of a group set-based, each
+-- table written once, and hands back what storing them one by one would
+-- (tests/db/test_group_fast.py compares the two on random groups); submit_answers_v1 then
+-- stores the group's other answers one by one as before. Setting whstudio.group_fast to 'off'
+-- (for a session or a database) stores every answer one by one.
 CREATE FUNCTION submit_group_fast_v1(p_tasks uuid[], p_users uuid[], p_chosen text[], p_rankings jsonb[], p_texts text[], p_transcripts text[], p_confidences integer[], p_explanations text[], p_times integer[], p_shown_orders text[], p_keys text[]) RETURNS jsonb
     LANGUAGE plpgsql
     AS $$
--- The group of answers stored set-based, each table written once for the whole group, when
--- every answer is one whose effects are its own: a first answer of an annotator (a person, not
--- staff) to an open pairwise task, distinct tasks and annotators, no gold or adjudication on the
--- task, and the task still short of its threshold after it (so nothing settles, no verdict is
--- given and no dashboard counter moves). Then each answer's rows are what submit_answer_v1 and
--- the triggers write for it, and the events and results the same (tests/db/test_group_fast.py
--- compares the two on random groups). Any other group: NULL, nothing written, and the caller
--- stores the answers one by one. Called by submit_answers_v1 only, inside a subtransaction.
+-- The answers of a group whose effects are each their own, stored set-based, each table written
+-- once for all of them: first answers of annotators (persons, not staff) to open pairwise tasks
+-- with no gold or adjudication that stay short of their threshold after the answer (so nothing
+-- settles, no verdict is given and no dashboard counter moves), distinct tasks and annotators
+-- among them (the first such answer of a task or an annotator in the group's order), any
+-- Idempotency-Key new. Each one's rows are what submit_answer_v1 and the triggers write for it,
+-- and its result and events the same (tests/db/test_group_fast.py compares the two on random
+-- groups). Returns the group's results in its order, a result where an answer was stored here
+-- and JSON null where it was not (the caller stores those one by one, after these), or NULL
+-- when none was. The caller holds the lock of every task's consensus row (submit_answers_v1
+-- takes them in task order) and calls this inside a subtransaction.
 DECLARE
-    n integer := coalesce(cardinality(p_tasks), 0);
-    eligible integer;
+    whole integer := coalesce(cardinality(p_tasks), 0);
+    n integer;
+    picked integer[];
     ids uuid[];
     payloads text;
     results jsonb;
 BEGIN
-    IF n < 2 OR n > 64 OR current_setting('whstudio.answers_from_file', true) = 'on'
-       OR current_setting('whstudio.defer_events', true) IS DISTINCT FROM 'on'
-       OR (SELECT count(DISTINCT x) FROM unnest(p_tasks) AS x) < n
-       OR (SELECT count(DISTINCT x) FROM unnest(p_users) AS x) < n THEN
+    IF whole > 64 OR current_setting('whstudio.answers_from_file', true) = 'on'
+       OR current_setting('whstudio.defer_events', true) IS DISTINCT FROM 'on' THEN
         RETURN NULL;
     END IF;
-    -- The tasks' consensus rows locked in task order, as storing them one by one locks them.
-    PERFORM 1 FROM response_consensus c WHERE c.task_id = ANY (p_tasks)
-      ORDER BY c.task_id FOR UPDATE OF c;
-    SELECT count(*) INTO eligible
-      FROM unnest(p_tasks, p_users, p_chosen, p_rankings, p_texts, p_transcripts, p_keys)
-           AS a (task_id, user_id, chosen, ranking, txt, transcript, key)
-      JOIN tasks t ON t.id = a.task_id
-      JOIN questions q ON q.id = t.question_id
-      JOIN response_consensus c ON c.task_id = a.task_id
-      JOIN users u ON u.id = a.user_id
-     WHERE t.status = 'active' AND (t.expires_at IS NULL OR t.expires_at > CURRENT_TIMESTAMP)
-       AND q.question_type = 'pairwise_ab' AND q.gold_standard IS NULL
-       AND (a.chosen IN ('A', 'B') OR (a.chosen = 'tie' AND t.allow_tie))
-       AND a.ranking IS NULL AND a.txt IS NULL AND a.transcript IS NULL
-       AND NOT c.consensus_reached AND c.remaining > 0
-       AND t.consensus_threshold - c.total_responses >= 2
-       AND u.role = 'annotator' AND u.kind = 'person'
-       AND NOT EXISTS (SELECT 1 FROM task_adjudications j WHERE j.task_id = a.task_id)
-       AND NOT EXISTS (SELECT 1 FROM submissions s
-                        WHERE s.task_id = a.task_id AND s.user_id = a.user_id)
-       AND (a.key IS NULL
-            OR NOT EXISTS (SELECT 1 FROM submissions s
-                            WHERE s.user_id = a.user_id AND s.idempotency_key = a.key));
-    IF eligible < n THEN
+    SELECT coalesce(array_agg(x.k ORDER BY x.k), '{}') INTO picked
+      FROM (SELECT a.k,
+                   row_number() OVER (PARTITION BY a.task_id ORDER BY a.k) AS of_task,
+                   row_number() OVER (PARTITION BY a.user_id ORDER BY a.k) AS of_user
+              FROM unnest(p_tasks, p_users, p_chosen, p_rankings, p_texts, p_transcripts,
+                          p_keys) WITH ORDINALITY
+                   AS a (task_id, user_id, chosen, ranking, txt, transcript, key, k)
+              JOIN tasks t ON t.id = a.task_id
+              JOIN questions q ON q.id = t.question_id
+              JOIN response_consensus c ON c.task_id = a.task_id
+              JOIN users u ON u.id = a.user_id
+             WHERE t.status = 'active'
+               AND (t.expires_at IS NULL OR t.expires_at > CURRENT_TIMESTAMP)
+               AND q.question_type = 'pairwise_ab' AND q.gold_standard IS NULL
+               AND (a.chosen IN ('A', 'B') OR (a.chosen = 'tie' AND t.allow_tie))
+               AND a.ranking IS NULL AND a.txt IS NULL AND a.transcript IS NULL
+               AND NOT c.consensus_reached AND c.remaining > 0
+               AND t.consensus_threshold - c.total_responses >= 2
+               AND u.role = 'annotator' AND u.kind = 'person'
+               AND NOT EXISTS (SELECT 1 FROM task_adjudications j WHERE j.task_id = a.task_id)
+               AND NOT EXISTS (SELECT 1 FROM submissions s
+                                WHERE s.task_id = a.task_id AND s.user_id = a.user_id)
+               AND (a.key IS NULL
+                    OR NOT EXISTS (SELECT 1 FROM submissions s
+                                    WHERE s.user_id = a.user_id AND s.idempotency_key = a.key))
+           ) AS x
+     WHERE x.of_task = 1 AND x.of_user = 1;
+    n := cardinality(picked);
+    IF n = 0 THEN
         RETURN NULL;
     END IF;
+    -- From here on, the arrays hold the answers stored here, in the group's order.
+    p_tasks := ARRAY(SELECT p_tasks[k] FROM unnest(picked) AS k ORDER BY k);
+    p_users := ARRAY(SELECT p_users[k] FROM unnest(picked) AS k ORDER BY k);
+    p_chosen := ARRAY(SELECT p_chosen[k] FROM unnest(picked) AS k ORDER BY k);
+    p_confidences := ARRAY(SELECT p_confidences[k] FROM unnest(picked) AS k ORDER BY k);
+    p_explanations := ARRAY(SELECT p_explanations[k] FROM unnest(picked) AS k ORDER BY k);
+    p_times := ARRAY(SELECT p_times[k] FROM unnest(picked) AS k ORDER BY k);
+    p_shown_orders := ARRAY(SELECT p_shown_orders[k] FROM unnest(picked) AS k ORDER BY k);
+    p_keys := ARRAY(SELECT p_keys[k] FROM unnest(picked) AS k ORDER BY k);
 
     -- The per-answer triggers stand aside (revision 0012): what they would write follows.
     PERFORM set_config('whstudio.bulk_answers', 'on', true);
@@ -261,7 +278,11 @@ BEGIN
           ORDER BY i.k;
     END IF;
     PERFORM set_config('whstudio.bulk_answers', 'off', true);
-    RETURN results;
+    -- In the group's order, JSON null for the answers left to the caller.
+    RETURN (SELECT jsonb_agg(coalesce(results -> (j.k - 1)::integer, 'null'::jsonb)
+                             ORDER BY i)
+              FROM generate_series(1, whole) AS i
+              LEFT JOIN unnest(picked) WITH ORDINALITY AS j (pos, k) ON j.pos = i);
 END
 $$;
 
@@ -286,9 +307,13 @@ BEGIN
     -- The consensus events, deferred for the whole group (see submit_answer_v2).
     PERFORM set_config('whstudio.defer_events', 'on', true);
     PERFORM set_config('whstudio.deferred_events', '', true);
-    -- A group whose answers' effects are each their own is stored set-based (revision 0023),
-    -- all or nothing; any other, or one that fails there, answer by answer below.
-    IF n >= 2 AND current_setting('whstudio.group_fast', true) IS DISTINCT FROM 'off' THEN
+    -- Every task's consensus row locked first, in task order: the answers stored set-based
+    -- and those stored one by one after them then lock nothing out of that order.
+    PERFORM 1 FROM response_consensus c WHERE c.task_id = ANY (p_tasks)
+      ORDER BY c.task_id FOR UPDATE OF c;
+    -- The answers whose effects are each their own, set-based (revision 0023), all of them or
+    -- none (a failure there rolls that attempt back whole); the others one by one, after.
+    IF current_setting('whstudio.group_fast', true) IS DISTINCT FROM 'off' THEN
         BEGIN
             fast := submit_group_fast_v1(p_tasks, p_users, p_chosen, p_rankings, p_texts,
                                          p_transcripts, p_confidences, p_explanations, p_times,
@@ -297,13 +322,13 @@ BEGIN
             fast := NULL;
         END;
     END IF;
-    IF fast IS NOT NULL THEN
-        results := ARRAY(SELECT e FROM jsonb_array_elements(fast) WITH ORDINALITY AS x (e, k)
-                          ORDER BY k);
-        first_stored := 1;
-        n := 0;  -- nothing left to store one by one
-    END IF;
     FOR i IN 1 .. n LOOP
+        one := CASE WHEN fast IS NOT NULL THEN fast -> (i - 1) END;
+        IF one IS NOT NULL AND one <> 'null'::jsonb THEN
+            first_stored := coalesce(first_stored, i);
+            results := results || one;
+            CONTINUE;
+        END IF;
         BEGIN
             one := submit_answer_v1(p_tasks[i], p_users[i], p_chosen[i], p_rankings[i],
                                     p_texts[i], p_transcripts[i], p_confidences[i],
@@ -324,7 +349,7 @@ BEGIN
      WHERE line <> '';
     PERFORM set_config('whstudio.defer_events', 'off', true);
     PERFORM set_config('whstudio.deferred_events', '', true);
-    FOR i IN 1 .. cardinality(results) LOOP
+    FOR i IN 1 .. n LOOP
         IF i = first_stored THEN
             results[i] := results[i] || jsonb_build_object('events', events);
         ELSIF NOT results[i] ? 'error' THEN
