@@ -1962,6 +1962,7 @@ $$;
 
 CREATE FUNCTION public.submit_group_fast_v1(p_tasks uuid[], p_users uuid[], p_chosen text[], p_rankings jsonb[], p_texts text[], p_transcripts text[], p_confidences integer[], p_explanations text[], p_times integer[], p_shown_orders text[], p_keys text[]) RETURNS jsonb
     LANGUAGE plpgsql
+    SET plan_cache_mode TO 'force_generic_plan'
     AS $$
 -- The answers of a group whose effects are each their own, stored set-based, each table written
 -- once for all of them: first answers of annotators (persons, not staff) to open pairwise tasks
