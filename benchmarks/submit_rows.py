@@ -1,30 +1,33 @@
 """What the rules cost beside the rows they write: PostgreSQL's CPU per answer when groups of
-answers are stored by the API's database function, against the same rows written set-based.
+answers are stored one by one, by the API's database function, and as the same rows written
+set-based with no rules.
 
     .venv/bin/python -m benchmarks.submit_rows [--seconds 15] [--clients 2] [--scale medium]
 
 Issue 17 names one way to halve the cost of an answer: the per-answer triggers made set-based,
-so that a group of answers costs one pass. Before building it, this measures what it could
-reach at most. Each client stores groups of G answers (G = 1, 8, 32), every answer to an open
-task by an annotator of that client's own, in two ways, alternating:
+so that a group of answers costs one pass. This measures what that gives and what it could give
+at most. Each client stores groups of G answers (G = 1, 8, 32), every answer to an open task by
+an annotator of that client's own, three ways, alternating:
 
-- *the rules*: `submit_answers_v1` (what the API's group commit calls), each answer validated,
-  stored and followed by its triggers (consensus, quality row, counters, reputation, webhook,
-  lease) one row at a time;
+- *one by one*: `submit_answers_v1` (what the API's group commit calls) with the set-based path
+  off (`whstudio.group_fast`), each answer validated, stored and followed by its triggers
+  (consensus, quality row, counters, reputation, webhook, lease) one row at a time;
+- *the API's function*: the same call as the API makes it, which stores the answers whose
+  effects are each their own set-based (`submit_group_fast_v1`, revision 0023);
 - *the rows alone, set-based*: one statement per group that writes the same rows an answer
   to an unsettled task writes (the answer; its quality row; its task's consensus row, counts
   moved and verdict derived by `consensus_derive`; its annotator's counters and, where it
   moved, reputation; the lease released), each table once for the whole group, with the
   per-answer triggers standing aside (`whstudio.bulk_answers`, as the answers import does) and
   none of the checks or rules: no validation, no revision, no gold, no "fast" outlier, no
-  settling, no dashboard counters, no idempotency key, no webhook, no events.
+  settling, no dashboard counters, no idempotency key, no webhook, no events, no results.
 
-The second is a floor for any set-based form of the rules, not a form of them: everything it
-leaves out, the rules must still do. The ratio of the two is the most a set-based rewrite could
-save; the rows alone cost what no rewrite of the rules removes (the heap and index entries, the
-foreign keys' checks, the commit). The data: the generated data set at `--scale` (medium:
-10^5 tasks, 10^6 answers) in a database `whs_bench_rows`, made afresh and dropped after. The
-server's CPU is read from /proc (the server must run on this machine). The section
+The third is a floor for any set-based form of the rules, not a form of them: everything it
+leaves out, the rules must still do. Its ratio to the first is the most a set-based rewrite
+could save; the rows alone cost what no rewrite of the rules removes (the heap and index
+entries, the foreign keys' checks, the commit). The data: the generated data set at `--scale`
+(medium: 10^5 tasks, 10^6 answers) in a database `whs_bench_rows`, made afresh and dropped
+after. The server's CPU is read from /proc (the server must run on this machine). The section
 "submit_rows" of BENCHMARKS.md.
 """
 
@@ -44,7 +47,7 @@ from benchmarks.report import put_section, table
 
 DB_NAME = "whs_bench_rows"
 SIZES = (1, 8, 32)
-WAYS = ("rules", "rows")
+WAYS = ("rules", "grouped", "rows")
 
 RULES = """
 SELECT submit_answers_v1(%(tasks)s::uuid[], %(users)s::uuid[], %(chosen)s::text[],
@@ -187,10 +190,12 @@ def _stored(url: str) -> int:
 
 def _client(url, way, size, tasks, users, seed, stop, counts) -> None:
     rng = random.Random(seed)
-    statement = RULES if way == "rules" else ROWS
+    statement = ROWS if way == "rows" else RULES
     with psycopg.connect(url, autocommit=True) as conn:
         if way == "rows":
             conn.execute("SET whstudio.bulk_answers = 'on'")
+        elif way == "rules":  # every answer one by one, the set-based path off (revision 0023)
+            conn.execute("SET whstudio.group_fast = 'off'")
         groups = errors = 0
         while not stop.is_set():
             # sorted by task, as the API sorts a group: groups lock their tasks in one order
@@ -293,14 +298,18 @@ def render(result: dict, info: dict, scale: str) -> str:
     rows = []
     for size in sizes:
         rules = _mean(runs, "rules", size, "db_us")
+        grouped = _mean(runs, "grouped", size, "db_us")
         alone = _mean(runs, "rows", size, "db_us")
         rows.append(
             [
                 size,
                 f"{_mean(runs, 'rules', size, 'per_second'):.0f}",
                 f"{rules:.0f}",
+                f"{_mean(runs, 'grouped', size, 'per_second'):.0f}",
+                f"{grouped:.0f}",
                 f"{_mean(runs, 'rows', size, 'per_second'):.0f}",
                 f"{alone:.0f}",
+                f"{grouped / rules:.0%}" if rules > 0 else "",
                 f"{alone / rules:.0%}" if rules > 0 else "",
             ]
         )
@@ -319,21 +328,28 @@ def render(result: dict, info: dict, scale: str) -> str:
             table(
                 [
                     "answers a group",
-                    "the rules: answers/s",
-                    "the rules: server CPU µs / answer",
-                    "the rows alone, set-based: answers/s",
+                    "one by one: answers/s",
+                    "one by one: server CPU µs / answer",
+                    "the API's function: answers/s",
+                    "the API's function: server CPU µs / answer",
+                    "the rows alone: answers/s",
                     "the rows alone: server CPU µs / answer",
-                    "rows alone / rules",
+                    "the API's function / one by one",
+                    "rows alone / one by one",
                 ],
                 rows,
             ),
             "",
-            "*The rules*: `submit_answers_v1`, what the API's group commit calls. *The rows "
+            "*One by one*: `submit_answers_v1`, what the API's group commit calls, with "
+            "`whstudio.group_fast` off: every answer through `submit_answer_v1` and the "
+            "triggers. *The API's function*: the same call as the API makes it, which stores "
+            "the answers whose effects are each their own set-based (`submit_group_fast_v1`, "
+            "revision 0023; here every answer is one). *The rows "
             "alone*: one statement per group writing, each table once, the rows an answer to an "
             "unsettled task writes (the answer, its quality row, its task's consensus row with "
             "its derived verdict, its annotator's counters and reputation, the lease released), "
             "with none of the checks and rules (benchmarks/submit_rows.py says what it leaves "
-            "out). It is a floor for any set-based form of the rules: the ratio is the most such "
+            "out). It is a floor for any set-based form of the rules: its ratio is the most such "
             "a rewrite could save at that group size. Every answer is to an open task by an "
             "annotator of the client's own; "
             f"answers stored in all: {stored:,}; groups refused and retried (two groups locking "

@@ -1410,6 +1410,22 @@ $$;
 
 
 --
+-- Name: response_created_payload(public.submissions); Type: FUNCTION; Schema: public; Owner: -
+--
+
+CREATE FUNCTION public.response_created_payload(s public.submissions) RETURNS jsonb
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+SELECT jsonb_build_object(
+    'submission_id', s.id, 'task_id', s.task_id, 'user_id', s.user_id,
+    'question_id', s.question_id, 'response_version', s.response_version,
+    'chosen_response', s.chosen_response, 'answer', s.payload,
+    'confidence', s.confidence, 'time_spent_seconds', s.time_spent_seconds,
+    'created_at', s.created_at)
+$$;
+
+
+--
 -- Name: response_quality_metrics_count(); Type: FUNCTION; Schema: public; Owner: -
 --
 
@@ -1678,12 +1694,7 @@ CREATE FUNCTION public.submissions_webhook() RETURNS trigger
     AS $$
 BEGIN
     IF EXISTS (SELECT 1 FROM webhooks WHERE is_active AND 'response.created' = ANY (events)) THEN
-        PERFORM webhook_enqueue_v1('response.created', jsonb_build_object(
-            'submission_id', NEW.id, 'task_id', NEW.task_id, 'user_id', NEW.user_id,
-            'question_id', NEW.question_id, 'response_version', NEW.response_version,
-            'chosen_response', NEW.chosen_response, 'answer', NEW.payload,
-            'confidence', NEW.confidence, 'time_spent_seconds', NEW.time_spent_seconds,
-            'created_at', NEW.created_at));
+        PERFORM webhook_enqueue_v1('response.created', response_created_payload(NEW));
     END IF;
     RETURN NULL;
 END
@@ -2215,12 +2226,7 @@ BEGIN
 
     -- response.created, in the order given, where a webhook listens (submissions_webhook).
     IF EXISTS (SELECT 1 FROM webhooks WHERE is_active AND 'response.created' = ANY (events)) THEN
-        PERFORM webhook_enqueue_v1('response.created', jsonb_build_object(
-                    'submission_id', s.id, 'task_id', s.task_id, 'user_id', s.user_id,
-                    'question_id', s.question_id, 'response_version', s.response_version,
-                    'chosen_response', s.chosen_response, 'answer', s.payload,
-                    'confidence', s.confidence, 'time_spent_seconds', s.time_spent_seconds,
-                    'created_at', s.created_at))
+        PERFORM webhook_enqueue_v1('response.created', response_created_payload(s))
            FROM unnest(ids) WITH ORDINALITY AS i (id, k)
            JOIN submissions s ON s.id = i.id
           ORDER BY i.k;

@@ -252,12 +252,7 @@ SELECT EXISTS (SELECT 1 FROM webhooks w
 
 -- name: answer_webhooks
 -- response.created for each new answer, in the order given, where a webhook listens for it.
-SELECT webhook_enqueue_v1('response.created', jsonb_build_object(
-           'submission_id', s.id, 'task_id', s.task_id, 'user_id', s.user_id,
-           'question_id', s.question_id, 'response_version', s.response_version,
-           'chosen_response', s.chosen_response, 'answer', s.payload,
-           'confidence', s.confidence, 'time_spent_seconds', s.time_spent_seconds,
-           'created_at', s.created_at))
+SELECT webhook_enqueue_v1('response.created', response_created_payload(s))
   FROM unnest(%(ids)s::uuid[]) WITH ORDINALITY AS n(id, k)
   JOIN submissions s ON s.id = n.id
  WHERE EXISTS (SELECT 1 FROM webhooks w

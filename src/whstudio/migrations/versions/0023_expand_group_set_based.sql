@@ -13,6 +13,30 @@
 -- (tests/db/test_group_fast.py compares the two on random groups); submit_answers_v1 then
 -- stores the group's other answers one by one as before. Setting whstudio.group_fast to 'off'
 -- (for a session or a database) stores every answer one by one.
+-- The payload of response.created, one definition for the trigger below, the set-based path
+-- and the answers import (db/sql/import_answers.sql).
+CREATE FUNCTION response_created_payload(s submissions) RETURNS jsonb
+    LANGUAGE sql STABLE PARALLEL SAFE
+    AS $$
+SELECT jsonb_build_object(
+    'submission_id', s.id, 'task_id', s.task_id, 'user_id', s.user_id,
+    'question_id', s.question_id, 'response_version', s.response_version,
+    'chosen_response', s.chosen_response, 'answer', s.payload,
+    'confidence', s.confidence, 'time_spent_seconds', s.time_spent_seconds,
+    'created_at', s.created_at)
+$$;
+
+CREATE OR REPLACE FUNCTION submissions_webhook() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM webhooks WHERE is_active AND 'response.created' = ANY (events)) THEN
+        PERFORM webhook_enqueue_v1('response.created', response_created_payload(NEW));
+    END IF;
+    RETURN NULL;
+END
+$$;
+
 -- Its statements are planned once per session (plan_cache_mode): planned for each call's array
 -- sizes, as PostgreSQL otherwise chose, they cost more to plan than to run (about 7 ms a group,
 -- measured with pg_stat_statements' track_planning).
@@ -271,12 +295,7 @@ BEGIN
 
     -- response.created, in the order given, where a webhook listens (submissions_webhook).
     IF EXISTS (SELECT 1 FROM webhooks WHERE is_active AND 'response.created' = ANY (events)) THEN
-        PERFORM webhook_enqueue_v1('response.created', jsonb_build_object(
-                    'submission_id', s.id, 'task_id', s.task_id, 'user_id', s.user_id,
-                    'question_id', s.question_id, 'response_version', s.response_version,
-                    'chosen_response', s.chosen_response, 'answer', s.payload,
-                    'confidence', s.confidence, 'time_spent_seconds', s.time_spent_seconds,
-                    'created_at', s.created_at))
+        PERFORM webhook_enqueue_v1('response.created', response_created_payload(s))
            FROM unnest(ids) WITH ORDINALITY AS i (id, k)
            JOIN submissions s ON s.id = i.id
           ORDER BY i.k;
@@ -418,3 +437,21 @@ END
 $$;
 
 DROP FUNCTION submit_group_fast_v1(uuid[], uuid[], text[], jsonb[], text[], text[], integer[], text[], integer[], text[], text[]);
+
+CREATE OR REPLACE FUNCTION submissions_webhook() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF EXISTS (SELECT 1 FROM webhooks WHERE is_active AND 'response.created' = ANY (events)) THEN
+        PERFORM webhook_enqueue_v1('response.created', jsonb_build_object(
+            'submission_id', NEW.id, 'task_id', NEW.task_id, 'user_id', NEW.user_id,
+            'question_id', NEW.question_id, 'response_version', NEW.response_version,
+            'chosen_response', NEW.chosen_response, 'answer', NEW.payload,
+            'confidence', NEW.confidence, 'time_spent_seconds', NEW.time_spent_seconds,
+            'created_at', NEW.created_at));
+    END IF;
+    RETURN NULL;
+END
+$$;
+
+DROP FUNCTION response_created_payload(submissions);
