@@ -1918,8 +1918,12 @@ BEGIN
     PERFORM 1 FROM response_consensus c WHERE c.task_id = ANY (p_tasks)
       ORDER BY c.task_id FOR UPDATE OF c;
     -- The answers whose effects are each their own, set-based (revision 0023), all of them or
-    -- none (a failure there rolls that attempt back whole); the others one by one, after.
-    IF current_setting('whstudio.group_fast', true) IS DISTINCT FROM 'off' THEN
+    -- none (a failure there rolls that attempt back whole); the others one by one, after. A
+    -- group of one task (many annotators on one task at once) has at most one such answer, and
+    -- one answer costs more set-based than alone, with its task's row locked meanwhile: such a
+    -- group goes one by one.
+    IF current_setting('whstudio.group_fast', true) IS DISTINCT FROM 'off'
+       AND (SELECT count(DISTINCT t) FROM unnest(p_tasks) AS t) > 1 THEN
         BEGIN
             fast := submit_group_fast_v1(p_tasks, p_users, p_chosen, p_rankings, p_texts,
                                          p_transcripts, p_confidences, p_explanations, p_times,
