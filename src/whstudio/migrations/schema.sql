@@ -1913,17 +1913,17 @@ BEGIN
     -- The consensus events, deferred for the whole group (see submit_answer_v2).
     PERFORM set_config('whstudio.defer_events', 'on', true);
     PERFORM set_config('whstudio.deferred_events', '', true);
-    -- Every task's consensus row locked first, in task order: the answers stored set-based
-    -- and those stored one by one after them then lock nothing out of that order.
-    PERFORM 1 FROM response_consensus c WHERE c.task_id = ANY (p_tasks)
-      ORDER BY c.task_id FOR UPDATE OF c;
     -- The answers whose effects are each their own, set-based (revision 0023), all of them or
     -- none (a failure there rolls that attempt back whole); the others one by one, after. A
     -- group of one task (many annotators on one task at once) has at most one such answer, and
     -- one answer costs more set-based than alone, with its task's row locked meanwhile: such a
-    -- group goes one by one.
+    -- group goes one by one, as before.
     IF current_setting('whstudio.group_fast', true) IS DISTINCT FROM 'off'
        AND (SELECT count(DISTINCT t) FROM unnest(p_tasks) AS t) > 1 THEN
+        -- Every task's consensus row locked first, in task order: the answers stored
+        -- set-based and those stored one by one after them lock nothing out of that order.
+        PERFORM 1 FROM response_consensus c WHERE c.task_id = ANY (p_tasks)
+          ORDER BY c.task_id FOR UPDATE OF c;
         BEGIN
             fast := submit_group_fast_v1(p_tasks, p_users, p_chosen, p_rankings, p_texts,
                                          p_transcripts, p_confidences, p_explanations, p_times,
