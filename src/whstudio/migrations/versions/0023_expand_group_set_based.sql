@@ -4,8 +4,9 @@
 -- squawk-ignore-file require-statement-timeout -- a revision must run to the end; the lock_timeout env.py sets is what keeps it from stalling other sessions
 -- migrate:up
 -- Why: issue 17. benchmarks/submit_rows.py measured the rules beside the rows they write: a
--- group of 8 answers stored one by one through the triggers cost the server about 1,360 µs of
--- CPU per answer, the same rows written set-based about 390. Most answers the API stores in a
+-- group of 8 answers stored one by one through the triggers cost the server about 1,100 µs of
+-- CPU per answer, the same rows written set-based with none of the rules about 290 (BENCHMARKS.md,
+-- "The rules beside the rows they write"). Most answers the API stores in a
 -- group are answers whose effects are each their own (first answers by annotators to distinct
 -- open pairwise tasks that stay short of their threshold: nothing settles, no verdict, no
 -- counter of the dashboard moves). submit_group_fast_v1 stores those of a group set-based, each
